@@ -1,0 +1,34 @@
+# pymace: `make demo` and `make test` set everything up on a fresh Debian machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@# Debian's PoCL is the embedded default OpenCL device; the PoCL inside the pyopencl wheel fails on new CPUs.
+	@if ! dpkg -s pocl-opencl-icd clinfo ocl-icd-libopencl1 >/dev/null 2>&1; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pocl-opencl-icd clinfo ocl-icd-libopencl1; \
+	fi
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/pymace demo
+
+test: setup
+	$(VENV)/bin/ruff check pymace tests benchmarks
+	$(PY) -m pytest -q -x --durations=15
+
+lint: setup
+	$(VENV)/bin/ruff check pymace tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

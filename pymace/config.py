@@ -1,0 +1,29 @@
+"""Every environment variable pymace reads, parsed once."""
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    storage_dir: str | None  # PYMACE_STORAGE_DIR: where caches live (default: the user cache dir)
+    device: str  # PYMACE_DEVICE: default --device
+    debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
+
+
+def load() -> Config:
+    return Config(
+        storage_dir=os.environ.get("PYMACE_STORAGE_DIR") or None,
+        device=os.environ.get("PYMACE_DEVICE", "auto"),
+        debug=os.environ.get("PYMACE_DEBUG", "") not in ("", "0"),
+    )
+
+
+CONFIG = load()
+
+
+def default_storage_dir() -> str:
+    if CONFIG.storage_dir:
+        return CONFIG.storage_dir
+    import platformdirs
+
+    return platformdirs.user_cache_dir("pymace")

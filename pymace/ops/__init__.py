@@ -1,0 +1,48 @@
+"""The op registry: this explicit import list is the set of ops pymace supports (one file per op family)."""
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import UnsupportedOpError
+from . import (
+    batch_norm,
+    binary,
+    concat,
+    conv,
+    conv_transpose,
+    gemm,
+    pad,
+    pool,
+    reduce,
+    reshape,
+    resize,
+    shape_math,
+    slice,
+    softmax,
+    split,
+    transpose,
+    unary,
+)
+
+MODULES: list[ModuleType] = [
+    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, shape_math,
+    slice, softmax, split, transpose, unary,
+]
+REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
+
+
+def get(op_type: str) -> ModuleType:
+    try:
+        return REGISTRY[op_type]
+    except KeyError:
+        raise UnsupportedOpError({op_type: []}, list(REGISTRY)) from None
+
+
+def check_supported(nodes) -> None:
+    """Raise one UnsupportedOpError listing every unsupported op type and the nodes that use it."""
+    missing: dict[str, list[str]] = {}
+    for n in nodes:
+        if n.op_type not in REGISTRY:
+            missing.setdefault(n.op_type, []).append(n.name)
+    if missing:
+        raise UnsupportedOpError(missing, list(REGISTRY))

@@ -1,0 +1,60 @@
+"""Fused activations: one definition for the NumPy reference and the kernels' build options.
+
+A producer (Conv, ConvTranspose, Gemm, MatMul, Add/Sub/Mul/Div, BatchNormalization) may carry
+  activation="Relu"|"Clip"|"HardSwish"|"HardSigmoid"|"Sigmoid"|"LeakyRelu"|"PRelu"|"Tanh"
+  activation_params=[...]   Clip: [min, max]; HardSigmoid: [alpha, beta]; LeakyRelu: [alpha]
+and, for PRelu, the slope as its last input (per channel, broadcast along axis 1). The fusion pass sets these;
+frontends may too (TFLite's fused_activation_function)."""
+from __future__ import annotations
+
+import numpy as np
+
+CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmoid": 5, "LeakyRelu": 6,
+         "PRelu": 7, "Tanh": 8}
+FUSABLE = tuple(k for k in CODES if k)
+
+
+def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarray | None = None) -> np.ndarray:
+    """Apply a fused activation to a producer's fp32 output `y` (NCHW or [N, C])."""
+    p = list(params or ())
+    if activation is None:
+        return y
+    if activation == "Relu":
+        return np.maximum(y, 0)
+    if activation == "Clip":
+        lo = p[0] if len(p) > 0 and p[0] is not None else -np.inf
+        hi = p[1] if len(p) > 1 and p[1] is not None else np.inf
+        return np.clip(y, lo, hi).astype(y.dtype)
+    if activation == "HardSwish":
+        return y * np.clip(y / 6 + 0.5, 0, 1)
+    if activation == "HardSigmoid":
+        alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
+        return np.clip(alpha * y + beta, 0, 1).astype(y.dtype)
+    if activation == "Sigmoid":
+        return (1 / (1 + np.exp(-y))).astype(y.dtype)
+    if activation == "LeakyRelu":
+        alpha = p[0] if p else 0.01
+        return np.where(y >= 0, y, alpha * y).astype(y.dtype)
+    if activation == "PRelu":
+        s = slope.reshape((1, -1) + (1,) * (y.ndim - 2)) if slope is not None and slope.size > 1 else slope
+        return np.where(y >= 0, y, y * s).astype(y.dtype)
+    if activation == "Tanh":
+        return np.tanh(y)
+    raise ValueError(f"unknown fused activation {activation!r}")
+
+
+def build_options(activation: str | None, params=()) -> tuple[str, ...]:
+    """-D options selecting `activate()` in kernels/common.h. Parameters are baked into the program so the hot
+    loop passes no extra arguments; each distinct value gives its own program (as MACE does)."""
+    p = list(params or ())
+    opts = [f"-DACT={CODES[activation]}"]
+    if activation == "Clip":
+        lo = p[0] if len(p) > 0 and p[0] is not None else -3.4e38
+        hi = p[1] if len(p) > 1 and p[1] is not None else 3.4e38
+        opts += [f"-DACT_A={float(lo)!r}f", f"-DACT_B={float(hi)!r}f"]
+    elif activation == "HardSigmoid":
+        alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
+        opts += [f"-DACT_A={float(alpha)!r}f", f"-DACT_B={float(beta)!r}f"]
+    elif activation == "LeakyRelu":
+        opts += [f"-DACT_A={float(p[0] if p else 0.01)!r}f"]
+    return tuple(opts)

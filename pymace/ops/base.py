@@ -1,0 +1,85 @@
+"""What every op file provides, and the small types they share.
+
+An op file (`pymace/ops/<stem>.py`) holds, side by side:
+  OP_TYPES     the IR op types it implements (ONNX names)
+  infer(*ins: TensorInfo, **attrs) -> list[(shape, dtype)]         shape inference
+  reference(*arrays, **attrs) -> list[np.ndarray]                    the NumPy ground truth
+  launch(ctx: LaunchContext, **attrs) -> None                        records OpenCL kernel launches on ctx
+  CASES: list[Case]                                                  run on every device against `reference`
+  ALIAS = True (optional)   the output is input 0's buffer reinterpreted (Reshape, Flatten, …): no kernel
+and its kernel source is `pymace/kernels/<stem>.cl`. Attributes arrive as keyword arguments named as in ONNX
+(plus pymace's own, e.g. `activation`; docs/ir.md). Omitted optional inputs arrive as None.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What shape inference knows of a tensor: shape, dtype, and its value when it is a constant."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    value: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant buffer an op's launch needs (weights in a kernel-friendly layout). Float data is stored in the
+    engine's storage type (fp32 or fp16); integer data as given."""
+
+    data: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A temporary device buffer of `size` elements (storage type), alive for this node only."""
+
+    size: int
+
+
+@dataclass
+class Case:
+    """One test case of an op: input shapes (fresh random float32 data) or arrays, attributes, and which inputs
+    are constants (weights) rather than activations. `tol` is max|err|/max|ref| for fp32 storage."""
+
+    name: str
+    inputs: list[Any]  # tuple shape -> random normal float32; np.ndarray -> used as is; None -> omitted input
+    attrs: dict = field(default_factory=dict)
+    consts: tuple[int, ...] = ()
+    tol: float = 1e-4
+    op_type: str | None = None  # defaults to the file's first OP_TYPES entry
+
+    def make_inputs(self, rng: np.random.Generator) -> list[np.ndarray | None]:
+        out = []
+        for spec in self.inputs:
+            if spec is None or isinstance(spec, np.ndarray):
+                out.append(spec)
+            else:
+                out.append(rng.standard_normal(spec).astype(np.float32))
+        return out
+
+
+class LaunchContext:
+    """Handed to an op's `launch`: what the op may know about its node, and where it records kernel launches.
+    The runtime implements it; ops never import pyopencl."""
+
+    node: Any  # the IR Node (name, op_type, inputs, outputs, attrs)
+    inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None)
+    outputs: list[Any]  # TensorRef per node output
+    data_type: str  # "fp32" | "fp16" (storage; compute is always fp32)
+    device: Any  # DeviceInfo: name, vendor, max_work_group_size, compute_units, local_mem_size, …
+
+    def kernel(self, program: str, name: str, gws: tuple[int, ...], args: list[Any],
+               options: tuple[str, ...] = (), lws: tuple[int, ...] | None = None) -> None:
+        """Record one launch of kernel `name` from `kernels/<program>.cl` built with `options`.
+        args: input/output refs, Const, Scratch, or numpy scalars (np.int32, np.float32)."""
+        raise NotImplementedError  # the runtime supplies the implementation
+
+
+def ints(values) -> list[int]:
+    return [int(v) for v in values]

@@ -1,0 +1,3 @@
+"""(being written) ops: BatchNormalization"""
+OP_TYPES = ("BatchNormalization",)
+CASES = []

@@ -1,0 +1,3 @@
+"""(being written) ops: Add,Sub,Mul,Div"""
+OP_TYPES = ("Add","Sub","Mul","Div",)
+CASES = []

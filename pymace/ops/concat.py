@@ -1,0 +1,3 @@
+"""(being written) ops: Concat"""
+OP_TYPES = ("Concat",)
+CASES = []

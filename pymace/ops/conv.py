@@ -1,0 +1,3 @@
+"""(being written) ops: Conv"""
+OP_TYPES = ("Conv",)
+CASES = []

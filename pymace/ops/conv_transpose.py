@@ -1,0 +1,3 @@
+"""(being written) ops: ConvTranspose"""
+OP_TYPES = ("ConvTranspose",)
+CASES = []

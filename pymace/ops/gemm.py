@@ -1,0 +1,3 @@
+"""(being written) ops: Gemm,MatMul"""
+OP_TYPES = ("Gemm","MatMul",)
+CASES = []

@@ -1,0 +1,3 @@
+"""(being written) ops: Pad"""
+OP_TYPES = ("Pad",)
+CASES = []

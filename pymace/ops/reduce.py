@@ -1,0 +1,3 @@
+"""(being written) ops: ReduceMean"""
+OP_TYPES = ("ReduceMean",)
+CASES = []

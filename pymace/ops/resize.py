@@ -1,0 +1,3 @@
+"""(being written) ops: Resize"""
+OP_TYPES = ("Resize",)
+CASES = []

@@ -1,0 +1,3 @@
+"""(being written) ops: Slice"""
+OP_TYPES = ("Slice",)
+CASES = []

@@ -1,0 +1,3 @@
+"""(being written) ops: Softmax"""
+OP_TYPES = ("Softmax",)
+CASES = []

@@ -1,0 +1,3 @@
+"""(being written) ops: Split"""
+OP_TYPES = ("Split",)
+CASES = []

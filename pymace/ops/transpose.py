@@ -1,0 +1,3 @@
+"""(being written) ops: Transpose"""
+OP_TYPES = ("Transpose",)
+CASES = []
