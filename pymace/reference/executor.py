@@ -36,7 +36,8 @@ def run(graph: Graph, feeds: dict[str, np.ndarray], keep: bool = False) -> dict[
         for i in n.inputs:
             consumers_left[i] = consumers_left.get(i, 0) + 1
     for node in graph.nodes:
-        results = ops.get(node.op_type).reference(*[values[i] for i in node.inputs], **node.attrs)
+        results = ops.get(node.op_type).reference(*[values[i] for i in node.inputs], _op_type=node.op_type,
+                                                     **node.attrs)
         for name, r in zip(node.outputs, results):
             values[name] = r
         if not keep:  # free activations nobody reads any more
