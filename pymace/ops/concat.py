@@ -30,8 +30,8 @@ def launch(ctx, axis: int, _op_type: str = "Concat", **_) -> None:
         block = ref.shape[axis] * inner
         n = int(np.prod(ref.shape, dtype=np.int64))
         if n:  # an empty input contributes nothing
-            ctx.kernel("concat", "concat_copy", (n,),
-                       [ref, ctx.outputs[0], np.int32(block), np.int32(out_block), np.int32(offset), np.int32(n)])
+            args = [np.int32(v) for v in (block, out_block, offset, n)]
+            ctx.kernel("concat", "concat_copy", (n,), [ref, ctx.outputs[0], *args])
         offset += block
 
 

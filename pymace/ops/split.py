@@ -1,5 +1,5 @@
-"""Split: cut a tensor along `axis` into pieces of `split` sizes (or `num_outputs` pieces, the last one smaller
-when the axis does not divide evenly, as ONNX opset 18 says). One launch copies one output out of the input."""
+"""Split: cut a tensor along `axis` into pieces of `split` sizes, or into `num_outputs` pieces (the last one
+smaller when the axis does not divide evenly, as ONNX opset 18 says). One launch copies out one output."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,10 +21,11 @@ def sizes(dim: int, split=None, num_outputs: int | None = None) -> list[int]:
 
 def infer(x: TensorInfo, axis: int = 0, split=None, num_outputs=None, _op_type: str = "Split", **_) -> list:
     axis %= len(x.shape)
-    return [(x.shape[:axis] + (s,) + x.shape[axis + 1:], x.dtype) for s in sizes(x.shape[axis], split, num_outputs)]
+    pieces = sizes(x.shape[axis], split, num_outputs)
+    return [(x.shape[:axis] + (s,) + x.shape[axis + 1:], x.dtype) for s in pieces]
 
 
-def reference(x, axis: int = 0, split=None, num_outputs=None, _op_type: str = "Split", **_) -> list[np.ndarray]:
+def reference(x, axis: int = 0, split=None, num_outputs=None, _op_type: str = "Split", **_) -> list:
     bounds = np.cumsum(sizes(x.shape[axis], split, num_outputs))[:-1]
     return [np.ascontiguousarray(p) for p in np.split(x, bounds, axis=axis)]
 
@@ -39,8 +40,8 @@ def launch(ctx, axis: int = 0, _op_type: str = "Split", **_) -> None:
         block = ref.shape[axis] * inner
         n = int(np.prod(ref.shape, dtype=np.int64))
         if n:
-            ctx.kernel("split", "split_copy", (n,),
-                       [ctx.inputs[0], ref, np.int32(block), np.int32(in_block), np.int32(offset), np.int32(n)])
+            args = [np.int32(v) for v in (block, in_block, offset, n)]
+            ctx.kernel("split", "split_copy", (n,), [ctx.inputs[0], ref, *args])
         offset += block
 
 
