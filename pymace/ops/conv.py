@@ -1,3 +1,175 @@
-"""(being written) ops: Conv"""
+"""Conv: NumPy reference (N-d, grouped, dilated, ONNX auto_pad) and three OpenCL variants for 2-D NCHW.
+
+`choose_variant` picks per node: a tiled GEMM for 1×1 stride-1 convs, a depthwise kernel, or a direct conv
+blocked over 4 output channels; each work-item computes `px` adjacent output pixels (fewer on a big GPU
+when the layer is small, so that every compute unit gets work at batch 1)."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..errors import ConvertError
+from . import activation as act
+from .base import Case, Const, TensorInfo, ints
+
 OP_TYPES = ("Conv",)
-CASES = []
+
+
+def split_inputs(rest, activation):
+    """(bias, slope) from the inputs after x and W: PRelu's slope is always the last one."""
+    if activation == "PRelu":
+        return (rest[0] if len(rest) > 1 else None), rest[-1]
+    return (rest[0] if rest else None), None
+
+
+def conv_geometry(x_shape, w_shape, kernel_shape=None, strides=None, pads=None, dilations=None,
+                  auto_pad="NOTSET"):
+    """(kernel, strides, pads [begins..., ends...], dilations, output spatial shape) with ONNX defaults."""
+    nd = len(x_shape) - 2
+    k = ints(kernel_shape or w_shape[2:])
+    s, d = ints(strides or [1] * nd), ints(dilations or [1] * nd)
+    span = [(k[i] - 1) * d[i] + 1 for i in range(nd)]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        out = [math.ceil(x_shape[2 + i] / s[i]) for i in range(nd)]
+        total = [max(0, (out[i] - 1) * s[i] + span[i] - x_shape[2 + i]) for i in range(nd)]
+        small = [t // 2 for t in total]
+        big = [t - t // 2 for t in total]
+        p = small + big if auto_pad == "SAME_UPPER" else big + small
+    else:
+        p = ints(pads or [0] * 2 * nd) if auto_pad != "VALID" else [0] * 2 * nd
+    out = [(x_shape[2 + i] + p[i] + p[nd + i] - span[i]) // s[i] + 1 for i in range(nd)]
+    return k, s, p, d, out
+
+
+def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", **attrs):
+    geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
+    out = conv_geometry(x.shape, w.shape, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo)[4]
+    return [((x.shape[0], w.shape[0], *out), "float32")]
+
+
+def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None,
+              group=1, auto_pad="NOTSET", activation=None, activation_params=(), **_):
+    b, slope = split_inputs(rest, activation)
+    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
+    n, c, nd, m = x.shape[0], x.shape[1], len(k), w.shape[0]
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(p[i], p[nd + i]) for i in range(nd)])
+    patches = []  # im2col: one strided window of the padded input per kernel tap
+    for tap in itertools.product(*map(range, k)):
+        window = tuple(slice(tap[i] * d[i], tap[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i]) for i in range(nd))
+        patches.append(xp[(slice(None), slice(None)) + window])
+    cols = np.stack(patches, axis=2).reshape(n, group, (c // group) * len(patches), -1)
+    y = np.matmul(w.reshape(group, m // group, -1), cols).reshape(n, m, *out)
+    if b is not None:
+        y = y + b.reshape((1, m) + (1,) * nd)
+    return [act.reference(y.astype(np.float32), activation, activation_params, slope)]
+
+
+# ---- host side of the OpenCL kernels ----
+
+def pack_blocks(w2d: np.ndarray, group: int) -> np.ndarray:
+    """[M, R] per-output-channel rows -> [G, ceil(Mg/4), R, 4], zero-padded: one LOAD4 gives 4 channels."""
+    m, r = w2d.shape
+    mg = m // group
+    mbg = -(-mg // 4)
+    out = np.zeros((group, mbg * 4, r), np.float32)
+    out[:, :mg] = w2d.reshape(group, mg, r)
+    return np.ascontiguousarray(out.reshape(group, mbg, 4, r).transpose(0, 1, 3, 2))
+
+
+def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
+    """Bias and PRelu slope as Consts laid out by `pack` (a [M, 1] -> layout function); zeros when absent."""
+    bias = bias_ref.const if bias_ref is not None else np.zeros(m, np.float32)
+    if slope_ref is not None and slope_ref.const is None:
+        raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
+    slope = np.broadcast_to(slope_ref.const.reshape(-1), (m,)) if slope_ref is not None else np.zeros(m)
+    return [Const(pack(np.asarray(v, np.float32).reshape(m, 1))) for v in (bias, slope)]
+
+
+def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[str, int]:
+    """(kernel name, output pixels per work-item) for one Conv node."""
+    n, c, m = x_shape[0], x_shape[1], w_shape[0]
+    if group == c == m:
+        name, channel_blocks = "conv_depthwise", m
+    elif group == 1 and k == [1, 1] and s == [1, 1] and not any(p):
+        name, channel_blocks = "conv1x1", -(-m // 4)
+    else:
+        name, channel_blocks = "conv_direct", group * -(-(m // group) // 4)
+    px = 4
+    if getattr(device, "is_gpu", False):  # fill the GPU: ~1024 work-items per compute unit, else fewer pixels
+        want = 1024 * getattr(device, "compute_units", 1)
+        while px > 1 and n * out_hw[0] * -(-out_hw[1] // px) * channel_blocks < want:
+            px //= 2
+        if name == "conv1x1" and px < 4:  # conv1x1 tiles 4 pixels; the direct kernel takes any px
+            name = "conv_direct"
+    return name, px
+
+
+def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
+           auto_pad="NOTSET", activation=None, activation_params=(), **_):
+    x, w = ctx.inputs[0], ctx.inputs[1]
+    if len(x.shape) != 4 or w.const is None:
+        raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
+    bias, slope = split_inputs(ctx.inputs[2:], activation)
+    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
+    (n, c, h, wd), m = x.shape, w.shape[0]
+    name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device)
+    opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
+            f"-DPX={px}", *act.build_options(activation, activation_params))
+    i32 = np.int32
+    if name == "conv_depthwise":
+        wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
+        args = [x, Const(w.const.reshape(m, -1)), wb, sb, ctx.outputs[0],
+                *map(i32, (c, h, wd, out[0], out[1], p[0], p[1]))]
+        gws = (-(-out[1] // px), out[0], n * c)
+    elif name == "conv1x1":
+        wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, 1))
+        args = [x, Const(pack_blocks(w.const.reshape(m, c), 1)), wb, sb, ctx.outputs[0],
+                *map(i32, (c, m, h * wd))]
+        gws = (-(-h * wd // 4), -(-m // 4), n)
+    else:
+        mbg = -(-(m // group) // 4)
+        wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group))
+        args = [x, Const(pack_blocks(w.const.reshape(m, -1), group)), wb, sb, ctx.outputs[0],
+                *map(i32, (c // group, m // group, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
+        gws = (-(-out[1] // px), out[0], n * group * mbg)
+    ctx.kernel("conv", name, gws, args, options=opts)
+
+
+def _case(name, x, w, bias=True, consts=(1, 2), **attrs):
+    return Case(name, [x, w, (w[0],) if bias else None], attrs, consts=consts)
+
+
+_G = dict(strides=[1, 1], dilations=[1, 1], group=1)
+CASES = [
+    _case("1x1", (1, 24, 14, 14), (40, 24, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G),
+    _case("1x1_tail_relu6", (2, 13, 7, 7), (30, 13, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G,
+          activation="Clip", activation_params=[0.0, 6.0]),
+    _case("3x3_pad1_relu", (1, 8, 15, 17), (12, 8, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+          activation="Relu"),
+    _case("3x3_s2_nobias", (1, 3, 32, 30), (16, 3, 3, 3), bias=False, consts=(1,), kernel_shape=[3, 3],
+          pads=[1, 1, 1, 1], strides=[2, 2], dilations=[1, 1], group=1),
+    _case("5x5_asym_pads", (1, 6, 20, 19), (10, 6, 5, 5), kernel_shape=[5, 5], pads=[1, 2, 3, 0], **_G),
+    _case("7x7_s2_p3", (1, 3, 40, 40), (8, 3, 7, 7), kernel_shape=[7, 7], pads=[3] * 4, strides=[2, 2],
+          dilations=[1, 1], group=1),
+    _case("1x1_s2", (1, 16, 14, 14), (20, 16, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, strides=[2, 2],
+          dilations=[1, 1], group=1),
+    _case("dilated", (1, 5, 18, 18), (7, 5, 3, 3), kernel_shape=[3, 3], pads=[2] * 4, strides=[1, 1],
+          dilations=[2, 2], group=1),
+    _case("grouped", (1, 12, 11, 13), (18, 4, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=3, activation="LeakyRelu", activation_params=[0.1]),
+    _case("dw3x3", (2, 32, 14, 15), (32, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=32, activation="Clip", activation_params=[0.0, 6.0]),
+    _case("dw3x3_s2", (1, 24, 17, 16), (24, 1, 3, 3), kernel_shape=[3, 3], pads=[0, 0, 1, 1], strides=[2, 2],
+          dilations=[1, 1], group=24),
+    _case("dw5x5", (1, 16, 16, 16), (16, 1, 5, 5), kernel_shape=[5, 5], pads=[2] * 4, strides=[1, 1],
+          dilations=[1, 1], group=16, activation="HardSwish"),
+    _case("dw_multiplier2", (1, 8, 9, 9), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=8),
+    Case("prelu", [(1, 10, 12, 12), (14, 10, 3, 3), (14,), np.linspace(-0.5, 0.5, 14, dtype=np.float32)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, activation="PRelu"), consts=(1, 2, 3)),
+    Case("prelu_nobias_1x1", [(1, 10, 6, 6), (9, 10, 1, 1), None, np.float32([0.25])],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu"), consts=(1, 3)),
+    _case("defaults_only", (1, 4, 9, 8), (6, 4, 3, 3)),
+]

@@ -1,0 +1,119 @@
+/* Conv, NCHW. Three variants; ops/conv.py choose_variant() picks one per node.
+ * Build options: KH KW (kernel), SH SW (stride), DH DW (dilation), PX (output pixels per work-item), ACT.
+ * Shapes and channel counts are arguments rather than -D options so that the ~50 convs of a model share a few
+ * programs: fewer builds make a faster cold start, and the inner loops are bounded by the channels anyway.
+ * Blocked weights are packed on the host as [G][ceil(Mg/4)][Cg*KH*KW][4] (zero-padded), bias and PRelu slope
+ * as [G][ceil(Mg/4)][4], so that one LOAD4 fetches the values of 4 output channels. */
+
+#ifndef PX
+#define PX 4
+#endif
+
+/* 4 values of a row whose last n (1..4) are valid; the rest repeat the last valid one (never read past it). */
+inline float4 load4_tail(__global const store_t *p, int n) {
+  return (float4)(LOAD(p, 0), LOAD(p, min(1, n - 1)), LOAD(p, min(2, n - 1)), LOAD(p, min(3, n - 1)));
+}
+
+/* 1x1, stride 1, no padding, one group: Y[n] = W · X[n] as a GEMM over the flattened pixels P = H*W.
+ * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
+__kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                      __global const store_t *slope, __global store_t *y, int C, int M, int P) {
+  const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
+  const int p0 = pb * 4;
+  if (p0 >= P || mb * 4 >= M) return;
+  const float4 b = LOAD4(bias, mb);
+  float4 acc0 = b.x, acc1 = b.y, acc2 = b.z, acc3 = b.w; /* acc_i: channel mb*4+i at pixels p0..p0+3 */
+  __global const store_t *xp = x + (size_t)n * C * P + p0;
+  const int valid = min(4, P - p0);
+  for (int c = 0; c < C; ++c) {
+    const float4 xv = valid == 4 ? LOAD4(xp + (size_t)c * P, 0) : load4_tail(xp + (size_t)c * P, valid);
+    const float4 wv = LOAD4(w, mb * C + c);
+    acc0 = mad(wv.x, xv, acc0);
+    acc1 = mad(wv.y, xv, acc1);
+    acc2 = mad(wv.z, xv, acc2);
+    acc3 = mad(wv.w, xv, acc3);
+  }
+  const float4 s = LOAD4(slope, mb);
+  float4 out[4] = {acc0, acc1, acc2, acc3};
+  float sl[4] = {s.x, s.y, s.z, s.w};
+  for (int i = 0; i < 4 && mb * 4 + i < M; ++i) {
+    const float4 a = out[i];
+    const float4 r = (float4)(activate(a.x, sl[i]), activate(a.y, sl[i]), activate(a.z, sl[i]),
+                              activate(a.w, sl[i]));
+    __global store_t *yp = y + ((size_t)n * M + mb * 4 + i) * P + p0;
+    if (valid == 4) {
+      STORE4(yp, 0, r);
+    } else {
+      float rr[4] = {r.x, r.y, r.z, r.w};
+      for (int j = 0; j < valid; ++j) STORE(yp, j, rr[j]);
+    }
+  }
+}
+
+/* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
+__kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                             __global const store_t *slope, __global store_t *y, int C, int H, int W, int OH,
+                             int OW, int PT, int PL) {
+  const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2); /* z = n*C + c */
+  if (ow0 >= OW || oh >= OH) return;
+  const int c = z % C;
+  float acc[PX];
+  for (int j = 0; j < PX; ++j) acc[j] = LOAD(bias, c);
+  const int iw0 = ow0 * SW - PL;
+  const bool inside = iw0 >= 0 && iw0 + (PX - 1) * SW + (KW - 1) * DW < W; /* no column checks needed */
+  for (int kh = 0; kh < KH; ++kh) {
+    const int ih = oh * SH - PT + kh * DH;
+    if (ih < 0 || ih >= H) continue;
+    __global const store_t *row = x + ((size_t)z * H + ih) * W;
+    for (int kw = 0; kw < KW; ++kw) {
+      const float wv = LOAD(w, c * KH * KW + kh * KW + kw);
+      for (int j = 0; j < PX; ++j) {
+        const int iw = iw0 + j * SW + kw * DW;
+        if (inside || (iw >= 0 && iw < W)) acc[j] = mad(LOAD(row, iw), wv, acc[j]);
+      }
+    }
+  }
+  const float s = LOAD(slope, c);
+  __global store_t *yp = y + ((size_t)z * OH + oh) * OW;
+  for (int j = 0; j < PX && ow0 + j < OW; ++j) STORE(yp, ow0 + j, activate(acc[j], s));
+}
+
+/* Any other conv (grouped, strided, dilated, padded): a work-item computes 4 output channels of one group
+ * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
+__kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                          __global const store_t *slope, __global store_t *y, int CG, int MG, int MBG, int G,
+                          int H, int W, int OH, int OW, int PT, int PL) {
+  const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2);
+  if (ow0 >= OW || oh >= OH) return;
+  const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
+  float4 acc[PX];
+  const float4 b = LOAD4(bias, gb);
+  for (int j = 0; j < PX; ++j) acc[j] = b;
+  const int iw0 = ow0 * SW - PL;
+  const bool inside = iw0 >= 0 && iw0 + (PX - 1) * SW + (KW - 1) * DW < W;
+  __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;
+  const int wbase = gb * CG * KH * KW;
+  for (int c = 0; c < CG; ++c) {
+    for (int kh = 0; kh < KH; ++kh) {
+      const int ih = oh * SH - PT + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      __global const store_t *row = xg + ((size_t)c * H + ih) * W;
+      for (int kw = 0; kw < KW; ++kw) {
+        const float4 wv = LOAD4(w, wbase + (c * KH + kh) * KW + kw);
+        for (int j = 0; j < PX; ++j) {
+          const int iw = iw0 + j * SW + kw * DW;
+          if (inside || (iw >= 0 && iw < W)) acc[j] = mad(LOAD(row, iw), wv, acc[j]);
+        }
+      }
+    }
+  }
+  const float4 s = LOAD4(slope, gb);
+  float sl[4] = {s.x, s.y, s.z, s.w};
+  for (int j = 0; j < PX && ow0 + j < OW; ++j) {
+    float a[4] = {acc[j].x, acc[j].y, acc[j].z, acc[j].w};
+    for (int i = 0; i < 4 && mb * 4 + i < MG; ++i) {
+      const size_t m = (size_t)g * MG + mb * 4 + i;
+      STORE(y, ((n * (size_t)G * MG + m) * OH + oh) * OW + ow0 + j, activate(a[i], sl[i]));
+    }
+  }
+}
