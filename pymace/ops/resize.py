@@ -1,7 +1,7 @@
-"""Resize: `mode` nearest or linear, ONNX's coordinate transformations and nearest rounding, `scales` or
-`sizes` (optionally of `axes` only, with `keep_aspect_ratio_policy`). The host computes, per resized axis, which
-input rows each output row reads and with what weight; the reference applies those tables axis by axis and the
-kernel (last two axes) reads them from one table, so device and reference agree on every index by construction."""
+"""Resize: `mode` nearest or linear, ONNX's coordinate transformations and nearest rounding, `scales`
+or `sizes` (optionally of `axes` only, with `keep_aspect_ratio_policy`). The host computes, per resized axis,
+which input rows each output row reads and with what weight; the reference applies those tables axis by axis,
+the kernel (last two axes) reads them from one table: device and reference agree on every index."""
 from __future__ import annotations
 
 import numpy as np
