@@ -1,3 +1,104 @@
-"""(being written) ops: ConvTranspose"""
+"""ConvTranspose: NumPy reference (N-d, grouped, dilated, output_padding/output_shape, ONNX auto_pad) and a
+2-D OpenCL kernel that gathers, for each output pixel, the input pixels whose taps land on it."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..errors import ConvertError
+from . import activation as act
+from .base import Case, Const, TensorInfo, ints
+from .conv import channel_vectors, pack_blocks, split_inputs
+
 OP_TYPES = ("ConvTranspose",)
-CASES = []
+
+
+def geometry(x_shape, w_shape, group=1, kernel_shape=None, strides=None, pads=None, dilations=None,
+             output_padding=None, output_shape=None, auto_pad="NOTSET"):
+    """(kernel, strides, pads [begins..., ends...], dilations, output spatial shape) with ONNX's rules."""
+    nd = len(x_shape) - 2
+    k = ints(kernel_shape or w_shape[2:])
+    s, d = ints(strides or [1] * nd), ints(dilations or [1] * nd)
+    op = ints(output_padding or [0] * nd)
+    full = [s[i] * (x_shape[2 + i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 for i in range(nd)]
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [x_shape[2 + i] * s[i] for i in range(nd)]
+    if output_shape is not None:  # ONNX: pads follow from the requested shape
+        out = ints(output_shape)[-nd:]
+        total = [full[i] - out[i] for i in range(nd)]
+        small, big = [t // 2 for t in total], [t - t // 2 for t in total]
+        p = small + big if auto_pad == "SAME_UPPER" else big + small
+    else:
+        p = ints(pads or [0] * 2 * nd)
+        out = [full[i] - p[i] - p[nd + i] for i in range(nd)]
+    return k, s, p, d, out
+
+
+def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1, **attrs):
+    names = ("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "auto_pad")
+    out = geometry(x.shape, w.shape, group, **{a: attrs[a] for a in names if a in attrs})[4]
+    return [((x.shape[0], w.shape[1] * group, *out), "float32")]
+
+
+def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
+              dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
+              activation_params=(), **_):
+    b, slope = split_inputs(rest, activation)
+    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
+                               output_padding, output_shape, auto_pad)
+    n, c, nd, mg = x.shape[0], x.shape[1], len(k), w.shape[1]
+    # Every input pixel times every tap: cols[n, g, m, tap, pixel]; then scatter-add each tap's plane.
+    wt = w.reshape(group, c // group, mg * int(np.prod(k))).transpose(0, 2, 1)
+    cols = np.matmul(wt, x.reshape(n, group, c // group, -1)).reshape(n, group * mg, -1, *x.shape[2:])
+    span = [s[i] * (x.shape[2 + i] - 1) + (k[i] - 1) * d[i] + 1 for i in range(nd)]
+    lo = [min(0, p[i]) for i in range(nd)]  # a canvas that holds both the full result and the padded output
+    canvas = [max(out[i] + p[i], span[i]) - lo[i] for i in range(nd)]
+    y = np.zeros((n, group * mg, *canvas), np.float32)
+    for t, tap in enumerate(itertools.product(*map(range, k))):
+        at = tuple(slice(tap[i] * d[i] - lo[i], tap[i] * d[i] - lo[i] + s[i] * (x.shape[2 + i] - 1) + 1, s[i])
+                   for i in range(nd))
+        y[(slice(None), slice(None)) + at] += cols[:, :, t]
+    y = y[(slice(None), slice(None)) + tuple(slice(p[i] - lo[i], p[i] - lo[i] + out[i]) for i in range(nd))]
+    if b is not None:
+        y = y + b.reshape((1, -1) + (1,) * nd)
+    return [act.reference(np.ascontiguousarray(y, np.float32), activation, activation_params, slope)]
+
+
+def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
+           dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
+           activation_params=(), **_):
+    x, w = ctx.inputs[0], ctx.inputs[1]
+    if len(x.shape) != 4 or w.const is None:
+        raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D ConvTranspose with constant weights")
+    bias, slope = split_inputs(ctx.inputs[2:], activation)
+    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
+                               output_padding, output_shape, auto_pad)
+    (n, c, h, wd), mg = x.shape, w.shape[1]
+    cg, mbg = c // group, -(-mg // 4)
+    # [C, Mg, KH, KW] -> rows per output channel ordered (tap, input channel) -> blocks of 4 output channels
+    rows = w.const.reshape(group, cg, mg, k[0] * k[1]).transpose(0, 2, 3, 1).reshape(group * mg, -1)
+    vectors = channel_vectors(ctx, bias, slope, group * mg, lambda v: pack_blocks(v, group))
+    opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
+            *act.build_options(activation, activation_params))
+    args = [x, Const(pack_blocks(rows, group)), *vectors, ctx.outputs[0],
+            *map(np.int32, (cg, mg, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
+    ctx.kernel("conv_transpose", "conv_transpose", (out[1], out[0], n * group * mbg), args, options=opts)
+
+
+def _attrs(k, s, pads, group=1, output_padding=(0, 0), dilations=(1, 1), **extra):
+    return dict(kernel_shape=list(k), strides=list(s), pads=list(pads), group=group,
+                output_padding=list(output_padding), dilations=list(dilations), **extra)
+
+
+CASES = [
+    Case("k2s2_db_head", [(1, 16, 10, 12), (16, 8, 2, 2), (8,)], _attrs((2, 2), (2, 2), [0] * 4,
+                                                                          activation="Relu"), consts=(1, 2)),
+    Case("k3s1_pad1", [(2, 6, 7, 9), (6, 5, 3, 3), (5,)], _attrs((3, 3), (1, 1), [1] * 4), consts=(1, 2)),
+    Case("k3s2_outpad_asym", [(1, 5, 6, 7), (5, 7, 3, 3), None], _attrs((3, 3), (2, 2), [1, 0, 0, 1],
+                                                                         output_padding=(1, 1)), consts=(1,)),
+    Case("grouped_dilated", [(1, 8, 5, 6), (8, 3, 3, 2), (6,)], _attrs((3, 2), (2, 3), [0, 1, 2, 0], group=2,
+                                                                      dilations=(2, 1)), consts=(1, 2)),
+    Case("k4s2_prelu", [(1, 4, 6, 6), (4, 6, 4, 4), (6,), np.linspace(-0.3, 0.3, 6, dtype=np.float32)],
+         _attrs((4, 4), (2, 2), [1] * 4, activation="PRelu"), consts=(1, 2, 3)),
+]
