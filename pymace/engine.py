@@ -1,0 +1,116 @@
+"""pymace.Engine: load a .pmace model, prepare it on a device once, run it many times.
+
+    engine = pymace.Engine("mobilenet_v2.pmace", device="auto", data_type="fp32")
+    outputs = engine.run({"input": x})
+    engine.init_stats    # programs from cache / from source, seconds spent compiling, init phases
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from .errors import ConfigError
+from .ir import pmace_file
+from .ir.graph import Graph
+from .reference import executor as reference
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, model: str | os.PathLike | Graph, device: str = "auto", data_type: str = "fp32",
+                 storage_dir: str | None = None, use_cache: bool = True, profile: bool = False,
+                 use_tuning: bool = True):
+        t0 = time.perf_counter()
+        if data_type not in ("fp32", "fp16"):
+            raise ConfigError(f"unknown data type {data_type!r}: use fp32 or fp16")
+        self.graph: Graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
+        self.data_type, self.profile = data_type, profile
+        self.device_spec = (device or "auto").lower()
+        self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
+        self.plan = None
+        self.device = None
+        self.tuning = None
+        if self.device_spec != "reference":
+            self._prepare(storage_dir, use_cache, use_tuning)
+        self.init_stats["init_seconds"] = time.perf_counter() - t0
+
+    def _prepare(self, storage_dir, use_cache, use_tuning) -> None:
+        from .config import default_storage_dir
+        from .runtime import device as devices
+        from .runtime.executor import STORAGE, Planner
+        from .runtime.programs import ProgramBuilder
+
+        t = time.perf_counter()
+        self.device = devices.select(self.device_spec)
+        cl = devices.cl
+        self.context = cl.Context([self.device.cl_device])
+        props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
+        self.queue = cl.CommandQueue(self.context, properties=props)
+        self.storage_dir = storage_dir or default_storage_dir()
+        self.storage = STORAGE[self.data_type]
+        cache = _open_cache(self.storage_dir, self.device) if use_cache else None
+        if use_tuning:
+            self.tuning = _open_tuning(self.storage_dir, self.device)
+        self.programs = ProgramBuilder(self.context, self.device, cache)
+        self.init_stats["device_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self.plan = Planner(self.graph, self.device, self.context, self.programs, self.data_type,
+                            self.tuning).build()
+        self.queue.finish()
+        self.init_stats["plan_seconds"] = time.perf_counter() - t
+        if self.programs.stats.from_source and cache is not None:
+            self.programs.save_cache()
+        self.init_stats.update(self.programs.stats.as_dict())
+        self.init_stats["cache_file"] = str(cache.path) if cache is not None else None
+        self.init_stats["cache_warning"] = getattr(cache, "load_warning", None)
+
+    @property
+    def inputs(self) -> dict[str, tuple]:
+        return {n: self.graph.tensors[n].shape for n in self.graph.inputs}
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.graph.outputs)
+
+    @property
+    def memory(self):
+        return self.plan.memory if self.plan else None
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = reference.check_inputs(self.graph, feeds)
+        if self.plan is None:
+            return reference.run(self.graph, feeds)
+        from .runtime.executor import run_plan
+
+        return run_plan(self.queue, self.plan, self.storage, feeds)
+
+    def run_profiled(self, feeds: dict[str, np.ndarray]):
+        """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""
+        if self.plan is None or not self.profile:
+            raise ConfigError("profiling needs an OpenCL device and Engine(..., profile=True)")
+        from .runtime.executor import run_plan
+
+        return run_plan(self.queue, self.plan, self.storage, reference.check_inputs(self.graph, feeds),
+                        profile=True)
+
+
+def _open_cache(storage_dir, device):
+    try:
+        from .runtime.program_cache import DeviceRecord, ProgramCache
+    except ImportError:
+        return None
+    record = DeviceRecord(device.name, device.vendor, device.driver_version, device.platform_name,
+                          device.platform_version, device.opencl_c_version)
+    return ProgramCache(storage_dir, record)
+
+
+def _open_tuning(storage_dir, device):
+    try:
+        from .runtime.tuning_file import TuningFile
+    except ImportError:
+        return None
+    return TuningFile.open(storage_dir, device)

@@ -1,0 +1,287 @@
+"""The OpenCL engine: plan once (shapes, buffers with reuse, kernel per node, programs, arguments bound), then
+each run only copies inputs in, enqueues the bound kernels and copies outputs out."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import ops
+from ..errors import KernelLaunchError, PymaceError
+from ..ir.graph import Graph, Node
+from ..ops.base import Const, LaunchContext, Scratch
+from ..reference.executor import check_inputs
+from . import memory
+from .device import DeviceInfo, cl
+from .programs import ProgramBuilder
+
+log = logging.getLogger(__name__)
+STORAGE = {"fp32": np.float32, "fp16": np.float16}
+
+
+@dataclass
+class TensorRef:
+    """A tensor as an op's launch sees it."""
+
+    name: str
+    shape: tuple[int, ...]
+    const: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass
+class LaunchSpec:
+    program: str
+    name: str
+    gws: tuple[int, ...]
+    args: list
+    options: tuple[str, ...]
+    lws: tuple[int, ...] | None
+
+
+@dataclass
+class Step:
+    """One bound kernel launch: everything the run loop needs, and what errors and profiles report."""
+
+    node: Node
+    kernel: object
+    gws: tuple[int, ...]
+    lws: tuple[int, ...]
+    program: str
+    kernel_name: str
+    options: str
+    tuning_key: str = ""
+    tuned: bool = False
+
+
+class _Context(LaunchContext):
+    def __init__(self, node, inputs, outputs, data_type, device):
+        self.node, self.inputs, self.outputs = node, inputs, outputs
+        self.data_type, self.device = data_type, device
+        self.launches: list[LaunchSpec] = []
+
+    def kernel(self, program, name, gws, args, options=(), lws=None):
+        self.launches.append(LaunchSpec(program, name, tuple(int(g) for g in gws), list(args), tuple(options),
+                                        tuple(lws) if lws else None))
+
+
+def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool) -> tuple[int, ...]:
+    """A local size that covers the fastest-varying dimension first (coalesced on GPUs, vectorised across
+    work-items on PoCL). The tuner replaces it where it measured something better."""
+    budget = min(limit, 128 if is_gpu else 64)
+    lws = []
+    for g in gws:
+        size = 1
+        while size * 2 <= budget and size < g:
+            size *= 2
+        lws.append(size)
+        budget = max(1, budget // size)
+    return tuple(lws)
+
+
+@dataclass
+class MemoryReport:
+    weights_bytes: int = 0
+    activation_bytes: int = 0  # sum of planned slots
+    scratch_bytes: int = 0
+    peak_live_bytes: int = 0  # lower bound: the largest set of activations alive at once
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.activation_bytes
+
+    def as_dict(self) -> dict:
+        return {"weights_bytes": self.weights_bytes, "activation_bytes": self.activation_bytes,
+                "peak_live_activation_bytes": self.peak_live_bytes, "peak_device_bytes": self.total_bytes}
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    memory: MemoryReport = field(default_factory=MemoryReport)
+    input_buffers: dict = field(default_factory=dict)  # graph input → (buffer, shape)
+    output_buffers: dict = field(default_factory=dict)  # graph output → (buffer, shape)
+    # Kernel arguments do not keep OpenCL buffers alive: the plan owns every buffer it bound.
+    owned: list = field(default_factory=list)
+
+
+class Planner:
+    """Builds a Plan for a graph with static shapes on one device."""
+
+    def __init__(self, graph: Graph, device: DeviceInfo, context, programs: ProgramBuilder, data_type: str,
+                 tuning=None):
+        self.graph, self.device, self.context, self.programs = graph, device, context, programs
+        self.data_type, self.storage, self.tuning = data_type, STORAGE[data_type], tuning
+        self.dtype_options = ("-DFP16_STORAGE",) if data_type == "fp16" else ()
+        self._const_buffers: dict[int, object] = {}
+        self.memory = MemoryReport()
+
+    def build(self) -> Plan:
+        graph = self.graph
+        root = {}  # alias tensor → the tensor that owns its buffer
+        launches: list[tuple[Node, list[LaunchSpec]]] = []
+        for node in graph.nodes:
+            module = ops.get(node.op_type)
+            if getattr(module, "ALIAS", False):
+                root[node.outputs[0]] = root.get(node.inputs[0], node.inputs[0])
+                continue
+            ins = [self._ref(i) if i else None for i in node.inputs]
+            outs = [self._ref(o) for o in node.outputs]
+            ctx = _Context(node, ins, outs, self.data_type, self.device)
+            module.launch(ctx, _op_type=node.op_type, **node.attrs)
+            launches.append((node, ctx.launches))
+        buffers = self._allocate(launches, root)
+        plan = Plan(memory=self.memory)
+        for node, specs in launches:
+            for spec in specs:
+                plan.steps.append(self._bind(node, spec, buffers))
+        plan.owned = [*buffers.values(), *self._const_buffers.values()]
+        for name in graph.inputs:
+            plan.input_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
+        for name in graph.outputs:
+            plan.output_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
+        return plan
+
+    def _ref(self, name: str) -> TensorRef:
+        t = self.graph.tensors[name]
+        return TensorRef(name, tuple(t.shape), t.data)
+
+    def _allocate(self, launches, root) -> dict:
+        """Lifetimes per buffer-owning tensor and per scratch, then memory.plan, then device buffers."""
+        graph, itemsize = self.graph, np.dtype(self.storage).itemsize
+        consts = {n for n, t in graph.tensors.items() if t.is_const}
+        first, last, sizes = {}, {}, {}
+
+        def touch(name, step, writes=False):
+            name = root.get(name, name)
+            if name in consts or not name:
+                return
+            sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * itemsize)
+            if writes:
+                first.setdefault(name, step)
+            last[name] = max(last.get(name, step), step)
+
+        for name in graph.inputs:
+            touch(name, -1, writes=True)
+        scratch = []
+        for step, (node, specs) in enumerate(launches):
+            for i in node.inputs:
+                touch(i, step)
+            for o in node.outputs:
+                touch(o, step, writes=True)
+            for spec in specs:
+                scratch += [(step, a) for a in spec.args if isinstance(a, Scratch)]
+        for name in graph.outputs:
+            touch(name, len(launches))
+        intervals = [memory.Interval(n, sizes[n], first.get(n, -1), last[n]) for n in sizes]
+        intervals += [memory.Interval(f"#scratch{id(a)}", a.size * itemsize, s, s) for s, a in scratch]
+        assignment, slot_sizes = memory.plan(intervals)
+        slot_buffers = [cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(s, 4)) for s in slot_sizes]
+        self.memory.activation_bytes = sum(slot_sizes)
+        self.memory.peak_live_bytes = memory.peak_live_bytes(intervals)
+        buffers = {n: slot_buffers[s] for n, s in assignment.items()}
+        for name, target in root.items():
+            if target in buffers:
+                buffers[name] = buffers[target]
+        return buffers
+
+    def _const_buffer(self, data: np.ndarray):
+        key = id(data)
+        if key not in self._const_buffers:
+            host = np.ascontiguousarray(data.astype(self.storage) if data.dtype.kind == "f" else data)
+            if host.nbytes == 0:
+                host = np.zeros(1, dtype=host.dtype)
+            buf = cl.Buffer(self.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
+            self._const_buffers[key] = (buf, data)  # keep `data` alive so its id stays unique
+            self.memory.weights_bytes += host.nbytes
+        return self._const_buffers[key][0]
+
+    def _arg(self, a, buffers):
+        if isinstance(a, TensorRef):
+            return self._const_buffer(a.const) if a.const is not None else buffers[a.name]
+        if isinstance(a, Const):
+            return self._const_buffer(a.data)
+        if isinstance(a, Scratch):
+            return buffers[f"#scratch{id(a)}"]
+        if isinstance(a, (np.integer, np.floating)):
+            return a
+        raise PymaceError(f"unsupported kernel argument {type(a).__name__}")
+
+    def _bind(self, node: Node, spec: LaunchSpec, buffers) -> Step:
+        options = spec.options + self.dtype_options
+        program = self.programs.get(spec.program, options)
+        kernel = cl.Kernel(program, spec.name)
+        kernel.set_args(*[self._arg(a, buffers) for a in spec.args])
+        limit = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device.cl_device)
+        key = tuning_key(spec, options)
+        lws, tuned = spec.lws, False
+        if lws is None and self.tuning is not None:
+            found = self.tuning.get(key)
+            lws, tuned = (tuple(found), True) if found else (None, False)
+        if lws is None or int(np.prod(lws)) > limit:
+            lws = default_local_size(spec.gws, limit, self.device.is_gpu)
+        gws = tuple(-(-g // l) * l for g, l in zip(spec.gws, lws))
+        return Step(node, kernel, gws, lws, spec.program, spec.name, " ".join(options), key, tuned)
+
+
+def tuning_key(spec: LaunchSpec, options) -> str:
+    return f"{spec.program}/{spec.name} {' '.join(sorted(options))} gws={'x'.join(map(str, spec.gws))}"
+
+
+def enqueue_all(queue, steps: list[Step], events: bool = False):
+    """The hot loop: one enqueue per bound kernel, nothing else."""
+    enqueue = cl.enqueue_nd_range_kernel
+    try:
+        if not events:
+            for s in steps:
+                enqueue(queue, s.kernel, s.gws, s.lws)
+            return None
+        return [enqueue(queue, s.kernel, s.gws, s.lws) for s in steps]
+    except cl.Error as e:
+        bad = _failing_step(queue, steps)
+        raise KernelLaunchError(describe_failure(bad, e) if bad else f"OpenCL error while running: {e}") from None
+
+
+def _failing_step(queue, steps):
+    for s in steps:
+        try:
+            cl.enqueue_nd_range_kernel(queue, s.kernel, s.gws, s.lws)
+            queue.finish()
+        except cl.Error:
+            return s
+    return None
+
+
+def describe_failure(s: Step, e) -> str:
+    return (f"node {s.node.name!r} ({s.node.op_type}): kernel {s.kernel_name} of {s.program}.cl failed with "
+            f"{e}; global size {s.gws}, local size {s.lws}, build options [{s.options}]")
+
+
+def run_plan(queue, plan: Plan, storage, feeds: dict[str, np.ndarray], profile: bool = False):
+    staged = [np.ascontiguousarray(feeds[name], dtype=storage) for name in plan.input_buffers]
+    for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
+        cl.enqueue_copy(queue, buf, host, is_blocking=False)
+    events = enqueue_all(queue, plan.steps, events=profile)
+    outputs = {}
+    for name, (buf, shape) in plan.output_buffers.items():
+        host = np.empty(shape, dtype=storage)
+        cl.enqueue_copy(queue, host, buf, is_blocking=False)
+        outputs[name] = host
+    queue.finish()
+    outputs = {k: v.astype(np.float32, copy=False) for k, v in outputs.items()}
+    if profile:
+        times = [(e.profile.end - e.profile.start) * 1e-9 for e in events]
+        return outputs, times
+    return outputs
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+__all__ = ["Planner", "Plan", "Step", "run_plan", "enqueue_all", "check_inputs", "now"]

@@ -1,0 +1,59 @@
+"""Shared by the tests: one-node graphs for op cases, error metrics, the OpenCL devices present."""
+from __future__ import annotations
+
+import numpy as np
+
+from pymace import ops
+from pymace.ir.graph import Graph, Node, Tensor
+from pymace.ops.base import Case, TensorInfo
+
+
+def rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    """max|err| / max|ref| (the project's accuracy metric for kernels)."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
+    scale = max(float(np.max(np.abs(want))) if want.size else 0.0, 1e-12)
+    return float(np.max(np.abs(got - want))) / scale if want.size else 0.0
+
+
+def case_graph(module, case: Case, rng: np.random.Generator) -> tuple[Graph, dict[str, np.ndarray]]:
+    """A graph holding one node of the case's op: constant inputs become weights, the rest graph inputs."""
+    op_type = case.op_type or module.OP_TYPES[0]
+    arrays = case.make_inputs(rng)
+    tensors, inputs, feeds, names = {}, [], {}, []
+    for i, a in enumerate(arrays):
+        if a is None:
+            names.append("")
+            continue
+        name = f"x{i}"
+        names.append(name)
+        if i in case.consts:
+            tensors[name] = Tensor(name, tuple(a.shape), str(a.dtype), a)
+        else:
+            tensors[name] = Tensor(name, tuple(a.shape), str(a.dtype))
+            inputs.append(name)
+            feeds[name] = a
+    infos = [TensorInfo(tuple(a.shape), str(a.dtype), a if i in case.consts else None) if a is not None else None
+             for i, a in enumerate(arrays)]
+    out_infos = module.infer(*infos, _op_type=op_type, **case.attrs)
+    outputs = [f"y{j}" for j in range(len(out_infos))]
+    for name, (shape, dtype) in zip(outputs, out_infos):
+        tensors[name] = Tensor(name, tuple(int(d) for d in shape), str(dtype))
+    node = Node(f"{op_type}_{case.name}", op_type, names, outputs, dict(case.attrs))
+    graph = Graph(f"case_{case.name}", [node], tensors, inputs, outputs)
+    graph.verify()
+    return graph, feeds
+
+
+def all_cases():
+    """(test id, module, case) for every case of every op file."""
+    for module in ops.MODULES:
+        for case in module.CASES:
+            op_type = case.op_type or module.OP_TYPES[0]
+            yield f"{op_type}-{case.name}", module, case
+
+
+def opencl_devices():
+    from pymace.runtime import device
+
+    return [d for d in device.list_devices() if d.usable]
