@@ -1,3 +1,136 @@
-"""(being written) ops: MaxPool,AveragePool,GlobalAveragePool,GlobalMaxPool"""
-OP_TYPES = ("MaxPool","AveragePool","GlobalAveragePool","GlobalMaxPool",)
-CASES = []
+"""MaxPool, AveragePool (1-D/2-D on devices, any rank in the reference) and the global pools.
+
+Output sizes follow ONNX: explicit `pads` ([begin..., end...]) or `auto_pad`; with `ceil_mode` a last window
+that would start beyond the input and its left padding is dropped. AveragePool divides by the in-bounds taps, or
+with `count_include_pad` by the taps inside the padded input (not the ceil_mode overhang), as onnxruntime does.
+The global pools are reductions over the spatial axes and run reduce.py's kernels."""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+
+from ..errors import ConvertError
+from .base import Case, TensorInfo
+from .reduce import launch_reduce
+
+OP_TYPES = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
+
+
+def geometry(spatial, kernel_shape, strides=None, pads=None, dilations=None, ceil_mode=0, auto_pad="NOTSET"):
+    """(strides, dilations, pads_begin, pads_end, output sizes) with ONNX defaults applied."""
+    r = len(spatial)
+    st, dl = list(strides or [1] * r), list(dilations or [1] * r)
+    ext = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dl, strict=True)]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        out = [math.ceil(n / s) for n, s in zip(spatial, st, strict=True)]
+        total = [max(0, (o - 1) * s + e - n) for o, s, e, n in zip(out, st, ext, spatial, strict=True)]
+        small = [t // 2 for t in total]
+        pb = small if auto_pad == "SAME_UPPER" else [t - s for t, s in zip(total, small, strict=True)]
+        return st, dl, pb, [t - b for t, b in zip(total, pb, strict=True)], out
+    p = list(pads or [0] * 2 * r) if auto_pad != "VALID" else [0] * 2 * r
+    pb, pe = p[:r], p[r:]
+    out = []
+    for n, s, e, b, a in zip(spatial, st, ext, pb, pe, strict=True):
+        o = (math.ceil if ceil_mode else math.floor)((n + b + a - e) / s) + 1
+        out.append(o - 1 if ceil_mode and (o - 1) * s >= n + b else o)
+    return st, dl, pb, pe, out
+
+
+def infer(x: TensorInfo, _op_type=None, kernel_shape=None, **attrs):
+    if _op_type.startswith("Global"):
+        return [(x.shape[:2] + (1,) * (len(x.shape) - 2), x.dtype)]
+    out = geometry(x.shape[2:], kernel_shape, **_geometry_attrs(attrs))[-1]
+    return [(tuple(x.shape[:2]) + tuple(out), x.dtype)]  # MaxPool's optional Indices: reference only
+
+
+def _geometry_attrs(attrs):
+    keys = ("strides", "pads", "dilations", "ceil_mode", "auto_pad")
+    return {k: attrs[k] for k in keys if attrs.get(k) is not None}
+
+
+def reference(x, _op_type=None, kernel_shape=None, count_include_pad=0, storage_order=0, **attrs):
+    if _op_type.startswith("Global"):
+        fn = np.max if _op_type == "GlobalMaxPool" else np.mean
+        return [fn(x, axis=tuple(range(2, x.ndim)), keepdims=True).astype(x.dtype)]
+    spatial = x.shape[2:]
+    st, dl, pb, pe, out = geometry(spatial, kernel_shape, **_geometry_attrs(attrs))
+    full = x.shape[:2] + tuple(out)
+    acc = np.full(full, -np.inf if _op_type == "MaxPool" else 0, np.float64)
+    count, arg = np.zeros(full), np.zeros(full, np.int64)
+    for tap in itertools.product(*[range(k) for k in kernel_shape]):
+        pos = [np.arange(o) * s - b + t * d for o, s, b, t, d in zip(out, st, pb, tap, dl, strict=True)]
+        inside = [(p >= 0) & (p < n) for p, n in zip(pos, spatial, strict=True)]
+        padded = [(p >= -b) & (p < n + e) for p, n, b, e in zip(pos, spatial, pb, pe, strict=True)]
+        clipped = np.ix_(*[np.clip(p, 0, n - 1) for p, n in zip(pos, spatial, strict=True)])
+        valid = _all(inside)
+        v = x[(...,) + clipped]
+        if _op_type == "MaxPool":
+            take = valid & (v > acc)
+            acc = np.where(take, v, acc)
+            order = clipped[::-1] if storage_order else clipped
+            flat = np.ravel_multi_index(order, spatial[::-1] if storage_order else spatial)
+            arg = np.where(take, flat, arg)
+        else:
+            acc += np.where(valid, v, 0)
+            count += _all(padded) if count_include_pad else valid
+    if _op_type == "MaxPool":
+        planes = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1,) * len(out))
+        return [acc.astype(x.dtype), arg + planes * int(np.prod(spatial))]
+    return [(acc / np.maximum(count, 1)).astype(x.dtype)]
+
+
+def _all(masks):
+    """Outer AND of per-axis masks (np.ix_ would turn boolean masks into indices)."""
+    r = len(masks)
+    return functools.reduce(np.logical_and, [m.reshape((-1,) + (1,) * (r - 1 - i)) for i, m in enumerate(masks)])
+
+
+def launch(ctx, _op_type=None, kernel_shape=None, count_include_pad=0, **attrs):
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    if _op_type.startswith("Global"):
+        op = "max" if _op_type == "GlobalMaxPool" else "mean"
+        launch_reduce(ctx, x, y, tuple(range(2, len(x.shape))), op)
+        return
+    if len(x.shape) not in (3, 4):
+        raise ConvertError(f"{_op_type} on a {len(x.shape)}-D tensor: devices pool 1-D and 2-D only")
+    st, dl, pb, pe, out = geometry(x.shape[2:], kernel_shape, **_geometry_attrs(attrs))
+    if len(out) == 1:  # 1-D pools as a 2-D pool of height 1
+        kernel_shape, st, dl, pb, pe, out = [1, *kernel_shape], [1, *st], [1, *dl], [0, *pb], [0, *pe], [1, *out]
+    h, w = x.shape[2:] if len(x.shape) == 4 else (1, x.shape[2])
+    names = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL", "PB", "PR")
+    values = [*kernel_shape, *st, *dl, *pb, *pe]
+    options = tuple(f"-D{n}={int(v)}" for n, v in zip(names, values, strict=True)) + (
+        f"-DMODE_MAX={int(_op_type == 'MaxPool')}", f"-DCOUNT_PAD={int(bool(count_include_pad))}")
+    planes = x.shape[0] * x.shape[1]
+    ctx.kernel("pool", "pool2d", (out[1], out[0], planes),
+               [x, y, np.int32(h), np.int32(w), np.int32(out[0]), np.int32(out[1]), np.int32(planes)],
+               options=options)
+
+
+CASES = [
+    Case("max_k2s2", [(1, 5, 8, 8)], attrs={"kernel_shape": [2, 2], "strides": [2, 2]}, op_type="MaxPool"),
+    Case("max_k3s2_pad_odd", [(2, 3, 9, 11)], op_type="MaxPool",
+         attrs={"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    Case("max_ceil_asym", [(1, 6, 10, 7)], op_type="MaxPool",
+         attrs={"kernel_shape": [3, 2], "strides": [2, 2], "pads": [0, 1, 1, 0], "ceil_mode": 1}),
+    Case("max_dilated", [(1, 3, 11, 10)], op_type="MaxPool",
+         attrs={"kernel_shape": [2, 3], "dilations": [2, 2], "pads": [1, 0, 0, 2]}),
+    Case("max_1d", [(2, 5, 17)], op_type="MaxPool", attrs={"kernel_shape": [3], "strides": [2]}),
+    Case("avg_k3s1_pad_exclude", [(1, 7, 6, 9)], op_type="AveragePool",
+         attrs={"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+    Case("avg_k3s1_pad_include", [(1, 7, 6, 9)], op_type="AveragePool",
+         attrs={"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
+    Case("avg_ceil_asym_include", [(2, 3, 11, 8)], op_type="AveragePool",
+         attrs={"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 0, 1], "ceil_mode": 1,
+                "count_include_pad": 1}),
+    Case("avg_ceil_exclude", [(1, 5, 7, 7)], op_type="AveragePool",
+         attrs={"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}),
+    Case("avg_default_strides", [(1, 4, 5, 6)], op_type="AveragePool", attrs={"kernel_shape": [2, 3]}),
+    Case("gap_small", [(2, 6, 7, 7)], op_type="GlobalAveragePool"),
+    Case("gap_large", [(1, 3, 31, 29)], op_type="GlobalAveragePool"),
+    Case("gmp_small", [(1, 10, 3, 5)], op_type="GlobalMaxPool"),
+    Case("gmp_large", [(2, 2, 20, 20)], op_type="GlobalMaxPool"),
+]
