@@ -39,12 +39,12 @@ def _attrs(attrs: dict) -> dict:
 
 
 def infer(x: TensorInfo, *_, **attrs) -> list:
-    shape = out_shape(tuple(x.shape), **_attrs(attrs))
-    mask = [(shape, "bool")] if attrs["_op_type"] == "Dropout" else []
-    return [(shape, x.dtype)] + mask
+    return [(out_shape(tuple(x.shape), **_attrs(attrs)), x.dtype)]
 
 
 def reference(x, *_, **attrs) -> list[np.ndarray]:
+    """Dropout's optional mask (all true at inference) is given for ONNX conformance only: on the device a
+    Dropout is an alias with no mask, and frontends drop the mask output."""
     y = x.reshape(out_shape(x.shape, **_attrs(attrs)))
     return [y, np.ones(y.shape, bool)] if attrs["_op_type"] == "Dropout" else [y]
 
