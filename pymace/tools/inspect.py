@@ -1,0 +1,192 @@
+"""`pymace inspect` and `pymace inspect --extract`: say what a cache or tuning file is, what it holds, whether it
+is intact, and whether it can serve the current device; write its binaries out.
+
+Each format has an explainer: bytes (+ the current device, if known) → (JSON-able report, binaries), raising
+FormatError when the bytes are not its format. `register_explainer` is the hook for more (pymace tuning files).
+"""
+import dataclasses
+import io
+import re
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from pymace.errors import PymaceError
+from pymace.formats import FormatError, binary_kind
+from pymace.formats import mace as mace_format
+from pymace.runtime import program_cache as cache_format
+from pymace.runtime.program_cache import DeviceRecord
+
+Binaries = list[tuple[str, bytes]]  # (descriptive name, bytes) for extract
+Explainer = Callable[[bytes, DeviceRecord | None], tuple[dict, Binaries]]
+
+
+def explain_pymace_cache(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+    if data[:4] != cache_format.MAGIC:
+        raise FormatError("no MCLP magic")
+    parsed = cache_format.parse_cache_file(data)
+    version = parsed.version if parsed.version is not None else struct.unpack_from("<I", data.ljust(8, b"\0"), 4)[0]
+    entries, binaries = [], []
+    for entry in parsed.entries:
+        intact = entry.intact()
+        row = {"program": entry.program, "options": entry.options, "source_hash": entry.source_hash,
+               "size": len(entry.binary), "kind": binary_kind(entry.binary),
+               "device": parsed.devices.index(entry.device), "integrity": "ok" if intact else "checksum bad"}
+        if device is not None:
+            why_not = cache_format.mismatch_reasons(entry, device) + ([] if intact else ["checksum bad"])
+            row["usable_here"], row["why_not"] = not why_not, "; ".join(why_not)
+        entries.append(row)
+        binaries.append((f"{entry.program}-{entry.source_hash[:8]}", entry.binary))
+    report = {"format": "pymace program cache", "version": f"{version >> 16}.{version & 0xFFFF}",
+              "integrity": "; ".join(parsed.problems) or "ok",
+              "devices": [dataclasses.asdict(d) for d in parsed.devices], "entries": entries}
+    return report, binaries
+
+
+def explain_mace(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+    parsed = mace_format.read_mace_file(data)
+    values = dict(parsed.pairs)
+    platform = _text(values.get(mace_format.PLATFORM_KEY))
+    device_name = _text(values.get(mace_format.DEVICE_NAME_KEY))
+    era = "MACE ≤ v1.0.4" if parsed.layout == "A" else "MACE ≥ v1.1"
+    tuning = platform is None and all(_uint32s(v) is not None for v in values.values())
+    report = {"format": f"MACE {'tuning file' if tuning else 'compiled-program cache'}",
+              "layout": f"{parsed.layout} ({era})", "pairs": len(parsed.pairs), "integrity": parsed.integrity,
+              "platform": platform, "device_name": device_name}
+    if tuning:
+        report["entries"] = [{"key": key, "kernel_and_shape": mace_format.decode_tuning_key(key),
+                              "values": _uint32s(value)} for key, value in parsed.pairs]
+        return report, []
+    hashes = {key[len(mace_format.PROGRAM_HASH_PREFIX):]: _text(value) for key, value in parsed.pairs
+              if key.startswith(mace_format.PROGRAM_HASH_PREFIX)}
+    special = (mace_format.PLATFORM_KEY, mace_format.DEVICE_NAME_KEY)
+    programs = [(key, bytes(value)) for key, value in parsed.pairs
+                if key not in special and key not in {mace_format.PROGRAM_HASH_PREFIX + k for k in hashes}]
+    report["entries"] = [_mace_program(key, value, hashes.get(key)) for key, value in programs]
+    if device is not None:
+        report["for_this_device"] = _mace_staleness(platform, device_name, device)
+    binaries = [(f"{row['cl_file']}-{row['kernel'] or 'program'}", value)
+                for row, (_, value) in zip(report["entries"], programs, strict=True)]
+    return report, binaries
+
+
+def _mace_program(key: str, value: bytes, source_hash: str | None) -> dict:
+    split = mace_format.split_program_key(key)
+    return {"key": key, "cl_file": split.cl_file, "options": split.options, "kernel": split.kernel,
+            "source_hash": source_hash, "size": len(value), "kind": binary_kind(value)}
+
+
+def _mace_staleness(platform: str | None, device_name: str | None, device: DeviceRecord) -> str:
+    # pymace never loads MACE's binaries (they come from MACE's kernels); this says whether MACE itself would.
+    if device_name and device_name != device.device_name:
+        return f"built for another device: {device_name}"
+    built_on = (platform or "").split(",")[0]
+    if built_on != device.platform_name:
+        return f"built on another platform: {built_on or 'unknown'} (this device: {device.platform_name})"
+    return "same platform; MACE reuses it only if the OpenCL versions match"
+
+
+def _text(value) -> str | None:
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, bytes) else None
+
+
+def _uint32s(value) -> list[int] | None:
+    """A tuning value: a uint32 list (layout B), or 1 to 4 little-endian uint32s as bytes (layout A)."""
+    if isinstance(value, list):
+        return value
+    if 0 < len(value) <= 16 and len(value) % 4 == 0:
+        return list(struct.unpack(f"<{len(value) // 4}I", value))
+    return None
+
+
+EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache), ("MACE", explain_mace)]
+
+
+def register_explainer(name: str, explainer: Explainer) -> None:
+    """Try `explainer` before the built-in ones (for formats with a magic number, such as pymace tuning files)."""
+    EXPLAINERS.insert(0, (name, explainer))
+
+
+def _explain(path: str | Path, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+    head = {"path": str(path)}
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        return {**head, "format": "unreadable", "reason": error.strerror or str(error)}, []
+    head["size"] = len(data)
+    reasons = []
+    for name, explain in EXPLAINERS:
+        try:
+            report, binaries = explain(data, device)
+            return {**head, **report}, binaries
+        except FormatError as error:
+            reasons.append(f"not a {name} file ({error})")
+    return {**head, "format": "unknown format", "reason": "; ".join(reasons)}, []
+
+
+def inspect(path: str | Path, device: DeviceRecord | None = None) -> dict:
+    """A JSON-able description of any cache or tuning file; never raises for what the file holds."""
+    return _explain(path, device)[0]
+
+
+def extract(path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write each program binary in `path` to `out_dir` under a safe name; refuses to overwrite anything."""
+    report, binaries = _explain(path, None)
+    if report["format"] in ("unknown format", "unreadable"):
+        raise PymaceError(f"{path}: {report['format']}: {report['reason']}")
+    out = Path(out_dir)
+    targets = [out / f"{i:03d}-{_safe_name(name)}.{_EXTENSIONS.get(binary_kind(b), 'bin')}"
+               for i, (name, b) in enumerate(binaries)]
+    existing = [t.name for t in targets if t.exists()]
+    if existing:
+        raise PymaceError(f"{out} already holds {existing[0]}; extract into an empty directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for target, (_, binary) in zip(targets, binaries, strict=True):
+        target.write_bytes(binary)
+    return targets
+
+
+_EXTENSIONS = {"ptx": "ptx", "poclbin": "poclbin", "mali-clcc": "clcc", "adreno": "adreno", "elf": "elf",
+               "spirv": "spv", "llvm-bitcode": "bc"}
+
+
+def _safe_name(name: str) -> str:
+    # Keys come from the file: no path separators, no leading dots, bounded length.
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or "entry"
+
+
+def render(report: dict):
+    """The report as rich renderables, for the CLI to print."""
+    facts = Table.grid(padding=(0, 2))
+    for key in ("path", "size", "format", "version", "layout", "pairs", "integrity", "platform", "device_name",
+                "for_this_device", "reason"):
+        if report.get(key) is not None:
+            facts.add_row(key.replace("_", " "), str(report[key]))
+    parts = [facts]
+    for index, device in enumerate(report.get("devices", [])):
+        parts.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items()))
+    entries = report.get("entries") or []
+    if entries:
+        table = Table(show_lines=False)
+        columns = [c for c in entries[0] if c not in ("key",)] if "cl_file" in entries[0] else list(entries[0])
+        for column in columns:
+            table.add_column(column.replace("_", " "), overflow="fold")
+        for row in entries:
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        parts.append(table)
+    return Group(*parts)
+
+
+def _cell(value) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def render_text(report: dict, width: int = 160) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(render(report))
+    return console.file.getvalue()
