@@ -1,3 +1,88 @@
-"""(being written) ops: Gemm,MatMul"""
-OP_TYPES = ("Gemm","MatMul",)
-CASES = []
+"""Gemm (alpha·A'·B' + beta·C, ONNX broadcasting of C) and MatMul (numpy.matmul: 1-D operands, broadcast batch
+dimensions). One strided kernel serves both: the host turns transposes into strides and batch broadcasting into
+per-batch offset tables, so the kernel never reasons about shapes."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConvertError
+from . import activation as act
+from .base import Case, Const, TensorInfo
+
+OP_TYPES = ("Gemm", "MatMul")
+
+
+def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, **_):
+    if _op_type == "Gemm":
+        return [((a.shape[1] if transA else a.shape[0], b.shape[0] if transB else b.shape[1]), "float32")]
+    return [(np.matmul(np.empty(a.shape, np.int8), np.empty(b.shape, np.int8)).shape, "float32")]
+
+
+def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
+              activation_params=(), **_):
+    slope = rest[-1] if activation == "PRelu" else None
+    bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
+    if _op_type == "MatMul":
+        y = np.matmul(a, b)
+    else:
+        y = alpha * ((a.T if transA else a) @ (b.T if transB else b))
+        if bias is not None:
+            y = y + beta * bias
+    return [act.reference(np.asarray(y, np.float32), activation, activation_params, slope)]
+
+
+def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:
+    """Element offset of each output batch's matrix inside one operand (0 strides where it broadcasts)."""
+    index = np.arange(int(np.prod(batch_shape, dtype=np.int64))).reshape(batch_shape)
+    return Const((np.broadcast_to(index, out_batch).ravel() * matrix_size).astype(np.int32))
+
+
+def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
+           activation_params=(), **_):
+    a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
+    rest = ctx.inputs[2:]
+    a_shape = (1, *a.shape) if len(a.shape) == 1 else a.shape  # numpy.matmul promotes 1-D operands
+    b_shape = (*b.shape, 1) if len(b.shape) == 1 else b.shape
+    m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
+    n = b_shape[-2] if transB else b_shape[-1]
+    out_batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    b_arg, (sbk, sbn) = b, ((1, k) if transB else (n, 1))
+    if b.const is not None and transB:  # pre-transpose constant weights so the kernel reads rows 4-wide
+        b_arg, sbk, sbn = Const(np.ascontiguousarray(b.const.T)), n, 1
+    bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
+    if bias is None:
+        c_arg, c_strides, beta = Const(np.zeros(1, np.float32)), (0, 0), 0.0
+    else:
+        c_shape = (1,) * (2 - len(bias.shape)) + tuple(bias.shape)
+        c_arg, c_strides = bias, np.broadcast_to(np.empty(c_shape, np.int8), (m, n)).strides
+    slope = np.zeros(1, np.float32)
+    if activation == "PRelu":
+        if rest[-1].const is None:
+            raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
+        s = rest[-1].const  # per channel = axis 1, as activation.reference broadcasts it
+        slope = np.broadcast_to(s.reshape((1, -1) + (1,) * (len(y.shape) - 2)) if s.size > 1 else s, y.shape)
+    args = [a, b_arg, c_arg, Const(np.ascontiguousarray(slope, np.float32)), y,
+            batch_offsets(a_shape[:-2], out_batch, m * k), batch_offsets(b_shape[:-2], out_batch, k * n),
+            *map(np.int32, (m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
+            np.float32(alpha), np.float32(beta)]
+    opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
+    ctx.kernel("gemm", "gemm", (-(-n // 4), m, int(np.prod(out_batch, dtype=np.int64))), args, options=opts)
+
+
+CASES = [
+    Case("classifier_transB", [(1, 64), (100, 64), (100,)], dict(transB=1), consts=(1, 2)),
+    Case("alpha_beta_transA", [(12, 5), (12, 7), (5, 7)], dict(alpha=0.5, beta=-1.5, transA=1), consts=(1,)),
+    Case("both_trans_row_bias", [(9, 6), (11, 9), (1, 11)], dict(transA=1, transB=1, activation="Relu"),
+         consts=(1, 2)),
+    Case("col_bias_sigmoid", [(4, 8), (8, 6), (4, 1)], dict(activation="Sigmoid"), consts=(1, 2)),
+    Case("scalar_bias_activations_b", [(5, 3), (3, 9), (1,)], dict(beta=2.0)),
+    Case("prelu_no_bias", [(3, 10), (10, 9), None, np.linspace(-1, 1, 9, dtype=np.float32)],
+         dict(activation="PRelu"), consts=(1, 3)),
+    Case("matmul_2d", [(7, 13), (13, 10)], {}, op_type="MatMul", consts=(1,)),
+    Case("matmul_batched", [(2, 3, 5, 8), (2, 3, 8, 6)], {}, op_type="MatMul"),
+    Case("matmul_broadcast", [(4, 1, 3, 5), (2, 5, 7)], {}, op_type="MatMul"),
+    Case("matmul_1d_left", [(6,), (3, 6, 5)], {}, op_type="MatMul"),
+    Case("matmul_1d_right", [(2, 4, 6), (6,)], {}, op_type="MatMul", consts=(1,)),
+    Case("matmul_add_relu6", [(1, 8, 16), (16, 12)], dict(activation="Clip", activation_params=[0.0, 6.0]),
+         op_type="MatMul", consts=(1,)),
+]

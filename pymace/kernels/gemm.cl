@@ -1,0 +1,41 @@
+/* Gemm / MatMul: Y[bt] = alpha * A'[bt] B'[bt] + beta * C, then the fused activation.
+ * Transposes arrive as strides (A'[i][k] = a[i*SAM + k*SAK], B'[k][j] = b[k*SBK + j*SBN]), batch broadcasting
+ * as per-batch offset tables, and C's broadcasting as strides that may be 0 (C is a 1-element dummy with
+ * beta = 0 when absent). A work-item computes 4 adjacent columns of one row. Build options: B_ROWS (SBN == 1,
+ * B' rows contiguous: read 4 columns with one LOAD4), ACT. The PRelu slope comes broadcast to Y's shape. */
+__kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
+                   __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                   __global const int *b_off, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
+                   int SCN, float alpha, float beta) {
+  const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
+  if (j0 >= N || i >= M) return;
+  const int nj = min(4, N - j0);
+  /* columns past N repeat the last one so no load leaves B */
+  const int j1 = j0 + min(1, nj - 1), j2 = j0 + min(2, nj - 1), j3 = j0 + min(3, nj - 1);
+  __global const store_t *ap = a + a_off[bt] + (size_t)i * SAM;
+  __global const store_t *bp = b + b_off[bt];
+  float4 acc = 0.0f;
+#if B_ROWS
+  if (nj == 4) {
+    for (int k = 0; k < K; ++k) acc = mad(LOAD(ap, k * SAK), LOAD4(bp + (size_t)k * SBK + j0, 0), acc);
+  } else
+#endif
+  {
+    for (int k = 0; k < K; ++k) {
+      __global const store_t *row = bp + (size_t)k * SBK;
+      const float4 bv =
+          (float4)(LOAD(row, j0 * SBN), LOAD(row, j1 * SBN), LOAD(row, j2 * SBN), LOAD(row, j3 * SBN));
+      acc = mad(LOAD(ap, k * SAK), bv, acc);
+    }
+  }
+  float r[4] = {acc.x, acc.y, acc.z, acc.w};
+  const size_t base = ((size_t)bt * M + i) * N;
+  for (int j = 0; j < nj; ++j) {
+    const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
+#if ACT == 7
+    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
+#else
+    STORE(y, base + j0 + j, activate(v, 0.0f));
+#endif
+  }
+}
