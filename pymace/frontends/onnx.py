@@ -1,0 +1,522 @@
+"""ONNX → pymace IR.
+
+Real exports are not tidy: Paddle keeps weights in `Constant` nodes and computes reshape targets from `Shape`,
+keras2onnx feeds NHWC inputs through Transposes, dims are symbolic (`p2o.DynamicDimension.0`, `unk__12`), and
+static parameters move from attributes to inputs between opsets. The importer walks the nodes in order with
+every shape known (symbolic dims come from `input_shapes`), folds each node whose inputs are all constant, and
+turns static parameters into IR attributes (docs/ir.md) — one importer function per ONNX op type."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .. import ops
+from ..errors import ConvertError, ModelError
+from ..ir.graph import Graph, Node, Tensor
+from ..ir.shapes import infer_node
+from ..ops.base import TensorInfo
+from ..passes.fold_constants import evaluate, foldable
+
+log = logging.getLogger(__name__)
+
+# Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
+STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
+                 "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
+                 "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2)}
+
+
+def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
+    """Import an ONNX model (a path or an onnx.ModelProto) into a verified IR graph with every shape known."""
+    model, meta = _read(path_or_model)
+    imp = _Importer(model, dict(input_shapes or {}), meta)
+    return imp.run()
+
+
+def _read(src) -> tuple[onnx.ModelProto, dict]:
+    if isinstance(src, onnx.ModelProto):
+        data = src.SerializeToString()
+        return src, {"source_file": None, "source_sha256": hashlib.sha256(data).hexdigest()}
+    path = Path(src)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read ({e.strerror})") from None
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf raises DecodeError (or RuntimeWarning-ish errors) on damaged bytes
+        raise ModelError(f"{path}: not a readable ONNX model, truncated or corrupt ({type(e).__name__})") from None
+    if not model.HasField("graph") or not model.graph.output:
+        raise ModelError(f"{path}: not an ONNX model (no graph outputs)")
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+        except OSError as e:
+            raise ModelError(f"{path}: external weight data missing ({e})") from None
+    return model, {"source_file": str(path), "source_sha256": hashlib.sha256(data).hexdigest()}
+
+
+class _Importer:
+    """Builds the IR graph node by node; importers call `emit` and the accessors below."""
+
+    def __init__(self, model: onnx.ModelProto, input_shapes: dict, meta: dict):
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.model, self.input_shapes = model, input_shapes
+        name = model.graph.name or Path(meta.get("source_file") or "model").stem
+        self.graph = Graph(name, [], {}, [], [o.name for o in model.graph.output], {
+            "framework": "onnx", **meta, "opset": self.opset, "ir_version": model.ir_version,
+            "producer": f"{model.producer_name} {model.producer_version}".strip()})
+        self.infos: dict[str, TensorInfo] = {}
+        self.names: set[str] = set()
+
+    # --- the walk -------------------------------------------------------------------------------------
+    def run(self) -> Graph:
+        g = self.model.graph
+        _check_supported(g.node)
+        for init in g.initializer:
+            self.add_const(init.name, _array(init))
+        self._add_inputs(g.input)
+        for index, proto in enumerate(_toposort(g, set(self.infos))):
+            node = _NodeView(proto, index, self.names)
+            IMPORTERS.get(node.op_type, _generic)(self, node)
+        for name in self.graph.outputs:
+            if name not in self.infos:
+                raise ModelError(f"graph output {name!r} is never produced")
+        self.graph.metadata["input_shapes"] = {i: list(self.graph.tensors[i].shape) for i in self.graph.inputs}
+        self.graph.verify()
+        return self.graph
+
+    def _add_inputs(self, inputs) -> None:
+        real = [i for i in inputs if i.name not in self.infos]
+        unknown = sorted(set(self.input_shapes) - {i.name for i in real})
+        if unknown:
+            raise ConvertError(f"input_shapes names {unknown}, but the model's inputs are {[i.name for i in real]}")
+        for vi in real:
+            shape = _input_shape(vi, self.input_shapes.get(vi.name))
+            dtype = _elem_dtype(vi.type.tensor_type.elem_type) if vi.type.tensor_type.elem_type else "float32"
+            self.graph.inputs.append(vi.name)
+            self.graph.tensors[vi.name] = Tensor(vi.name, shape, dtype)
+            self.infos[vi.name] = TensorInfo(shape, dtype)
+
+    # --- what importers use ---------------------------------------------------------------------------
+    def add_const(self, name: str, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        self.graph.tensors[name] = Tensor(name, tuple(value.shape), str(value.dtype), value)
+        self.infos[name] = TensorInfo(tuple(value.shape), str(value.dtype), value)
+
+    def const(self, node: _NodeView, index: int, what: str) -> np.ndarray | None:
+        """The constant value of input `index` (None when omitted); a non-constant static parameter is an error."""
+        name = node.input(index)
+        if not name:
+            return None
+        info = self.info(node, name)
+        if info.value is None:
+            raise ConvertError(f"node {node.name!r} ({node.op_type}): {what} ({name!r}) must be a constant")
+        return info.value
+
+    def info(self, node: _NodeView, name: str) -> TensorInfo:
+        if name not in self.infos:
+            raise ModelError(f"node {node.name!r} ({node.op_type}) reads undefined tensor {name!r}")
+        return self.infos[name]
+
+    def shape(self, node: _NodeView, index: int = 0) -> tuple[int, ...]:
+        return self.info(node, node.input(index)).shape
+
+    def emit(self, op_type: str, inputs: list[str], outputs: list[str], attrs: dict, name: str) -> None:
+        """Add an IR node, infer its outputs, and fold it when every input is a constant."""
+        node = Node(name, op_type, list(inputs), list(outputs), attrs)
+        for i in inputs:
+            if i and i not in self.infos:
+                raise ModelError(f"node {name!r} ({op_type}) reads undefined tensor {i!r}")
+        if foldable(node, lambda n: self.infos[n].value is not None):
+            values = {i: self.infos[i].value for i in inputs if i}
+            for out, value in zip(outputs, evaluate(node, values)):
+                if out:
+                    self.add_const(out, value)
+            return
+        for out, info in zip(outputs, infer_node(node, self.infos)):
+            if out:
+                self.infos[out] = info
+                self.graph.tensors[out] = Tensor(out, info.shape, info.dtype)
+        self.graph.nodes.append(node)
+
+    def temp(self, node: _NodeView, suffix: str) -> str:
+        """A fresh tensor name for an importer that expands one ONNX node into several IR nodes."""
+        name = f"{node.name}/{suffix}"
+        while name in self.infos:
+            name += "_"
+        return name
+
+
+class _NodeView:
+    """An ONNX node with decoded attributes and a unique name."""
+
+    def __init__(self, proto: onnx.NodeProto, index: int, taken: set[str]):
+        self.op_type = proto.op_type
+        self.inputs, self.outputs = list(proto.input), list(proto.output)
+        name = proto.name or f"{proto.op_type}_{index}"
+        self.name = name if name not in taken else f"{name}_{index}"
+        taken.add(self.name)
+        self.attrs = {a.name: _attr_value(a, self.name) for a in proto.attribute}
+
+    def input(self, index: int) -> str:
+        return self.inputs[index] if index < len(self.inputs) else ""
+
+    def get(self, key: str, default=None):
+        return self.attrs.get(key, default)
+
+
+def _attr_value(a: onnx.AttributeProto, node_name: str):
+    if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS, onnx.AttributeProto.SPARSE_TENSOR):
+        raise ConvertError(f"node {node_name!r}: attribute {a.name!r} holds a subgraph or sparse tensor")
+    v = helper.get_attribute_value(a)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, onnx.TensorProto):
+        return _array(v)
+    if isinstance(v, list):
+        return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
+    return v
+
+
+def _array(t: onnx.TensorProto) -> np.ndarray:
+    try:
+        return numpy_helper.to_array(t).copy()
+    except Exception as e:
+        raise ModelError(f"tensor {t.name!r} cannot be read ({type(e).__name__}: {e})") from None
+
+
+def _elem_dtype(elem_type: int) -> str:
+    try:
+        return str(np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)))
+    except (KeyError, TypeError):
+        raise ConvertError(f"ONNX element type {elem_type} is not supported") from None
+
+
+def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
+    """The input's shape: static dims from the model, symbolic ones from `given` (input_shapes)."""
+    t = vi.type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?")
+            for d in t.shape.dim] if t.HasField("shape") else None
+    if given is not None:
+        given = [int(d) for d in given]
+        if dims is not None and (len(given) != len(dims) or any(
+                isinstance(d, int) and d != g for d, g in zip(dims, given))):
+            raise ConvertError(f"input {vi.name!r}: input_shapes gives {given}, the model declares "
+                               f"{[d for d in dims]}")
+        return tuple(given)
+    if dims is None or any(not isinstance(d, int) for d in dims):
+        unknown = "unknown rank" if dims is None else f"dims {dims}"
+        raise ConvertError(f"input {vi.name!r} has {unknown}; give its shape with input_shapes "
+                           f"(e.g. {{{vi.name!r}: [1, 3, 224, 224]}})")
+    return tuple(dims)
+
+
+def _check_supported(nodes) -> None:
+    """One UnsupportedOpError for every op type pymace cannot import, with the nodes that use it."""
+    missing = []
+    for i, n in enumerate(nodes):
+        op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
+        if op not in IMPORTERS:
+            missing.append(Node(n.name or f"{n.op_type}_{i}", op, [], []))
+    ops.check_supported(missing)
+
+
+def _toposort(g: onnx.GraphProto, ready: set[str]) -> list[onnx.NodeProto]:
+    """Nodes in an order where each input is produced first (most exports already are; some are not)."""
+    ready = set(ready) | {""}
+    pending, ordered = list(g.node), []
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in ready for i in n.input):
+                ordered.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            missing = sorted({i for n in rest for i in n.input if i not in ready})
+            raise ModelError(f"graph has a cycle or reads undefined tensors: {missing[:8]}")
+        pending = rest
+    return ordered
+
+
+# --- importers: one per ONNX op type ------------------------------------------------------------------
+def _generic(imp: _Importer, n: _NodeView) -> None:
+    """Ops whose ONNX form is already the IR form."""
+    imp.emit(n.op_type, n.inputs, n.outputs, dict(n.attrs), n.name)
+
+
+def _constant(imp: _Importer, n: _NodeView) -> None:
+    for key, cast in (("value", None), ("value_float", np.float32), ("value_floats", np.float32),
+                      ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in n.attrs:
+            imp.add_const(n.outputs[0], np.asarray(n.attrs[key], cast) if cast else n.attrs[key])
+            return
+    raise ConvertError(f"node {n.name!r} (Constant): unsupported value attribute {sorted(n.attrs)}")
+
+
+def _identity(imp: _Importer, n: _NodeView) -> None:
+    """Identity, and Dropout at inference (its mask output is not supported)."""
+    if len(n.outputs) > 1 and n.outputs[1]:
+        log.debug("node %s: dropping Dropout's mask output", n.name)
+    imp.emit("Identity", [n.input(0)], [n.outputs[0]], {}, n.name)
+
+
+def _spatial(imp: _Importer, n: _NodeView, kernel: list[int]) -> dict:
+    """Explicit strides, dilations and pads of a Conv/Pool node, resolving `auto_pad`."""
+    rank = len(kernel)
+    strides = list(n.get("strides", [1] * rank))
+    dilations = list(n.get("dilations", [1] * rank))
+    pads = list(n.get("pads", [0] * (2 * rank)))
+    auto_pad = n.get("auto_pad", "NOTSET")
+    if auto_pad == "VALID":
+        pads = [0] * (2 * rank)
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        size = imp.shape(n)[2:]
+        total = [max(0, (math.ceil(x / s) - 1) * s + (k - 1) * d + 1 - x)
+                 for x, s, k, d in zip(size, strides, kernel, dilations)]
+        small = [t // 2 for t in total]
+        big = [t - t // 2 for t in total]
+        pads = small + big if auto_pad == "SAME_UPPER" else big + small
+    return {"kernel_shape": list(kernel), "strides": strides, "pads": pads, "dilations": dilations}
+
+
+def _conv(imp: _Importer, n: _NodeView) -> None:
+    kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
+    attrs = _spatial(imp, n, kernel) | {"group": int(n.get("group", 1))}
+    imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
+
+
+def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
+    kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
+    rank = len(kernel)
+    attrs = {"kernel_shape": kernel, "strides": list(n.get("strides", [1] * rank)),
+             "dilations": list(n.get("dilations", [1] * rank)), "group": int(n.get("group", 1)),
+             "output_padding": list(n.get("output_padding", [0] * rank)),
+             "pads": list(n.get("pads", [0] * (2 * rank)))}
+    size = imp.shape(n)[2:]
+    target = n.get("output_shape")
+    if target is None and n.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        target = [x * s for x, s in zip(size, attrs["strides"])]
+    if n.get("auto_pad") == "VALID":
+        attrs["pads"] = [0] * (2 * rank)
+    if target is not None:  # pads (and extra output padding) that give exactly `output_shape`
+        target = list(target)[-rank:]
+        full = [s * (x - 1) + op + (k - 1) * d + 1 for x, s, op, k, d in
+                zip(size, attrs["strides"], attrs["output_padding"], kernel, attrs["dilations"])]
+        total = [f - t for f, t in zip(full, target)]
+        attrs["output_padding"] = [op + max(0, -t) for op, t in zip(attrs["output_padding"], total)]
+        total = [max(0, t) for t in total]
+        lower = n.get("auto_pad") == "SAME_LOWER"
+        begin = [t - t // 2 if lower else t // 2 for t in total]
+        attrs["pads"] = begin + [t - b for t, b in zip(total, begin)]
+    imp.emit("ConvTranspose", n.inputs, n.outputs, attrs, n.name)
+
+
+def _pool(imp: _Importer, n: _NodeView) -> None:
+    if len(n.outputs) > 1 and n.outputs[1]:
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
+    attrs = _spatial(imp, n, list(n.get("kernel_shape"))) | {"ceil_mode": int(n.get("ceil_mode", 0))}
+    if n.op_type == "AveragePool":
+        attrs.pop("dilations")
+        attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
+    imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
+
+
+def _batch_norm(imp: _Importer, n: _NodeView) -> None:
+    if n.get("training_mode", 0):
+        raise ConvertError(f"node {n.name!r} (BatchNormalization): training mode is not supported")
+    imp.emit("BatchNormalization", n.inputs[:5], n.outputs[:1], {"epsilon": float(n.get("epsilon", 1e-5))},
+             n.name)
+
+
+def _clip(imp: _Importer, n: _NodeView) -> None:
+    if imp.opset < 11:
+        lo, hi = n.get("min"), n.get("max")
+    else:
+        lo, hi = imp.const(n, 1, "min"), imp.const(n, 2, "max")
+    attrs = {k: float(v) for k, v in (("min", lo), ("max", hi)) if v is not None}
+    imp.emit("Clip", [n.input(0)], n.outputs, attrs, n.name)
+
+
+def _reshape(imp: _Importer, n: _NodeView) -> None:
+    shape = n.get("shape") if imp.opset < 5 else imp.const(n, 1, "shape")
+    attrs = {"shape": [int(d) for d in shape], "allowzero": int(n.get("allowzero", 0))}
+    imp.emit("Reshape", [n.input(0)], n.outputs, attrs, n.name)
+
+
+def _axes_param(imp: _Importer, n: _NodeView, attr_until: int):
+    """`axes` as an attribute (opset < attr_until) or as input 1."""
+    axes = n.get("axes") if imp.opset < attr_until else imp.const(n, 1, "axes")
+    return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+
+
+def _squeeze(imp: _Importer, n: _NodeView) -> None:
+    axes = _axes_param(imp, n, 13)
+    if axes is None:  # squeeze every dim of size 1, made explicit
+        axes = [i for i, d in enumerate(imp.shape(n)) if d == 1]
+    imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
+
+
+def _reduce_mean(imp: _Importer, n: _NodeView) -> None:
+    axes = _axes_param(imp, n, 18)
+    if not axes:
+        if n.get("noop_with_empty_axes", 0):
+            imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
+            return
+        axes = list(range(len(imp.shape(n))))
+    imp.emit("ReduceMean", [n.input(0)], n.outputs, {"axes": axes, "keepdims": int(n.get("keepdims", 1))},
+             n.name)
+
+
+def _split(imp: _Importer, n: _NodeView) -> None:
+    shape, axis = imp.shape(n), int(n.get("axis", 0))
+    split = n.get("split") if imp.opset < 13 else imp.const(n, 1, "split")
+    if split is None:  # equal pieces (the last smaller when num_outputs does not divide the axis)
+        split = ops.split.sizes(shape[axis], None, int(n.get("num_outputs", len(n.outputs))))
+    imp.emit("Split", [n.input(0)], n.outputs, {"axis": axis, "split": [int(s) for s in split]}, n.name)
+
+
+def _pad(imp: _Importer, n: _NodeView) -> None:
+    rank = len(imp.shape(n))
+    if imp.opset < 11:
+        pads, value = list(n.get("pads")), float(n.get("value", 0.0))
+    else:
+        pads = [int(p) for p in imp.const(n, 1, "pads")]
+        v = imp.const(n, 2, "constant_value")
+        value = 0.0 if v is None or v.size == 0 else float(v.reshape(-1)[0])
+        axes = imp.const(n, 3, "axes")
+        if axes is not None:  # opset 18: pads for the listed axes only
+            full = [0] * (2 * rank)
+            for j, a in enumerate(int(a) % rank for a in axes):
+                full[a], full[a + rank] = pads[j], pads[j + len(axes)]
+            pads = full
+    imp.emit("Pad", [n.input(0)], n.outputs, {"pads": [int(p) for p in pads], "mode": n.get("mode", "constant"),
+                                              "value": value}, n.name)
+
+
+def _slice(imp: _Importer, n: _NodeView) -> None:
+    if imp.opset < 10:
+        starts, ends, axes, steps = n.get("starts"), n.get("ends"), n.get("axes"), None
+    else:
+        starts, ends = imp.const(n, 1, "starts"), imp.const(n, 2, "ends")
+        axes, steps = imp.const(n, 3, "axes"), imp.const(n, 4, "steps")
+    count = len(starts)
+    rank = len(imp.shape(n))
+    attrs = {"starts": [int(s) for s in starts], "ends": [int(e) for e in ends],
+             "axes": [int(a) % rank for a in axes] if axes is not None else list(range(count)),
+             "steps": [int(s) for s in steps] if steps is not None else [1] * count}
+    imp.emit("Slice", [n.input(0)], n.outputs, attrs, n.name)
+
+
+def _resize(imp: _Importer, n: _NodeView) -> None:
+    """Resize (opset 10: X, scales; 11+: X, roi, scales, sizes) and Upsample (scales attribute or input)."""
+    mode = {"bilinear": "linear"}.get(n.get("mode", "nearest"), n.get("mode", "nearest"))
+    if mode not in ("nearest", "linear"):
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): mode {mode!r} is not supported (nearest, linear)")
+    if n.get("antialias", 0) or n.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise ConvertError(f"node {n.name!r} (Resize): antialias and keep_aspect_ratio_policy are not supported")
+    legacy = n.op_type == "Upsample" or imp.opset < 11
+    attrs = {"mode": mode,
+             "coordinate_transformation_mode": "asymmetric" if legacy else
+             n.get("coordinate_transformation_mode", "half_pixel"),
+             "nearest_mode": "floor" if legacy else n.get("nearest_mode", "round_prefer_floor")}
+    if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
+        raise ConvertError(f"node {n.name!r} (Resize): tf_crop_and_resize is not supported")
+    if n.op_type == "Upsample" and imp.opset < 9:
+        scales, sizes = n.get("scales"), None
+    else:
+        scales = imp.const(n, 1 if legacy else 2, "scales")
+        sizes = None if legacy else imp.const(n, 3, "sizes")
+    rank = len(imp.shape(n))
+    values = sizes if sizes is not None and sizes.size else scales
+    key = "sizes" if values is sizes else "scales"
+    if values is None:
+        raise ConvertError(f"node {n.name!r} (Resize): neither scales nor sizes given")
+    values = [float(v) if key == "scales" else int(v) for v in np.asarray(values).reshape(-1)]
+    if n.get("axes") is not None:  # opset 18: values for the listed axes only
+        full = [1.0] * rank if key == "scales" else list(imp.shape(n))
+        for a, v in zip(n.get("axes"), values):
+            full[int(a) % rank] = v
+        values = full
+    imp.emit("Resize", [n.input(0)], n.outputs, attrs | {key: values}, n.name)
+
+
+def _softmax(imp: _Importer, n: _NodeView) -> None:
+    """Before opset 13 Softmax flattened the input to 2-D at `axis`; keep those semantics with Reshapes."""
+    shape = imp.shape(n)
+    axis = int(n.get("axis", 1 if imp.opset < 13 else -1)) % max(len(shape), 1)
+    if imp.opset >= 13 or axis == len(shape) - 1:
+        imp.emit("Softmax", [n.input(0)], n.outputs, {"axis": axis}, n.name)
+        return
+    flat, soft = imp.temp(n, "flat"), imp.temp(n, "softmax")
+    rows = int(np.prod(shape[:axis], dtype=np.int64))
+    imp.emit("Reshape", [n.input(0)], [flat], {"shape": [rows, -1], "allowzero": 0}, f"{n.name}/flatten")
+    imp.emit("Softmax", [flat], [soft], {"axis": 1}, n.name)
+    imp.emit("Reshape", [soft], n.outputs, {"shape": list(shape), "allowzero": 0}, f"{n.name}/restore")
+
+
+def _sum(imp: _Importer, n: _NodeView) -> None:
+    """Sum of n inputs → a chain of Adds (Caffe2 exports write residual adds as Sum)."""
+    if len(n.inputs) == 1:
+        imp.emit("Identity", n.inputs, n.outputs, {}, n.name)
+        return
+    acc = n.inputs[0]
+    for k, x in enumerate(n.inputs[1:], 1):
+        out = n.outputs[0] if k == len(n.inputs) - 1 else imp.temp(n, f"sum{k}")
+        imp.emit("Add", [acc, x], [out], {}, n.name if k == len(n.inputs) - 1 else f"{n.name}/add{k}")
+        acc = out
+
+
+def _with_defaults(**defaults):
+    """An importer that copies the node and writes ONNX's attribute defaults explicitly."""
+    def importer(imp: _Importer, n: _NodeView) -> None:
+        imp.emit(n.op_type, n.inputs, n.outputs, defaults | dict(n.attrs), n.name)
+    return importer
+
+
+def _transpose(imp: _Importer, n: _NodeView) -> None:
+    perm = n.get("perm", list(range(len(imp.shape(n))))[::-1])
+    imp.emit("Transpose", n.inputs, n.outputs, {"perm": [int(p) for p in perm]}, n.name)
+
+
+def _cast(imp: _Importer, n: _NodeView) -> None:
+    """Cast to the type the tensor already has is an Identity (float → float casts in Paddle exports)."""
+    to = int(n.get("to"))
+    same = imp.info(n, n.input(0)).dtype == _elem_dtype(to)
+    imp.emit("Identity" if same else "Cast", n.inputs, n.outputs, {} if same else {"to": to}, n.name)
+
+
+def _shape(imp: _Importer, n: _NodeView) -> None:
+    """Every shape is known at import, so Shape is a constant."""
+    shape = np.array(imp.shape(n), np.int64)
+    imp.add_const(n.outputs[0], shape[n.get("start", 0):n.get("end", len(shape))])
+
+
+def _constant_of_shape(imp: _Importer, n: _NodeView) -> None:
+    value = n.get("value", np.zeros(1, np.float32))
+    attrs = {"value": value.reshape(-1)[0].item(), "dtype": str(value.dtype)}
+    imp.emit("ConstantOfShape", n.inputs, n.outputs, attrs, n.name)
+
+
+IMPORTERS = {
+    "Constant": _constant, "Identity": _identity, "Dropout": _identity,
+    "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
+    "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
+    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "ReduceMean": _reduce_mean, "Split": _split,
+    "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
+    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
+    "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
+    "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
+    "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
+}
+IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
