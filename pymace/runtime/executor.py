@@ -72,13 +72,18 @@ class _Context(LaunchContext):
 
 def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool) -> tuple[int, ...]:
     """A local size that covers the fastest-varying dimension first (coalesced on GPUs, vectorised across
-    work-items on PoCL). The tuner replaces it where it measured something better."""
+    work-items on PoCL): dimension 0 rounds up to a power of two, outer dimensions take the largest divisor that
+    fits, so padding work-items appear (almost) only along dimension 0. The tuner replaces it where it measured
+    something better."""
     budget = min(limit, 128 if is_gpu else 64)
     lws = []
-    for g in gws:
-        size = 1
-        while size * 2 <= budget and size < g:
-            size *= 2
+    for dim, g in enumerate(gws):
+        if dim == 0:
+            size = 1
+            while size * 2 <= budget and size < g:
+                size *= 2
+        else:
+            size = max(d for d in range(1, min(g, budget) + 1) if g % d == 0)
         lws.append(size)
         budget = max(1, budget // size)
     return tuple(lws)
