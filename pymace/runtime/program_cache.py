@@ -163,18 +163,23 @@ def parse_cache_file(data: bytes) -> CacheFile:
     # Binaries must not reach into the trailing hash (which only a file of the right size is known to have).
     binaries_end = len(data) - DIGEST_SIZE if size == len(data) else len(data)
     try:
-        cache.devices = _read_devices(data, devices_at, device_count)
+        cache.devices = _read_devices(data, devices_at, device_count, table_at, cache)
         _read_table(data, table_at, count, (binaries_at, binaries_end), cache)
     except FormatError as error:
         cache.problems.append(str(error))
+    cache.problems += [f"entry {i} ({e.program}) checksum bad" for i, e in enumerate(cache.entries)
+                       if not e.intact()]
     return cache
 
 
-def _read_devices(data: bytes, offset: int, count: int) -> list[DeviceRecord]:
+def _read_devices(data: bytes, offset: int, count: int, table_at: int, cache: CacheFile) -> list[DeviceRecord]:
     reader = ByteReader(data, offset)
     if count * MIN_DEVICE_SIZE > reader.left:
         raise FormatError(f"device count {count} does not fit the file")
-    return [DeviceRecord(*(reader.text(f"device {i} field") for _ in range(6))) for i in range(count)]
+    devices = [DeviceRecord(*(reader.text(f"device {i} field") for _ in range(6))) for i in range(count)]
+    if reader.offset != table_at:
+        cache.problems.append(f"device section ends at {reader.offset}, the table starts at {table_at}")
+    return devices
 
 
 def _read_table(data: bytes, offset: int, count: int, binaries: tuple[int, int], cache: CacheFile) -> None:
@@ -195,6 +200,8 @@ def _read_table(data: bytes, offset: int, count: int, binaries: tuple[int, int],
             binary = bytes(data[start:start + length])
             cache.entries.append(Entry(cache.devices[device_index], program, source_hash, options, binary,
                                        bytes(checksum)))
+    if reader.offset != binaries_at:
+        cache.problems.append(f"the table ends at {reader.offset}, the binaries start at {binaries_at}")
 
 
 def program_key(program: str, options: str) -> str:
