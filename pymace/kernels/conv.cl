@@ -17,10 +17,10 @@ inline float4 load4_tail(__global const store_t *p, int n) {
 /* 1x1, stride 1, no padding, one group: Y[n] = W · X[n] as a GEMM over the flattened pixels P = H*W.
  * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
 __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                      __global const store_t *slope, __global store_t *y, int C, int M, int P) {
+                      __global const store_t *slope, __global store_t *y, int N, int C, int M, int P) {
   const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
   const int p0 = pb * 4;
-  if (p0 >= P || mb * 4 >= M) return;
+  if (p0 >= P || mb * 4 >= M || n >= N) return;
   const float4 b = LOAD4(bias, mb);
   float4 acc0 = b.x, acc1 = b.y, acc2 = b.z, acc3 = b.w; /* acc_i: channel mb*4+i at pixels p0..p0+3 */
   __global const store_t *xp = x + (size_t)n * C * P + p0;
@@ -52,10 +52,10 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
 
 /* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
 __kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             __global const store_t *slope, __global store_t *y, int C, int H, int W, int OH,
-                             int OW, int PT, int PL) {
+                             __global const store_t *slope, __global store_t *y, int N, int C, int H, int W,
+                             int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2); /* z = n*C + c */
-  if (ow0 >= OW || oh >= OH) return;
+  if (ow0 >= OW || oh >= OH || z >= N * C) return;
   const int c = z % C;
   float acc[PX];
   for (int j = 0; j < PX; ++j) acc[j] = LOAD(bias, c);
@@ -81,10 +81,10 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
 /* Any other conv (grouped, strided, dilated, padded): a work-item computes 4 output channels of one group
  * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
 __kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, __global store_t *y, int CG, int MG, int MBG, int G,
-                          int H, int W, int OH, int OW, int PT, int PL) {
+                          __global const store_t *slope, __global store_t *y, int N, int CG, int MG, int MBG,
+                          int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2);
-  if (ow0 >= OW || oh >= OH) return;
+  if (ow0 >= OW || oh >= OH || z >= N * G * MBG) return;
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
   float4 acc[PX];
   const float4 b = LOAD4(bias, gb);

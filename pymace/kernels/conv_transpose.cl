@@ -4,10 +4,10 @@
  * (bias, PRelu slope as [G][ceil(Mg/4)][4]): a work-item computes 4 output channels of one group at one pixel,
  * z = (n*G + g)*MBG + block. */
 __kernel void conv_transpose(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             __global const store_t *slope, __global store_t *y, int CG, int MG, int MBG, int G,
-                             int H, int W, int OH, int OW, int PT, int PL) {
+                             __global const store_t *slope, __global store_t *y, int N, int CG, int MG, int MBG,
+                             int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
-  if (ow >= OW || oh >= OH) return;
+  if (ow >= OW || oh >= OH || z >= N * G * MBG) return;
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
   float4 acc = LOAD4(bias, gb);
   __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;

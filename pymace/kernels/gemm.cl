@@ -5,10 +5,10 @@
  * B' rows contiguous: read 4 columns with one LOAD4), ACT. The PRelu slope comes broadcast to Y's shape. */
 __kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                    __global const store_t *slope, __global store_t *y, __global const int *a_off,
-                   __global const int *b_off, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
+                   __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
                    int SCN, float alpha, float beta) {
   const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
-  if (j0 >= N || i >= M) return;
+  if (j0 >= N || i >= M || bt >= BATCH) return;
   const int nj = min(4, N - j0);
   /* columns past N repeat the last one so no load leaves B */
   const int j1 = j0 + min(1, nj - 1), j2 = j0 + min(2, nj - 1), j3 = j0 + min(3, nj - 1);

@@ -39,7 +39,7 @@ def launch(ctx, *, _op_type="BatchNormalization", epsilon=1e-5, activation=None,
     slope = ctx.inputs[-1].const.reshape(-1) if activation == "PRelu" else np.zeros(1, np.float32)
     mul, shift = folded(*params, epsilon)
     args = [x, Const(mul), Const(shift), Const(np.broadcast_to(slope, (c,)).astype(np.float32)), ctx.outputs[0],
-            np.int32(c), np.int32(pixels)]
+            np.int32(n), np.int32(c), np.int32(pixels)]
     ctx.kernel("batch_norm", "batch_norm", (-(-pixels // 4), c, n), args,
                options=act.build_options(activation, activation_params))
 

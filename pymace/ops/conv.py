@@ -121,18 +121,18 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     if name == "conv_depthwise":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
         args = [x, Const(w.const.reshape(m, -1)), wb, sb, ctx.outputs[0],
-                *map(i32, (c, h, wd, out[0], out[1], p[0], p[1]))]
+                *map(i32, (n, c, h, wd, out[0], out[1], p[0], p[1]))]
         gws = (-(-out[1] // px), out[0], n * c)
     elif name == "conv1x1":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, 1))
         args = [x, Const(pack_blocks(w.const.reshape(m, c), 1)), wb, sb, ctx.outputs[0],
-                *map(i32, (c, m, h * wd))]
+                *map(i32, (n, c, m, h * wd))]
         gws = (-(-h * wd // 4), -(-m // 4), n)
     else:
         mbg = -(-(m // group) // 4)
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group))
         args = [x, Const(pack_blocks(w.const.reshape(m, -1), group)), wb, sb, ctx.outputs[0],
-                *map(i32, (c // group, m // group, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
+                *map(i32, (n, c // group, m // group, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
         gws = (-(-out[1] // px), out[0], n * group * mbg)
     ctx.kernel("conv", name, gws, args, options=opts)
 

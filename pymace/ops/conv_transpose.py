@@ -82,7 +82,7 @@ def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
             *act.build_options(activation, activation_params))
     args = [x, Const(pack_blocks(rows, group)), *vectors, ctx.outputs[0],
-            *map(np.int32, (cg, mg, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
+            *map(np.int32, (n, cg, mg, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
     ctx.kernel("conv_transpose", "conv_transpose", (out[1], out[0], n * group * mbg), args, options=opts)
 
 

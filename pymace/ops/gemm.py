@@ -46,6 +46,7 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
     m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
     n = b_shape[-2] if transB else b_shape[-1]
     out_batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    batch = int(np.prod(out_batch, dtype=np.int64))
     b_arg, (sbk, sbn) = b, ((1, k) if transB else (n, 1))
     if b.const is not None and transB:  # pre-transpose constant weights so the kernel reads rows 4-wide
         b_arg, sbk, sbn = Const(np.ascontiguousarray(b.const.T)), n, 1
@@ -63,10 +64,10 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         slope = np.broadcast_to(s.reshape((1, -1) + (1,) * (len(y.shape) - 2)) if s.size > 1 else s, y.shape)
     args = [a, b_arg, c_arg, Const(np.ascontiguousarray(slope, np.float32)), y,
             batch_offsets(a_shape[:-2], out_batch, m * k), batch_offsets(b_shape[:-2], out_batch, k * n),
-            *map(np.int32, (m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
+            *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
             np.float32(alpha), np.float32(beta)]
     opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
-    ctx.kernel("gemm", "gemm", (-(-n // 4), m, int(np.prod(out_batch, dtype=np.int64))), args, options=opts)
+    ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
 
 
 CASES = [
