@@ -52,14 +52,16 @@ def source_coords(n_in, n_out, scale, mode) -> np.ndarray:
     if mode == "half_pixel_symmetric":
         adjustment = n_out / (scale * n_in)
         return n_in / 2 * (1 - adjustment) + (x + 0.5) / scale - 0.5
-    if mode == "tf_half_pixel_for_nearest":
-        return (x + 0.5) / scale
     raise ConvertError(f"Resize coordinate_transformation_mode {mode!r} is not supported")
 
 
 def axis_table(n_in, n_out, scale, mode, coordinate_transformation_mode, nearest_mode):
     """(low index, high index, weight of high) of every output index along one axis."""
     x = source_coords(n_in, n_out, scale, coordinate_transformation_mode)
+    # Rounding ties (x.5 for nearest, integers for floor/ceil) must be decided as in exact arithmetic, not by
+    # float noise (a float32 scale, 1 - n_out / (scale * n_in)): snap within that noise to the half-integer.
+    halves = np.round(x * 2) / 2
+    x = np.where(np.abs(x - halves) <= 1e-6 * np.maximum(1, np.abs(x)), halves, x)
     if mode == "nearest":
         lo = np.clip(ROUND[nearest_mode](x), 0, n_in - 1).astype(np.int64)
         return lo, lo, np.zeros(n_out)
@@ -125,8 +127,8 @@ CASES = [
     _case("nearest_sizes_half_pixel", (1, 5, 6, 9), sizes=[1, 5, 13, 4]),
     _case("nearest_align_ceil", (2, 3, 4, 5), sizes=[2, 3, 7, 11], nearest_mode="round_prefer_ceil",
           coordinate_transformation_mode="align_corners"),
-    _case("nearest_tf_half_ceil", (1, 2, 7, 6), scales=[1, 1, 1.5, 0.5], nearest_mode="ceil",
-          coordinate_transformation_mode="tf_half_pixel_for_nearest"),
+    _case("nearest_symmetric_ceil", (1, 2, 7, 6), scales=[1, 1, 1.5, 0.5], nearest_mode="ceil",
+          coordinate_transformation_mode="half_pixel_symmetric"),
     _case("linear_x2_half_pixel", (1, 3, 5, 7), scales=[1, 1, 2, 2], mode="linear"),
     _case("linear_down_pytorch", (2, 3, 9, 11), sizes=[2, 3, 4, 1], mode="linear",
           coordinate_transformation_mode="pytorch_half_pixel"),
