@@ -19,7 +19,7 @@ def out_shape(shape: tuple[int, ...], _op_type: str, shape_=None, allowzero=0, a
             want[want.index(-1)] = int(np.prod(shape, dtype=np.int64)) // known if known else 0
         return tuple(want)
     if _op_type == "Flatten":
-        axis %= len(shape) + 1
+        axis = axis + len(shape) if axis < 0 else axis
         return (int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis:], dtype=np.int64)))
     if _op_type == "Squeeze":
         ones = {k for k, d in enumerate(shape) if d == 1}
