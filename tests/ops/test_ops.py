@@ -31,5 +31,5 @@ def test_op_case(case_id, module, case, device, data_type, tmp_path_factory):
 def test_every_op_has_cases():
     from pymace import ops
 
-    missing = [m.__name__ for m in ops.MODULES if not m.CASES and not getattr(m, "REFERENCE_ONLY", False)]
+    missing = [m.__name__ for m in ops.MODULES if not m.CASES and m is not ops.shape_math]  # shape_math: folded
     assert not missing, f"op files without test cases: {missing}"
