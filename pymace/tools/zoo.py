@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..config import default_storage_dir
 from ..errors import PymaceError
 
@@ -116,3 +118,103 @@ def _extract(archive: Path, member: str, target: Path) -> None:
         raise PymaceError(f"{archive.name} has no {member}")
     tmp.write_bytes(data)
     os.replace(tmp, target)
+
+
+# --- light models: real topologies from the onnx package, with seeded random weights -------------------------
+LIGHT = ("light_squeezenet", "light_resnet50", "light_shufflenet", "light_inception_v2", "light_densenet121")
+DESCRIPTIONS = {"light_squeezenet": "SqueezeNet 1.0 topology", "light_resnet50": "ResNet-50 topology",
+                "light_shufflenet": "ShuffleNet topology", "light_inception_v2": "Inception v2 (BN-Inception) topology",
+                "light_densenet121": "DenseNet-121 topology"}
+MOBILENET_PREPROCESSING = {"color": "RGB", "resize": [224, 224], "interpolation": "bilinear", "scale": 1 / 255,
+                           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "layout": "NCHW"}
+
+
+def names() -> list[str]:
+    """Every model `fetch` knows."""
+    return list(ENTRIES) + list(LIGHT)
+
+
+def describe(name: str) -> str:
+    if name in LIGHT:
+        return f"{DESCRIPTIONS[name]} from the onnx package's test data, seeded random weights, 1x3x224x224"
+    return entry(name).description
+
+
+def light_model(name: str, seed: int = 0):
+    """The onnx package's `light_*` model with every ConstantOfShape(0.02) weight replaced by seeded random
+    weights (He scale for filters, so activations stay finite through deep stacks) as initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    if name not in LIGHT:
+        raise PymaceError(f"no light model {name!r}; there are: {', '.join(LIGHT)}")
+    model = onnx.load(str(Path(onnx.__file__).parent / "backend/test/data/light" / f"{name}.onnx"))
+    g, rng = model.graph, np.random.default_rng(seed)
+    shapes = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    roles = {i: (n.op_type, k) for n in g.node for k, i in enumerate(n.input)}
+    fills = [n for n in g.node if n.op_type == "ConstantOfShape"]
+    for n in fills:
+        shape = tuple(int(d) for d in shapes[n.input[0]])
+        g.initializer.append(numpy_helper.from_array(_random_weight(rng, shape, roles.get(n.output[0])),
+                                                     n.output[0]))
+    for init in g.initializer:  # the stored BN statistics blow activations up (to 1e5 in ResNet-50): redraw
+        role = roles.get(init.name, ("", 0))
+        if role[0] == "BatchNormalization" and role[1] > 0:
+            init.CopyFrom(numpy_helper.from_array(_random_weight(rng, tuple(init.dims), role), init.name))
+    dropped = {n.input[0] for n in fills}
+    for n in fills:
+        g.node.remove(n)
+    for field_ in (g.initializer, g.input):
+        for item in [x for x in field_ if x.name in dropped]:
+            field_.remove(item)
+    return model
+
+
+def _random_weight(rng, shape: tuple[int, ...], role) -> np.ndarray:
+    if len(shape) >= 2:  # filters and FC weights: He-style scale over the fan-in (gain 1: residual sums grow)
+        return (rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[1:]))).astype(np.float32)
+    if role == ("BatchNormalization", 1):  # scale below 1 keeps deep residual stacks finite
+        return rng.uniform(0.5, 1.0, shape).astype(np.float32)
+    if role == ("BatchNormalization", 4):  # variance
+        return rng.uniform(1.0, 2.0, shape).astype(np.float32)
+    return (rng.standard_normal(shape) * 0.1).astype(np.float32)
+
+
+# --- fetch: source + convert, cached -------------------------------------------------------------------------
+def fetch(name: str, storage_dir: str | None = None) -> Path:
+    """Path of the zoo model converted to `<zoo dir>/<name>/<name>.pmace` (converted on first use)."""
+    from ..errors import ModelError
+    from ..ir import pmace_file
+    from .convert import convert
+
+    if name not in names():
+        raise PymaceError(f"no zoo model {name!r}; the zoo has: {', '.join(names())}")
+    target = zoo_dir(storage_dir) / name / f"{name}.pmace"
+    if target.exists():
+        try:
+            pmace_file.load(str(target))
+            return target
+        except ModelError as e:  # an older format or a damaged file: convert again
+            log.warning("%s; converting again", e)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if name in LIGHT:
+        src, shapes = target.with_suffix(".onnx"), None
+        src.write_bytes(light_model(name).SerializeToString())
+    else:
+        src, shapes = source(name, storage_dir), entry(name).inputs or None
+    convert(src, target, input_shapes=shapes, metadata=_entry_metadata(name))
+    return target
+
+
+def _entry_metadata(name: str) -> dict:
+    meta = {"zoo_name": name, "description": describe(name)}
+    if name == "mobilenet_v2":
+        labels = Path(__file__).resolve().parent.parent / "data" / "imagenet_labels.txt"
+        meta["preprocessing"] = MOBILENET_PREPROCESSING
+        if labels.exists():
+            meta["labels"] = labels.read_text().splitlines()
+    if name in LIGHT:
+        meta["weights"] = "seeded random (seed 0), not pretrained"
+    elif name in ENTRIES:
+        meta["package"] = entry(name).package
+    return meta
