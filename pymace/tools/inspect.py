@@ -63,7 +63,7 @@ def explain_mace(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binari
     hashes = {key[len(mace_format.PROGRAM_HASH_PREFIX):]: _text(value) for key, value in parsed.pairs
               if key.startswith(mace_format.PROGRAM_HASH_PREFIX)}
     special = (mace_format.PLATFORM_KEY, mace_format.DEVICE_NAME_KEY)
-    programs = [(key, bytes(value)) for key, value in parsed.pairs
+    programs = [(key, _as_bytes(value)) for key, value in parsed.pairs
                 if key not in special and key not in {mace_format.PROGRAM_HASH_PREFIX + k for k in hashes}]
     report["entries"] = [_mace_program(key, value, hashes.get(key)) for key, value in programs]
     if device is not None:
@@ -91,6 +91,11 @@ def _mace_staleness(platform: str | None, device_name: str | None, device: Devic
 
 def _text(value) -> str | None:
     return bytes(value).decode("utf-8", "replace") if isinstance(value, bytes) else None
+
+
+def _as_bytes(value) -> bytes:
+    # A damaged (or odd) layout B file can hold uint32s where a program binary belongs: show them as bytes.
+    return struct.pack(f"<{len(value)}I", *value) if isinstance(value, list) else bytes(value)
 
 
 def _uint32s(value) -> list[int] | None:

@@ -113,6 +113,15 @@ def test_layout_b_crc_mismatch_is_reported(tmp_path):
     assert report["entries"][0]["kernel"] == "conv"
 
 
+def test_uint32s_where_a_binary_belongs(tmp_path):
+    # found by benchmarks/fuzz_cache.py: a program cache whose pair carries field 3 (uint32s) instead of bytes
+    body = layout_b(PAIRS)[:-4] + bytes([0x0A, 0x07, 0x0A, 0x01]) + b"k" + bytes([0x18, 0x05, 0x18, 0x07])
+    (tmp_path / "f").write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    report = inspect(tmp_path / "f")
+    assert report["integrity"] == "ok" and report["entries"][-1]["size"] == 8
+    assert [p.name for p in extract(tmp_path / "f", tmp_path / "out")][-1] == "002-k-program.bin"
+
+
 def test_truncated_layout_a_shows_what_it_can(tmp_path):
     data = layout_a(PAIRS)
     (tmp_path / "f").write_bytes(data[:-10])
