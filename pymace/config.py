@@ -22,8 +22,9 @@ CONFIG = load()
 
 
 def default_storage_dir() -> str:
-    if CONFIG.storage_dir:
-        return CONFIG.storage_dir
+    """PYMACE_STORAGE_DIR (read now, so tests and tools may set it) or the user cache directory."""
+    if os.environ.get("PYMACE_STORAGE_DIR"):
+        return os.environ["PYMACE_STORAGE_DIR"]
     import platformdirs
 
     return platformdirs.user_cache_dir("pymace")

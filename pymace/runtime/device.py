@@ -7,6 +7,7 @@ skipped with the reason kept for `pymace devices`."""
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import tempfile
@@ -101,6 +102,38 @@ def _describe(pi: int, di: int, p, d) -> DeviceInfo:
         fp16="cl_khr_fp16" in d.extensions, image_support=bool(d.image_support), cl_device=d)
 
 
+def _probe_memo_path() -> str:
+    from ..config import default_storage_dir
+
+    return os.path.join(default_storage_dir(), "probed-devices.json")
+
+
+def _probe_id(info: DeviceInfo) -> str:
+    return "|".join([info.platform_name, info.platform_version, info.name, info.driver_version])
+
+
+def _load_probe_memo() -> set[str]:
+    """Devices (with this exact driver) that already passed the probe: a warm start skips the test build."""
+    try:
+        with open(_probe_memo_path()) as f:
+            data = json.load(f)
+        return {str(x) for x in data} if isinstance(data, list) else set()
+    except (OSError, ValueError):
+        return set()
+
+
+def _save_probe_memo(passed: set[str]) -> None:
+    path = _probe_memo_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(passed), f)
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only cache dir only costs the probe next time
+        log.debug("cannot record probed devices: %s", e)
+
+
 def _probe(info: DeviceInfo) -> None:
     """Build and run a trivial kernel; mark the device unusable with the reason if that fails."""
     try:
@@ -123,7 +156,7 @@ def list_devices(probe: bool = True) -> list[DeviceInfo]:
     global _DEVICES
     if _DEVICES is not None:
         return _DEVICES
-    found = []
+    found, passed = [], _load_probe_memo()
     try:
         platforms = cl.get_platforms()
     except cl.Error as e:  # CL_PLATFORM_NOT_FOUND_KHR when no ICD is installed
@@ -137,9 +170,12 @@ def list_devices(probe: bool = True) -> list[DeviceInfo]:
             continue
         for di, d in enumerate(devices):
             info = _describe(pi, di, p, d)
-            if probe:
+            if probe and _probe_id(info) not in passed:
                 _probe(info)
             found.append(info)
+    now_passed = passed | {_probe_id(d) for d in found if d.usable}
+    if probe and now_passed != passed:
+        _save_probe_memo(now_passed)
     _DEVICES = found
     return found
 
