@@ -10,10 +10,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
-	@# Debian's PoCL is the embedded default OpenCL device; the PoCL inside the pyopencl wheel fails on new CPUs.
-	@if ! dpkg -s pocl-opencl-icd clinfo ocl-icd-libopencl1 >/dev/null 2>&1; then \
+	@# Debian's PoCL is the embedded default OpenCL device (the PoCL inside the pyopencl wheel fails on new
+	@# CPUs); Chromium renders the report in its test.
+	@if ! dpkg -s pocl-opencl-icd clinfo ocl-icd-libopencl1 chromium >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pocl-opencl-icd clinfo ocl-icd-libopencl1; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pocl-opencl-icd clinfo ocl-icd-libopencl1 chromium; \
 	fi
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
