@@ -1,0 +1,44 @@
+"""Graph passes, one per file, run in PIPELINE order. Each pass takes and returns a graph whose shapes are
+known (shape inference runs before every pass) and keeps the graph's outputs unchanged."""
+from __future__ import annotations
+
+import logging
+
+from ..ir.graph import Graph
+from ..ir.shapes import infer_shapes
+from . import (
+    cancel_transposes,
+    fold_batch_norm,
+    fold_constants,
+    fold_pad,
+    fuse_activation,
+    fuse_hardswish,
+    prune,
+    remove_identity,
+    remove_noop_reshape,
+)
+
+log = logging.getLogger(__name__)
+
+PIPELINE = [
+    fold_constants,  # shape arithmetic and constant subgraphs → constants
+    remove_identity,  # Identity / Dropout
+    cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
+    remove_noop_reshape,
+    fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
+    fold_pad,
+    fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
+    fuse_activation,
+    prune,
+]
+
+
+def run(graph: Graph, pipeline=None) -> Graph:
+    for p in PIPELINE if pipeline is None else pipeline:
+        infer_shapes(graph)
+        before = len(graph.nodes)
+        graph = p.run(graph)
+        log.debug("%s: %d → %d nodes", p.__name__.rsplit(".", 1)[-1], before, len(graph.nodes))
+    infer_shapes(graph)
+    graph.verify()
+    return graph

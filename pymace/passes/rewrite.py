@@ -1,0 +1,57 @@
+"""Small graph-rewriting helpers the passes share."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Node, Tensor
+
+
+def sole_consumer(graph: Graph, name: str, node: Node) -> bool:
+    """Whether `node` is the only reader of tensor `name` and the tensor is no graph output (safe to absorb)."""
+    if name in graph.outputs or name in graph.inputs:
+        return False
+    readers = [n for n in graph.nodes if name in n.inputs]
+    return len(readers) == 1 and readers[0] is node
+
+
+def const(graph: Graph, name: str) -> np.ndarray | None:
+    t = graph.tensors.get(name) if name else None
+    return t.data if t is not None and t.is_const else None
+
+
+def scalar(graph: Graph, name: str) -> float | None:
+    """The value of a one-element constant, else None."""
+    value = const(graph, name)
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def new_const(graph: Graph, base: str, value: np.ndarray) -> str:
+    """Add a constant under a fresh name derived from `base`; return the name."""
+    name, k = base, 0
+    while name in graph.tensors:
+        k += 1
+        name = f"{base}_{k}"
+    graph.tensors[name] = Tensor(name, tuple(value.shape), str(value.dtype), value)
+    return name
+
+
+def remove(graph: Graph, *nodes: Node) -> None:
+    drop = {id(n) for n in nodes}
+    graph.nodes = [n for n in graph.nodes if id(n) not in drop]
+
+
+def bypass(graph: Graph, node: Node, source: str) -> bool:
+    """Drop `node`, whose output equals tensor `source`. When the output is a graph output, the producer of
+    `source` takes over its name instead (if it can); returns False when the node has to stay."""
+    out = node.outputs[0]
+    if out not in graph.outputs:
+        for n in graph.nodes:
+            n.inputs = [source if i == out else i for i in n.inputs]
+        remove(graph, node)
+        return True
+    producer = graph.producers().get(source)
+    if producer is None or not sole_consumer(graph, source, node):
+        return False
+    producer.outputs = [out if o == source else o for o in producer.outputs]
+    remove(graph, node)
+    return True
