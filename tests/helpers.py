@@ -54,6 +54,11 @@ def all_cases():
 
 
 def opencl_devices():
+    """Every usable OpenCL device, or only the one PYMACE_TEST_DEVICE selects (e.g. `gpu` on the GPU machine)."""
+    import os
+
     from pymace.runtime import device
 
+    if os.environ.get("PYMACE_TEST_DEVICE"):
+        return [device.select(os.environ["PYMACE_TEST_DEVICE"])]
     return [d for d in device.list_devices() if d.usable]
