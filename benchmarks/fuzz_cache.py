@@ -168,7 +168,7 @@ def report(stats: dict, failures: list) -> None:
                       f"{row['max_ms']:.2f}", f"{row['total_s'] / row['cases'] * 1e6:.0f}")
     totals = {k: sum(r[k] for r in stats.values()) for k in ("cases", "crashes", "wrong", "slow")}
     table.add_row("all", "", *(str(totals[k]) for k in ("cases", "crashes", "wrong", "slow")), "", "")
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     console.print(table)
     for failure in failures[:20]:
         console.print("FAIL", *failure)
