@@ -25,13 +25,20 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
   float4 acc0 = b.x, acc1 = b.y, acc2 = b.z, acc3 = b.w; /* acc_i: channel mb*4+i at pixels p0..p0+3 */
   __global const store_t *xp = x + (size_t)n * C * P + p0;
   const int valid = min(4, P - p0);
-  for (int c = 0; c < C; ++c) {
-    const float4 xv = valid == 4 ? LOAD4(xp + (size_t)c * P, 0) : load4_tail(xp + (size_t)c * P, valid);
-    const float4 wv = LOAD4(w, mb * C + c);
-    acc0 = mad(wv.x, xv, acc0);
-    acc1 = mad(wv.y, xv, acc1);
-    acc2 = mad(wv.z, xv, acc2);
-    acc3 = mad(wv.w, xv, acc3);
+#define CONV1X1_STEP(load_x)                       \
+  for (int c = 0; c < C; ++c) {                     \
+    const float4 xv = load_x;                       \
+    const float4 wv = LOAD4(w, mb * C + c);         \
+    acc0 = mad(wv.x, xv, acc0);                     \
+    acc1 = mad(wv.y, xv, acc1);                     \
+    acc2 = mad(wv.z, xv, acc2);                     \
+    acc3 = mad(wv.w, xv, acc3);                     \
+  }
+  /* two loops rather than a branch inside one, so that the hot loop stays branch-free */
+  if (valid == 4) {
+    CONV1X1_STEP(LOAD4(xp + (size_t)c * P, 0))
+  } else {
+    CONV1X1_STEP(load4_tail(xp + (size_t)c * P, valid))
   }
   const float4 s = LOAD4(slope, mb);
   float4 out[4] = {acc0, acc1, acc2, acc3};
@@ -60,16 +67,18 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
   float acc[PX];
   for (int j = 0; j < PX; ++j) acc[j] = LOAD(bias, c);
   const int iw0 = ow0 * SW - PL;
-  const bool inside = iw0 >= 0 && iw0 + (PX - 1) * SW + (KW - 1) * DW < W; /* no column checks needed */
+  /* Branch-free padding: clamped loads times a zero weight or a zero mask, so that PoCL can vectorise across
+   * work-items (divergent branches make it fall back to scalar code) and GPU threads do not diverge. */
   for (int kh = 0; kh < KH; ++kh) {
     const int ih = oh * SH - PT + kh * DH;
-    if (ih < 0 || ih >= H) continue;
-    __global const store_t *row = x + ((size_t)z * H + ih) * W;
+    const float hmask = ih >= 0 && ih < H ? 1.0f : 0.0f;
+    __global const store_t *row = x + ((size_t)z * H + clamp(ih, 0, H - 1)) * W;
     for (int kw = 0; kw < KW; ++kw) {
-      const float wv = LOAD(w, c * KH * KW + kh * KW + kw);
+      const float wv = hmask * LOAD(w, c * KH * KW + kh * KW + kw);
       for (int j = 0; j < PX; ++j) {
         const int iw = iw0 + j * SW + kw * DW;
-        if (inside || (iw >= 0 && iw < W)) acc[j] = mad(LOAD(row, iw), wv, acc[j]);
+        const float v = LOAD(row, clamp(iw, 0, W - 1));
+        acc[j] = mad(iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
       }
     }
   }
@@ -90,19 +99,19 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
   const float4 b = LOAD4(bias, gb);
   for (int j = 0; j < PX; ++j) acc[j] = b;
   const int iw0 = ow0 * SW - PL;
-  const bool inside = iw0 >= 0 && iw0 + (PX - 1) * SW + (KW - 1) * DW < W;
   __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;
   const int wbase = gb * CG * KH * KW;
   for (int c = 0; c < CG; ++c) {
-    for (int kh = 0; kh < KH; ++kh) {
+    for (int kh = 0; kh < KH; ++kh) { /* branch-free padding, as in conv_depthwise */
       const int ih = oh * SH - PT + kh * DH;
-      if (ih < 0 || ih >= H) continue;
-      __global const store_t *row = xg + ((size_t)c * H + ih) * W;
+      const float hmask = ih >= 0 && ih < H ? 1.0f : 0.0f;
+      __global const store_t *row = xg + ((size_t)c * H + clamp(ih, 0, H - 1)) * W;
       for (int kw = 0; kw < KW; ++kw) {
-        const float4 wv = LOAD4(w, wbase + (c * KH + kh) * KW + kw);
+        const float4 wv = hmask * LOAD4(w, wbase + (c * KH + kh) * KW + kw);
         for (int j = 0; j < PX; ++j) {
           const int iw = iw0 + j * SW + kw * DW;
-          if (inside || (iw >= 0 && iw < W)) acc[j] = mad(LOAD(row, iw), wv, acc[j]);
+          const float v = LOAD(row, clamp(iw, 0, W - 1));
+          acc[j] = mad(iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
         }
       }
     }
