@@ -96,8 +96,9 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[st
         name, channel_blocks = "conv1x1", -(-m // 4)
     else:
         name, channel_blocks = "conv_direct", group * -(-(m // group) // 4)
-    px = 4
+    px = 8  # on PoCL (CPU) 8 pixels a work-item ran depthwise 3x faster than 1, 2 or 4 (MobileNetV2 layers)
     if getattr(device, "is_gpu", False):  # fill the GPU: ~1024 work-items per compute unit, else fewer pixels
+        px = 4
         want = 1024 * getattr(device, "compute_units", 1)
         while px > 1 and n * out_hw[0] * -(-out_hw[1] // px) * channel_blocks < want:
             px //= 2
