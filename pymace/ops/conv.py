@@ -117,7 +117,9 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     (n, c, h, wd), m = x.shape, w.shape[0]
     name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device)
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
-            f"-DPX={px}", *act.build_options(activation, activation_params))
+            *act.build_options(activation, activation_params))
+    if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program
+        opts += (f"-DPX={px}",)
     i32 = np.int32
     if name == "conv_depthwise":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
