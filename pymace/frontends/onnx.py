@@ -265,9 +265,11 @@ def _constant(imp: _Importer, n: _NodeView) -> None:
 
 
 def _identity(imp: _Importer, n: _NodeView) -> None:
-    """Identity, and Dropout at inference (its mask output is not supported)."""
+    """Identity, and Dropout at inference: nothing is dropped, so its optional mask output is all true."""
+    if imp.const(n, 2, "training_mode") is not None and imp.const(n, 2, "training_mode").any():
+        raise ConvertError(f"node {n.name!r} (Dropout): training mode is not supported")
     if len(n.outputs) > 1 and n.outputs[1]:
-        log.debug("node %s: dropping Dropout's mask output", n.name)
+        imp.add_const(n.outputs[1], np.ones(imp.shape(n), bool))
     imp.emit("Identity", [n.input(0)], [n.outputs[0]], {}, n.name)
 
 
@@ -327,7 +329,6 @@ def _pool(imp: _Importer, n: _NodeView) -> None:
         raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
     attrs = _spatial(imp, n, list(n.get("kernel_shape"))) | {"ceil_mode": int(n.get("ceil_mode", 0))}
     if n.op_type == "AveragePool":
-        attrs.pop("dilations")
         attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
     imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
 

@@ -42,9 +42,17 @@ def load_source(source: str | os.PathLike, input_shapes: dict | None = None) -> 
 
 
 def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
-            input_shapes: dict[str, list[int]] | None = None, metadata: dict | None = None) -> Graph:
-    """Import, run the pass pipeline, infer shapes, verify, and save to `out` (when given)."""
+            input_shapes: dict[str, list[int]] | None = None, metadata: dict | None = None,
+            outputs: list[str] | None = None) -> Graph:
+    """Import, run the pass pipeline, infer shapes, verify, and save to `out` (when given). `outputs` cuts the
+    graph at the named tensors (the deployment YAML's output_tensors)."""
     graph = load_source(source, input_shapes)
+    if outputs:
+        missing = [o for o in outputs if o not in graph.tensors]
+        if missing:
+            raise ConvertError(f"output tensors {missing} are not in the model (its outputs are {graph.outputs})")
+        graph.outputs = list(outputs)
+        graph.prune()
     nodes_in = len(graph.nodes)
     graph = passes.run(graph)
     infer_shapes(graph)
