@@ -1,0 +1,168 @@
+"""Every pass keeps the graph's outputs unchanged on random inputs, and does its rewrite."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+from pymace import passes
+from pymace.frontends import onnx as onnx_frontend
+from pymace.reference import executor
+
+
+def _graph(nodes, x_shape, outputs, inits, opset=13):
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    return onnx_frontend.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
+
+
+def _same_outputs(graph, seed=0, pipeline=None):
+    """Run the passes; assert the outputs match the unrewritten graph; return the rewritten graph."""
+    x = np.random.default_rng(seed).standard_normal(graph.tensors["x"].shape).astype(np.float32) * 3
+    before = executor.run(graph, {"x": x})
+    after_graph = passes.run(copy.deepcopy(graph), pipeline)
+    after = executor.run(after_graph, {"x": x})
+    assert list(after) == list(before)
+    for k in before:
+        np.testing.assert_allclose(after[k], before[k], rtol=1e-5, atol=1e-5 * (np.abs(before[k]).max() + 1e-30))
+    return after_graph
+
+
+ACTIVATIONS = {
+    "Relu": ({}, {}), "Sigmoid": ({}, {}), "Tanh": ({}, {}), "HardSwish": ({}, {}),
+    "HardSigmoid": ({"alpha": 0.3, "beta": 0.4}, {}), "LeakyRelu": ({"alpha": 0.2}, {}),
+    "Clip": ({}, {"lo": np.float32(-0.5), "hi": np.float32(1.5)}),
+    "PRelu": ({}, {"slope": None}),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(act=st.sampled_from(sorted(ACTIVATIONS)), producer=st.sampled_from(["Conv", "Add", "Mul", "MatMulAdd"]),
+       channels=st.integers(1, 5), bn=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv_bn_activation_fusion(act, producer, channels, bn, seed):
+    rng = np.random.default_rng(seed)
+    attrs, extra = ACTIVATIONS[act]
+    inits = {"w": rng.standard_normal((channels, 3, 3, 3)).astype(np.float32),
+             "k": rng.standard_normal((1, channels, 1, 1)).astype(np.float32),
+             "s": rng.uniform(0.5, 1.5, channels).astype(np.float32), "b": rng.standard_normal(channels).astype(
+                 np.float32), "m": rng.standard_normal(channels).astype(np.float32),
+             "v": rng.uniform(0.5, 1.5, channels).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])]
+    last = "c"
+    if bn:
+        nodes.append(helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]))
+        last = "n"
+    if producer in ("Add", "Mul"):
+        nodes.append(helper.make_node(producer, [last, "k"], ["p"]))
+        last = "p"
+    act_inputs = [last]
+    if act == "Clip":
+        act_inputs += ["lo", "hi"]
+    if act == "PRelu":
+        inits["slope"] = rng.uniform(0, 0.5, (channels, 1, 1)).astype(np.float32)
+        act_inputs.append("slope")
+    inits.update({k: v for k, v in extra.items() if v is not None})
+    nodes.append(helper.make_node(act, act_inputs, ["y"], **attrs))
+    graph = _graph(nodes, [2, 3, 6, 5], ["y"], inits)
+    after = _same_outputs(graph, seed)
+    assert [n.op_type for n in after.nodes][-1] != act, "activation was not fused"
+    assert after.nodes[-1].attrs["activation"] == act and after.nodes[-1].outputs == ["y"]
+    if bn and producer not in ("Add", "Mul"):
+        assert [n.op_type for n in after.nodes] == ["Conv"]
+
+
+def test_no_fusion_into_a_tensor_with_two_readers_or_a_graph_output():
+    w = np.random.default_rng(0).standard_normal((4, 3, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Sigmoid", ["c"], ["s"])]
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 4], ["r", "s"], {"w": w}))
+    assert [n.op_type for n in after.nodes] == ["Conv", "Relu", "Sigmoid"]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["r"])]
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 4], ["c", "r"], {"w": w}))
+    assert [n.op_type for n in after.nodes] == ["Conv", "Relu"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(form=st.sampled_from(["div6", "mul_sixth", "gate_div", "hardsigmoid", "swapped"]), seed=st.integers(0, 999))
+def test_hardswish_patterns(form, seed):
+    inits = {"three": np.float32(3), "zero": np.float32(0), "six": np.float32(6), "sixth": np.float32(1 / 6)}
+    relu6 = [helper.make_node("Add", ["x", "three"] if form != "swapped" else ["three", "x"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["r6"])]
+    if form in ("div6", "swapped"):
+        nodes = relu6 + [helper.make_node("Mul", ["x", "r6"] if form == "div6" else ["r6", "x"], ["m"]),
+                         helper.make_node("Div", ["m", "six"], ["y"])]
+    elif form == "mul_sixth":
+        nodes = relu6 + [helper.make_node("Mul", ["r6", "x"], ["m"]), helper.make_node("Mul", ["m", "sixth"], ["y"])]
+    elif form == "gate_div":
+        nodes = relu6 + [helper.make_node("Div", ["r6", "six"], ["g"]), helper.make_node("Mul", ["x", "g"], ["y"])]
+    else:
+        nodes = [helper.make_node("HardSigmoid", ["x"], ["g"], alpha=1 / 6, beta=0.5),
+                 helper.make_node("Mul", ["g", "x"], ["y"])]
+    after = _same_outputs(_graph(nodes, [2, 3, 4], ["y"], inits), seed)
+    assert [n.op_type for n in after.nodes] == ["HardSwish"]
+
+
+def test_hardswish_not_fused_when_an_intermediate_is_read_elsewhere():
+    inits = {"three": np.float32(3), "zero": np.float32(0), "six": np.float32(6)}
+    nodes = [helper.make_node("Add", ["x", "three"], ["a"]), helper.make_node("Clip", ["a", "zero", "six"], ["r6"]),
+             helper.make_node("Mul", ["x", "r6"], ["m"]), helper.make_node("Div", ["m", "six"], ["y"])]
+    after = _same_outputs(_graph(nodes, [2, 3], ["y", "r6"], inits))
+    assert "HardSwish" not in [n.op_type for n in after.nodes]
+
+
+@settings(max_examples=15, deadline=None)
+@given(pads=st.lists(st.integers(0, 2), min_size=4, max_size=4), pool=st.sampled_from(["Conv", "AveragePool",
+                                                                                       "MaxPool"]),
+       seed=st.integers(0, 999))
+def test_pad_folding(pads, pool, seed):
+    w = np.random.default_rng(seed).standard_normal((2, 3, 3, 3)).astype(np.float32)
+    full = [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant"),
+             helper.make_node(pool, ["p", "w"] if pool == "Conv" else ["p"], ["y"],
+                              **({} if pool == "Conv" else {"kernel_shape": [3, 3]}))]
+    after = _same_outputs(_graph(nodes, [1, 3, 7, 6], ["y"], {"w": w, "pads": np.array(full, np.int64)}), seed)
+    assert ("Pad" in [n.op_type for n in after.nodes]) == (pool == "MaxPool" and any(pads))
+
+
+def test_transpose_pairs_identity_and_noop_reshape_removed():
+    nodes = [helper.make_node("Transpose", ["x"], ["t1"], perm=[0, 2, 3, 1]),
+             helper.make_node("Transpose", ["t1"], ["t2"], perm=[0, 3, 1, 2]),
+             helper.make_node("Identity", ["t2"], ["i"]),
+             helper.make_node("Reshape", ["i", "shape"], ["r"]),
+             helper.make_node("Relu", ["r"], ["y"])]
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 5], ["y"], {"shape": np.array([1, 3, 4, 5], np.int64)}))
+    assert [n.op_type for n in after.nodes] == ["Relu"] and after.nodes[0].inputs == ["x"]
+
+
+def test_identity_before_a_graph_output_renames_its_producer():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["y"])]
+    after = _same_outputs(_graph(nodes, [2, 3], ["y"], {}))
+    assert [(n.op_type, n.outputs) for n in after.nodes] == [("Relu", ["y"])]
+
+
+def test_constant_folding_and_pruning():
+    nodes = [helper.make_node("Add", ["c1", "c2"], ["c3"]), helper.make_node("Mul", ["x", "c3"], ["y"]),
+             helper.make_node("Relu", ["x"], ["dead"])]
+    graph = _graph(nodes, [2, 3], ["y"], {"c1": np.ones(3, np.float32), "c2": np.full(3, 2, np.float32)})
+    after = _same_outputs(graph)
+    assert [n.op_type for n in after.nodes] == ["Mul"] and after.tensors["c3"].data.tolist() == [3, 3, 3]
+    assert "dead" not in after.tensors
+
+
+def test_fold_constants_pass_on_an_ir_graph():
+    """Frontends may leave constant subgraphs (and Shape of a known tensor): the pass folds them."""
+    from pymace.ir.graph import Graph, Node, Tensor
+    from pymace.passes import fold_constants
+
+    c = np.arange(6, dtype=np.float32).reshape(2, 3)
+    graph = Graph("g", [Node("shape", "Shape", ["x"], ["s"]), Node("neg", "Sub", ["c", "c2"], ["d"]),
+                        Node("mul", "Mul", ["x", "d"], ["y"])],
+                  {"x": Tensor("x", (2, 3)), "c": Tensor("c", (2, 3), data=c),
+                   "c2": Tensor("c2", (2, 3), data=c * 3), "s": Tensor("s"), "d": Tensor("d"), "y": Tensor("y")},
+                  ["x"], ["y", "s"])
+    after = _same_outputs(graph, pipeline=[fold_constants])
+    assert [n.op_type for n in after.nodes] == ["Mul"] and after.tensors["s"].data.tolist() == [2, 3]
