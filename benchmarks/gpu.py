@@ -85,7 +85,6 @@ def time_torch(model, x):
 
 def time_pymace(graph, feeds, data_type, runs, use_tuning=True):
     from pymace import Engine
-    from pymace.runtime.executor import enqueue_all
 
     t = time.perf_counter()
     engine = Engine(graph, device="gpu", data_type=data_type, use_tuning=use_tuning)
@@ -93,7 +92,7 @@ def time_pymace(graph, feeds, data_type, runs, use_tuning=True):
     out = engine.run(feeds)
 
     def device_only():  # inputs already on the device, as torch's are
-        enqueue_all(engine.queue, engine.plan.steps)
+        engine.plan.enqueuer()
         engine.queue.finish()
 
     return out, median_ms(lambda: engine.run(feeds), runs, 20), median_ms(device_only, runs, 20), engine, init

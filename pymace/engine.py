@@ -60,6 +60,9 @@ class Engine:
         t = time.perf_counter()
         self.plan = Planner(self.graph, self.device, self.context, self.programs, self.data_type,
                             self.tuning).build()
+        from .runtime.enqueue import Enqueuer
+
+        self.plan.enqueuer = Enqueuer(self.queue, self.plan.steps)
         self.queue.finish()
         self.init_stats["plan_seconds"] = time.perf_counter() - t
         if self.programs.stats.from_source and cache is not None:

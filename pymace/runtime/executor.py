@@ -15,6 +15,7 @@ from ..ops.base import Const, LaunchContext, Scratch
 from ..reference.executor import check_inputs
 from . import memory
 from .device import DeviceInfo, cl
+from .enqueue import EnqueueError, Enqueuer
 from .programs import ProgramBuilder
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Plan:
     output_buffers: dict = field(default_factory=dict)  # graph output → (buffer, shape)
     # Kernel arguments do not keep OpenCL buffers alive: the plan owns every buffer it bound.
     owned: list = field(default_factory=list)
+    enqueuer: object = None  # set by the engine once the queue exists
 
 
 class Planner:
@@ -238,15 +240,15 @@ def tuning_key(spec: LaunchSpec, options) -> str:
     return f"{spec.program}/{spec.name} {' '.join(sorted(options))} gws={'x'.join(map(str, spec.gws))}"
 
 
-def enqueue_all(queue, steps: list[Step], events: bool = False):
-    """The hot loop: one enqueue per bound kernel, nothing else."""
-    enqueue = cl.enqueue_nd_range_kernel
+def enqueue_all(queue, steps: list[Step], events: bool = False, enqueuer=None):
+    """The hot loop: one enqueue per bound kernel, nothing else (events only when profiling)."""
     try:
         if not events:
-            for s in steps:
-                enqueue(queue, s.kernel, s.gws, s.lws)
+            (enqueuer or Enqueuer(queue, steps))()
             return None
-        return [enqueue(queue, s.kernel, s.gws, s.lws) for s in steps]
+        return [cl.enqueue_nd_range_kernel(queue, s.kernel, s.gws, s.lws) for s in steps]
+    except EnqueueError as e:
+        raise KernelLaunchError(describe_failure(e.step, e)) from None
     except cl.Error as e:
         bad = _failing_step(queue, steps)
         raise KernelLaunchError(describe_failure(bad, e) if bad else f"OpenCL error while running: {e}") from None
@@ -271,7 +273,7 @@ def run_plan(queue, plan: Plan, storage, feeds: dict[str, np.ndarray], profile: 
     staged = [np.ascontiguousarray(feeds[name], dtype=storage) for name in plan.input_buffers]
     for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
         cl.enqueue_copy(queue, buf, host, is_blocking=False)
-    events = enqueue_all(queue, plan.steps, events=profile)
+    events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
     outputs = {}
     for name, (buf, shape) in plan.output_buffers.items():
         host = np.empty(shape, dtype=storage)
