@@ -128,11 +128,11 @@ class Planner:
         self._const_buffers: dict[int, object] = {}
         self.memory = MemoryReport()
 
-    def build(self) -> Plan:
-        graph = self.graph
-        root = {}  # alias tensor → the tensor that owns its buffer
+    def collect_launches(self) -> tuple[list[tuple[Node, list[LaunchSpec]]], dict[str, str]]:
+        """Every node's launches (ops decide kernels and variants here), and alias tensor → buffer owner."""
+        root = {}
         launches: list[tuple[Node, list[LaunchSpec]]] = []
-        for node in graph.nodes:
+        for node in self.graph.nodes:
             module = ops.get(node.op_type)
             if getattr(module, "ALIAS", False):
                 root[node.outputs[0]] = root.get(node.inputs[0], node.inputs[0])
@@ -142,6 +142,20 @@ class Planner:
             ctx = _Context(node, ins, outs, self.data_type, self.device)
             module.launch(ctx, _op_type=node.op_type, **node.attrs)
             launches.append((node, ctx.launches))
+        return launches, root
+
+    def required_programs(self) -> list[tuple[str, str]]:
+        """(kernel file stem, canonical build options) of every program this graph needs on this device."""
+        from .programs import canonical_options
+
+        launches, _ = self.collect_launches()
+        found = {(spec.program, canonical_options(spec.options + self.dtype_options))
+                 for _, specs in launches for spec in specs}
+        return sorted(found)
+
+    def build(self) -> Plan:
+        graph = self.graph
+        launches, root = self.collect_launches()
         buffers = self._allocate(launches, root)
         plan = Plan(memory=self.memory)
         for node, specs in launches:

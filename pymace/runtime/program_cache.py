@@ -212,8 +212,8 @@ class ProgramCache:
     """Program binaries for the running device, backed by one file shared by devices and processes."""
     FILE_NAME = "mace_cl_compiled_program.bin"
 
-    def __init__(self, storage_dir: str | os.PathLike, device: DeviceRecord):
-        self.path = Path(storage_dir) / self.FILE_NAME
+    def __init__(self, storage_dir: str | os.PathLike, device: DeviceRecord, file_name: str | None = None):
+        self.path = Path(storage_dir) / (file_name or self.FILE_NAME)
         self.device = device
         self.hits = 0
         self.misses: list[tuple[str, str]] = []

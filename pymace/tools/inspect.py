@@ -195,3 +195,30 @@ def render_text(report: dict, width: int = 160) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(render(report))
     return console.file.getvalue()
+
+
+def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = "auto",
+             data_type: str = "fp32") -> dict:
+    """Whether the pymace cache at `cache_path` holds a usable binary for every program `model_path` needs on
+    the device `device_spec` names (what an app that ships a pre-generated cache needs to know)."""
+    from ..ir import pmace_file
+    from ..runtime import device as devices
+    from ..runtime.executor import Planner
+    from ..runtime.program_cache import DeviceRecord, ProgramCache, source_hash
+    from ..runtime.programs import kernel_source
+
+    device = devices.select(device_spec)
+    graph = pmace_file.load(str(model_path))
+    needed = Planner(graph, device, None, None, data_type).required_programs()
+    record = DeviceRecord(device.name, device.vendor, device.driver_version, device.platform_name,
+                          device.platform_version, device.opencl_c_version)
+    path = Path(cache_path)
+    cache = ProgramCache(path.parent, record, file_name=path.name)
+    rows = []
+    for stem, options in needed:
+        hit = cache.lookup(stem, source_hash(kernel_source(stem)), options) is not None
+        reason = None if hit else (cache.misses[-1][1] if cache.misses else "not in the cache")
+        rows.append({"program": stem, "options": options, "covered": hit, "reason": reason})
+    return {"model": str(model_path), "device": device.name, "data_type": data_type, "programs": len(rows),
+            "covered": sum(r["covered"] for r in rows), "complete": all(r["covered"] for r in rows),
+            "entries": rows}
