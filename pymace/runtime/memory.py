@@ -1,8 +1,8 @@
 """Activation memory planning: tensors whose lifetimes do not overlap share a device buffer.
 
-A tensor lives from the step that writes it to the last step that reads it (graph outputs: to the end). Slots are
-assigned greedily in step order: the smallest free slot that fits, else the largest free slot grown to fit, else a
-new slot. Growing instead of adding keeps the total close to the largest set of tensors alive at once."""
+A tensor lives from the step that writes it to the last step that reads it (graph outputs: to the end). Two greedy
+strategies assign tensors to slots and the smaller total wins; the lower bound is the largest set of tensors alive
+at once (`peak_live_bytes`), which the engine reports beside the plan."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +17,32 @@ class Interval:
 
 
 def plan(intervals: list[Interval]) -> tuple[dict[str, int], list[int]]:
-    """Assign each interval to a slot; return (tensor → slot index, slot sizes in bytes)."""
+    """Assign each tensor to a slot; return (tensor → slot index, slot sizes in bytes): the smaller total of two
+    greedy strategies (in step order; largest tensor first)."""
+    plans = [plan_in_step_order(intervals), plan_largest_first(intervals)]
+    return min(plans, key=lambda p: sum(p[1]))
+
+
+def plan_largest_first(intervals: list[Interval]) -> tuple[dict[str, int], list[int]]:
+    """Largest tensor first, into the first slot whose tensors are all dead while it lives (the slot's size is
+    its first, largest tensor's). Big tensors claim slots early; small ones fill the gaps between them."""
+    slots: list[int] = []
+    members: list[list[Interval]] = []
+    assignment: dict[str, int] = {}
+    for iv in sorted(intervals, key=lambda i: (-i.size, i.start)):
+        slot = next((s for s, held in enumerate(members)
+                     if all(iv.end < h.start or h.end < iv.start for h in held)), None)
+        if slot is None:
+            slot = len(slots)
+            slots.append(iv.size)
+            members.append([])
+        members[slot].append(iv)
+        assignment[iv.name] = slot
+    return assignment, slots
+
+
+def plan_in_step_order(intervals: list[Interval]) -> tuple[dict[str, int], list[int]]:
+    """In step order: the smallest free slot that fits, else the largest free slot grown to fit, else a new one."""
     slots: list[int] = []
     assignment: dict[str, int] = {}
     busy_until: list[int] = []
