@@ -71,6 +71,7 @@ def test_finds_the_astronauts_face(graph, litert):
         assert rel_err(out[name], ref[name]) <= TOL, name
 
 
-def test_blank_image_scores_low(graph, litert):
-    x = np.zeros((1, 128, 128, 3), np.float32)
+@pytest.mark.parametrize("level", [-1.0, 0.0, 1.0])
+def test_blank_image_scores_low(graph, litert, level):
+    x = np.full((1, 128, 128, 3), level, np.float32)  # black (≈0.008), grey, white
     assert face_score(litert(x)) < 0.1 and face_score(executor.run(graph, {"input": x})) < 0.1
