@@ -1,9 +1,10 @@
 """pymace on an NVIDIA GPU through its OpenCL vs torch (eager and CUDA graphs) on the same GPU, same inputs, one
 run. Meant for the lent H100 machine (see benchmarks/NOTES.md for how it is called and what came out).
 
-    python benchmarks/gpu.py --assets DIR [--runs 200] [--models mobilenet_v2,resnet50,blazeface]
+    python benchmarks/gpu.py [--assets DIR] [--runs 200] [--models mobilenet_v2,resnet50,blazeface]
 
-DIR holds mobilenet_v2-b0353104.pth (ImageNet weights; torchvision layout) and face_detection_short_range.tflite.
+DIR holds mobilenet_v2-b0353104.pth (ImageNet weights; torchvision layout) and face_detection_short_range.tflite;
+without it they come from the zoo's storage dir (PYMACE_STORAGE_DIR, pre-filled where no registry is reachable).
 torchvision's MobileNetV2 (those weights) and ResNet-50 (seeded random weights) are exported to ONNX by torch,
 converted by pymace, and compared with torch on the same input. BlazeFace has no torch twin: its reference is
 pymace's NumPy executor (itself checked against LiteRT in the tests)."""
@@ -21,14 +22,22 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import cosine, median_ms, print_table  # noqa: E402
 
 
-def torch_model(name: str, assets: str):
+def asset(assets: str | None, zoo_name: str) -> str:
+    from pymace.tools import zoo
+
+    if assets:
+        return os.path.join(assets, os.path.basename(zoo.entry(zoo_name).member))
+    return str(zoo.source(zoo_name))
+
+
+def torch_model(name: str, assets: str | None):
     import torch
     import torchvision
 
     torch.manual_seed(0)
     if name == "mobilenet_v2":
         m = torchvision.models.mobilenet_v2()
-        m.load_state_dict(torch.load(os.path.join(assets, "mobilenet_v2-b0353104.pth"), weights_only=True))
+        m.load_state_dict(torch.load(asset(assets, "mobilenet_v2"), weights_only=True))
     elif name == "resnet50":
         m = torchvision.models.resnet50()
     elif name == "squeezenet":
@@ -44,7 +53,7 @@ def pmace_for(name: str, assets: str, work: str, model):
 
     out = os.path.join(work, f"{name}.pmace")
     if model is None:  # BlazeFace
-        return convert(os.path.join(assets, "face_detection_short_range.tflite"), out)
+        return convert(asset(assets, "blazeface"), out)
     import torch
 
     onnx_path = os.path.join(work, f"{name}.onnx")
@@ -100,7 +109,7 @@ def time_pymace(graph, feeds, data_type, runs, use_tuning=True):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--assets", required=True)
+    ap.add_argument("--assets")
     ap.add_argument("--work", default="/tmp/pymace-gpu")
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--models", default="mobilenet_v2,resnet50,blazeface")
