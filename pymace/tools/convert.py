@@ -16,6 +16,18 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".onnx", ".tflite", ".pth")
 
 
+def converter_fingerprint() -> str:
+    """A hash of the code that shapes a converted graph (frontends, passes, this module): the zoo converts its
+    cached models again when it changes, so an upgraded pymace never runs a graph an older converter made."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for f in sorted([*root.glob("frontends/*.py"), *root.glob("passes/*.py"), Path(__file__).resolve()]):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def load_source(source: str | os.PathLike, input_shapes: dict | None = None) -> Graph:
     """Import a source model by its suffix (frontends import lazily: each pulls in its own framework)."""
     path = Path(source)
@@ -59,6 +71,7 @@ def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
     graph.verify()
     if metadata:
         graph.metadata.update(metadata)
+    graph.metadata["converter"] = converter_fingerprint()
     if graph.metadata.get("source_file") and not graph.metadata.get("source_sha256"):  # frontends may omit it
         from .zoo import sha256_file
 

@@ -188,15 +188,16 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
     """Path of the zoo model converted to `<zoo dir>/<name>/<name>.pmace` (converted on first use)."""
     from ..errors import ModelError
     from ..ir import pmace_file
-    from .convert import convert
+    from .convert import convert, converter_fingerprint
 
     if name not in names():
         raise PymaceError(f"no zoo model {name!r}; the zoo has: {', '.join(names())}")
     target = zoo_dir(storage_dir) / name / f"{name}.pmace"
     if target.exists():
         try:
-            pmace_file.load(str(target))
-            return target
+            if pmace_file.load(str(target)).metadata.get("converter") == converter_fingerprint():
+                return target
+            log.info("%s was converted by another pymace; converting again", target)
         except ModelError as e:  # an older format or a damaged file: convert again
             log.warning("%s; converting again", e)
     target.parent.mkdir(parents=True, exist_ok=True)
