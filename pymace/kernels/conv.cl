@@ -126,3 +126,119 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
     }
   }
 }
+
+/* ---- GPU: any one-group conv as a tiled implicit GEMM ----
+ * Y[n][m][p] = sum_k A[k][m] * B[k][p], k = (c, kh, kw) over C*KH*KW, p = (oh, ow) over OH*OW, and
+ * B[k][p] = X[n][c][oh*SH - PT + kh*DH][ow*SW - PL + kw*DW] (0 in the padding) gathered on the fly (im2col
+ * without the copy). A work-group computes a TM (channels) x TN (pixels) tile of Y with (TM/4)*(TN/4)
+ * work-items, each a 4x4 register block; K advances TK at a time through __local memory, the next slice's
+ * global loads issued before the current slice's arithmetic so that their latency hides behind it.
+ * Weights come packed on the host as A[K_pad][M_pad] (zero-padded to whole tiles), so A loads need no bounds
+ * checks and are coalesced 4-wide along m. Split-K (group id 2 = n*S + s, S = SPLIT): split s sums its share of
+ * the K slices and writes fp32 partials to part[n][s][M][P]; conv_splitk_reduce adds them up (bias,
+ * activation). With S == 1 the epilogue is fused here. Build options: TM TN TK SPLIT and the conv's KH.. ACT. */
+#ifdef TM
+#define WG ((TM / 4) * (TN / 4))
+#define KK (KH * KW)
+
+__kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
+void conv_gemm(__global const store_t *x, __global const store_t *a, __global const store_t *bias,
+               __global const store_t *slope, __global store_t *y, __global float *part, int C, int H, int W,
+               int M, int MP, int OW, int P, int K, int KT, int PT, int PL) {
+  __local float4 As[TK][TM / 4];
+  __local float4 Bs4[TK][TN / 4];
+  __local float *Bs = (__local float *)Bs4;
+  const int tx = get_local_id(0), ty = get_local_id(1), t = ty * (TN / 4) + tx;
+  const int p0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;
+  const int n = get_group_id(2) / SPLIT, s = get_group_id(2) % SPLIT;
+  /* this split's K slices: [kt0, kt1) of KT */
+  const int kt0 = s * KT / SPLIT, kt1 = (s + 1) * KT / SPLIT;
+
+  /* B loads: this work-item always gathers pixel bp (WG is a multiple of TN), rows t/TN + j*(WG/TN) */
+  const int bp = p0 + t % TN, brow = t / TN;
+  const int pc = min(bp, P - 1); /* pixels past P load pixel P-1 and are never stored */
+  const int ih0 = (pc / OW) * SH - PT, iw0 = (pc % OW) * SW - PL;
+  __global const store_t *xn = x + (size_t)n * C * H * W;
+#define B_PER (TK * TN / WG)
+#define A_PER (TK * TM / 4 / WG)
+  float breg[B_PER];
+  float4 areg[A_PER];
+#define LOAD_SLICE(kt)                                                                     \
+  for (int j = 0; j < A_PER; ++j) {                                                        \
+    const int i = t + j * WG; /* float4 index in the TK x TM/4 slice */                   \
+    areg[j] = LOAD4(a, ((size_t)(kt) * TK + i / (TM / 4)) * (MP / 4) + m0 / 4 + i % (TM / 4)); \
+  }                                                                                        \
+  for (int j = 0; j < B_PER; ++j) {                                                        \
+    const int k = (kt) * TK + brow + j * (WG / TN);                                        \
+    const int c = k / KK, r = k % KK;                                                      \
+    const int ih = ih0 + (r / KW) * DH, iw = iw0 + (r % KW) * DW;                          \
+    const bool ok = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;                       \
+    const size_t off = ok ? ((size_t)c * H + ih) * W + iw : 0;                             \
+    const float v = LOAD(xn, off);                                                         \
+    breg[j] = ok ? v : 0.0f;                                                               \
+  }
+
+  float4 acc[4]; /* acc[i]: channel m0+ty*4+i at pixels p0+tx*4 .. +3 */
+  for (int i = 0; i < 4; ++i) acc[i] = (float4)(0.0f);
+  if (kt0 < kt1) {
+    LOAD_SLICE(kt0)
+  }
+  for (int kt = kt0; kt < kt1; ++kt) {
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous slice's arithmetic is done with As/Bs */
+    for (int j = 0; j < A_PER; ++j) As[(t + j * WG) / (TM / 4)][(t + j * WG) % (TM / 4)] = areg[j];
+    for (int j = 0; j < B_PER; ++j) Bs[(brow + j * (WG / TN)) * TN + t % TN] = breg[j];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (kt + 1 < kt1) {
+      LOAD_SLICE(kt + 1)
+    }
+    for (int kk = 0; kk < TK; ++kk) {
+      const float4 av = As[kk][ty], bv = Bs4[kk][tx];
+      acc[0] = mad(av.x, bv, acc[0]);
+      acc[1] = mad(av.y, bv, acc[1]);
+      acc[2] = mad(av.z, bv, acc[2]);
+      acc[3] = mad(av.w, bv, acc[3]);
+    }
+  }
+
+  const int pb = p0 + tx * 4, np = min(4, P - pb);
+  if (np <= 0) return;
+  for (int i = 0; i < 4; ++i) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= M) return;
+    float4 v = acc[i];
+#if SPLIT > 1
+    __global float *pp = part + (((size_t)n * SPLIT + s) * M + m) * P + pb;
+    if (np == 4) {
+      vstore4(v, 0, pp);
+    } else {
+      float vv[4] = {v.x, v.y, v.z, v.w};
+      for (int j = 0; j < np; ++j) pp[j] = vv[j];
+    }
+#else
+    const float b = LOAD(bias, m), sl = LOAD(slope, m);
+    v = (float4)(activate(v.x + b, sl), activate(v.y + b, sl), activate(v.z + b, sl), activate(v.w + b, sl));
+    __global store_t *yp = y + ((size_t)n * M + m) * P + pb;
+    if (np == 4) {
+      STORE4(yp, 0, v);
+    } else {
+      float vv[4] = {v.x, v.y, v.z, v.w};
+      for (int j = 0; j < np; ++j) STORE(yp, j, vv[j]);
+    }
+#endif
+  }
+}
+#endif
+
+/* Split-K epilogue: Y[n][m][p] = activate(bias[m] + sum_s part[n][s][m][p]); one work-item per output value
+ * (z = n*M + m), so that the reads of every split are coalesced along p. */
+__kernel void conv_splitk_reduce(__global const float *part, __global const store_t *bias,
+                                 __global const store_t *slope, __global store_t *y, int S, int M, int P,
+                                 int N) {
+  const int p = get_global_id(0), z = get_global_id(1);
+  if (p >= P || z >= N * M) return;
+  const int n = z / M, m = z % M;
+  __global const float *pp = part + ((size_t)n * S * M + m) * P + p;
+  float v = LOAD(bias, m);
+  for (int s = 0; s < S; ++s) v += pp[(size_t)s * M * P];
+  STORE(y, (size_t)z * P + p, activate(v, LOAD(slope, m)));
+}

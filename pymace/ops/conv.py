@@ -1,8 +1,11 @@
-"""Conv: NumPy reference (N-d, grouped, dilated, ONNX auto_pad) and three OpenCL variants for 2-D NCHW.
+"""Conv: NumPy reference (N-d, grouped, dilated, ONNX auto_pad) and four OpenCL variants for 2-D NCHW.
 
-`choose_variant` picks per node: a tiled GEMM for 1×1 stride-1 convs, a depthwise kernel, or a direct conv
-blocked over 4 output channels; each work-item computes `px` adjacent output pixels (fewer on a big GPU
-when the layer is small, so that every compute unit gets work at batch 1)."""
+`choose_variant` picks per node: a depthwise kernel; on GPUs, for every other one-group conv, `conv_gemm`, a
+tiled implicit GEMM through __local memory (split over K with a reduction launch when a batch-1 layer has too
+few tiles to fill the compute units); on CPUs (PoCL vectorises across work-items and __local memory is plain
+memory) a register-blocked 1×1 GEMM, or a direct conv blocked over 4 output channels; those work-items compute
+`px` adjacent output pixels (fewer on a big GPU when the layer is small). The node attribute `kernel_variant`
+(pymace's own) forces a kernel, so that the tests run every variant on every device."""
 from __future__ import annotations
 
 import itertools
@@ -12,7 +15,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, TensorInfo, ints
+from .base import Case, Const, Scratch, TensorInfo, ints
 
 OP_TYPES = ("Conv",)
 
@@ -87,17 +90,29 @@ def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
     return [Const(pack(np.asarray(v, np.float32).reshape(m, 1))) for v in (bias, slope)]
 
 
-def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[str, int]:
-    """(kernel name, output pixels per work-item) for one Conv node."""
+GEMM_TK = 16  # K slice of conv_gemm staged through __local memory per step
+GEMM_FILL = 2  # conv_gemm splits K until there are this many work-groups per compute unit (or K runs out)
+GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices (128 k) per split
+
+
+def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None) -> tuple[str, int]:
+    """(kernel name, output pixels per work-item) for one Conv node. `forced` (the node's pymace attribute
+    `kernel_variant`, for tests and experiments) names the kernel instead."""
     n, c, m = x_shape[0], x_shape[1], w_shape[0]
-    if group == c == m:
-        name, channel_blocks = "conv_depthwise", m
+    is_gpu = getattr(device, "is_gpu", False)
+    if forced:
+        name = forced
+    elif group == c == m:
+        name = "conv_depthwise"
+    elif group == 1 and is_gpu:  # the tiled implicit GEMM: data reuse through __local memory
+        name = "conv_gemm"
     elif group == 1 and k == [1, 1] and s == [1, 1] and not any(p):
-        name, channel_blocks = "conv1x1", -(-m // 4)
+        name = "conv1x1"
     else:
-        name, channel_blocks = "conv_direct", group * -(-(m // group) // 4)
+        name = "conv_direct"
+    channel_blocks = m if name == "conv_depthwise" else group * -(-(m // group) // 4)
     px = 8  # on PoCL (CPU) 8 pixels a work-item ran depthwise 3x faster than 1, 2 or 4 (MobileNetV2 layers)
-    if getattr(device, "is_gpu", False):  # fill the GPU: ~1024 work-items per compute unit, else fewer pixels
+    if is_gpu:  # fill the GPU: ~1024 work-items per compute unit, else fewer pixels
         px = 4
         want = 1024 * getattr(device, "compute_units", 1)
         while px > 1 and n * out_hw[0] * -(-out_hw[1] // px) * channel_blocks < want:
@@ -107,17 +122,60 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[st
     return name, px
 
 
+def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, int]:
+    """(TM, TN, SPLIT) for conv_gemm: 64x64 tiles (32 along a dimension of 32 or less), then split K so that
+    batch-1 layers with few tiles (7x7 and 14x14 maps) still give every compute unit work-groups."""
+    tm, tn = (64 if m > 32 else 32), (64 if pixels > 32 else 32)
+    tiles = n * -(-m // tm) * -(-pixels // tn)
+    slices, split = -(-k // GEMM_TK), 1
+    want = GEMM_FILL * getattr(device, "compute_units", 1)
+    while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
+        split *= 2
+    return tm, tn, split
+
+
+def pack_gemm_weights(w2d: np.ndarray, tm: int) -> np.ndarray:
+    """[M, K] -> A[K_pad][M_pad], zero-padded to whole TK x TM tiles, so conv_gemm's tile loads need no checks."""
+    m, k = w2d.shape
+    out = np.zeros((-(-k // GEMM_TK) * GEMM_TK, -(-m // tm) * tm), np.float32)
+    out[:k, :m] = w2d.T
+    return out
+
+
+def launch_gemm(ctx, x, w, bias, slope, out, opts):
+    """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv."""
+    (n, c, h, wd), m = x.shape, w.shape[0]
+    pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
+    tm, tn, split = gemm_tiling(m, pixels, k, n, ctx.device)
+    a = pack_gemm_weights(w.const.reshape(m, k), tm)
+    wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
+    y = ctx.outputs[0]
+    part_size = n * split * m * pixels if split > 1 else 1
+    part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
+    i32 = np.int32
+    args = [x, Const(a), wb, sb, y, part, *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k,
+                                                     a.shape[0] // GEMM_TK, opts["pads"][0], opts["pads"][1]))]
+    gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
+    options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={GEMM_TK}", f"-DSPLIT={split}")
+    ctx.kernel("conv", "conv_gemm", gws, args, options=options, lws=(tn // 4, tm // 4, 1))
+    if split > 1:
+        ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m), [part, wb, sb, y, *map(i32, (split, m, pixels, n))],
+                   options=opts["build"])
+
+
 def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
-           auto_pad="NOTSET", activation=None, activation_params=(), **_):
+           auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, **_):
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
     bias, slope = split_inputs(ctx.inputs[2:], activation)
     k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
     (n, c, h, wd), m = x.shape, w.shape[0]
-    name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device)
+    name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device, kernel_variant)
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
             *act.build_options(activation, activation_params))
+    if name == "conv_gemm":
+        return launch_gemm(ctx, x, w, bias, slope, out, {"build": opts, "pads": p})
     if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program
         opts += (f"-DPX={px}",)
     i32 = np.int32
@@ -175,4 +233,22 @@ CASES = [
     Case("prelu_nobias_1x1", [(1, 10, 6, 6), (9, 10, 1, 1), None, np.float32([0.25])],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu"), consts=(1, 3)),
     _case("defaults_only", (1, 4, 9, 8), (6, 4, 3, 3)),
+    # conv_gemm (the GPU's variant) forced so that every device runs it: channels and pixels off the 32/64
+    # tiles, K off the 16-slice, stride 2, dilation, asymmetric pads, batch 2, and split K (K = 64*9 = 576)
+    _case("gemm_1x1_tails", (2, 37, 9, 11), (70, 37, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G,
+          activation="Relu", kernel_variant="conv_gemm"),
+    _case("gemm_3x3_s2", (1, 19, 23, 21), (33, 19, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2],
+          dilations=[1, 1], group=1, kernel_variant="conv_gemm"),
+    _case("gemm_7x7_s2_asym", (1, 3, 30, 27), (20, 3, 7, 7), kernel_shape=[7, 7], pads=[3, 2, 1, 3],
+          strides=[2, 2], dilations=[1, 1], group=1, activation="Clip", activation_params=[0.0, 6.0],
+          kernel_variant="conv_gemm"),
+    _case("gemm_dilated", (1, 5, 18, 18), (7, 5, 3, 3), kernel_shape=[3, 3], pads=[2] * 4, strides=[1, 1],
+          dilations=[2, 2], group=1, kernel_variant="conv_gemm"),
+    _case("gemm_splitk_7x7", (2, 64, 7, 7), (40, 64, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+          activation="HardSwish", kernel_variant="conv_gemm"),
+    _case("gemm_small_map_32x32", (1, 50, 5, 5), (24, 50, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+          kernel_variant="conv_gemm"),
+    Case("gemm_splitk_prelu_1x1", [(1, 300, 6, 6), (130, 300, 1, 1), None, np.linspace(-1, 1, 130, dtype=np.float32)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu", kernel_variant="conv_gemm"),
+         consts=(1, 3)),
 ]
