@@ -39,3 +39,52 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
 #endif
   }
 }
+
+/* GPU, few rows (a classifier's 1 x K x N): the plain kernel above gives N/4 work-items that each walk all of K,
+ * too little parallelism to stream the weights. Here a work-group of CQ x KS work-items computes 4*CQ columns of
+ * one row (z = bt*M + i): each work-item sums every KS-th k (the CQ column quads of one k row are adjacent, so
+ * a warp reads whole 32-byte sectors of B), then a __local tree adds up the KS partial sums. B rows are
+ * contiguous (B_ROWS). Build options: CQ, KS (a power of two), ACT. */
+#ifdef KS
+__kernel __attribute__((reqd_work_group_size(CQ, KS, 1)))
+void gemm_splitk(__global const store_t *a, __global const store_t *b, __global const store_t *c,
+                 __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                 __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
+                 int SCM, int SCN, float alpha, float beta) {
+  __local float4 red[KS][CQ];
+  const int lx = get_local_id(0), ly = get_local_id(1);
+  const int j0 = get_global_id(0) * 4, z = get_group_id(2), i = z % M, bt = z / M;
+  const int nj = min(4, N - j0); /* <= 0: a padding quad; it still takes part in the barriers */
+  __global const store_t *ap = a + a_off[bt] + (size_t)i * SAM;
+  __global const store_t *bp = b + b_off[bt] + j0;
+  float4 acc = 0.0f;
+  if (nj == 4) {
+    for (int k = ly; k < K; k += KS) acc = mad(LOAD(ap, k * SAK), LOAD4(bp + (size_t)k * SBK, 0), acc);
+  } else if (nj > 0) {
+    for (int k = ly; k < K; k += KS) {
+      __global const store_t *row = bp + (size_t)k * SBK;
+      const float4 bv = (float4)(LOAD(row, 0), LOAD(row, min(1, nj - 1)), LOAD(row, min(2, nj - 1)),
+                                 LOAD(row, min(3, nj - 1)));
+      acc = mad(LOAD(ap, k * SAK), bv, acc);
+    }
+  }
+  red[ly][lx] = acc;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int h = KS / 2; h > 0; h >>= 1) {
+    if (ly < h) red[ly][lx] += red[ly + h][lx];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (ly != 0 || nj <= 0) return;
+  const float4 s = red[0][lx];
+  float r[4] = {s.x, s.y, s.z, s.w};
+  const size_t base = ((size_t)bt * M + i) * N;
+  for (int j = 0; j < nj; ++j) {
+    const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
+#if ACT == 7
+    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
+#else
+    STORE(y, base + j0 + j, activate(v, 0.0f));
+#endif
+  }
+}
+#endif

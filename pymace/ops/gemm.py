@@ -37,8 +37,23 @@ def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:
     return Const((np.broadcast_to(index, out_batch).ravel() * matrix_size).astype(np.int32))
 
 
+SPLITK_KS = 128  # gemm_splitk: work-items along K in a work-group (a power of two)
+SPLITK_MAX_ROWS = 16  # ... used on GPUs for at most this many output rows (batch included)
+SPLITK_MIN_K = 256
+
+
+def choose_variant(rows: int, k: int, b_rows: bool, device, forced=None) -> str:
+    """`gemm_splitk` for a GPU and few long rows (a classifier), else the plain `gemm`. `forced` is the node's
+    pymace attribute `kernel_variant` (tests run every variant on every device)."""
+    if forced:
+        return forced
+    if getattr(device, "is_gpu", False) and b_rows and rows <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
+        return "gemm_splitk"
+    return "gemm"
+
+
 def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
-           activation_params=(), **_):
+           activation_params=(), kernel_variant=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
     a_shape = (1, *a.shape) if len(a.shape) == 1 else a.shape  # numpy.matmul promotes 1-D operands
@@ -67,7 +82,14 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
             *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
             np.float32(alpha), np.float32(beta)]
     opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
-    ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
+    name = choose_variant(m * batch, k, sbn == 1, ctx.device, kernel_variant)
+    if name == "gemm_splitk":  # column quads per work-group: a 32-byte sector of B per k row
+        cq = 4 if ctx.data_type == "fp16" else 2
+        opts += (f"-DCQ={cq}", f"-DKS={SPLITK_KS}")
+        ctx.kernel("gemm", name, (-(-n // (4 * cq)) * cq, SPLITK_KS, m * batch), args, options=opts,
+                   lws=(cq, SPLITK_KS, 1))
+    else:
+        ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
 
 
 CASES = [
@@ -84,6 +106,13 @@ CASES = [
     Case("matmul_broadcast", [(4, 1, 3, 5), (2, 5, 7)], {}, op_type="MatMul"),
     Case("matmul_1d_left", [(6,), (3, 6, 5)], {}, op_type="MatMul"),
     Case("matmul_1d_right", [(2, 4, 6), (6,)], {}, op_type="MatMul", consts=(1,)),
+    # gemm_splitk (GPUs, few rows) forced so that every device runs it: K off the 128 lanes, N off the quads
+    Case("splitk_classifier", [(1, 1280), (1001, 1280), (1001,)], dict(transB=1, kernel_variant="gemm_splitk"),
+         consts=(1, 2)),
+    Case("splitk_rows_alpha_beta_prelu", [(3, 300), (300, 10), (3, 1), np.linspace(-1, 1, 10, dtype=np.float32)],
+         dict(alpha=0.5, beta=2.0, activation="PRelu", kernel_variant="gemm_splitk"), consts=(1, 2, 3)),
+    Case("splitk_matmul_batched", [(2, 2, 100), (2, 100, 7)], dict(kernel_variant="gemm_splitk"),
+         op_type="MatMul"),
     Case("matmul_add_relu6", [(1, 8, 16), (16, 12)], dict(activation="Clip", activation_params=[0.0, 6.0]),
          op_type="MatMul", consts=(1,)),
 ]
