@@ -157,7 +157,12 @@ def _options(op, kind: str) -> dict:
     if table is None:
         raise ModelError(f"{kind} operator without its options")
     opts.Init(table.Bytes, table.Pos)
-    return {f: int(getattr(opts, f)()) for f in fields}
+    out = {f: int(getattr(opts, f)()) for f in fields}
+    if any(v < 1 for f, v in out.items() if f.startswith(("Stride", "Dilation", "Filter", "Depth"))):
+        raise ModelError(f"{kind} operator with options {out}")
+    if out.get("Padding", 0) not in (tflite.Padding.SAME, tflite.Padding.VALID):
+        raise ModelError(f"{kind} operator with unknown padding {out['Padding']}")
+    return out
 
 
 def same_pads(size: tuple[int, int], kernel, strides, dilations) -> list[int]:
@@ -287,9 +292,11 @@ class _Importer:
                 self.value[i] = self.add("Transpose", [self.name(i)], self.fresh(self.name(i) + "/nchw"),
                                          self.ir_shape(i), perm=TO_NCHW)
         for op in self.ops:
-            for i in op.outputs:
-                if op.type != "DEQUANTIZE":
-                    self.check_float(i)
+            arity = ARITY.get(op.type, 1)
+            if len(op.inputs) < arity or -1 in op.inputs[:arity] or len(op.outputs) != 1:
+                raise ModelError(f"{op.type} operator with inputs {op.inputs} and outputs {op.outputs}")
+            if op.type != "DEQUANTIZE":
+                self.check_float(op.outputs[0])
             IMPORTERS[op.type](self, op)
         for i in outputs:
             if i in self.value and self.is_4d(i):
@@ -381,6 +388,8 @@ def _reshape(imp: _Importer, op: TfOp) -> None:
 
 def _concat(imp: _Importer, op: TfOp) -> None:
     rank = len(imp.tf[op.outputs[0]].shape)
+    if not -rank <= op.options["Axis"] < rank:
+        raise ModelError(f"CONCATENATION axis {op.options['Axis']} for a {rank}-d output")
     axis = op.options["Axis"] % rank
     ins = [imp.as_nchw(i, rank) for i in op.inputs]
     imp.emit_then_activate(op, "Concat", ins, axis=TO_NCHW.index(axis) if rank == 4 else axis)
@@ -398,3 +407,4 @@ IMPORTERS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "MAX_POOL_2D": _pool,
              "ADD": _binary, "SUB": _binary, "MUL": _binary, "RELU": _unary, "RELU6": _unary,
              "LOGISTIC": _unary, "TANH": _unary, "PAD": _pad, "RESHAPE": _reshape, "CONCATENATION": _concat,
              "DEQUANTIZE": _dequantize}
+ARITY = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "ADD": 2, "SUB": 2, "MUL": 2, "PAD": 2}  # required inputs
