@@ -1,0 +1,198 @@
+"""The tuned-parameter file: round trip, merging, and every refusal named — with the engine still running."""
+import dataclasses
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pymace.engine import Engine
+from pymace.reference import executor as reference
+from pymace.runtime.tuning_file import FILE_NAME, TuningFile, device_class, encode, explain, explain_bytes, parse
+from tests.helpers import rel_err
+from tests.tuner.common import conv_graph, needs_device
+
+pytestmark = needs_device
+
+RECORD = {"default_lws": [64, 1, 1], "time_us": 10.0, "default_time_us": 12.5, "complete": True,
+          "candidates": [{"lws": [64, 1, 1], "time_us": 12.5}, {"lws": [16, 2, 1], "time_us": 10.0},
+                         {"lws": [8192, 1, 1], "failed": "CL_INVALID_WORK_GROUP_SIZE"},
+                         {"lws": [1, 1, 1], "dropped_us": 90.0}]}
+
+
+def other(device, **changes):
+    return dataclasses.replace(device, **({"name": "Other GPU 9000", "vendor": "Initech"} | changes))
+
+
+def the_key(device, graph):
+    """The tuning key of the graph's only launch, as the planner computes it."""
+    return Engine(graph, device=device.selector, use_cache=False, use_tuning=False).plan.steps[0].tuning_key
+
+
+def engine_runs_with_defaults(device, storage, graph, feeds):
+    engine = Engine(graph, device=device.selector, storage_dir=str(storage))
+    assert not any(step.tuned for step in engine.plan.steps)
+    want = reference.run(graph, feeds)
+    got = engine.run(feeds)
+    assert all(rel_err(got[name], want[name]) < 1e-4 for name in want)
+    return engine
+
+
+def test_round_trip(device, tmp_path):
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.load_warning is None and tuning.get("k gws=49x10x1") is None
+    tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
+    assert tuning.save()
+    again = TuningFile.open(tmp_path, device)
+    assert again.load_warning is None
+    assert again.get("k gws=49x10x1") == (16, 2, 1)
+    assert again.record("k gws=49x10x1") == RECORD | {"lws": [16, 2, 1]}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_engine_uses_a_stored_local_size(device, tmp_path):
+    graph, feeds = conv_graph()
+    key = the_key(device, graph)
+    tuning = TuningFile.open(tmp_path, device)
+    tuning.put(key, (7, 2, 1), {"complete": True})
+    assert tuning.save()
+    engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
+    step = engine.plan.steps[0]
+    assert step.tuned and step.lws == (7, 2, 1)
+    want = reference.run(graph, feeds)
+    assert rel_err(engine.run(feeds)["y0"], want["y0"]) < 1e-4
+
+
+def test_devices_and_processes_merge(device, tmp_path):
+    first, second = TuningFile.open(tmp_path, device), TuningFile.open(tmp_path, device)
+    elsewhere = TuningFile.open(tmp_path, other(device))
+    first.put("a gws=8", (8,))
+    second.put("b gws=8", (4,))
+    elsewhere.put("a gws=8", (2,))
+    assert first.save() and elsewhere.save() and second.save()
+    mine, theirs = TuningFile.open(tmp_path, device), TuningFile.open(tmp_path, other(device))
+    assert (mine.get("a gws=8"), mine.get("b gws=8")) == ((8,), (4,))
+    assert (theirs.get("a gws=8"), theirs.get("b gws=8")) == ((2,), None)
+
+
+def test_driver_update_keeps_tuning(device, tmp_path):
+    tuning = TuningFile.open(tmp_path, device)
+    tuning.put("a gws=8", (8,))
+    assert tuning.save()
+    updated = dataclasses.replace(device, driver_version="99.0-new", platform_version="OpenCL 9.9 new")
+    assert TuningFile.open(tmp_path, updated).get("a gws=8") == (8,)
+
+
+def test_another_devices_file_is_refused(device, tmp_path, warnings_logged):
+    graph, feeds = conv_graph()
+    foreign = TuningFile.open(tmp_path, other(device))
+    foreign.put(the_key(device, graph), (1, 1, 1))
+    assert foreign.save()
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.load_warning.startswith("tuned for another device: Other GPU 9000 (Initech")
+    assert tuning.get(the_key(device, graph)) is None
+    assert any("tuned for another device" in w for w in warnings_logged())
+    engine_runs_with_defaults(device, tmp_path, graph, feeds)
+
+
+def test_more_compute_units_is_another_device(device, tmp_path):
+    TuningFile.open(tmp_path, device).put("a gws=8", (8,))
+    bigger = other(device, name=device.name, vendor=device.vendor, compute_units=device.compute_units + 1)
+    tuning = TuningFile.open(tmp_path, bigger)
+    tuning.put("a gws=8", (8,))
+    assert tuning.save()
+    assert TuningFile.open(tmp_path, device).load_warning.startswith("tuned for another device")
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"{\"format\": \"pymace tuned parameters\", \"version\": 1, \"devi", "corrupt: not JSON"),
+    (b"\x00\xff garbage", "corrupt: not JSON"),
+    (b"[1, 2, 3]", "corrupt: not a pymace tuned parameters file"),
+    (b"{\"format\": \"pymace tuned parameters\", \"version\": \"one\", \"devices\": []}", "corrupt: version"),
+    (b"{\"format\": \"pymace tuned parameters\", \"version\": 1, \"devices\": 7}", "corrupt: no list of devices"),
+    (b"[" * 100000, "corrupt: not JSON"),
+])
+def test_corrupt_file_is_refused(device, tmp_path, warnings_logged, content, reason):
+    (tmp_path / FILE_NAME).write_bytes(content)
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.load_warning.startswith(reason)
+    assert any(reason in w for w in warnings_logged())
+    engine_runs_with_defaults(device, tmp_path, *conv_graph())
+    tuning.put("a gws=8", (8,))  # a corrupt file is replaced by the next save
+    assert tuning.save()
+    assert TuningFile.open(tmp_path, device).load_warning is None
+
+
+def test_future_version_is_refused_and_left_alone(device, tmp_path, warnings_logged):
+    graph, feeds = conv_graph()
+    doc = json.loads(encode([(device_class(device), {the_key(device, graph): {"lws": [1, 1, 1]}})]))
+    path = tmp_path / FILE_NAME
+    path.write_text(json.dumps(doc | {"version": 3}))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.load_warning.startswith("future version 3")
+    engine_runs_with_defaults(device, tmp_path, graph, feeds)
+    before = path.read_bytes()
+    tuning.put("a gws=8", (8,))
+    assert not tuning.save()  # a newer pymace wrote it: do not destroy its data
+    assert path.read_bytes() == before
+    assert any("future version 3" in w for w in warnings_logged())
+
+
+def test_bad_entries_are_skipped_and_named(device, tmp_path):
+    good = {"lws": [8, 2]}
+    bad = {"k1 gws=8x8": {"lws": [0, 2]}, "k2 gws=8x8": {"lws": [8]}, "k3 gws=8x8": {"lws": "8x2"},
+           "k4 gws=8x8": {"lws": [8, 2], "time_us": -1}, "k5 gws=8x8": {"lws": [8, 2], "candidates": [{}]},
+           "k6 gws=8x8": {"lws": [8, 2], "time_us": float("nan")}}
+    (tmp_path / FILE_NAME).write_bytes(encode([(device_class(device), {"ok gws=8x8": good, **bad})]))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.get("ok gws=8x8") == (8, 2)
+    assert all(tuning.get(key) is None for key in bad)
+    assert tuning.load_warning.startswith("corrupt: ") and "k1" in tuning.load_warning
+    assert "(and 1 more)" in tuning.load_warning
+
+
+def test_unwritable_dir_is_a_warning(device, tmp_path, warnings_logged):
+    (tmp_path / "file").write_text("a file where the storage dir's parent should be")  # fails even for root
+    tuning = TuningFile.open(tmp_path / "file" / "storage", device)
+    assert tuning.load_warning and "cannot read" in tuning.load_warning
+    tuning.put("a gws=8", (8,))
+    assert not tuning.save()
+    assert any("could not save" in w for w in warnings_logged())
+
+
+def test_explain(device, tmp_path):
+    tuning = TuningFile.open(tmp_path, device)
+    tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
+    tuning.save()
+    report = explain(tuning.path, device)
+    assert report["format"] == "pymace tuned parameters" and report["version"] == 1
+    assert report["integrity"] == "ok" and report["for_this_device"] == "tuned for this device"
+    row = report["devices"][0]["entries"][0]
+    assert row["lws"] == [16, 2, 1] and row["speedup"] == 1.25 and row["failed"] == 1 and row["candidates"] == 4
+    assert explain(tuning.path, other(device))["for_this_device"].startswith("tuned for another device")
+    assert explain(tmp_path / "missing.json")["format"] == "unreadable"
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_parse_never_raises_on_bytes(data):
+    sections, problems = parse(data)
+    assert sections or problems
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=4), max_leaves=20)
+
+
+@given(entries=st.dictionaries(st.text(max_size=20), JSON, max_size=4), units=JSON)
+@settings(max_examples=300, deadline=None)
+def test_parse_never_raises_on_json(entries, units):
+    device = {"name": "d", "vendor": "v", "platform": "p", "compute_units": units}
+    doc = {"format": "pymace tuned parameters", "version": 1, "devices": [{"device": device, "entries": entries}]}
+    data = json.dumps(doc).encode()
+    sections, problems = parse(data)
+    for _, good in sections:
+        for record in good.values():
+            assert all(isinstance(v, int) and v >= 1 for v in record["lws"])
+    explain_bytes(data)
