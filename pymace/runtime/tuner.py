@@ -221,35 +221,43 @@ def _measure(queue, launch: _Launch, lws, before, reference, check, best_us) -> 
     return result | {"time_us": round(statistics.median(samples), 3)}
 
 
-def _tune_launch(s: _Session, launch: _Launch, old: dict | None, deadline: float, tick) -> dict:
-    """The record for one launch (`complete` False when the deadline came first); the plan's buffers hold the
-    state right before its step, and hold it again afterwards."""
+def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
+    """Measure the launch's candidates and store its record (also when interrupted: `complete` False then). The
+    plan's buffers hold the state right before its step, and hold it again afterwards."""
     step, queue, buffers = launch.step, s.queue, launch.buffers
     check = (STORAGE[s.data_type], TOLERANCE[s.data_type])
+    old = s.tuning.record(launch.key) or {}
     before = _read(queue, buffers)
     try:
         _run(queue, launch, step.lws)
     except cl.Error as error:  # the plan itself cannot run: nothing to compare with
         failed = {"lws": list(step.lws), "failed": " ".join(str(error).split())[:300]}
-        return {"lws": list(step.lws), "default_lws": list(step.lws), "complete": True, "candidates": [failed]}
+        s.tuning.put(launch.key, step.lws, {"default_lws": list(step.lws), "complete": True, "candidates": [failed]})
+        return
     reference = _read(queue, buffers)
-    default = _measure(queue, launch, step.lws, before, reference, check, None)
-    tried = {tuple(c["lws"]): c for c in (old or {}).get("candidates", []) if tuple(c["lws"]) != step.lws}
-    results = [default, *tried.values()]
-    complete = True
-    for lws in launch.candidates:
-        if lws == step.lws or lws in tried:
-            continue
-        if time.perf_counter() > deadline:
-            complete = False
-            break
-        best = _best(results)
-        results.append(_measure(queue, launch, lws, before, reference, check, best and best["time_us"]))
-        tick(launch)
-    _write(queue, buffers, before)
-    best = _best(results)
-    record = {"lws": best["lws"] if best else list(step.lws), "default_lws": list(step.lws), "complete": complete,
-              "candidates": results}
+    results = [_measure(queue, launch, step.lws, before, reference, check, None)]
+    tried = {tuple(c["lws"]) for c in old.get("candidates", [])}
+    results += [c for c in old.get("candidates", []) if tuple(c["lws"]) != step.lws]
+    complete = False
+    try:
+        for lws in launch.candidates:
+            if lws == step.lws or lws in tried:
+                continue
+            if time.perf_counter() > deadline:
+                break
+            best = _best(results)
+            results.append(_measure(queue, launch, lws, before, reference, check, best and best["time_us"]))
+            tick(launch)
+        else:
+            complete = True
+    finally:
+        _write(queue, buffers, before)
+        s.tuning.put(launch.key, (_best(results) or results[0])["lws"], _record(step, results, complete))
+
+
+def _record(step: Step, results: list[dict], complete: bool) -> dict:
+    best, default = _best(results), results[0]
+    record = {"default_lws": list(step.lws), "complete": complete, "candidates": results}
     if "time_us" in default:
         record["default_time_us"] = default["time_us"]
     if best:
@@ -308,10 +316,9 @@ def tune(model_path_or_graph, device="auto", data_type: str = "fp32", budget: fl
                 break
             launch = pending.pop(i, None)
             if launch is not None:
-                record = _tune_launch(s, launch, s.tuning.record(launch.key), deadline, tick)
-                s.tuning.put(launch.key, record["lws"], record)
-                s.tuning.save()
                 tuned_now.append(launch.key)
+                _tune_launch(s, launch, deadline, tick)
+                s.tuning.save()
             cl.enqueue_nd_range_kernel(s.queue, step.kernel, step.gws, step.lws)
         s.queue.finish()
     finally:

@@ -1,0 +1,129 @@
+"""The tuner on real launches: candidates within limits, correct output before timing, records the engine uses,
+an interrupted or budget-stopped run that the next run continues."""
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pymace.engine import Engine
+from pymace.reference import executor as reference
+from pymace.runtime import tuner
+from pymace.runtime.tuning_file import TuningFile
+from tests.helpers import rel_err
+from tests.tuner.common import chain_graph, conv_graph, needs_device
+
+
+@given(gws=st.lists(st.integers(1, 5000), min_size=1, max_size=3), limit=st.sampled_from([1, 64, 256, 1024, 4096]))
+def test_candidates_respect_the_limits(gws, limit):
+    items = (1024, 512, 64)
+    default = tuple([1] * len(gws))
+    found = tuner.candidates(tuple(gws), limit, items, default)
+    assert found[0] == default and len(found) == len(set(found)) <= tuner.MAX_CANDIDATES
+    for lws in found:
+        assert len(lws) == len(gws) and math.prod(lws) <= limit
+        assert all(1 <= size <= items[d] for d, size in enumerate(lws))
+
+
+def test_candidates_spread_over_sizes():
+    found = tuner.candidates((56, 56, 32), 1024, (1024, 1024, 64), (64, 4, 4))
+    assert 20 <= len(found) <= tuner.MAX_CANDIDATES
+    sizes = {math.prod(c).bit_length() for c in found}
+    assert len(sizes) >= 8  # from single work-items to the kernel's limit
+    assert all(tuner.padding((56, 56, 32), c) <= tuner.MAX_PADDING for c in found[1:])
+
+
+def outputs(graph, feeds, device, storage, use_tuning):
+    engine = Engine(graph, device=device.selector, storage_dir=str(storage), use_tuning=use_tuning)
+    return engine, engine.run(feeds)
+
+
+@needs_device
+@pytest.mark.parametrize("make", [conv_graph, chain_graph], ids=["conv", "chain"])
+def test_tuned_engine_matches_untuned(device, tmp_path, make):
+    graph, feeds = make()
+    ticks = []
+    result = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path),
+                        progress=lambda done, total, what: ticks.append((done, total, what)))
+    assert result["launches"] >= 1 and result["complete"] == result["launches"] and not result["stopped_by_budget"]
+    assert ticks[-1][0] == ticks[-1][1] and all(done <= total for done, total, _ in ticks)
+    for row in result["rows"]:
+        assert row["tried"] >= 10 and row["best_us"] > 0 and row["default_us"] > 0
+    tuned, got = outputs(graph, feeds, device, tmp_path, True)
+    plain, want = outputs(graph, feeds, device, tmp_path, False)
+    assert all(step.tuned for step in tuned.plan.steps if step.tuning_key in {r["key"] for r in result["rows"]})
+    assert not any(step.tuned for step in plain.plan.steps)
+    for name in want:
+        assert rel_err(got[name], want[name]) < 1e-5
+        assert rel_err(got[name], reference.run(graph, feeds)[name]) < 1e-4
+    again = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path))
+    assert again["tuned_now"] == 0 and again["complete"] == result["complete"]  # measured keys are skipped
+
+
+@needs_device
+def test_failing_candidates_are_recorded(device, tmp_path, monkeypatch):
+    graph, _ = conv_graph()
+    real = tuner.candidates
+
+    def with_impossible(gws, limit, items, default, most=tuner.MAX_CANDIDATES):
+        return real(gws, limit, items, default, most=8) + [(limit * 2,) + (1,) * (len(gws) - 1)]
+
+    monkeypatch.setattr(tuner, "candidates", with_impossible)
+    result = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path))
+    row = result["rows"][0]
+    assert row["complete"] and row["failed"] == 1
+    assert "INVALID_WORK_GROUP_SIZE" in row["failures"][0]["error"]
+    record = TuningFile.open(tmp_path, device).record(row["key"])
+    assert any("failed" in c for c in record["candidates"])
+    assert math.prod(record["lws"]) <= device.max_work_group_size
+
+
+def test_a_wrong_output_fails_the_candidate():
+    import numpy as np
+
+    want = [np.float32([1.0, 2.0, 3.0]).view(np.uint8)]
+    assert tuner._difference([want[0].copy()], want, np.float32, 1e-5) is None
+    close = [np.float32([1.0, 2.0, 3.0 + 1e-6]).view(np.uint8)]
+    assert tuner._difference(close, want, np.float32, 1e-5) is None
+    wrong = [np.float32([1.0, 2.5, 3.0]).view(np.uint8)]
+    assert "max error 0.5" in tuner._difference(wrong, want, np.float32, 1e-5)
+    nan = [np.float32([1.0, np.nan, 3.0]).view(np.uint8)]
+    assert "NaN" in tuner._difference(nan, want, np.float32, 1e-5)
+
+
+@needs_device
+def test_interrupted_run_resumes(device, tmp_path):
+    graph, feeds = chain_graph()
+    seen = []
+
+    def stop_after_five(done, total, what):
+        seen.append((done, total))
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path), progress=stop_after_five)
+    first_total = seen[0][1]
+    tuning = TuningFile.open(tmp_path, device)
+    partial = [r for r in tuning.entries.values() if not r["complete"]]
+    assert len(partial) == 1 and len(partial[0]["candidates"]) == 6  # the default and the five measured
+    engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
+    assert any(step.tuned for step in engine.plan.steps)  # a partial record's best is already used
+    assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-4
+
+    totals = []
+    result = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path),
+                        progress=lambda done, total, what: totals.append(total))
+    assert totals[0] == first_total - 5  # the candidates measured before the interruption are not measured again
+    assert result["complete"] == result["launches"]
+
+
+@needs_device
+def test_budget_stops_and_the_next_run_continues(device, tmp_path):
+    graph, _ = chain_graph()
+    stopped = tuner.tune(graph, device=device.selector, budget=0, storage_dir=str(tmp_path))
+    assert stopped["stopped_by_budget"] and stopped["complete"] == 0
+    finished = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path))
+    assert not finished["stopped_by_budget"] and finished["complete"] == finished["launches"]
+    text = tuner.render_text(finished)
+    assert text is not None
