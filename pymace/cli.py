@@ -18,11 +18,11 @@ def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--storage-dir", help="where caches live (default: $PYMACE_STORAGE_DIR or the user cache dir)")
     if device:
-        p.add_argument("--device", default=os.environ.get("PYMACE_DEVICE", "auto"),
-                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE (default: auto)")
+        p.add_argument("--device", default=os.environ.get("PYMACE_DEVICE"),
+                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE (default: auto, or the model's runtime)")
     if data_type:
-        p.add_argument("--data-type", default="fp32", choices=["fp32", "fp16"],
-                       help="storage type on the device; compute is fp32 (default: fp32)")
+        p.add_argument("--data-type", choices=["fp32", "fp16"],
+                       help="storage type on the device; compute is fp32 (default: the model's, else fp32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,15 +118,23 @@ def cmd_devices(a) -> int:
         return 0
     from rich.table import Table
 
-    t = Table(title="OpenCL devices")
-    for col in ["", "id", "device", "platform", "driver", "OpenCL C", "CUs", "fp16", "images", "local mem", "status"]:
-        t.add_column(col)
+    if not devices:
+        _console().print("no OpenCL device found (install Debian's pocl-opencl-icd, or a GPU driver)")
+        return 0
     for d in devices:
-        t.add_row("*" if d is default else "", d.selector, d.name, d.platform_name, d.driver_version,
-                  d.opencl_c_version, str(d.compute_units), "yes" if d.fp16 else "no",
-                  "yes" if d.image_support else "no", f"{d.local_mem_size // 1024} KiB",
-                  "ok" if d.usable else f"skipped: {d.problem}")
-    _console().print(t if devices else "no OpenCL device found (install Debian's pocl-opencl-icd)")
+        t = Table.grid(padding=(0, 2))
+        t.add_row("device", f"[bold]{d.name}[/bold]" + ("  (default)" if d is default else ""))
+        for label, value in [("id", d.selector), ("type", "GPU" if d.is_gpu else "CPU"), ("vendor", d.vendor),
+                             ("platform", f"{d.platform_name} — {d.platform_version}"),
+                             ("driver", d.driver_version), ("OpenCL C", d.opencl_c_version),
+                             ("compute units", d.compute_units), ("max work-group", d.max_work_group_size),
+                             ("local memory", f"{d.local_mem_size // 1024} KiB"),
+                             ("global memory", f"{d.global_mem_size / 2**30:.1f} GiB"),
+                             ("fp16 (cl_khr_fp16)", "yes" if d.fp16 else "no (fp16 storage via vload_half)"),
+                             ("images", "yes" if d.image_support else "no"),
+                             ("status", "usable" if d.usable else f"skipped: {d.problem}")]:
+            t.add_row(label, str(value))
+        _console().print(t, "")
     return 0
 
 
@@ -142,10 +150,11 @@ def _parse_shapes(items) -> dict[str, list[int]]:
 
 
 def cmd_convert(a) -> int:
+    from . import deploy
     from .tools import convert
 
     if a.source.endswith((".yml", ".yaml")):
-        outs = convert.convert_config(a.source, a.output or ".")
+        outs = deploy.convert_config(a.source, a.output)
     else:
         out = a.output or str(Path(a.source).with_suffix(".pmace").name)
         convert.convert(a.source, out, input_shapes=_parse_shapes(a.input_shape) or None)
@@ -165,7 +174,7 @@ def cmd_convert(a) -> int:
 def _build_cache(model: str, a) -> dict:
     from .engine import Engine
 
-    engine = Engine(model, device=a.device, data_type=getattr(a, "data_type", "fp32"), storage_dir=a.storage_dir)
+    engine = Engine(model, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
     return engine.init_stats | {"model": model}
 
 
@@ -332,11 +341,26 @@ COMMANDS = {"devices": cmd_devices, "convert": cmd_convert, "run": cmd_run, "zoo
             "validate": cmd_validate, "report": cmd_report, "demo": cmd_demo}
 
 
+def _model_defaults(a) -> None:
+    """--device and --data-type default to what the model's deployment YAML recorded, else auto and fp32."""
+    meta = {}
+    model = getattr(a, "model", None)
+    if model and (getattr(a, "device", "") is None or getattr(a, "data_type", "") is None):
+        from .ir import pmace_file
+
+        meta = pmace_file.load(model).metadata
+    if getattr(a, "device", "") is None:
+        a.device = {"cpu": "cpu"}.get(meta.get("runtime"), "auto")
+    if getattr(a, "data_type", "") is None:
+        a.data_type = {"fp16_fp32": "fp16"}.get(meta.get("data_type"), "fp32")
+
+
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(a.verbose, 2)]
     logging.basicConfig(level=level, format="pymace: %(levelname)s: %(message)s")
     try:
+        _model_defaults(a)
         return COMMANDS[a.command](a)
     except PymaceError as e:
         if os.environ.get("PYMACE_DEBUG"):

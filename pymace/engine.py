@@ -21,15 +21,17 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, model: str | os.PathLike | Graph, device: str = "auto", data_type: str = "fp32",
+    def __init__(self, model: str | os.PathLike | Graph, device: str | None = "auto", data_type: str | None = None,
                  storage_dir: str | None = None, use_cache: bool = True, profile: bool = False,
                  use_tuning: bool = True):
         t0 = time.perf_counter()
+        self.graph: Graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
+        meta = self.graph.metadata  # a deployment YAML records runtime and data type in the model
+        data_type = data_type or {"fp16_fp32": "fp16"}.get(meta.get("data_type"), "fp32")
         if data_type not in ("fp32", "fp16"):
             raise ConfigError(f"unknown data type {data_type!r}: use fp32 or fp16")
-        self.graph: Graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
         self.data_type, self.profile = data_type, profile
-        self.device_spec = (device or "auto").lower()
+        self.device_spec = (device or {"cpu": "cpu"}.get(meta.get("runtime"), "auto")).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.plan = None
         self.device = None

@@ -1,0 +1,108 @@
+"""The command line: user mistakes end in one line on stderr and a non-zero exit, never a traceback; --json
+output parses."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from pymace.tools import zoo
+
+
+def pymace(*args, cwd=None):
+    done = subprocess.run([sys.executable, "-m", "pymace.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_one_line_error(code, err, *words):
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.startswith("pymace: error:")]
+    assert len(lines) == 1, err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def rnet():
+    return zoo.fetch("mtcnn_rnet")
+
+
+def test_truncated_onnx(tmp_path):
+    src = zoo.source("mtcnn_rnet").read_bytes()
+    bad = tmp_path / "cut.onnx"
+    bad.write_bytes(src[: len(src) // 3])
+    assert_one_line_error(*pymace("convert", bad, "-o", tmp_path / "x.pmace")[::2], "cut.onnx")
+
+
+def test_unsupported_op_lists_ops_and_nodes(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok"), helper.make_node("Erf", ["a"], ["b"], name="erf1"),
+             helper.make_node("Det", ["b"], ["y"], name="det7")]
+    path = tmp_path / "odd.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)]),
+              path)
+    assert_one_line_error(*pymace("convert", path, "-o", tmp_path / "x.pmace")[::2], "Erf", "erf1", "Det", "det7")
+
+
+def test_yaml_unknown_key_names_key_and_line(tmp_path, rnet):
+    cfg = tmp_path / "deploy.yml"
+    cfg.write_text(f"library_name: faces\nmodels:\n  rnet:\n    platform: onnx\n"
+                   f"    model_file_path: {zoo.source('mtcnn_rnet')}\n    target_abis: [arm64]\n")
+    assert_one_line_error(*pymace("convert", cfg, "-o", tmp_path)[::2], "target_abis", ":6")
+
+
+def test_yaml_sha256_mismatch(tmp_path):
+    cfg = tmp_path / "deploy.yml"
+    cfg.write_text(f"models:\n  rnet:\n    platform: onnx\n    model_file_path: {zoo.source('mtcnn_rnet')}\n"
+                   f"    model_sha256_checksum: {'0' * 64}\n")
+    assert_one_line_error(*pymace("convert", cfg, "-o", tmp_path)[::2], "sha256")
+
+
+def test_wrong_input_shape(tmp_path, rnet):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((1, 3, 24, 24)).astype(np.float32))
+    code, _, err = pymace("run", rnet, "--input", f"input_2={tmp_path / 'x.npy'}", "--output-dir", tmp_path)
+    assert_one_line_error(code, err, "input_2", "[1, 3, 24, 24]", "[1, 24, 24, 3]")
+
+
+@pytest.mark.parametrize("args,words", [
+    (["run", "/nonexistent/model.pmace"], ["no such file"]),
+    (["run", "{rnet}", "--input", "input_2=/nonexistent.npy"], ["cannot read"]),
+    (["run", "{rnet}", "--device", "tpu"], ["unknown device"]),
+    (["inspect", "/nonexistent/cache.bin", "--extract", "{tmp}"], ["unreadable"]),
+    (["zoo", "fetch", "resnet9000"], ["no zoo model"]),
+])
+def test_user_mistakes(tmp_path, rnet, args, words):
+    args = [a.format(rnet=rnet, tmp=tmp_path / "x") for a in args]
+    assert_one_line_error(*pymace(*args)[::2], *words)
+
+
+def test_run_writes_one_npy_per_output(tmp_path, rnet):
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 24, 24, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code, out, err = pymace("run", rnet, "--input", f"input_2={tmp_path / 'x.npy'}", "--output-dir", tmp_path / "o",
+                            "--json", "--storage-dir", tmp_path / "s")
+    assert code == 0, err
+    written = json.loads(out)["outputs"]
+    assert set(written) == {"dense_2", "softmax_1"}
+    probs = np.load(written["softmax_1"]["path"])
+    assert probs.shape == (1, 2) and abs(float(probs.sum()) - 1) < 1e-5
+
+
+def test_json_outputs_parse(tmp_path, rnet):
+    code, out, _ = pymace("devices", "--json")
+    assert code == 0 and json.loads(out)["devices"]
+    code, out, _ = pymace("zoo", "list", "--json")
+    assert code == 0 and {"mobilenet_v2", "blazeface"} <= {m["name"] for m in json.loads(out)["models"]}
+    code, out, err = pymace("cache", "build", rnet, "--json", "--storage-dir", tmp_path)
+    assert code == 0, err
+    cache = json.loads(out)["cache_file"]
+    code, out, err = pymace("inspect", cache, "--model", rnet, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["format"] == "pymace program cache" and report["coverage"]["complete"]
