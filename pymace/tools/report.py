@@ -256,7 +256,11 @@ def plot_latency(b: dict) -> bytes:
     hist.hist(samples, bins=min(30, max(5, len(samples) // 2)), color="#4f81bd")
     hist.set_xlabel("latency ms")
     hist.set_ylabel("runs")
-    box.boxplot(samples, orientation="horizontal", whis=(1, 99))
+    import matplotlib
+
+    # `orientation` arrived in Matplotlib 3.10 and `vert` is deprecated from 3.11: ask for what this one has.
+    sideways = {"orientation": "horizontal"} if _at_least(matplotlib.__version__, 3, 10) else {"vert": False}
+    box.boxplot(samples, whis=(1, 99), **sideways)
     box.set_xlabel("latency ms (whiskers: p1–p99)")
     box.set_yticks([])
     return _png(fig)
@@ -272,6 +276,11 @@ def plot_ops(b: dict) -> bytes:
     top.set_xlabel("device ms, slowest nodes")
     top.tick_params(axis="y", labelsize=7)
     return _png(fig)
+
+
+def _at_least(version: str, major: int, minor: int) -> bool:
+    parts = [int(p) for p in version.split(".")[:2] if p.isdigit()]
+    return tuple(parts) >= (major, minor)
 
 
 # --- writers -------------------------------------------------------------------------------------------------
