@@ -90,3 +90,21 @@ def test_chromium_renders_sections_and_images(html_report, tmp_path):
     dom = subprocess.run(flags + ["--dump-dom", html_report.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert all(f'id="{a}"' in dom for a in SECTIONS) and dom.count("<img") == 3
+
+
+@pytest.mark.slow
+def test_demo_classifies_chelsea_and_writes_the_report(tmp_path):
+    """The real job: MobileNetV2 from the zoo (fetched once into the user cache), on the default device."""
+    import io
+
+    from rich.console import Console
+
+    from pymace.tools import demo
+
+    console = Console(file=io.StringIO(), width=160)
+    result = json.loads(json.dumps(demo.demo(out_dir=str(tmp_path), console=console, runs=3)))
+    assert result["top5"][0]["class"] == 285 and result["top5"][0]["label"] == "Egyptian cat"
+    assert result["top5"][0]["probability"] == pytest.approx(0.758, abs=0.01)
+    assert result["validation_passed"] and Path(result["report"]).exists()
+    printed = console.file.getvalue()
+    assert "Egyptian cat" in printed and "warm" in printed and "pymace-report.html" in printed

@@ -1,26 +1,11 @@
 """Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout: references and shape inference against
 onnxruntime, float and int64 (the frontends fold shape arithmetic through them)."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import helper
 
 from pymace.ops import reshape
 from pymace.ops.base import TensorInfo
-
-
-def ort_run(op_type, inputs, attrs, n_outputs=1, opset=18):
-    """Run one ONNX node on onnxruntime; `inputs` may hold None for omitted optional inputs."""
-    names = [f"i{k}" if a is not None else "" for k, a in enumerate(inputs)]
-    vi = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-          for n, a in zip(names, inputs, strict=True) if n]
-    outs = [helper.make_tensor_value_info(f"o{k}", vi[0].type.tensor_type.elem_type, None) for k in range(n_outputs)]
-    node = helper.make_node(op_type, names, [o.name for o in outs], **attrs)
-    model = helper.make_model(helper.make_graph([node], "g", vi, outs), opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {n: a for n, a in zip(names, inputs, strict=True) if n})
-
+from tests.helpers import ort_run
 
 I64 = np.int64
 CASES = [  # op, input shape, IR attributes, extra ONNX inputs, ONNX attributes

@@ -1,27 +1,13 @@
 """Slice's reference and shape inference against onnxruntime: random shapes, starts, ends (beyond the bounds
 too), axes and steps of either sign."""
 import numpy as np
-import onnxruntime as ort
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnx import helper
 
 from pymace.ops import slice as slice_op
 from pymace.ops.base import TensorInfo
-
-
-def ort_run(op_type, inputs, attrs, n_outputs=1, opset=18):
-    """Run one ONNX node on onnxruntime; `inputs` may hold None for omitted optional inputs."""
-    names = [f"i{k}" if a is not None else "" for k, a in enumerate(inputs)]
-    vi = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-          for n, a in zip(names, inputs, strict=True) if n]
-    outs = [helper.make_tensor_value_info(f"o{k}", vi[0].type.tensor_type.elem_type, None) for k in range(n_outputs)]
-    node = helper.make_node(op_type, names, [o.name for o in outs], **attrs)
-    model = helper.make_model(helper.make_graph([node], "g", vi, outs), opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {n: a for n, a in zip(names, inputs, strict=True) if n})
+from tests.helpers import ort_run
 
 
 def check(x, starts, ends, axes=None, steps=None):
