@@ -114,7 +114,8 @@ def choose_reference(graph, reference: str) -> tuple[str, str | None, str | None
     if want == "numpy":
         return "numpy", None, None
     if want == "auto" and native is None:
-        return "numpy", None, f"no runtime for the source framework {framework!r}: the NumPy reference executor"
+        why = f"no runtime for the source framework {framework!r}" if framework else "no source model recorded"
+        return "numpy", None, f"{why}: the NumPy reference executor"
     if want != "auto" and want != native:
         raise ConfigError(f"reference {want} cannot run this model (its source framework is {framework!r})")
     if not source or not Path(source).exists():
