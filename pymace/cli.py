@@ -315,7 +315,7 @@ def cmd_validate(a) -> int:
     from .tools import validate
 
     result = validate.validate(a.model, reference=a.reference, image=a.image, device=a.device,
-                               data_type=a.data_type, threshold=a.threshold)
+                               data_type=a.data_type, threshold=a.threshold, storage_dir=a.storage_dir)
     _print_json(result) if a.json else _console().print(validate.render_text(result))
     return 0 if result.get("passed") else 1
 
@@ -324,7 +324,7 @@ def cmd_report(a) -> int:
     from .tools import report
 
     path = report.write_report(a.model, a.output, device=a.device, data_type=a.data_type, fmt=a.format,
-                               runs=a.runs, commands=["pymace " + " ".join(sys.argv[1:])])
+                               runs=a.runs, commands=["pymace " + " ".join(sys.argv[1:])], storage_dir=a.storage_dir)
     _print_json({"report": str(path)}) if a.json else print(f"wrote {path}")
     return 0
 

@@ -210,8 +210,21 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
     return target
 
 
+# How each model expects a photo (validate --image, the report): x = (pixel * scale - mean) / std, per channel.
+_PREPROCESSING = {
+    "blazeface": {"scale": 1 / 255, "mean": 0.5, "std": 0.5},  # MediaPipe: RGB in [-1, 1]
+    "ppocr_cls": {"scale": 1 / 255, "mean": 0.5, "std": 0.5},  # PaddleOCR's cls: [-1, 1]
+    "ppocr_det": {"scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "mtcnn_pnet": {"scale": 1.0, "mean": 127.5, "std": 128.0},  # (pixel - 127.5) / 128
+    "mtcnn_rnet": {"scale": 1.0, "mean": 127.5, "std": 128.0},
+    "mtcnn_onet": {"scale": 1.0, "mean": 127.5, "std": 128.0},
+}
+
+
 def _entry_metadata(name: str) -> dict:
     meta = {"zoo_name": name, "description": describe(name)}
+    if name in _PREPROCESSING:
+        meta["preprocessing"] = _PREPROCESSING[name]
     if name == "mobilenet_v2":
         labels = Path(__file__).resolve().parent.parent / "data" / "imagenet_labels.txt"
         meta["preprocessing"] = MOBILENET_PREPROCESSING
