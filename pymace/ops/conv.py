@@ -90,9 +90,9 @@ def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
     return [Const(pack(np.asarray(v, np.float32).reshape(m, 1))) for v in (bias, slope)]
 
 
-GEMM_TK = 16  # K slice of conv_gemm staged through __local memory per step
+GEMM_MAX_TK = 64  # K slice of conv_gemm staged through __local memory per step (fewer for a shorter K)
 GEMM_FILL = 2  # conv_gemm splits K until there are this many work-groups per compute unit (or K runs out)
-GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices (128 k) per split
+GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
 
 
 def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None) -> tuple[str, int]:
@@ -122,22 +122,27 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None
     return name, px
 
 
-def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, int]:
-    """(TM, TN, SPLIT) for conv_gemm: 64x64 tiles (32 along a dimension of 32 or less), then split K so that
-    batch-1 layers with few tiles (7x7 and 14x14 maps) still give every compute unit work-groups."""
+def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, int, int]:
+    """(TM, TN, TK, SPLIT) for conv_gemm. On the H100 a K slice costs about one global-memory round trip
+    (~1 µs at batch 1, where a compute unit holds one or two work-groups), so TK is as long as K allows (64).
+    Tiles are 64x64 (32 along a dimension of 32 or less). K is split (one more launch, ~9 µs of host time) only
+    for long K and too few tiles (7x7 and 14x14 maps), keeping at least GEMM_MIN_SLICES slices per split."""
     tm, tn = (64 if m > 32 else 32), (64 if pixels > 32 else 32)
+    tk = 16
+    while tk < GEMM_MAX_TK and tk < k:
+        tk *= 2
     tiles = n * -(-m // tm) * -(-pixels // tn)
-    slices, split = -(-k // GEMM_TK), 1
+    slices, split = -(-k // tk), 1
     want = GEMM_FILL * getattr(device, "compute_units", 1)
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
-    return tm, tn, split
+    return tm, tn, tk, split
 
 
-def pack_gemm_weights(w2d: np.ndarray, tm: int) -> np.ndarray:
+def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     """[M, K] -> A[K_pad][M_pad], zero-padded to whole TK x TM tiles, so conv_gemm's tile loads need no checks."""
     m, k = w2d.shape
-    out = np.zeros((-(-k // GEMM_TK) * GEMM_TK, -(-m // tm) * tm), np.float32)
+    out = np.zeros((-(-k // tk) * tk, -(-m // tm) * tm), np.float32)
     out[:k, :m] = w2d.T
     return out
 
@@ -146,17 +151,17 @@ def launch_gemm(ctx, x, w, bias, slope, out, opts):
     """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
-    tm, tn, split = gemm_tiling(m, pixels, k, n, ctx.device)
-    a = pack_gemm_weights(w.const.reshape(m, k), tm)
+    tm, tn, tk, split = gemm_tiling(m, pixels, k, n, ctx.device)
+    a = pack_gemm_weights(w.const.reshape(m, k), tm, tk)
     wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
     y = ctx.outputs[0]
     part_size = n * split * m * pixels if split > 1 else 1
     part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
     i32 = np.int32
     args = [x, Const(a), wb, sb, y, part, *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k,
-                                                     a.shape[0] // GEMM_TK, opts["pads"][0], opts["pads"][1]))]
+                                                     a.shape[0] // tk, opts["pads"][0], opts["pads"][1]))]
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
-    options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={GEMM_TK}", f"-DSPLIT={split}")
+    options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
     ctx.kernel("conv", "conv_gemm", gws, args, options=options, lws=(tn // 4, tm // 4, 1))
     if split > 1:
         ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m), [part, wb, sb, y, *map(i32, (split, m, pixels, n))],
@@ -234,8 +239,8 @@ CASES = [
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu"), consts=(1, 3)),
     _case("defaults_only", (1, 4, 9, 8), (6, 4, 3, 3)),
     # conv_gemm (the GPU's variant) forced so that every device runs it: channels and pixels off the 32/64
-    # tiles, K off the 16-slice, stride 2, dilation, asymmetric pads, batch 2, and split K (K = 64*9 = 576)
-    _case("gemm_1x1_tails", (2, 37, 9, 11), (70, 37, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G,
+    # tiles, K off the 16/32/64 slices, stride 2, dilation, asymmetric pads, batch 2, and split K (K >= 1024)
+    _case("gemm_1x1_tails_tk16", (2, 13, 9, 11), (70, 13, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G,
           activation="Relu", kernel_variant="conv_gemm"),
     _case("gemm_3x3_s2", (1, 19, 23, 21), (33, 19, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2],
           dilations=[1, 1], group=1, kernel_variant="conv_gemm"),
@@ -244,11 +249,11 @@ CASES = [
           kernel_variant="conv_gemm"),
     _case("gemm_dilated", (1, 5, 18, 18), (7, 5, 3, 3), kernel_shape=[3, 3], pads=[2] * 4, strides=[1, 1],
           dilations=[2, 2], group=1, kernel_variant="conv_gemm"),
-    _case("gemm_splitk_7x7", (2, 64, 7, 7), (40, 64, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+    _case("gemm_splitk_7x7", (1, 128, 7, 7), (40, 128, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           activation="HardSwish", kernel_variant="conv_gemm"),
-    _case("gemm_small_map_32x32", (1, 50, 5, 5), (24, 50, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+    _case("gemm_small_map_32x32_tk32", (1, 3, 5, 5), (24, 3, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           kernel_variant="conv_gemm"),
-    Case("gemm_splitk_prelu_1x1", [(1, 300, 6, 6), (130, 300, 1, 1), None, np.linspace(-1, 1, 130, dtype=np.float32)],
+    Case("gemm_splitk_prelu_1x1", [(1, 1100, 6, 6), (60, 1100, 1, 1), None, np.linspace(-1, 1, 60, dtype=np.float32)],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu", kernel_variant="conv_gemm"),
          consts=(1, 3)),
 ]

@@ -1,0 +1,139 @@
+"""Per-kernel device times of pymace's models on a GPU, for several kernel-choice variants, in one run: the
+workbench for conv/gemm speed (see benchmarks/NOTES.md). For each model, variant and storage type it prints the
+device-only latency (median of enqueue-all + finish), the sum of per-kernel profiled times, the time per kernel
+name, and the slowest steps; the full per-step numbers go to OUT/gpu_kernels.json.
+
+    python benchmarks/gpu_kernels.py --assets DIR [--models mobilenet_v2,resnet50] [--variants new,old] [--runs 30]
+
+Variants patch module constants of pymace.ops.conv / pymace.ops.gemm for the run (experiments, not settings)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import cosine, median_ms  # noqa: E402
+from benchmarks.gpu import pmace_for, torch_model  # noqa: E402
+from pymace.ops import conv, gemm  # noqa: E402
+
+
+def _old_conv_choice(original):
+    """The kernel choice before conv_gemm: conv1x1 / conv_direct on the GPU too."""
+
+    def choose(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None):
+        name, px = original(x_shape, w_shape, group, k, s, p, out_hw, device, forced)
+        if name == "conv_gemm" and not forced:
+            one = k == [1, 1] and s == [1, 1] and not any(p)
+            return original(x_shape, w_shape, group, k, s, p, out_hw, device, "conv1x1" if one else "conv_direct")
+        return name, px
+
+    return choose
+
+
+DEVICE = "gpu"
+VARIANTS = {  # name -> {(module, attribute): value or function of the original}
+    "new": {},
+    "old": {(conv, "choose_variant"): _old_conv_choice, (gemm, "SPLITK_MAX_ROWS"): 0},
+    "nosplit": {(conv, "GEMM_MIN_SLICES"): 1 << 30},
+    "fill4": {(conv, "GEMM_FILL"): 4},
+    "fill1": {(conv, "GEMM_FILL"): 1},
+    "minslices4": {(conv, "GEMM_MIN_SLICES"): 4},
+    "tk32": {(conv, "GEMM_MAX_TK"): 32},
+    "tk16": {(conv, "GEMM_MAX_TK"): 16, (conv, "GEMM_MIN_SLICES"): 32},
+}
+
+
+@contextmanager
+def patched(variant: str):
+    saved = []
+    for (module, attr), value in VARIANTS[variant].items():
+        saved.append((module, attr, getattr(module, attr)))
+        setattr(module, attr, value(getattr(module, attr)) if callable(value) else value)
+    try:
+        yield
+    finally:
+        for module, attr, value in saved:
+            setattr(module, attr, value)
+
+
+def profile(graph, feeds, data_type: str, runs: int):
+    from pymace import Engine
+
+    engine = Engine(graph, device=DEVICE, data_type=data_type, profile=True, use_tuning=False)
+    out = engine.run(feeds)
+    per_step = [engine.run_profiled(feeds)[1] for _ in range(runs)]
+    step_us = [statistics.median(t[i] for t in per_step) * 1e6 for i in range(len(engine.plan.steps))]
+
+    def device_only():
+        engine.plan.enqueuer()
+        engine.queue.finish()
+
+    return engine, out, step_us, median_ms(device_only, runs * 3, 10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--assets", required=True)
+    ap.add_argument("--work", default="/tmp/pymace-gpu")
+    ap.add_argument("--models", default="mobilenet_v2,resnet50")
+    ap.add_argument("--variants", default="new,old")
+    ap.add_argument("--dtypes", default="fp32,fp16")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--device", default="gpu")
+    args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    os.makedirs(args.work, exist_ok=True)
+    out_dir = os.environ.get("OUT", args.work)
+    summary, dump = [], {}
+    for model_name in args.models.split(","):
+        model = torch_model(model_name, args.assets)
+        graph = pmace_for(model_name, args.assets, args.work, model)
+        feeds = {n: np.random.default_rng(0).uniform(-1, 1, graph.tensors[n].shape).astype(np.float32)
+                 for n in graph.inputs}
+        ref = None
+        if model is not None:
+            import torch
+
+            with torch.inference_mode():
+                ref = model(torch.from_numpy(next(iter(feeds.values())))).numpy()
+        for variant in args.variants.split(","):
+            for data_type in args.dtypes.split(","):
+                with patched(variant):
+                    engine, out, step_us, dev_ms = profile(graph, feeds, data_type, args.runs)
+                cos = cosine(next(iter(out.values())), ref) if ref is not None else float("nan")
+                steps = engine.plan.steps
+                by_kernel: dict[str, list[float]] = {}
+                for s, us in zip(steps, step_us):
+                    by_kernel.setdefault(s.kernel_name, []).append(us)
+                key = f"{model_name}/{variant}/{data_type}"
+                summary.append((key, dev_ms, sum(step_us) / 1e3, len(steps), cos))
+                dump[key] = [{"node": s.node.name, "op": s.node.op_type, "kernel": s.kernel_name, "gws": s.gws,
+                              "lws": s.lws, "options": s.options, "us": us} for s, us in zip(steps, step_us)]
+                print(f"\n== {key}: device-only {dev_ms:.3f} ms, kernels {sum(step_us) / 1e3:.3f} ms, "
+                      f"{len(steps)} launches, cosine vs torch {cos:.7f}")
+                for name, ts in sorted(by_kernel.items(), key=lambda kv: -sum(kv[1])):
+                    print(f"   {name:22s} {len(ts):3d} launches {sum(ts):9.1f} us")
+                order = sorted(range(len(steps)), key=lambda i: -step_us[i])[:args.top]
+                for i in order:
+                    s = steps[i]
+                    opts = " ".join(o for o in s.options.split() if o.startswith(("-DT", "-DSPLIT", "-DK", "-DSH")))
+                    print(f"   {step_us[i]:7.1f} us  {s.kernel_name:18s} gws={s.gws} lws={s.lws} {opts}")
+                sys.stdout.flush()
+    with open(os.path.join(out_dir, "gpu_kernels.json"), "w") as f:
+        json.dump(dump, f)
+    print("\nsummary (median ms): model/variant/dtype, device-only, sum of kernels, launches, cosine vs torch")
+    for key, dev_ms, k_ms, n, cos in summary:
+        print(f"  {key:28s} {dev_ms:7.3f} {k_ms:7.3f} {n:4d} {cos:.7f}")
+
+
+if __name__ == "__main__":
+    main()
