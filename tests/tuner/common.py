@@ -10,10 +10,10 @@ DEVICES = opencl_devices()
 needs_device = pytest.mark.skipif(not DEVICES, reason="no usable OpenCL device")
 
 
-def conv_graph():
-    """One Conv node (1×1: a tunable 3-D launch) and its feeds."""
-    case = next(c for c in ops.conv.CASES if c.name == "1x1")
-    return case_graph(ops.conv, case, np.random.default_rng(0))
+def pool_graph():
+    """One MaxPool node (a 3-D launch whose local size the op leaves to the planner) and its feeds."""
+    case = next(c for c in ops.pool.CASES if c.name == "max_k2s2")
+    return case_graph(ops.pool, case, np.random.default_rng(0))
 
 
 def chain_graph():

@@ -11,7 +11,7 @@ from pymace.reference import executor as reference
 from pymace.runtime import tuner
 from pymace.runtime.tuning_file import TuningFile
 from tests.helpers import rel_err
-from tests.tuner.common import chain_graph, conv_graph, needs_device
+from tests.tuner.common import chain_graph, needs_device, pool_graph
 
 
 @given(gws=st.lists(st.integers(1, 5000), min_size=1, max_size=3), limit=st.sampled_from([1, 64, 256, 1024, 4096]))
@@ -39,7 +39,7 @@ def outputs(graph, feeds, device, storage, use_tuning):
 
 
 @needs_device
-@pytest.mark.parametrize("make", [conv_graph, chain_graph], ids=["conv", "chain"])
+@pytest.mark.parametrize("make", [pool_graph, chain_graph], ids=["pool", "chain"])
 def test_tuned_engine_matches_untuned(device, tmp_path, make):
     graph, feeds = make()
     ticks = []
@@ -62,7 +62,7 @@ def test_tuned_engine_matches_untuned(device, tmp_path, make):
 
 @needs_device
 def test_failing_candidates_are_recorded(device, tmp_path, monkeypatch):
-    graph, _ = conv_graph()
+    graph, _ = pool_graph()
     real = tuner.candidates
 
     def with_impossible(gws, limit, items, default, most=tuner.MAX_CANDIDATES):

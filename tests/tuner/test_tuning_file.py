@@ -10,7 +10,7 @@ from pymace.engine import Engine
 from pymace.reference import executor as reference
 from pymace.runtime.tuning_file import FILE_NAME, TuningFile, device_class, encode, explain, explain_bytes, parse
 from tests.helpers import rel_err
-from tests.tuner.common import conv_graph, needs_device
+from tests.tuner.common import needs_device, pool_graph
 
 pytestmark = needs_device
 
@@ -51,14 +51,14 @@ def test_round_trip(device, tmp_path):
 
 
 def test_engine_uses_a_stored_local_size(device, tmp_path):
-    graph, feeds = conv_graph()
+    graph, feeds = pool_graph()
     key = the_key(device, graph)
     tuning = TuningFile.open(tmp_path, device)
-    tuning.put(key, (7, 2, 1), {"complete": True})
+    tuning.put(key, (2, 2, 1), {"complete": True})
     assert tuning.save()
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
     step = engine.plan.steps[0]
-    assert step.tuned and step.lws == (7, 2, 1)
+    assert step.tuned and step.lws == (2, 2, 1)
     want = reference.run(graph, feeds)
     assert rel_err(engine.run(feeds)["y0"], want["y0"]) < 1e-4
 
@@ -84,7 +84,7 @@ def test_driver_update_keeps_tuning(device, tmp_path):
 
 
 def test_another_devices_file_is_refused(device, tmp_path, warnings_logged):
-    graph, feeds = conv_graph()
+    graph, feeds = pool_graph()
     foreign = TuningFile.open(tmp_path, other(device))
     foreign.put(the_key(device, graph), (1, 1, 1))
     assert foreign.save()
@@ -117,14 +117,14 @@ def test_corrupt_file_is_refused(device, tmp_path, warnings_logged, content, rea
     tuning = TuningFile.open(tmp_path, device)
     assert tuning.load_warning.startswith(reason)
     assert any(reason in w for w in warnings_logged())
-    engine_runs_with_defaults(device, tmp_path, *conv_graph())
+    engine_runs_with_defaults(device, tmp_path, *pool_graph())
     tuning.put("a gws=8", (8,))  # a corrupt file is replaced by the next save
     assert tuning.save()
     assert TuningFile.open(tmp_path, device).load_warning is None
 
 
 def test_future_version_is_refused_and_left_alone(device, tmp_path, warnings_logged):
-    graph, feeds = conv_graph()
+    graph, feeds = pool_graph()
     doc = json.loads(encode([(device_class(device), {the_key(device, graph): {"lws": [1, 1, 1]}})]))
     path = tmp_path / FILE_NAME
     path.write_text(json.dumps(doc | {"version": 3}))
