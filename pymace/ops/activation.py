@@ -31,7 +31,7 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
         alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
         return np.clip(alpha * y + beta, 0, 1).astype(y.dtype)
     if activation == "Sigmoid":
-        return (1 / (1 + np.exp(-y))).astype(y.dtype)
+        return np.exp(-np.logaddexp(0, -y)).astype(y.dtype)  # 1 / (1 + e^-y) without overflow for y << 0
     if activation == "LeakyRelu":
         alpha = p[0] if p else 0.01
         return np.where(y >= 0, y, alpha * y).astype(y.dtype)
