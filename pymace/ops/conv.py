@@ -90,7 +90,7 @@ def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
     return [Const(pack(np.asarray(v, np.float32).reshape(m, 1))) for v in (bias, slope)]
 
 
-GEMM_MAX_TK = 64  # K slice of conv_gemm staged through __local memory per step (fewer for a shorter K)
+GEMM_MAX_TK = 32  # K slice of conv_gemm staged through __local memory per step (fewer for a shorter K)
 GEMM_FILL = 2  # conv_gemm splits K until there are this many work-groups per compute unit (or K runs out)
 GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
 
@@ -123,10 +123,10 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None
 
 
 def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, int, int]:
-    """(TM, TN, TK, SPLIT) for conv_gemm. On the H100 a K slice costs about one global-memory round trip
-    (~1 µs at batch 1, where a compute unit holds one or two work-groups), so TK is as long as K allows (64).
-    Tiles are 64x64 (32 along a dimension of 32 or less). K is split (one more launch, ~9 µs of host time) only
-    for long K and too few tiles (7x7 and 14x14 maps), keeping at least GEMM_MIN_SLICES slices per split."""
+    """(TM, TN, TK, SPLIT) for conv_gemm. Tiles are 64x64 (32 along a dimension of 32 or less); TK = 32 (a
+    64x64x32 slice took ~2 µs on the H100 with one or two work-groups per compute unit: 64 was no faster per k
+    and left fewer work-groups after splitting). K is split (one more launch, ~9 µs of host time) when a layer
+    has too few tiles (7x7 and 14x14 maps), keeping at least GEMM_MIN_SLICES slices per split."""
     tm, tn = (64 if m > 32 else 32), (64 if pixels > 32 else 32)
     tk = 16
     while tk < GEMM_MAX_TK and tk < k:
