@@ -107,7 +107,14 @@ def _uint32s(value) -> list[int] | None:
     return None
 
 
-EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache), ("MACE", explain_mace)]
+def _explain_tuning(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+    from ..runtime.tuning_file import inspect_explainer  # a JSON file: tried before the structural MACE reader
+
+    return inspect_explainer(data, device)
+
+
+EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache),
+                                           ("pymace tuning file", _explain_tuning), ("MACE", explain_mace)]
 
 
 def register_explainer(name: str, explainer: Explainer) -> None:
