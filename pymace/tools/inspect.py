@@ -179,17 +179,23 @@ def render(report: dict):
             facts.add_row(key.replace("_", " "), str(report[key]))
     parts = [facts]
     for index, device in enumerate(report.get("devices", [])):
-        parts.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items()))
+        parts.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items() if k != "entries"))
+        if device.get("entries"):  # a tuning file keeps its entries per device class
+            parts.append(_entry_table(device["entries"]))
     entries = report.get("entries") or []
     if entries:
-        table = Table(show_lines=False)
-        columns = [c for c in entries[0] if c not in ("key",)] if "cl_file" in entries[0] else list(entries[0])
-        for column in columns:
-            table.add_column(column.replace("_", " "), overflow="fold")
-        for row in entries:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-        parts.append(table)
+        parts.append(_entry_table(entries, skip=("key",) if "cl_file" in entries[0] else ()))
     return Group(*parts)
+
+
+def _entry_table(entries: list[dict], skip=()) -> Table:
+    table = Table(show_lines=False)
+    columns = [c for c in entries[0] if c not in skip]
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in entries:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    return table
 
 
 def _cell(value) -> str:
