@@ -24,6 +24,8 @@ from pymace.runtime import tuner  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
 MODELS = ["mobilenet_v2", "light_resnet50", "blazeface"]
+HEADER = ["model", "keys tuned", "steps tuned", "tune s", "untuned ms", "tuned ms", "speedup", "tuner estimate",
+          "max rel diff"]
 
 
 def alternate_medians(engines, feeds, runs: int, warmup: int = 3) -> list[float]:
@@ -41,7 +43,7 @@ def alternate_medians(engines, feeds, runs: int, warmup: int = 3) -> list[float]
 
 
 def bench(name: str, args, storage: str) -> tuple[list, list]:
-    path = zoo.fetch(name)
+    path = Path(name) if name.endswith(".pmace") else zoo.fetch(name)
     result = tuner.tune(path, device=args.device, data_type=args.data_type, budget=args.budget, storage_dir=storage)
     untuned = Engine(path, device=args.device, data_type=args.data_type, storage_dir=storage, use_tuning=False)
     tuned = Engine(path, device=args.device, data_type=args.data_type, storage_dir=storage)
@@ -67,7 +69,7 @@ def main() -> None:
     parser.add_argument("--data-type", default="fp32", choices=["fp32", "fp16"])
     parser.add_argument("--budget", type=float, default=60.0, help="tuning seconds per model")
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS), help="zoo names or .pmace paths, comma-separated")
     parser.add_argument("--storage-dir", help="default: a fresh temporary dir (tuning from scratch)")
     parser.add_argument("--top", type=int, default=6, help="launches shown per model in the second table")
     args = parser.parse_args()
@@ -75,13 +77,15 @@ def main() -> None:
     rows, chosen = [], []
     for name in args.models.split(","):
         row, picks = bench(name, args, storage)
+        print_table("so far", HEADER, [row])
         rows.append(row)
         chosen += picks
-    device = Engine(zoo.fetch(args.models.split(",")[0]), device=args.device, storage_dir=storage).device
+    from pymace.runtime.device import select
+
+    device = select(args.device)
     print_table(f"tuned vs untuned on {device.name} ({args.data_type}, median of {args.runs}, budget "
                 f"{args.budget:g} s per model)",
-                ["model", "keys tuned", "steps tuned", "tune s", "untuned ms", "tuned ms", "speedup",
-                 "tuner estimate", "max rel diff"], rows)
+                HEADER, rows)
     print_table("what the tuner chose (largest gains first)",
                 ["model", "kernel", "global size", "×", "default lws", "tuned lws", "default µs", "tuned µs",
                  "speedup", "tried/failed/dropped"], chosen)

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import KernelLaunchError
 from ..ir import pmace_file
 from ..ir.graph import Graph
 from ..ops.base import Scratch
 from . import device as devices
 from .device import cl
-from .executor import STORAGE, Planner, Step, TensorRef
+from .executor import STORAGE, Planner, Step, TensorRef, describe_failure
 from .programs import ProgramBuilder
 from .tuning_file import TuningFile
 
@@ -319,7 +320,10 @@ def tune(model_path_or_graph, device="auto", data_type: str = "fp32", budget: fl
                 tuned_now.append(launch.key)
                 _tune_launch(s, launch, deadline, tick)
                 s.tuning.save()
-            cl.enqueue_nd_range_kernel(s.queue, step.kernel, step.gws, step.lws)
+            try:
+                cl.enqueue_nd_range_kernel(s.queue, step.kernel, step.gws, step.lws)
+            except cl.Error as error:
+                raise KernelLaunchError(f"while tuning, step {i}: {describe_failure(step, error)}") from None
         s.queue.finish()
     finally:
         s.tuning.save()  # also on Ctrl-C: what was measured stays measured
