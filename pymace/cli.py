@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="tune kernels for this device and store the results")
     p.add_argument("model")
-    p.add_argument("--budget", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds of measuring (program builds not counted; default 60); run again to continue")
     _common(p)
 
     p = sub.add_parser("benchmark", help="init time cold/warm, latency percentiles, per-op profile, memory")
@@ -372,7 +373,8 @@ def main(argv=None) -> int:
             print("\n".join(rest), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("pymace: interrupted", file=sys.stderr)
+        saved = "; what was measured is saved, run again to continue" if a.command == "tune" else ""
+        print(f"pymace: interrupted{saved}", file=sys.stderr)
         return 130
 
 

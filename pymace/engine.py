@@ -72,6 +72,8 @@ class Engine:
         self.init_stats.update(self.programs.stats.as_dict())
         self.init_stats["cache_file"] = str(cache.path) if cache is not None else None
         self.init_stats["cache_warning"] = getattr(cache, "load_warning", None)
+        self.init_stats["tuning_warning"] = getattr(self.tuning, "load_warning", None)
+        self.init_stats["tuned_steps"] = sum(s.tuned for s in self.plan.steps)
 
     @property
     def inputs(self) -> dict[str, tuple]:

@@ -71,7 +71,8 @@ class _Context(LaunchContext):
                                         tuple(lws) if lws else None))
 
 
-def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool) -> tuple[int, ...]:
+def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool,
+                       max_item_sizes: tuple[int, ...] = ()) -> tuple[int, ...]:
     """A local size that covers the fastest-varying dimension first (coalesced on GPUs, vectorised across
     work-items on PoCL): dimension 0 rounds up to a power of two, outer dimensions take the largest divisor that
     fits, so padding work-items appear (almost) only along dimension 0. The tuner replaces it where it measured
@@ -79,12 +80,13 @@ def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool) -> tuple[
     budget = min(limit, 128 if is_gpu else 64)
     lws = []
     for dim, g in enumerate(gws):
+        cap = min(budget, max_item_sizes[dim]) if dim < len(max_item_sizes) else budget  # NVIDIA: dim 2 ≤ 64
         if dim == 0:
             size = 1
-            while size * 2 <= budget and size < g:
+            while size * 2 <= cap and size < g:
                 size *= 2
         else:
-            size = max(d for d in range(1, min(g, budget) + 1) if g % d == 0)
+            size = max(d for d in range(1, min(g, cap) + 1) if g % d == 0)
         lws.append(size)
         budget = max(1, budget // size)
     return tuple(lws)
@@ -245,7 +247,7 @@ class Planner:
             found = self.tuning.get(key)
             lws, tuned = (tuple(found), True) if found else (None, False)
         if lws is None or int(np.prod(lws)) > limit:
-            lws = default_local_size(spec.gws, limit, self.device.is_gpu)
+            lws = default_local_size(spec.gws, limit, self.device.is_gpu, self.device.max_work_item_sizes)
         gws = tuple(-(-g // l) * l for g, l in zip(spec.gws, lws))
         return Step(node, kernel, gws, lws, spec.program, spec.name, " ".join(options), key, tuned)
 
