@@ -269,7 +269,7 @@ class ProgramCache:
                 self._remove_leftover_temp_files()
                 merged = {e.slot: e for e in self._read_for_merge() if e.intact()}
                 merged.update(self._new)
-                _write_atomically(self.path, encode_cache_file(merged.values()))
+                write_atomically(self.path, encode_cache_file(merged.values()))
         except (OSError, filelock.Timeout) as error:
             log.warning("could not save the program cache %s: %s; this run goes on without saving",
                         self.path, error)
@@ -297,7 +297,7 @@ class ProgramCache:
         if cache.foreign:
             backup = self.path.with_name(f"{self.FILE_NAME}.{hashlib.sha256(data).hexdigest()[:12]}.bak")
             if not backup.exists():
-                _write_atomically(backup, data)
+                write_atomically(backup, data)
             log.warning("%s is not a pymace cache of this version (%s); kept it as %s",
                         self.path, "; ".join(cache.problems), backup.name)
         return cache.entries
@@ -311,7 +311,7 @@ class ProgramCache:
                 pass
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Temp file in the same directory, fsync, rename: readers see the old file or the new one, never half."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:

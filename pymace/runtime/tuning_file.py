@@ -17,8 +17,7 @@ from pathlib import Path
 import filelock
 
 # The program cache's writer: temp file in the same folder, fsync, os.replace, fsync of the folder.
-from .program_cache import LOCK_TIMEOUT_S
-from .program_cache import _write_atomically as write_atomically
+from .program_cache import LOCK_TIMEOUT_S, write_atomically
 
 log = logging.getLogger(__name__)
 
