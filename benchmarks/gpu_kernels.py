@@ -44,7 +44,7 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "nosplit": {(conv, "GEMM_MIN_SLICES"): 1 << 30},
     "fill4": {(conv, "GEMM_FILL"): 4},
     "fill1": {(conv, "GEMM_FILL"): 1},
-    "minslices4": {(conv, "GEMM_MIN_SLICES"): 4},
+    "ms4": {(conv, "GEMM_MIN_SLICES"): 4},
     "tk64": {(conv, "GEMM_MAX_TK"): 64},
     "ms4fill4": {(conv, "GEMM_MIN_SLICES"): 4, (conv, "GEMM_FILL"): 4},
     "tk16": {(conv, "GEMM_MAX_TK"): 16, (conv, "GEMM_MIN_SLICES"): 32},
