@@ -41,3 +41,34 @@ inline float activate(float x, float slope) {
   return x;
 #endif
 }
+
+/* A fused residual (pymace's Conv attribute `residual`): producers add it before the activation. The buffer is
+ * a kernel parameter only when -DHAS_RES is given: RES_PARAM goes in the parameter list, RES_ARG in calls. */
+#ifdef HAS_RES
+#define RES_PARAM __global const store_t *res,
+#define RES_ARG res,
+#else
+#define RES_PARAM
+#define RES_ARG
+#endif
+
+/* The residual of output i, or 0. */
+inline float residual1(RES_PARAM size_t i) {
+#ifdef HAS_RES
+  return LOAD(res, i);
+#else
+  return 0.0f;
+#endif
+}
+
+/* The residual of 4 consecutive outputs from i, of which only the first `valid` exist; or zeros. */
+inline float4 residual4(RES_PARAM size_t i, int valid) {
+#ifdef HAS_RES
+  if (valid == 4) return LOAD4(res + i, 0);
+  float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int j = 0; j < valid; ++j) r[j] = LOAD(res, i + j);
+  return (float4)(r[0], r[1], r[2], r[3]);
+#else
+  return (float4)(0.0f);
+#endif
+}

@@ -17,7 +17,7 @@ inline float4 load4_tail(__global const store_t *p, int n) {
 /* 1x1, stride 1, no padding, one group: Y[n] = W · X[n] as a GEMM over the flattened pixels P = H*W.
  * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
 __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                      __global const store_t *slope, __global store_t *y, int N, int C, int M, int P) {
+                      __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P) {
   const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
   const int p0 = pb * 4;
   if (p0 >= P || mb * 4 >= M || n >= N) return;
@@ -44,10 +44,11 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
   float4 out[4] = {acc0, acc1, acc2, acc3};
   float sl[4] = {s.x, s.y, s.z, s.w};
   for (int i = 0; i < 4 && mb * 4 + i < M; ++i) {
-    const float4 a = out[i];
+    const size_t at = ((size_t)n * M + mb * 4 + i) * P + p0;
+    const float4 a = out[i] + residual4(RES_ARG at, valid);
     const float4 r = (float4)(activate(a.x, sl[i]), activate(a.y, sl[i]), activate(a.z, sl[i]),
                               activate(a.w, sl[i]));
-    __global store_t *yp = y + ((size_t)n * M + mb * 4 + i) * P + p0;
+    __global store_t *yp = y + at;
     if (valid == 4) {
       STORE4(yp, 0, r);
     } else {
@@ -59,7 +60,7 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
 
 /* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
 __kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             __global const store_t *slope, __global store_t *y, int N, int C, int H, int W,
+                             __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int H, int W,
                              int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2); /* z = n*C + c */
   if (ow0 >= OW || oh >= OH || z >= N * C) return;
@@ -83,14 +84,15 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
     }
   }
   const float s = LOAD(slope, c);
-  __global store_t *yp = y + ((size_t)z * OH + oh) * OW;
-  for (int j = 0; j < PX && ow0 + j < OW; ++j) STORE(yp, ow0 + j, activate(acc[j], s));
+  const size_t row0 = ((size_t)z * OH + oh) * OW;
+  for (int j = 0; j < PX && ow0 + j < OW; ++j)
+    STORE(y, row0 + ow0 + j, activate(acc[j] + residual1(RES_ARG row0 + ow0 + j), s));
 }
 
 /* Any other conv (grouped, strided, dilated, padded): a work-item computes 4 output channels of one group
  * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
 __kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, __global store_t *y, int N, int CG, int MG, int MBG,
+                          __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
                           int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2);
   if (ow0 >= OW || oh >= OH || z >= N * G * MBG) return;
@@ -122,7 +124,8 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
     float a[4] = {acc[j].x, acc[j].y, acc[j].z, acc[j].w};
     for (int i = 0; i < 4 && mb * 4 + i < MG; ++i) {
       const size_t m = (size_t)g * MG + mb * 4 + i;
-      STORE(y, ((n * (size_t)G * MG + m) * OH + oh) * OW + ow0 + j, activate(a[i], sl[i]));
+      const size_t at = ((n * (size_t)G * MG + m) * OH + oh) * OW + ow0 + j;
+      STORE(y, at, activate(a[i] + residual1(RES_ARG at), sl[i]));
     }
   }
 }
@@ -143,7 +146,7 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
 
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void conv_gemm(__global const store_t *x, __global const store_t *a, __global const store_t *bias,
-               __global const store_t *slope, __global store_t *y, __global float *part, int C, int H, int W,
+               __global const store_t *slope, RES_PARAM __global store_t *y, __global float *part, int C, int H, int W,
                int M, int MP, int OW, int P, int K, int KT, int PT, int PL) {
   __local float4 As[TK][TM / 4];
   __local float4 Bs4[TK][TN / 4];
@@ -216,8 +219,10 @@ void conv_gemm(__global const store_t *x, __global const store_t *a, __global co
     }
 #else
     const float b = LOAD(bias, m), sl = LOAD(slope, m);
-    v = (float4)(activate(v.x + b, sl), activate(v.y + b, sl), activate(v.z + b, sl), activate(v.w + b, sl));
-    __global store_t *yp = y + ((size_t)n * M + m) * P + pb;
+    const size_t at = ((size_t)n * M + m) * P + pb;
+    v += b + residual4(RES_ARG at, np);
+    v = (float4)(activate(v.x, sl), activate(v.y, sl), activate(v.z, sl), activate(v.w, sl));
+    __global store_t *yp = y + at;
     if (np == 4) {
       STORE4(yp, 0, v);
     } else {
@@ -232,7 +237,7 @@ void conv_gemm(__global const store_t *x, __global const store_t *a, __global co
 /* Split-K epilogue: Y[n][m][p] = activate(bias[m] + sum_s part[n][s][m][p]); one work-item per output value
  * (z = n*M + m), so that the reads of every split are coalesced along p. */
 __kernel void conv_splitk_reduce(__global const float *part, __global const store_t *bias,
-                                 __global const store_t *slope, __global store_t *y, int S, int M, int P,
+                                 __global const store_t *slope, RES_PARAM __global store_t *y, int S, int M, int P,
                                  int N) {
   const int p = get_global_id(0), z = get_global_id(1);
   if (p >= P || z >= N * M) return;
@@ -240,5 +245,5 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
   __global const float *pp = part + ((size_t)n * S * M + m) * P + p;
   float v = LOAD(bias, m);
   for (int s = 0; s < S; ++s) v += pp[(size_t)s * M * P];
-  STORE(y, (size_t)z * P + p, activate(v, LOAD(slope, m)));
+  STORE(y, (size_t)z * P + p, activate(v + residual1(RES_ARG(size_t)z * P + p), LOAD(slope, m)));
 }

@@ -20,11 +20,14 @@ from .base import Case, Const, Scratch, TensorInfo, ints
 OP_TYPES = ("Conv",)
 
 
-def split_inputs(rest, activation):
-    """(bias, slope) from the inputs after x and W: PRelu's slope is always the last one."""
-    if activation == "PRelu":
-        return (rest[0] if len(rest) > 1 else None), rest[-1]
-    return (rest[0] if rest else None), None
+def split_inputs(rest, activation, residual=False):
+    """(bias, residual, slope) from the inputs after x and W: [B | "", R (when `residual`), slope (PRelu)].
+    PRelu's slope is always the last input; without a residual the bias may be left out before it."""
+    slope = rest[-1] if activation == "PRelu" else None
+    rest = rest[:-1] if activation == "PRelu" else rest
+    bias = rest[0] if rest else None
+    res = rest[1] if residual else None
+    return bias, res, slope
 
 
 def conv_geometry(x_shape, w_shape, kernel_shape=None, strides=None, pads=None, dilations=None,
@@ -53,8 +56,8 @@ def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", **attrs):
 
 
 def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None,
-              group=1, auto_pad="NOTSET", activation=None, activation_params=(), **_):
-    b, slope = split_inputs(rest, activation)
+              group=1, auto_pad="NOTSET", activation=None, activation_params=(), residual=False, **_):
+    b, res, slope = split_inputs(rest, activation, residual)
     k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
     n, c, nd, m = x.shape[0], x.shape[1], len(k), w.shape[0]
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p[i], p[nd + i]) for i in range(nd)])
@@ -66,6 +69,8 @@ def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pad
     y = np.matmul(w.reshape(group, m // group, -1), cols).reshape(n, m, *out)
     if b is not None:
         y = y + b.reshape((1, m) + (1,) * nd)
+    if res is not None:  # pymace's fused residual Add (passes/fuse_residual.py)
+        y = y + res
     return [act.reference(y.astype(np.float32), activation, activation_params, slope)]
 
 
@@ -147,7 +152,7 @@ def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     return out
 
 
-def launch_gemm(ctx, x, w, bias, slope, out, opts):
+def launch_gemm(ctx, x, w, bias, slope, res, out, opts):
     """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
@@ -158,46 +163,47 @@ def launch_gemm(ctx, x, w, bias, slope, out, opts):
     part_size = n * split * m * pixels if split > 1 else 1
     part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
     i32 = np.int32
-    args = [x, Const(a), wb, sb, y, part, *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k,
+    args = [x, Const(a), wb, sb, *res, y, part, *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k,
                                                      a.shape[0] // tk, opts["pads"][0], opts["pads"][1]))]
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
     options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
     ctx.kernel("conv", "conv_gemm", gws, args, options=options, lws=(tn // 4, tm // 4, 1))
     if split > 1:
-        ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m), [part, wb, sb, y, *map(i32, (split, m, pixels, n))],
-                   options=opts["build"])
+        ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m),
+                   [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=opts["build"])
 
 
 def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
-           auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, **_):
+           auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, residual=False, **_):
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
-    bias, slope = split_inputs(ctx.inputs[2:], activation)
+    bias, res, slope = split_inputs(ctx.inputs[2:], activation, residual)
+    res = [res] if res is not None else []  # the residual buffer goes right before y (RES_PARAM in conv.cl)
     k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
     (n, c, h, wd), m = x.shape, w.shape[0]
     name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device, kernel_variant)
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
-            *act.build_options(activation, activation_params))
+            *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
     if name == "conv_gemm":
-        return launch_gemm(ctx, x, w, bias, slope, out, {"build": opts, "pads": p})
+        return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p})
     if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program
         opts += (f"-DPX={px}",)
     i32 = np.int32
     if name == "conv_depthwise":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
-        args = [x, Const(w.const.reshape(m, -1)), wb, sb, ctx.outputs[0],
+        args = [x, Const(w.const.reshape(m, -1)), wb, sb, *res, ctx.outputs[0],
                 *map(i32, (n, c, h, wd, out[0], out[1], p[0], p[1]))]
         gws = (-(-out[1] // px), out[0], n * c)
     elif name == "conv1x1":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, 1))
-        args = [x, Const(pack_blocks(w.const.reshape(m, c), 1)), wb, sb, ctx.outputs[0],
+        args = [x, Const(pack_blocks(w.const.reshape(m, c), 1)), wb, sb, *res, ctx.outputs[0],
                 *map(i32, (n, c, m, h * wd))]
         gws = (-(-h * wd // 4), -(-m // 4), n)
     else:
         mbg = -(-(m // group) // 4)
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group))
-        args = [x, Const(pack_blocks(w.const.reshape(m, -1), group)), wb, sb, ctx.outputs[0],
+        args = [x, Const(pack_blocks(w.const.reshape(m, -1), group)), wb, sb, *res, ctx.outputs[0],
                 *map(i32, (n, c // group, m // group, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
         gws = (-(-out[1] // px), out[0], n * group * mbg)
     ctx.kernel("conv", name, gws, args, options=opts)
@@ -253,6 +259,24 @@ CASES = [
           activation="HardSwish", kernel_variant="conv_gemm"),
     _case("gemm_small_map_32x32_tk32", (1, 3, 5, 5), (24, 3, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           kernel_variant="conv_gemm"),
+    # the fused residual Add (passes/fuse_residual.py) on every variant, with and without an activation after it
+    Case("residual_1x1", [(1, 24, 9, 9), (24, 24, 1, 1), (24,), (1, 24, 9, 9)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, residual=True), consts=(1, 2)),
+    Case("residual_1x1_tail_relu", [(2, 10, 5, 7), (13, 10, 1, 1), None, (2, 13, 5, 7)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, residual=True, activation="Relu"), consts=(1,)),
+    Case("residual_dw", [(1, 16, 11, 13), (16, 1, 3, 3), (16,), (1, 16, 11, 13)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1], dilations=[1, 1], group=16, residual=True,
+              activation="Clip", activation_params=[0.0, 6.0]), consts=(1, 2)),
+    Case("residual_direct_prelu", [(1, 6, 10, 9), (10, 6, 3, 3), (10,), (1, 10, 10, 9),
+                                   np.linspace(-0.3, 0.3, 10, dtype=np.float32)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, activation="PRelu",
+              kernel_variant="conv_direct"), consts=(1, 2, 4)),
+    Case("residual_gemm", [(1, 20, 9, 11), (36, 20, 3, 3), (36,), (1, 36, 9, 11)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, activation="Relu",
+              kernel_variant="conv_gemm"), consts=(1, 2)),
+    Case("residual_gemm_splitk", [(1, 256, 7, 7), (40, 256, 3, 3), (40,), (1, 40, 7, 7)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, kernel_variant="conv_gemm"),
+         consts=(1, 2)),
     Case("gemm_splitk_prelu_1x1", [(1, 1100, 6, 6), (60, 1100, 1, 1), None, np.linspace(-1, 1, 60, dtype=np.float32)],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu", kernel_variant="conv_gemm"),
          consts=(1, 3)),

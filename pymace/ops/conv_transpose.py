@@ -44,7 +44,7 @@ def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1
 def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
               dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
               activation_params=(), **_):
-    b, slope = split_inputs(rest, activation)
+    b, _, slope = split_inputs(rest, activation)
     k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
                                output_padding, output_shape, auto_pad)
     n, c, nd, mg = x.shape[0], x.shape[1], len(k), w.shape[1]
@@ -71,7 +71,7 @@ def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D ConvTranspose with constant weights")
-    bias, slope = split_inputs(ctx.inputs[2:], activation)
+    bias, _, slope = split_inputs(ctx.inputs[2:], activation)
     k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
                                output_padding, output_shape, auto_pad)
     (n, c, h, wd), mg = x.shape, w.shape[1]

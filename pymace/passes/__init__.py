@@ -13,6 +13,7 @@ from . import (
     fold_pad,
     fuse_activation,
     fuse_hardswish,
+    fuse_residual,
     prune,
     remove_identity,
     remove_noop_reshape,
@@ -29,6 +30,7 @@ PIPELINE = [
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
     fuse_activation,
+    fuse_residual,  # after fuse_activation: an Add's fused activation moves into the Conv
     prune,
 ]
 

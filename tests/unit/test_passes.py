@@ -166,3 +166,42 @@ def test_fold_constants_pass_on_an_ir_graph():
                   ["x"], ["y", "s"])
     after = _same_outputs(graph, pipeline=[fold_constants])
     assert [n.op_type for n in after.nodes] == ["Mul"] and after.tensors["s"].data.tolist() == [2, 3]
+
+
+@settings(max_examples=25, deadline=None)
+@given(act=st.sampled_from([None, "Relu", "Clip", "PRelu"]), bias=st.booleans(), swap=st.booleans(),
+       both_convs=st.booleans(), seed=st.integers(0, 2**16))
+def test_residual_add_fuses_into_conv(act, bias, swap, both_convs, seed):
+    """Add(Conv(x), r) [→ activation] becomes one Conv with a residual input, outputs unchanged."""
+    rng = np.random.default_rng(seed)
+    inits = {"w": rng.standard_normal((4, 4, 3, 3)).astype(np.float32),
+             "w2": rng.standard_normal((4, 4, 1, 1)).astype(np.float32),
+             "b": rng.standard_normal(4).astype(np.float32),
+             "slope": rng.uniform(-0.5, 0.5, (4, 1, 1)).astype(np.float32),
+             "lo": np.float32(0.0), "hi": np.float32(6.0)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["c"], pads=[1, 1, 1, 1])]
+    other = "x"
+    if both_convs:  # ResNet's downsample branch: both operands come from convs
+        nodes.append(helper.make_node("Conv", ["x", "w2"], ["d"]))
+        other = "d"
+    nodes.append(helper.make_node("Add", [other, "c"] if swap else ["c", other], ["s"]))
+    if act == "Clip":
+        nodes.append(helper.make_node("Clip", ["s", "lo", "hi"], ["y"]))
+    elif act == "PRelu":
+        nodes.append(helper.make_node("PRelu", ["s", "slope"], ["y"]))
+    elif act:
+        nodes.append(helper.make_node(act, ["s"], ["y"]))
+    out = "y" if act else "s"
+    after = _same_outputs(_graph(nodes, [1, 4, 6, 5], [out], inits), seed)
+    assert [n.op_type for n in after.nodes].count("Add") == 0
+    fused = [n for n in after.nodes if n.attrs.get("residual")]
+    assert len(fused) == 1 and fused[0].attrs.get("activation") == act and fused[0].outputs == [out]
+
+
+def test_residual_stays_when_the_conv_output_is_read_twice():
+    rng = np.random.default_rng(3)
+    inits = {"w": rng.standard_normal((4, 4, 3, 3)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    after = _same_outputs(_graph(nodes, [1, 4, 6, 5], ["y"], inits))
+    assert [n.op_type for n in after.nodes].count("Add") == 1
