@@ -93,7 +93,7 @@ class Engine:
             return reference.run(self.graph, feeds)
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, self.storage, feeds)
+        return run_plan(self.queue, self.plan, feeds)
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):
         """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""
@@ -101,8 +101,7 @@ class Engine:
             raise ConfigError("profiling needs an OpenCL device and Engine(..., profile=True)")
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, self.storage, reference.check_inputs(self.graph, feeds),
-                        profile=True)
+        return run_plan(self.queue, self.plan, reference.check_inputs(self.graph, feeds), profile=True)
 
 
 def _open_cache(storage_dir, device):

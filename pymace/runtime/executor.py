@@ -163,12 +163,34 @@ class Planner:
         for node, specs in launches:
             for spec in specs:
                 plan.steps.append(self._bind(node, spec, buffers))
-        plan.owned = [*buffers.values(), *self._const_buffers.values()]
         for name in graph.inputs:
             plan.input_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
         for name in graph.outputs:
             plan.output_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
+        staging = self._stage_fp32(plan) if self.data_type == "fp16" else []
+        plan.owned = [*buffers.values(), *self._const_buffers.values(), *staging]
         return plan
+
+    def _stage_fp32(self, plan: Plan) -> list:
+        """fp16 storage: the host always hands over and gets back fp32. Each graph input and output gets an fp32
+        buffer and a conversion launch on the device (kernels/storage.cl), cheaper than NumPy's fp16 casts."""
+        made = []
+
+        def staged(name, shape, kernel, inward):
+            size = int(np.prod(shape))
+            fp32 = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(4 * size, 4))
+            made.append(fp32)
+            node = Node(f"{'input' if inward else 'output'} {name} (fp32 <-> fp16)", "StorageCast", [name], [name])
+            bound = plan.input_buffers if inward else plan.output_buffers
+            src, dst = (fp32, bound[name][0]) if inward else (bound[name][0], fp32)
+            spec = LaunchSpec("storage", kernel, (size,), [src, dst, np.int32(size)], (), None)
+            bound[name] = (fp32, shape)
+            return self._bind(node, spec, {})
+
+        first = [staged(n, s, "to_storage", True) for n, (_, s) in list(plan.input_buffers.items())]
+        last = [staged(n, s, "to_float", False) for n, (_, s) in list(plan.output_buffers.items())]
+        plan.steps = first + plan.steps + last
+        return made
 
     def _ref(self, name: str) -> TensorRef:
         t = self.graph.tensors[name]
@@ -231,7 +253,7 @@ class Planner:
             return self._const_buffer(a.data)
         if isinstance(a, Scratch):
             return buffers[f"#scratch{id(a)}"]
-        if isinstance(a, (np.integer, np.floating)):
+        if isinstance(a, (np.integer, np.floating, cl.Buffer)):
             return a
         raise PymaceError(f"unsupported kernel argument {type(a).__name__}")
 
@@ -285,18 +307,18 @@ def describe_failure(s: Step, e) -> str:
             f"{e}; global size {s.gws}, local size {s.lws}, build options [{s.options}]")
 
 
-def run_plan(queue, plan: Plan, storage, feeds: dict[str, np.ndarray], profile: bool = False):
-    staged = [np.ascontiguousarray(feeds[name], dtype=storage) for name in plan.input_buffers]
+def run_plan(queue, plan: Plan, feeds: dict[str, np.ndarray], profile: bool = False):
+    """Copy inputs in, enqueue every step, copy outputs out (fp32 on the host whatever the storage type)."""
+    staged = [np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
     for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
         cl.enqueue_copy(queue, buf, host, is_blocking=False)
     events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
     outputs = {}
     for name, (buf, shape) in plan.output_buffers.items():
-        host = np.empty(shape, dtype=storage)
+        host = np.empty(shape, dtype=np.float32)
         cl.enqueue_copy(queue, host, buf, is_blocking=False)
         outputs[name] = host
     queue.finish()
-    outputs = {k: v.astype(np.float32, copy=False) for k, v in outputs.items()}
     if profile:
         times = [(e.profile.end - e.profile.start) * 1e-9 for e in events]
         return outputs, times

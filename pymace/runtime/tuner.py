@@ -335,9 +335,8 @@ def tune(model_path_or_graph, device="auto", data_type: str = "fp32", budget: fl
 def _stage_inputs(s: _Session) -> None:
     """Seeded random inputs: tuning needs real data flowing through the plan, not a particular image."""
     rng = np.random.default_rng(0)
-    storage = STORAGE[s.data_type]
-    for buf, shape in s.input_buffers.values():
-        cl.enqueue_copy(s.queue, buf, rng.standard_normal(shape).astype(storage))
+    for buf, shape in s.input_buffers.values():  # fp32 whatever the storage type (run_plan's contract)
+        cl.enqueue_copy(s.queue, buf, rng.standard_normal(shape).astype(np.float32))
     s.queue.finish()
 
 
