@@ -48,6 +48,10 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "tk64": {(conv, "GEMM_MAX_TK"): 64},
     "ms4fill4": {(conv, "GEMM_MIN_SLICES"): 4, (conv, "GEMM_FILL"): 4},
     "tk16": {(conv, "GEMM_MAX_TK"): 16, (conv, "GEMM_MIN_SLICES"): 32},
+    "small": {(conv, "GEMM_SMALL_TILES"): True},
+    "small_ms4": {(conv, "GEMM_SMALL_TILES"): True, (conv, "GEMM_MIN_SLICES"): 4},
+    "small_ms2": {(conv, "GEMM_SMALL_TILES"): True, (conv, "GEMM_MIN_SLICES"): 2},
+    "ms2": {(conv, "GEMM_MIN_SLICES"): 2},
 }
 
 

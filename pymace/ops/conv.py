@@ -98,6 +98,7 @@ def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
 GEMM_MAX_TK = 32  # K slice of conv_gemm staged through __local memory per step (fewer for a shorter K)
 GEMM_FILL = 2  # conv_gemm splits K until there are this many work-groups per compute unit (or K runs out)
 GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
+GEMM_SMALL_TILES = False  # 32x32 tiles for layers with fewer 64x64 tiles than GEMM_FILL work-groups per CU
 
 
 def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None) -> tuple[str, int]:
@@ -132,13 +133,15 @@ def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, 
     64x64x32 slice took ~2 µs on the H100 with one or two work-groups per compute unit: 64 was no faster per k
     and left fewer work-groups after splitting). K is split (one more launch, ~9 µs of host time) when a layer
     has too few tiles (7x7 and 14x14 maps), keeping at least GEMM_MIN_SLICES slices per split."""
+    want = GEMM_FILL * getattr(device, "compute_units", 1)
     tm, tn = (64 if m > 32 else 32), (64 if pixels > 32 else 32)
+    if GEMM_SMALL_TILES and n * -(-m // tm) * -(-pixels // tn) < want:  # a small layer: 4x the work-groups
+        tm, tn = 32, 32
     tk = 16
     while tk < GEMM_MAX_TK and tk < k:
         tk *= 2
     tiles = n * -(-m // tm) * -(-pixels // tn)
     slices, split = -(-k // tk), 1
-    want = GEMM_FILL * getattr(device, "compute_units", 1)
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
     return tm, tn, tk, split
