@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import InputError, PymaceError
+from .errors import ConfigError, InputError, PymaceError
 
 
 def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
@@ -356,12 +356,18 @@ def _model_defaults(a) -> None:
         a.data_type = {"fp16_fp32": "fp16"}.get(meta.get("data_type"), "fp32")
 
 
+NEEDS_OPENCL = ("tune", "benchmark", "report", "cache", "demo")  # they time or build kernels: no NumPy stand-in
+
+
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(a.verbose, 2)]
     logging.basicConfig(level=level, format="pymace: %(levelname)s: %(message)s")
     try:
         _model_defaults(a)
+        if a.command in NEEDS_OPENCL and getattr(a, "device", None) == "reference":
+            raise ConfigError(f"`pymace {a.command}` needs an OpenCL device; --device reference runs the NumPy "
+                              "executor, which has no kernels")
         return COMMANDS[a.command](a)
     except PymaceError as e:
         if os.environ.get("PYMACE_DEBUG"):

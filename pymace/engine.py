@@ -76,6 +76,10 @@ class Engine:
         self.init_stats["tuned_steps"] = sum(s.tuned for s in self.plan.steps)
 
     @property
+    def device_name(self) -> str:
+        return self.device.name if self.device is not None else "NumPy reference executor"
+
+    @property
     def inputs(self) -> dict[str, tuple]:
         return {n: self.graph.tensors[n].shape for n in self.graph.inputs}
 

@@ -37,7 +37,7 @@ def validate(model_path, reference: str = "auto", image=None, device: str = "aut
     outputs = [dict(name=name, shape=list(got[name].shape), **compare(got[name], ref, labels))
                for name, ref in match_outputs(graph.outputs, want).items()]
     passed = all(o["cosine"] >= threshold for o in outputs)
-    result = {"model": str(model_path), "device": engine.device.name, "data_type": data_type,
+    result = {"model": str(model_path), "device": engine.device_name, "data_type": data_type,
               "reference": kind, "reference_source": source, "reference_note": note, "input": input_desc,
               "threshold": {"metric": "cosine", "value": threshold}, "outputs": outputs, "passed": passed,
               "diff": None}

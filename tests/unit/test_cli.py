@@ -106,3 +106,14 @@ def test_json_outputs_parse(tmp_path, rnet):
     assert code == 0, err
     report = json.loads(out)
     assert report["format"] == "pymace program cache" and report["coverage"]["complete"]
+
+
+@pytest.mark.parametrize("command", ["benchmark", "tune", "report", "cache build"])
+def test_tools_that_time_kernels_refuse_the_reference_device(rnet, command):
+    assert_one_line_error(*pymace(*command.split(), rnet, "--device", "reference")[::2], "needs an OpenCL device")
+
+
+def test_validate_on_the_reference_device(rnet):
+    code, out, err = pymace("validate", rnet, "--device", "reference", "--json")
+    assert code == 0, err
+    assert json.loads(out)["device"] == "NumPy reference executor"
