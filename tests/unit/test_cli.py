@@ -82,6 +82,12 @@ def test_user_mistakes(tmp_path, rnet, args, words):
     assert_one_line_error(*pymace(*args)[::2], *words)
 
 
+def test_non_numeric_input(tmp_path, rnet):
+    np.save(tmp_path / "x.npy", np.full((1, 24, 24, 3), "a"))
+    code, _, err = pymace("run", rnet, "--input", f"input_2={tmp_path / 'x.npy'}", "--output-dir", tmp_path)
+    assert_one_line_error(code, err, "input_2", "float32")
+
+
 def test_run_writes_one_npy_per_output(tmp_path, rnet):
     x = np.random.default_rng(1).uniform(-1, 1, (1, 24, 24, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
