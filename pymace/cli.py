@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, InputError, PymaceError
+from .errors import ConfigError, InputError, PymaceError, writing
 
 
 def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
@@ -214,12 +214,13 @@ def cmd_run(a) -> int:
     for _ in range(max(1, a.rounds)):
         outputs = engine.run(feeds)
     out_dir = Path(a.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, value in outputs.items():
-        path = out_dir / (_safe_file_name(name) + ".npy")
-        np.save(path, value)
-        written[name] = {"path": str(path), "shape": list(value.shape)}
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, value in outputs.items():
+            path = out_dir / (_safe_file_name(name) + ".npy")
+            np.save(path, value)
+            written[name] = {"path": str(path), "shape": list(value.shape)}
     if a.json:
         _print_json({"outputs": written, "init": engine.init_stats})
     else:

@@ -235,7 +235,6 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
             raise type(e)(f"model {m.name!r}: {e}") from None
         _check_output_shapes(graph, m)
         target = out_dir / f"{m.name}.pmace"
-        target.parent.mkdir(parents=True, exist_ok=True)
         pmace_file.save(graph, str(target))
         log.info("model %s → %s (%d nodes)", m.name, target, len(graph.nodes))
         written.append(target)

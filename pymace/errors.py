@@ -1,5 +1,6 @@
 """The exceptions a user of pymace can meet. The CLI turns `PymaceError` into one line on stderr and exit 1;
 anything else is a bug and keeps its traceback."""
+from contextlib import contextmanager
 
 
 class PymaceError(Exception):
@@ -40,3 +41,16 @@ class KernelBuildError(PymaceError):
 
 class KernelLaunchError(PymaceError):
     """An OpenCL call failed while running a node; the message names node, op, kernel and sizes."""
+
+
+class OutputError(PymaceError):
+    """An output the user named (model file, report, .npy outputs, extracted binaries) cannot be written."""
+
+
+@contextmanager
+def writing(path):
+    """Turn an OSError while creating `path` (and its folders) into one line that names it."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e}") from None

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, writing
 from .graph import Graph, Node, Tensor
 
 FORMAT = "pmace"
@@ -18,6 +20,7 @@ VERSION = 1
 
 
 def save(graph: Graph, path: str) -> None:
+    """Write `graph` to `path` (its folder created), through a temp file so a reader never sees half a model."""
     doc = {
         "format": FORMAT, "version": VERSION, "name": graph.name,
         "inputs": graph.inputs, "outputs": graph.outputs, "metadata": graph.metadata,
@@ -28,15 +31,19 @@ def save(graph: Graph, path: str) -> None:
     }
     consts = [t for t in graph.tensors.values() if t.is_const]
     tmp = f"{path}.tmp"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("graph.json", json.dumps(doc, default=_json_default))
-        for i, t in enumerate(consts):
-            buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(t.data), allow_pickle=False)
-            z.writestr(f"const/{i}.npy", buf.getvalue())
-    import os
-
-    os.replace(tmp, path)
+    with writing(path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+                z.writestr("graph.json", json.dumps(doc, default=_json_default))
+                for i, t in enumerate(consts):
+                    buf = io.BytesIO()
+                    np.save(buf, np.ascontiguousarray(t.data), allow_pickle=False)
+                    z.writestr(f"const/{i}.npy", buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _json_default(v):

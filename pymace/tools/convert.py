@@ -78,6 +78,5 @@ def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
         graph.metadata["source_sha256"] = sha256_file(graph.metadata["source_file"])
     log.info("%s: %d nodes imported, %d after passes", Path(source).name, nodes_in, len(graph.nodes))
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         pmace_file.save(graph, str(out))
     return graph

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console, Group
 from rich.table import Table
 
-from pymace.errors import PymaceError
+from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
 from pymace.runtime import program_cache as cache_format
@@ -155,9 +155,10 @@ def extract(path: str | Path, out_dir: str | Path) -> list[Path]:
     existing = [t.name for t in targets if t.exists()]
     if existing:
         raise PymaceError(f"{out} already holds {existing[0]}; extract into an empty directory")
-    out.mkdir(parents=True, exist_ok=True)
-    for target, (_, binary) in zip(targets, binaries, strict=True):
-        target.write_bytes(binary)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        for target, (_, binary) in zip(targets, binaries, strict=True):
+            target.write_bytes(binary)
     return targets
 
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, writing
 
 # A block: ("p", text) | ("table", headers, rows) | ("img", key, png bytes, caption) | ("list", items) |
 # ("pre", text). A section: (anchor, title, [blocks]).
@@ -37,9 +37,10 @@ def write_report(model_path, out_path, device: str = "auto", data_type: str = "f
     facts = gather(model_path, bench, valid, device, data_type, commands or [])
     sections = build_sections(facts)
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     title = f"pymace deployment report — {bench['model']['name']} on {bench['device']['name']}"
-    out.write_text(to_html(title, sections) if fmt == "html" else to_markdown(title, sections, out))
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(to_html(title, sections) if fmt == "html" else to_markdown(title, sections, out))
     return out
 
 

@@ -88,6 +88,14 @@ def test_non_numeric_input(tmp_path, rnet):
     assert_one_line_error(code, err, "input_2", "float32")
 
 
+def test_output_path_that_cannot_be_written(tmp_path, rnet):
+    np.save(tmp_path / "x.npy", np.zeros((1, 24, 24, 3), np.float32))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = pymace("run", rnet, "--input", f"input_2={tmp_path / 'x.npy'}", "--output-dir", blocker / "out")
+    assert_one_line_error(code, err, "cannot write", str(blocker / "out"))
+
+
 def test_run_writes_one_npy_per_output(tmp_path, rnet):
     x = np.random.default_rng(1).uniform(-1, 1, (1, 24, 24, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
