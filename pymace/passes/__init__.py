@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 PIPELINE = [
     fold_constants,  # shape arithmetic and constant subgraphs → constants
-    remove_identity,  # Identity / Dropout
+    remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
