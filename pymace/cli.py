@@ -261,9 +261,7 @@ def cmd_inspect(a) -> int:
             from .runtime import device as devices
             from .runtime.program_cache import DeviceRecord
 
-            d = devices.select(a.device)
-            device = DeviceRecord(d.name, d.vendor, d.driver_version, d.platform_name, d.platform_version,
-                                  d.opencl_c_version)
+            device = DeviceRecord.of(devices.select(a.device))
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)

@@ -44,7 +44,9 @@ class Engine:
         from .config import default_storage_dir
         from .runtime import device as devices
         from .runtime.executor import STORAGE, Planner
+        from .runtime.program_cache import DeviceRecord, ProgramCache
         from .runtime.programs import ProgramBuilder
+        from .runtime.tuning_file import TuningFile
 
         t = time.perf_counter()
         self.device = devices.select(self.device_spec)
@@ -54,9 +56,9 @@ class Engine:
         self.queue = cl.CommandQueue(self.context, properties=props)
         self.storage_dir = storage_dir or default_storage_dir()
         self.storage = STORAGE[self.data_type]
-        cache = _open_cache(self.storage_dir, self.device) if use_cache else None
+        cache = ProgramCache(self.storage_dir, DeviceRecord.of(self.device)) if use_cache else None
         if use_tuning:
-            self.tuning = _open_tuning(self.storage_dir, self.device)
+            self.tuning = TuningFile.open(self.storage_dir, self.device)
         self.programs = ProgramBuilder(self.context, self.device, cache)
         self.init_stats["device_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -108,19 +110,3 @@ class Engine:
         return run_plan(self.queue, self.plan, reference.check_inputs(self.graph, feeds), profile=True)
 
 
-def _open_cache(storage_dir, device):
-    try:
-        from .runtime.program_cache import DeviceRecord, ProgramCache
-    except ImportError:
-        return None
-    record = DeviceRecord(device.name, device.vendor, device.driver_version, device.platform_name,
-                          device.platform_version, device.opencl_c_version)
-    return ProgramCache(storage_dir, record)
-
-
-def _open_tuning(storage_dir, device):
-    try:
-        from .runtime.tuning_file import TuningFile
-    except ImportError:
-        return None
-    return TuningFile.open(storage_dir, device)

@@ -43,6 +43,12 @@ class DeviceRecord:
     opencl_c_version: str
 
     @classmethod
+    def of(cls, info) -> "DeviceRecord":
+        """From a runtime.device.DeviceInfo (duck-typed, so this module needs no OpenCL)."""
+        return cls(info.name, info.vendor, info.driver_version, info.platform_name, info.platform_version,
+                   info.opencl_c_version)
+
+    @classmethod
     def from_cl_device(cls, device) -> "DeviceRecord":
         """From a pyopencl Device (duck-typed, so this module needs no OpenCL)."""
         return cls(device.name.strip(), device.vendor.strip(), device.driver_version.strip(),

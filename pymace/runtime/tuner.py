@@ -139,9 +139,7 @@ def _open_session(model, device: str, data_type: str, storage_dir) -> _Session:
     context = cl.Context([info.cl_device])
     queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE)
     storage_dir = storage_dir or default_storage_dir()
-    record = DeviceRecord(info.name, info.vendor, info.driver_version, info.platform_name, info.platform_version,
-                          info.opencl_c_version)
-    programs = ProgramBuilder(context, info, ProgramCache(storage_dir, record))
+    programs = ProgramBuilder(context, info, ProgramCache(storage_dir, DeviceRecord.of(info)))
     planner = _RecordingPlanner(graph, info, context, programs, data_type, None)
     plan = planner.build()
     if programs.stats.from_source:

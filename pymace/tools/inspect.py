@@ -224,10 +224,8 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
     device = devices.select(device_spec)
     graph = pmace_file.load(str(model_path))
     needed = Planner(graph, device, None, None, data_type).required_programs()
-    record = DeviceRecord(device.name, device.vendor, device.driver_version, device.platform_name,
-                          device.platform_version, device.opencl_c_version)
     path = Path(cache_path)
-    cache = ProgramCache(path.parent, record, file_name=path.name)
+    cache = ProgramCache(path.parent, DeviceRecord.of(device), file_name=path.name)
     rows = []
     for stem, options in needed:
         hit = cache.lookup(stem, source_hash(kernel_source(stem)), options) is not None
