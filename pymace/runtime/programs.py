@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import KernelBuildError
 from .device import DeviceInfo, cl
+from .program_cache import program_key, source_hash
 
 log = logging.getLogger(__name__)
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
@@ -38,7 +39,7 @@ class BuildStats:
     from_source: int = 0
     build_seconds: float = 0.0  # compiling from source
     load_seconds: float = 0.0  # creating programs from cached binaries
-    misses: list = field(default_factory=list)  # (program key, reason) from the cache
+    misses: list = field(default_factory=list)  # (program key, reason): cache misses and refused binaries
 
     def as_dict(self) -> dict:
         return {"programs_from_cache": self.from_cache, "programs_from_source": self.from_source,
@@ -49,7 +50,8 @@ class BuildStats:
 class ProgramBuilder:
     def __init__(self, context, device: DeviceInfo, cache=None):
         self.context, self.device, self.cache = context, device, cache
-        self.stats = BuildStats()
+        # The cache's own miss list, so that a binary the driver refuses is reported beside the cache's misses.
+        self.stats = BuildStats(misses=cache.misses if cache is not None else [])
         self._programs: dict[tuple[str, str], cl.Program] = {}
 
     def get(self, stem: str, options) -> cl.Program:
@@ -60,7 +62,7 @@ class ProgramBuilder:
 
     def _load_or_build(self, stem: str, options: str) -> cl.Program:
         source = kernel_source(stem)
-        digest = _source_hash(source)
+        digest = source_hash(source)
         if self.cache is not None:
             binary = self.cache.lookup(stem, digest, options)
             if binary is not None:
@@ -72,7 +74,7 @@ class ProgramBuilder:
                     return prg
                 except cl.Error as e:  # a binary the driver refuses is a miss, never an error
                     log.warning("cached binary of %s refused by the driver (%s); building from source", stem, e)
-                    self.stats.misses.append((f"{stem} {options}", f"driver refused the binary: {e}"))
+                    self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
         t = time.perf_counter()
         prg = self._build_from_source(stem, source, options)
         self.stats.from_source += 1
@@ -101,15 +103,4 @@ class ProgramBuilder:
 
     def save_cache(self) -> None:
         if self.cache is not None:
-            self.stats.misses = list(getattr(self.cache, "misses", []))
             self.cache.save()
-
-
-def _source_hash(source: str) -> str:
-    try:
-        from .program_cache import source_hash
-    except ImportError:  # the cache module is optional for building
-        import hashlib
-
-        return hashlib.sha256(source.encode()).hexdigest()
-    return source_hash(source)

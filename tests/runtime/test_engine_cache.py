@@ -136,3 +136,22 @@ def test_unwritable_storage_is_a_warning(model, tmp_path, options):
         assert "warning" in err.lower() and CACHE in err
         assert "Traceback" not in err
         check_outputs(model, tmp_path / "out")
+
+
+def test_a_binary_the_driver_refuses_is_rebuilt_and_reported(model, tmp_path, monkeypatch):
+    from pymace.runtime import programs
+
+    cold = Engine(model["path"], storage_dir=str(tmp_path))
+    real = programs.cl.Program
+
+    def refuse_binaries(context, *args):
+        if len(args) == 2:  # (devices, binaries): a program from the cache
+            raise programs.cl.Error("CL_INVALID_BINARY")
+        return real(context, *args)
+
+    monkeypatch.setattr(programs.cl, "Program", refuse_binaries)
+    warm = Engine(model["path"], storage_dir=str(tmp_path))
+    assert warm.init_stats["programs_from_source"] == cold.init_stats["programs_from_source"]
+    reasons = [m["reason"] for m in warm.init_stats["cache_misses"]]
+    assert len(reasons) == cold.init_stats["programs_from_source"]
+    assert all(r.startswith("driver refused the binary") for r in reasons), reasons
