@@ -7,6 +7,7 @@ a person can act on. The file is untrusted: parsing is bounds-checked, a bad fil
 rebuild, and saving merges with what other processes wrote, under a lock that dies with its process.
 """
 import errno
+import glob
 import hashlib
 import logging
 import os
@@ -301,7 +302,7 @@ class ProgramCache:
         # An unreadable file raised OSError above: better not to save than to lose what it holds.
         cache = parse_cache_file(data)
         if cache.foreign:
-            backup = self.path.with_name(f"{self.FILE_NAME}.{hashlib.sha256(data).hexdigest()[:12]}.bak")
+            backup = self.path.with_name(f"{self.path.name}.{hashlib.sha256(data).hexdigest()[:12]}.bak")
             if not backup.exists():
                 write_atomically(backup, data)
             log.warning("%s is not a pymace cache of this version (%s); kept it as %s",
@@ -310,7 +311,7 @@ class ProgramCache:
 
     def _remove_leftover_temp_files(self) -> None:
         # Called with the lock held: no live writer has a temp file open, so any left is from a killed one.
-        for leftover in self.path.parent.glob(self.FILE_NAME + ".*.tmp"):
+        for leftover in self.path.parent.glob(glob.escape(self.path.name) + ".*.tmp"):
             try:
                 leftover.unlink()
             except OSError:

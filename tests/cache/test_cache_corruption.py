@@ -175,6 +175,17 @@ def test_leftover_temp_files_are_ignored_and_cleaned(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [ProgramCache.FILE_NAME, ProgramCache.FILE_NAME + ".lock"]
 
 
+def test_a_cache_under_another_name_cleans_its_own_temp_files(tmp_path):
+    name = "shipped[v2].bin"  # a file name of the user's, glob characters included
+    leftover = tmp_path / (name + ".x1y2z3.tmp")
+    leftover.write_bytes(b"half a file")
+    cache = ProgramCache(tmp_path, DEVICE, file_name=name)
+    cache.store(*ENTRIES[0])
+    assert cache.save()
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name, name + ".lock"]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_parser_survives_random_damage(data):
