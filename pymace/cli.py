@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from . import config
 from .errors import ConfigError, InputError, PymaceError, writing
 
 
@@ -18,7 +18,7 @@ def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--storage-dir", help="where caches live (default: $PYMACE_STORAGE_DIR or the user cache dir)")
     if device:
-        p.add_argument("--device", default=os.environ.get("PYMACE_DEVICE"),
+        p.add_argument("--device", default=config.load().device,
                        help="auto | cpu | gpu | reference | PLATFORM:DEVICE (default: auto, or the model's runtime)")
     if data_type:
         p.add_argument("--data-type", choices=["fp32", "fp16"],
@@ -369,7 +369,7 @@ def main(argv=None) -> int:
                               "executor, which has no kernels")
         return COMMANDS[a.command](a)
     except PymaceError as e:
-        if os.environ.get("PYMACE_DEBUG"):
+        if config.load().debug:
             raise
         first = str(e).strip().splitlines() or [type(e).__name__]
         print(f"pymace: error: {first[0]}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Every environment variable pymace reads, parsed once."""
+"""Every environment variable pymace reads, parsed in one place. `load()` reads them when called (the CLI once
+per command), so tests and tools may set them first."""
 import os
 from dataclasses import dataclass
 
@@ -6,25 +7,29 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Config:
     storage_dir: str | None  # PYMACE_STORAGE_DIR: where caches live (default: the user cache dir)
-    device: str  # PYMACE_DEVICE: default --device
+    device: str | None  # PYMACE_DEVICE: default --device (unset: the model's runtime, else auto)
     debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
+    pyopencl_enqueue: bool  # PYMACE_PYOPENCL_ENQUEUE=1: enqueue through pyopencl, not the ctypes fast path
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
 
 
 def load() -> Config:
     return Config(
         storage_dir=os.environ.get("PYMACE_STORAGE_DIR") or None,
-        device=os.environ.get("PYMACE_DEVICE", "auto"),
-        debug=os.environ.get("PYMACE_DEBUG", "") not in ("", "0"),
+        device=os.environ.get("PYMACE_DEVICE") or None,
+        debug=_flag("PYMACE_DEBUG"),
+        pyopencl_enqueue=_flag("PYMACE_PYOPENCL_ENQUEUE"),
     )
 
 
-CONFIG = load()
-
-
 def default_storage_dir() -> str:
-    """PYMACE_STORAGE_DIR (read now, so tests and tools may set it) or the user cache directory."""
-    if os.environ.get("PYMACE_STORAGE_DIR"):
-        return os.environ["PYMACE_STORAGE_DIR"]
+    """PYMACE_STORAGE_DIR (read now) or the user cache directory."""
+    storage_dir = load().storage_dir
+    if storage_dir:
+        return storage_dir
     import platformdirs
 
     return platformdirs.user_cache_dir("pymace")

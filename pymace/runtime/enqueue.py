@@ -11,6 +11,7 @@ import glob
 import logging
 import os
 
+from ..config import load as load_config
 from .device import cl
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Enqueuer:
     def __init__(self, queue, steps):
         self.steps = steps
         self.queue = queue
-        self.fast = _ENQUEUE is not None and os.environ.get("PYMACE_PYOPENCL_ENQUEUE") != "1"
+        self.fast = _ENQUEUE is not None and not load_config().pyopencl_enqueue
         if self.fast:
             q = ctypes.c_void_p(queue.int_ptr)
             self._calls = [(q, ctypes.c_void_p(s.kernel.int_ptr), len(s.gws),
