@@ -25,9 +25,10 @@ def load() -> Config:
     )
 
 
-def default_storage_dir() -> str:
-    """PYMACE_STORAGE_DIR (read now) or the user cache directory."""
-    storage_dir = load().storage_dir
+def default_storage_dir(model_choice: str | None = None) -> str:
+    """Where caches live when no --storage-dir is given: PYMACE_STORAGE_DIR (read now), else `model_choice` (a
+    deployment YAML's storage_dir, recorded in the model), else the user cache directory."""
+    storage_dir = load().storage_dir or model_choice
     if storage_dir:
         return storage_dir
     import platformdirs

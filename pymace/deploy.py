@@ -223,6 +223,7 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
     for m in config.models.values():
         check_model_file(m)
         meta = {"library_name": config.library_name, "model_name": m.name, "runtime": m.runtime,
+                "storage_dir": str(config.storage_dir.resolve()) if config.storage_dir else None,
                 "data_type": m.data_type, "limit_opencl_kernel_time": m.limit_opencl_kernel_time,
                 "validation_threshold": m.validation_threshold,
                 "input_data_formats": {n: f for sg in m.subgraphs

@@ -54,7 +54,7 @@ class Engine:
         self.context = cl.Context([self.device.cl_device])
         props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
         self.queue = cl.CommandQueue(self.context, properties=props)
-        self.storage_dir = storage_dir or default_storage_dir()
+        self.storage_dir = storage_dir or default_storage_dir(self.graph.metadata.get("storage_dir"))
         self.storage = STORAGE[self.data_type]
         cache = ProgramCache(self.storage_dir, DeviceRecord.of(self.device)) if use_cache else None
         if use_tuning:

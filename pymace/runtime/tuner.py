@@ -138,7 +138,7 @@ def _open_session(model, device: str, data_type: str, storage_dir) -> _Session:
     info = devices.select(device) if isinstance(device, str) else device
     context = cl.Context([info.cl_device])
     queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE)
-    storage_dir = storage_dir or default_storage_dir()
+    storage_dir = storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
     programs = ProgramBuilder(context, info, ProgramCache(storage_dir, DeviceRecord.of(info)))
     planner = _RecordingPlanner(graph, info, context, programs, data_type, None)
     plan = planner.build()

@@ -66,6 +66,22 @@ def test_convert_config_writes_a_model_that_runs(tmp_path, rnet):
     assert executor.run(graph, {"input_2": x})["softmax_1"].sum() == pytest.approx(1, abs=1e-5)
 
 
+def test_storage_dir_is_where_the_engine_keeps_its_caches(tmp_path, rnet, monkeypatch):
+    from pymace import Engine
+    from tests.helpers import opencl_devices
+
+    (out,) = convert_config(_write(tmp_path, rnet, extra_top="storage_dir: caches\n"), tmp_path / "out")
+    assert pmace_file.load(str(out)).metadata["storage_dir"] == str(tmp_path / "caches")
+    if not opencl_devices():
+        pytest.skip("needs an OpenCL device")
+    monkeypatch.delenv("PYMACE_STORAGE_DIR", raising=False)
+    engine = Engine(out)
+    assert engine.storage_dir == str(tmp_path / "caches") and (tmp_path / "caches").is_dir()
+    monkeypatch.setenv("PYMACE_STORAGE_DIR", str(tmp_path / "env"))
+    assert Engine(out).storage_dir == str(tmp_path / "env")  # the environment (and --storage-dir) take precedence
+    assert Engine(out, storage_dir=str(tmp_path / "flag")).storage_dir == str(tmp_path / "flag")
+
+
 def test_unknown_key_names_key_and_line(tmp_path, rnet):
     path = _write(tmp_path, rnet, extra_model="    target_abis: [arm64-v8a]\n")
     with pytest.raises(ConfigError, match=r"deploy.yml:18: unknown key 'target_abis'"):
