@@ -343,16 +343,15 @@ COMMANDS = {"devices": cmd_devices, "convert": cmd_convert, "run": cmd_run, "zoo
 
 def _model_defaults(a) -> None:
     """--device and --data-type default to what the model's deployment YAML recorded, else auto and fp32."""
-    meta = {}
-    model = getattr(a, "model", None)
-    if model and (getattr(a, "device", "") is None or getattr(a, "data_type", "") is None):
-        from .ir import pmace_file
+    from .engine import model_defaults
+    from .ir import pmace_file
 
-        meta = pmace_file.load(model).metadata
-    if getattr(a, "device", "") is None:
-        a.device = {"cpu": "cpu"}.get(meta.get("runtime"), "auto")
-    if getattr(a, "data_type", "") is None:
-        a.data_type = {"fp16_fp32": "fp16"}.get(meta.get("data_type"), "fp32")
+    unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
+    if unset:
+        model = getattr(a, "model", None)
+        defaults = dict(zip(("device", "data_type"), model_defaults(pmace_file.read_metadata(model) if model else {})))
+        for k in unset:
+            setattr(a, k, defaults[k])
 
 
 NEEDS_OPENCL = ("tune", "benchmark", "report", "cache", "demo")  # they time or build kernels: no NumPy stand-in

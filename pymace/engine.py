@@ -20,18 +20,25 @@ from .reference import executor as reference
 log = logging.getLogger(__name__)
 
 
+def model_defaults(metadata: dict) -> tuple[str, str]:
+    """(device, data type) when the caller names none: what a deployment YAML recorded in the model (its
+    runtime and data_type), else auto and fp32."""
+    return ({"cpu": "cpu"}.get(metadata.get("runtime"), "auto"),
+            {"fp16_fp32": "fp16"}.get(metadata.get("data_type"), "fp32"))
+
+
 class Engine:
     def __init__(self, model: str | os.PathLike | Graph, device: str | None = "auto", data_type: str | None = None,
                  storage_dir: str | None = None, use_cache: bool = True, profile: bool = False,
                  use_tuning: bool = True):
         t0 = time.perf_counter()
         self.graph: Graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
-        meta = self.graph.metadata  # a deployment YAML records runtime and data type in the model
-        data_type = data_type or {"fp16_fp32": "fp16"}.get(meta.get("data_type"), "fp32")
+        model_device, model_data_type = model_defaults(self.graph.metadata)
+        data_type = data_type or model_data_type
         if data_type not in ("fp32", "fp16"):
             raise ConfigError(f"unknown data type {data_type!r}: use fp32 or fp16")
         self.data_type, self.profile = data_type, profile
-        self.device_spec = (device or {"cpu": "cpu"}.get(meta.get("runtime"), "auto")).lower()
+        self.device_spec = (device or model_device).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.plan = None
         self.device = None

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -54,32 +55,49 @@ def _json_default(v):
     raise TypeError(f"cannot store attribute value of type {type(v).__name__}")
 
 
-def load(path: str) -> Graph:
+@contextmanager
+def _reading(path: str):
+    """Every way a model file can be missing or damaged ends in one ModelError that names it."""
     try:
-        with zipfile.ZipFile(path) as z:
-            doc = json.loads(z.read("graph.json"))
-            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-                raise ModelError(f"{path}: not a pymace model file")
-            if doc.get("version") != VERSION:
-                raise ModelError(f"{path}: model file version {doc.get('version')} (this pymace reads {VERSION});"
-                                 " convert the model again")
-            tensors, ci = {}, 0
-            for t in doc["tensors"]:
-                data = None
-                if t["const"]:
-                    data = np.load(io.BytesIO(z.read(f"const/{ci}.npy")), allow_pickle=False)
-                    ci += 1
-                shape = tuple(int(d) for d in t["shape"]) if t["shape"] is not None else None
-                tensors[str(t["name"])] = Tensor(str(t["name"]), shape, str(t["dtype"]), data)
-            nodes = [Node(str(n["name"]), str(n["op_type"]), [str(i) for i in n["inputs"]],
-                          [str(o) for o in n["outputs"]], dict(n["attrs"])) for n in doc["nodes"]]
-            graph = Graph(str(doc["name"]), nodes, tensors, [str(i) for i in doc["inputs"]],
-                          [str(o) for o in doc["outputs"]], dict(doc.get("metadata") or {}))
+        yield
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file") from None
     except ModelError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError, NotImplementedError) as e:
         raise ModelError(f"{path}: corrupt or not a pymace model file ({type(e).__name__}: {e})") from None
+
+
+def _read_doc(z: zipfile.ZipFile, path: str) -> dict:
+    doc = json.loads(z.read("graph.json"))
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a pymace model file")
+    if doc.get("version") != VERSION:
+        raise ModelError(f"{path}: model file version {doc.get('version')} (this pymace reads {VERSION});"
+                         " convert the model again")
+    return doc
+
+
+def read_metadata(path: str) -> dict:
+    """The model's metadata alone: graph.json is read, the constants are not."""
+    with _reading(path), zipfile.ZipFile(path) as z:
+        return dict(_read_doc(z, path).get("metadata") or {})
+
+
+def load(path: str) -> Graph:
+    with _reading(path), zipfile.ZipFile(path) as z:
+        doc = _read_doc(z, path)
+        tensors, ci = {}, 0
+        for t in doc["tensors"]:
+            data = None
+            if t["const"]:
+                data = np.load(io.BytesIO(z.read(f"const/{ci}.npy")), allow_pickle=False)
+                ci += 1
+            shape = tuple(int(d) for d in t["shape"]) if t["shape"] is not None else None
+            tensors[str(t["name"])] = Tensor(str(t["name"]), shape, str(t["dtype"]), data)
+        nodes = [Node(str(n["name"]), str(n["op_type"]), [str(i) for i in n["inputs"]],
+                      [str(o) for o in n["outputs"]], dict(n["attrs"])) for n in doc["nodes"]]
+        graph = Graph(str(doc["name"]), nodes, tensors, [str(i) for i in doc["inputs"]],
+                      [str(o) for o in doc["outputs"]], dict(doc.get("metadata") or {}))
     graph.verify()
     return graph
