@@ -18,12 +18,12 @@ def check_inputs(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.nda
     for name in graph.inputs:
         if name not in feeds:
             raise InputError(f"missing input {name!r}; the model's inputs are {graph.inputs}")
-        x, want = np.asarray(feeds[name]), graph.tensors[name].shape
-        if x.dtype.kind not in "biuf":  # strings, complex, objects: no number a float input could take
-            raise InputError(f"input {name!r} has dtype {x.dtype}; the model expects {graph.tensors[name].dtype}")
+        x, want, dtype = np.asarray(feeds[name]), graph.tensors[name].shape, graph.tensors[name].dtype
+        if np.dtype(dtype).kind in "biuf" and x.dtype.kind not in "biuf":  # strings, complex: no number to cast to
+            raise InputError(f"input {name!r} has dtype {x.dtype}; the model expects {dtype}")
         if want is not None and tuple(x.shape) != tuple(want):
             raise InputError(f"input {name!r} has shape {list(x.shape)}, the model expects {list(want)}")
-        out[name] = x.astype(graph.tensors[name].dtype, copy=False)
+        out[name] = x.astype(dtype, copy=False)
     return out
 
 
