@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 
 from .. import ops
 from ..errors import ConvertError, ModelError
-from ..ir.graph import Graph, Node, Tensor
+from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
@@ -232,21 +232,7 @@ def _check_supported(nodes) -> None:
 
 def _toposort(g: onnx.GraphProto, ready: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where each input is produced first (most exports already are; some are not)."""
-    ready = set(ready) | {""}
-    pending, ordered = list(g.node), []
-    while pending:
-        rest = []
-        for n in pending:
-            if all(i in ready for i in n.input):
-                ordered.append(n)
-                ready.update(n.output)
-            else:
-                rest.append(n)
-        if len(rest) == len(pending):
-            missing = sorted({i for n in rest for i in n.input if i not in ready})
-            raise ModelError(f"graph has a cycle or reads undefined tensors: {missing[:8]}")
-        pending = rest
-    return ordered
+    return topological_order(g.node, ready, "graph", io=lambda n: (n.input, n.output))
 
 
 # --- importers: one per ONNX op type ------------------------------------------------------------------

@@ -60,21 +60,8 @@ class Graph:
 
     def toposort(self) -> None:
         """Order nodes so every input is produced before use (stable for already-sorted graphs)."""
-        ready = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const} | {""}
-        pending, ordered = list(self.nodes), []
-        while pending:
-            rest = []
-            for n in pending:
-                if all(i in ready for i in n.inputs):
-                    ordered.append(n)
-                    ready.update(n.outputs)
-                else:
-                    rest.append(n)
-            if len(rest) == len(pending):
-                missing = sorted({i for n in rest for i in n.inputs if i not in ready})
-                raise ModelError(f"graph {self.name!r} has a cycle or undefined tensors: {missing[:8]}")
-            pending = rest
-        self.nodes = ordered
+        ready = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const}
+        self.nodes = topological_order(self.nodes, ready, f"graph {self.name!r}")
 
     def verify(self) -> None:
         """Raise ModelError unless every tensor is defined once and every node's inputs exist."""
@@ -109,3 +96,25 @@ class Graph:
                 stack.extend(producers[t].inputs)
         self.nodes = [n for n in self.nodes if any(o in needed for o in n.outputs)]
         self.tensors = {k: v for k, v in self.tensors.items() if k in needed or k in self.inputs}
+
+
+def topological_order(nodes, ready, what: str, io=lambda n: (n.inputs, n.outputs)) -> list:
+    """`nodes` ordered so that each reads only tensors in `ready` ("" included) or produced before it, stable for
+    an already-sorted list; `io(node)` gives (inputs, outputs), so ONNX's NodeProtos sort too. ModelError (naming
+    `what`) on a cycle or a tensor nothing produces."""
+    ready = set(ready) | {""}
+    pending, ordered = list(nodes), []
+    while pending:
+        rest = []
+        for n in pending:
+            inputs, outputs = io(n)
+            if all(i in ready for i in inputs):
+                ordered.append(n)
+                ready.update(outputs)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            missing = sorted({i for n in rest for i in io(n)[0] if i not in ready})
+            raise ModelError(f"{what} has a cycle or reads undefined tensors: {missing[:8]}")
+        pending = rest
+    return ordered
