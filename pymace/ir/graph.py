@@ -50,14 +50,6 @@ class Graph:
     def producers(self) -> dict[str, Node]:
         return {o: n for n in self.nodes for o in n.outputs}
 
-    def consumers(self) -> dict[str, list[Node]]:
-        out: dict[str, list[Node]] = {}
-        for n in self.nodes:
-            for i in n.inputs:
-                if i:
-                    out.setdefault(i, []).append(n)
-        return out
-
     def toposort(self) -> None:
         """Order nodes so every input is produced before use (stable for already-sorted graphs)."""
         ready = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const}

@@ -3,7 +3,6 @@ each run only copies inputs in, enqueues the bound kernels and copies outputs ou
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,8 +94,7 @@ def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool,
 @dataclass
 class MemoryReport:
     weights_bytes: int = 0
-    activation_bytes: int = 0  # sum of planned slots
-    scratch_bytes: int = 0
+    activation_bytes: int = 0  # sum of planned slots (scratch buffers included)
     peak_live_bytes: int = 0  # lower bound: the largest set of activations alive at once
 
     @property
@@ -325,8 +323,4 @@ def run_plan(queue, plan: Plan, feeds: dict[str, np.ndarray], profile: bool = Fa
     return outputs
 
 
-def now() -> float:
-    return time.perf_counter()
-
-
-__all__ = ["Planner", "Plan", "Step", "run_plan", "enqueue_all", "check_inputs", "now"]
+__all__ = ["Planner", "Plan", "Step", "run_plan", "enqueue_all", "check_inputs"]

@@ -308,7 +308,7 @@ def _entry_row(key: str, record: dict) -> dict:
 
 
 def inspect_explainer(data: bytes, device=None) -> tuple[dict, list]:
-    """The `pymace.tools.inspect.register_explainer` hook: (report, no binaries)."""
+    """This format's explainer for `pymace inspect` (pymace.tools.inspect.EXPLAINERS): (report, no binaries)."""
     return explain_bytes(data, device), []
 
 

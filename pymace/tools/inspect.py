@@ -2,7 +2,7 @@
 is intact, and whether it can serve the current device; write its binaries out.
 
 Each format has an explainer: bytes (+ the current device, if known) → (JSON-able report, binaries), raising
-FormatError when the bytes are not its format. `register_explainer` is the hook for more (pymace tuning files).
+FormatError when the bytes are not its format; EXPLAINERS tries them in order.
 """
 import dataclasses
 import io
@@ -18,6 +18,7 @@ from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
 from pymace.runtime import program_cache as cache_format
+from pymace.runtime import tuning_file
 from pymace.runtime.program_cache import DeviceRecord
 
 Binaries = list[tuple[str, bytes]]  # (descriptive name, bytes) for extract
@@ -107,19 +108,9 @@ def _uint32s(value) -> list[int] | None:
     return None
 
 
-def _explain_tuning(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
-    from ..runtime.tuning_file import inspect_explainer  # a JSON file: tried before the structural MACE reader
-
-    return inspect_explainer(data, device)
-
-
+# The tuning file (JSON) is tried before the structural MACE reader, which would misread it.
 EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache),
-                                           ("pymace tuning file", _explain_tuning), ("MACE", explain_mace)]
-
-
-def register_explainer(name: str, explainer: Explainer) -> None:
-    """Try `explainer` before the built-in ones (for formats with a magic number, such as pymace tuning files)."""
-    EXPLAINERS.insert(0, (name, explainer))
+                                           ("pymace tuning", tuning_file.inspect_explainer), ("MACE", explain_mace)]
 
 
 def _explain(path: str | Path, device: DeviceRecord | None) -> tuple[dict, Binaries]:
