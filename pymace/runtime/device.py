@@ -25,20 +25,24 @@ NVIDIA_LIBS = ["/usr/local/nvidia/lib64/libnvidia-opencl.so.1", "/usr/lib/x86_64
 def _icd_folder() -> str | None:
     """A folder of .icd files naming every OpenCL driver on this machine, or None to leave the env alone."""
     system = sorted(glob.glob(os.path.join(SYSTEM_VENDORS, "*.icd")))
-    named = " ".join(open(p).read() for p in system if os.access(p, os.R_OK))
+    icds = {os.path.basename(p): _read(p) for p in system if os.access(p, os.R_OK)}
     nvidia = next((p for p in NVIDIA_LIBS if os.path.exists(p)), None)
-    if nvidia is None or "nvidia" in named.lower():
+    if nvidia is None or "nvidia" in " ".join(icds.values()).lower():
         return SYSTEM_VENDORS if system else None
     folder = os.path.join(tempfile.gettempdir(), f"pymace-icd-{os.getuid()}")
     os.makedirs(folder, exist_ok=True)
-    for p in system:
-        _write_if_changed(os.path.join(folder, os.path.basename(p)), open(p).read())
-    _write_if_changed(os.path.join(folder, "nvidia.icd"), nvidia + "\n")
+    for name, text in {**icds, "nvidia.icd": nvidia + "\n"}.items():
+        _write_if_changed(os.path.join(folder, name), text)
     return folder
 
 
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _write_if_changed(path: str, text: str) -> None:
-    if not os.path.exists(path) or open(path).read() != text:
+    if not os.path.exists(path) or _read(path) != text:
         with open(path, "w") as f:
             f.write(text)
 
