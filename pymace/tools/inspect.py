@@ -212,6 +212,9 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
     from ..runtime.program_cache import DeviceRecord, ProgramCache, source_hash
     from ..runtime.programs import kernel_source
 
+    if device_spec == "reference":
+        raise PymaceError("cache coverage needs an OpenCL device; --device reference runs the NumPy executor, "
+                          "which has no programs")
     device = devices.select(device_spec)
     graph = pmace_file.load(str(model_path))
     needed = Planner(graph, device, None, None, data_type).required_programs()

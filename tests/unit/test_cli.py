@@ -127,6 +127,11 @@ def test_tools_that_time_kernels_refuse_the_reference_device(rnet, command):
     assert_one_line_error(*pymace(*command.split(), rnet, "--device", "reference")[::2], "needs an OpenCL device")
 
 
+def test_cache_coverage_refuses_the_reference_device(rnet, tmp_path):
+    code, _, err = pymace("inspect", tmp_path / "cache.bin", "--model", rnet, "--device", "reference")
+    assert_one_line_error(code, err, "needs an OpenCL device")
+
+
 def test_validate_on_the_reference_device(rnet):
     code, out, err = pymace("validate", rnet, "--device", "reference", "--json")
     assert code == 0, err
