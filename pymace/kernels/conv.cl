@@ -247,3 +247,173 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
   for (int s = 0; s < S; ++s) v += pp[(size_t)s * M * P];
   STORE(y, (size_t)z * P + p, activate(v + residual1(RES_ARG(size_t)z * P + p), LOAD(slope, m)));
 }
+
+/* ---- CPU (PoCL): explicit vectors, one work-item a work-group ----
+ * PoCL turns mad() into a multiply and an add and keeps per-work-item arrays in memory unless loops over them
+ * unroll, which held the kernels above to ~35 GFLOP/s on AVX-512. These work-items hold VW output pixels of MB
+ * output channels as MB vectors of VW floats (one zmm register each for VW = 16), stream the input one vector
+ * at a time and multiply it by each channel's weight broadcast from memory: one vector load per MB fma()
+ * (vfmadd231ps with a {1to16} broadcast operand). With one work-item per work-group PoCL has no work-item loop
+ * to vectorise, so the code runs as written and branches cost nothing. Build options: VW, MB (+ the conv's).
+ * Blocks of VW pixels that would run past the end start VW earlier instead (they overlap the previous block and
+ * write the same values), so no load or store is partial unless the row or map is shorter than VW. */
+#ifdef VW
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+typedef CAT(float, VW) vec_t;
+#ifdef FP16_STORAGE
+#define LOADV(p) CAT(vload_half, VW)(0, (p))
+#define STOREV(p, v) CAT(vstore_half, VW)((v), 0, (p))
+#else
+#define LOADV(p) CAT(vload, VW)(0, (p))
+#define STOREV(p, v) CAT(vstore, VW)((v), 0, (p))
+#endif
+
+/* activate(acc + bias-free residual) for the `n` valid lanes (n <= VW) of y[at..], channel slope `s` */
+inline void store_block(__global store_t *y, RES_PARAM size_t at, vec_t v, float s, int n) {
+  float t[VW];
+  if (n == VW) {
+#ifdef HAS_RES
+    v += LOADV(res + at);
+#endif
+    CAT(vstore, VW)(v, 0, t);
+#pragma unroll
+    for (int j = 0; j < VW; ++j) t[j] = activate(t[j], s);
+    STOREV(y + at, CAT(vload, VW)(0, t));
+  } else {
+    CAT(vstore, VW)(v, 0, t);
+    for (int j = 0; j < n; ++j) STORE(y, at + j, activate(t[j] + residual1(RES_ARG at + j), s));
+  }
+}
+
+/* 1x1, stride 1, no padding, one group, P >= VW pixels: MB channels x VW consecutive pixels of the flattened map.
+ * Weights packed [ceil(M/MB)][C][MB], bias and slope [ceil(M/MB)][MB] (zero-padded). */
+__kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                          __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P) {
+  const int p0 = min((int)get_global_id(0) * VW, P - VW), mb = get_global_id(1), n = get_global_id(2);
+  vec_t acc[MB];
+#pragma unroll
+  for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, mb * MB + j));
+  __global const store_t *xp = x + (size_t)n * C * P + p0;
+  __global const store_t *wp = w + (size_t)mb * C * MB;
+  for (int c = 0; c < C; ++c) {
+    const vec_t xv = LOADV(xp + (size_t)c * P);
+#pragma unroll
+    for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wp, c * MB + j)), xv, acc[j]);
+  }
+#pragma unroll
+  for (int j = 0; j < MB; ++j) {
+    const int m = mb * MB + j;
+    if (m < M) store_block(y, RES_ARG((size_t)n * M + m) * P + p0, acc[j], LOAD(slope, m), VW);
+  }
+}
+
+/* VW output pixels of one row from input row `row` starting at input column iw (stride SW), zeros outside
+ * [0, W): one or two vector loads when the span lies inside the row, else lane by lane. */
+inline vec_t load_row(__global const store_t *row, int iw, int W) {
+#if SW == 1
+  if (iw >= 0 && iw + VW <= W) return LOADV(row + iw);
+#elif SW == 2
+  if (iw >= 0 && iw + 2 * VW <= W) return (vec_t)(LOADV(row + iw).even, LOADV(row + iw + VW).even);
+#endif
+  float t[VW];
+  for (int j = 0; j < VW; ++j) {
+    const int i = iw + j * SW;
+    t[j] = i >= 0 && i < W ? LOAD(row, i) : 0.0f;
+  }
+  return CAT(vload, VW)(0, t);
+}
+
+/* Any conv (depthwise included: MB = 1): MB output channels of one group (z = (n*G + g)*MBG + block) at VW
+ * adjacent output pixels of one row. Weights packed [G][MBG][CG*KH*KW][MB], bias and slope [G][MBG][MB]. */
+__kernel void conv_direct_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                              __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
+                              int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
+  const int ow0 = max(0, min((int)get_global_id(0) * VW, OW - VW)), oh = get_global_id(1), z = get_global_id(2);
+  const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
+  vec_t acc[MB];
+#pragma unroll
+  for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
+  const int iw0 = ow0 * SW - PL;
+  __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;
+  __global const store_t *wp = w + (size_t)gb * CG * KH * KW * MB;
+  for (int c = 0; c < CG; ++c) {
+    for (int kh = 0; kh < KH; ++kh) {
+      const int ih = oh * SH - PT + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      __global const store_t *row = xg + ((size_t)c * H + ih) * W;
+      __global const store_t *wk = wp + ((c * KH + kh) * KW) * MB;
+#pragma unroll
+      for (int kw = 0; kw < KW; ++kw) {
+        const vec_t xv = load_row(row, iw0 + kw * DW, W);
+#pragma unroll
+        for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+      }
+    }
+  }
+  const int valid = min(VW, OW);
+#pragma unroll
+  for (int j = 0; j < MB; ++j) {
+    const int m = mb * MB + j;
+    if (m >= MG) break;
+    const size_t at = (((size_t)n * G * MG + g * MG + m) * OH + oh) * OW + ow0;
+    store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), valid);
+  }
+}
+/* Like conv_direct_cpu, but a work-item computes a whole output row (oh = id 0) of MB channels of one group
+ * (id 1 as z there), with the CGB*KH input rows it needs first copied into private memory with their zero
+ * padding (BUFW floats a row): every tap is then a plain vector load, where conv_direct_cpu loads the blocks
+ * that touch the padding lane by lane (3x slower on MobileNetV2's depthwise layers). Build options: CGB (input
+ * channels a group), BUFW (>= PL + W and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). */
+#ifdef BUFW
+__kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
+                            __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
+                            int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
+  const int oh = get_global_id(0), z = get_global_id(1);
+  const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
+  float buf[CGB * KH][BUFW];
+  __global const store_t *xg = x + ((size_t)n * G + g) * CGB * H * W;
+  for (int r = 0; r < CGB * KH; ++r) {
+    for (int i = 0; i < BUFW; i += VW) CAT(vstore, VW)((vec_t)(0.0f), 0, buf[r] + i);
+    const int ih = oh * SH - PT + (r % KH) * DH;
+    if (ih < 0 || ih >= H) continue;
+    __global const store_t *row = xg + ((size_t)(r / KH) * H + ih) * W;
+    int i = 0;
+    for (; i + VW <= W; i += VW) CAT(vstore, VW)(LOADV(row + i), 0, buf[r] + PL + i);
+    for (; i < W; ++i) buf[r][PL + i] = LOAD(row, i);
+  }
+  __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
+  for (int ob = 0; ob < OW; ob += VW) {
+    const int ow0 = max(0, min(ob, OW - VW));
+    vec_t acc[MB];
+#pragma unroll
+    for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
+    for (int r = 0; r < CGB * KH; ++r) {
+      const float *br = buf[r] + ow0 * SW;
+      __global const store_t *wk = wp + r * KW * MB;
+#pragma unroll
+      for (int kw = 0; kw < KW; ++kw) {
+#if SW == 1
+        const vec_t xv = CAT(vload, VW)(0, br + kw * DW);
+#elif SW == 2
+        const vec_t xv = (vec_t)(CAT(vload, VW)(0, br + kw * DW).even, CAT(vload, VW)(0, br + kw * DW + VW).even);
+#else
+        float t[VW];
+        for (int j = 0; j < VW; ++j) t[j] = br[kw * DW + j * SW];
+        const vec_t xv = CAT(vload, VW)(0, t);
+#endif
+#pragma unroll
+        for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < MB; ++j) {
+      const int m = mb * MB + j;
+      if (m >= MG) break;
+      const size_t at = (((size_t)n * G * MG + g * MG + m) * OH + oh) * OW + ow0;
+      store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), min(VW, OW));
+    }
+  }
+}
+#endif
+#endif

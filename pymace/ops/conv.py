@@ -76,14 +76,15 @@ def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pad
 
 # ---- host side of the OpenCL kernels ----
 
-def pack_blocks(w2d: np.ndarray, group: int) -> np.ndarray:
-    """[M, R] per-output-channel rows -> [G, ceil(Mg/4), R, 4], zero-padded: one LOAD4 gives 4 channels."""
+def pack_blocks(w2d: np.ndarray, group: int, block: int = 4) -> np.ndarray:
+    """[M, R] per-output-channel rows -> [G, ceil(Mg/block), R, block], zero-padded: one LOAD4 gives 4 channels
+    (block 4); the CPU kernels read `block` consecutive channel weights of one tap."""
     m, r = w2d.shape
     mg = m // group
-    mbg = -(-mg // 4)
-    out = np.zeros((group, mbg * 4, r), np.float32)
+    mbg = -(-mg // block)
+    out = np.zeros((group, mbg * block, r), np.float32)
     out[:, :mg] = w2d.reshape(group, mg, r)
-    return np.ascontiguousarray(out.reshape(group, mbg, 4, r).transpose(0, 1, 3, 2))
+    return np.ascontiguousarray(out.reshape(group, mbg, block, r).transpose(0, 1, 3, 2))
 
 
 def channel_vectors(ctx, bias_ref, slope_ref, m: int, pack):
@@ -101,19 +102,44 @@ GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
 GEMM_SMALL_TILES = False  # 32x32 tiles for layers with fewer 64x64 tiles than GEMM_FILL work-groups per CU
 
 
+CPU_VW = 16  # conv1x1_cpu: pixels a work-item (one AVX-512 register)
+CPU_MB = 8  # output channels a work-item of the CPU kernels (8 accumulators cover the FMA latency)
+
+
+CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory
+
+
+def cpu_vector_width(out_w: int) -> int:
+    """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of 16, 8, 4 that a row fills."""
+    return 16 if out_w >= 16 else 8 if out_w >= 8 else 4
+
+
+def row_buffer(w: int, k, s, p, out_hw, d=(1, 1)) -> int:
+    """conv_rows_cpu's BUFW: a zero-padded input row, long enough for every vector load of a row's blocks,
+    rounded up to a power of two (>= 16) so that layers of similar width share a program."""
+    need = max(p[1] + w, s[1] * max(out_hw[1], cpu_vector_width(out_hw[1])) + (k[1] - 1) * d[1])
+    return max(16, 1 << (need - 1).bit_length())
+
+
 def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None) -> tuple[str, int]:
     """(kernel name, output pixels per work-item) for one Conv node. `forced` (the node's pymace attribute
     `kernel_variant`, for tests and experiments) names the kernel instead."""
     n, c, m = x_shape[0], x_shape[1], w_shape[0]
     is_gpu = getattr(device, "is_gpu", False)
+    is_1x1 = group == 1 and k == [1, 1] and s == [1, 1] and not any(p)
     if forced:
         name = forced
+    elif not is_gpu:  # PoCL: explicit vectors (see conv.cl); tiny maps keep the 4x4-blocked conv1x1
+        pixels = out_hw[0] * out_hw[1]
+        if is_1x1:
+            name = "conv1x1_cpu" if pixels >= CPU_VW else "conv1x1"
+        else:  # the staged rows must fit in private memory (32 KiB)
+            rows = c // group * k[0] * row_buffer(x_shape[3], k, s, p, out_hw)
+            name = "conv_rows_cpu" if rows <= CPU_ROWS_MAX else "conv_direct_cpu"
     elif group == c == m:
         name = "conv_depthwise"
-    elif group == 1 and is_gpu:  # the tiled implicit GEMM: data reuse through __local memory
+    elif group == 1:  # the tiled implicit GEMM: data reuse through __local memory
         name = "conv_gemm"
-    elif group == 1 and k == [1, 1] and s == [1, 1] and not any(p):
-        name = "conv1x1"
     else:
         name = "conv_direct"
     channel_blocks = m if name == "conv_depthwise" else group * -(-(m // group) // 4)
@@ -176,6 +202,29 @@ def launch_gemm(ctx, x, w, bias, slope, res, out, opts):
                    [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=opts["build"])
 
 
+def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, d):
+    """conv1x1_cpu or conv_direct_cpu: MB channels x VW pixels a work-item, one work-item a work-group."""
+    (n, c, h, wd), m = x.shape, w.shape[0]
+    mg, i32 = m // group, np.int32
+    mb = CPU_MB if name == "conv1x1_cpu" else min(CPU_MB, mg)
+    vw = CPU_VW if name == "conv1x1_cpu" else cpu_vector_width(out[1])
+    wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group, mb))
+    wk = Const(pack_blocks(w.const.reshape(m, -1), group, mb))
+    mbg = -(-mg // mb)
+    opts += (f"-DVW={vw}", f"-DMB={mb}")
+    if name == "conv1x1_cpu":
+        args = [x, wk, wb, sb, *res, ctx.outputs[0], *map(i32, (n, c, m, h * wd))]
+        gws = (-(-h * wd // vw), mbg, n)
+    else:
+        args = [x, wk, wb, sb, *res, ctx.outputs[0],
+                *map(i32, (n, c // group, mg, mbg, group, h, wd, out[0], out[1], pads[0], pads[1]))]
+        gws = (-(-out[1] // vw), out[0], n * group * mbg)
+    if name == "conv_rows_cpu":
+        gws = (out[0], n * group * mbg, 1)
+        opts += (f"-DCGB={c // group}", f"-DBUFW={row_buffer(wd, k, s, pads, out, d)}")
+    ctx.kernel("conv", name, gws, args, options=opts, lws=(1, 1, 1))
+
+
 def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
            auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, residual=False, **_):
     x, w = ctx.inputs[0], ctx.inputs[1]
@@ -190,6 +239,8 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
             *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
     if name == "conv_gemm":
         return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p})
+    if name.endswith("_cpu"):
+        return launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, p, k, s, d)
     if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program
         opts += (f"-DPX={px}",)
     i32 = np.int32
@@ -280,6 +331,23 @@ CASES = [
     Case("residual_gemm_splitk", [(1, 256, 7, 7), (40, 256, 3, 3), (40,), (1, 40, 7, 7)],
          dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, kernel_variant="conv_gemm"),
          consts=(1, 2)),
+    # the CPU kernels (chosen on PoCL; forced here so that every device runs them): channels off the 8-channel
+    # block, pixel counts off the 16-pixel vector (overlapping last block), stride 2 and 3, residual, PRelu
+    _case("cpu_1x1_small_map", (1, 12, 3, 5), (10, 12, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G),
+    Case("cpu_1x1_residual_prelu", [(2, 9, 5, 7), (19, 9, 1, 1), (19,), (2, 19, 5, 7),
+                                    np.linspace(-0.5, 0.5, 19, dtype=np.float32)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, residual=True, activation="PRelu",
+              kernel_variant="conv1x1_cpu"), consts=(1, 2, 4)),
+    Case("cpu_direct_residual_prelu_s2", [(1, 5, 21, 35), (11, 5, 3, 3), (11,), (1, 11, 11, 18),
+                                          np.linspace(-0.3, 0.3, 11, dtype=np.float32)],
+         dict(kernel_shape=[3, 3], pads=[1, 1, 1, 2], strides=[2, 2], dilations=[1, 1], group=1, residual=True,
+              activation="PRelu", kernel_variant="conv_direct_cpu"), consts=(1, 2, 4)),
+    _case("cpu_direct_grouped_s1", (1, 12, 9, 19), (18, 4, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=3, kernel_variant="conv_direct_cpu"),
+    _case("cpu_rows_s3_dilated", (1, 4, 20, 41), (9, 4, 3, 3), kernel_shape=[3, 3], pads=[2] * 4, strides=[3, 3],
+          dilations=[2, 2], group=1, activation="Relu", kernel_variant="conv_rows_cpu"),
+    _case("cpu_rows_dw_s2_wide", (1, 10, 9, 70), (10, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4,
+          strides=[2, 2], dilations=[1, 1], group=10, kernel_variant="conv_rows_cpu"),
     Case("gemm_splitk_prelu_1x1", [(1, 1100, 6, 6), (60, 1100, 1, 1), None, np.linspace(-1, 1, 60, dtype=np.float32)],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu", kernel_variant="conv_gemm"),
          consts=(1, 3)),
