@@ -104,9 +104,12 @@ GEMM_SMALL_TILES = False  # 32x32 tiles for layers with fewer 64x64 tiles than G
 
 CPU_VW = 16  # conv1x1_cpu: pixels a work-item (one AVX-512 register)
 CPU_MB = 8  # output channels a work-item of the CPU kernels (8 accumulators cover the FMA latency)
+CPU_MB_MAX = 8  # conv1x1_cpu: up to this many channels a work-item when M is small (all of M in one block)
+CPU_WORK = 256  # conv1x1_cpu: input channels x pixel blocks a work-item at least (a work-group costs ~0.1 µs)
 
 
 CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory
+CPU_ROWS = 8  # output rows a work-item of conv_rows_cpu
 
 
 def cpu_vector_width(out_w: int) -> int:
@@ -206,21 +209,26 @@ def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, 
     """conv1x1_cpu or conv_direct_cpu: MB channels x VW pixels a work-item, one work-item a work-group."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     mg, i32 = m // group, np.int32
-    mb = CPU_MB if name == "conv1x1_cpu" else min(CPU_MB, mg)
+    mb = min(CPU_MB, mg)
+    if name == "conv1x1_cpu" and m <= CPU_MB_MAX:
+        mb = -(-m // 8) * 8
     vw = CPU_VW if name == "conv1x1_cpu" else cpu_vector_width(out[1])
     wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group, mb))
     wk = Const(pack_blocks(w.const.reshape(m, -1), group, mb))
     mbg = -(-mg // mb)
     opts += (f"-DVW={vw}", f"-DMB={mb}")
     if name == "conv1x1_cpu":
-        args = [x, wk, wb, sb, *res, ctx.outputs[0], *map(i32, (n, c, m, h * wd))]
-        gws = (-(-h * wd // vw), mbg, n)
+        blocks = -(-h * wd // vw)
+        nb = min(blocks, -(-CPU_WORK // c))
+        args = [x, wk, wb, sb, *res, ctx.outputs[0], *map(i32, (n, c, m, h * wd, nb))]
+        gws = (-(-blocks // nb), mbg, n)
     else:
         args = [x, wk, wb, sb, *res, ctx.outputs[0],
                 *map(i32, (n, c // group, mg, mbg, group, h, wd, out[0], out[1], pads[0], pads[1]))]
         gws = (-(-out[1] // vw), out[0], n * group * mbg)
     if name == "conv_rows_cpu":
-        gws = (out[0], n * group * mbg, 1)
+        args.append(i32(CPU_ROWS))
+        gws = (-(-out[0] // CPU_ROWS), n * group * mbg, 1)
         opts += (f"-DCGB={c // group}", f"-DBUFW={row_buffer(wd, k, s, pads, out, d)}")
     ctx.kernel("conv", name, gws, args, options=opts, lws=(1, 1, 1))
 
