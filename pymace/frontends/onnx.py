@@ -215,8 +215,8 @@ def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
         return tuple(given)
     if dims is None or any(not isinstance(d, int) for d in dims):
         unknown = "unknown rank" if dims is None else f"dims {dims}"
-        raise ConvertError(f"input {vi.name!r} has {unknown}; give its shape with input_shapes "
-                           f"({{{vi.name!r}: [...]}}, or the YAML's input_shapes)")
+        raise ConvertError(f"input {vi.name!r} has {unknown}; give its shape with --input-shape {vi.name}=D0,D1,… "
+                           "(input_shapes= in Python, input_shapes in a deployment YAML)")
     return tuple(dims)
 
 
