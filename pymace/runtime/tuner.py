@@ -235,12 +235,11 @@ def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
         return
     reference = _read(queue, buffers)
     results = [_measure(queue, launch, step.lws, before, reference, check, None)]
-    tried = {tuple(c["lws"]) for c in old.get("candidates", [])}
     results += [c for c in old.get("candidates", []) if tuple(c["lws"]) != step.lws]
     complete = False
     try:
-        for lws in launch.candidates:
-            if lws == step.lws or lws in tried:
+        for lws in launch.candidates:  # tune() left out those an earlier run measured
+            if lws == step.lws:
                 continue
             if time.perf_counter() > deadline:
                 break
