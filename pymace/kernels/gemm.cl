@@ -3,6 +3,21 @@
  * as per-batch offset tables, and C's broadcasting as strides that may be 0 (C is a 1-element dummy with
  * beta = 0 when absent). A work-item computes 4 adjacent columns of one row. Build options: B_ROWS (SBN == 1,
  * B' rows contiguous: read 4 columns with one LOAD4), ACT. The PRelu slope comes broadcast to Y's shape. */
+
+/* Both kernels' epilogue: columns j0 .. j0+nj of row i (at `base` in Y) = act(alpha * s + beta * C). */
+inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global const store_t *c, int SCM,
+                          int SCN, __global const store_t *slope, __global store_t *y, float alpha, float beta) {
+  const float r[4] = {s.x, s.y, s.z, s.w};
+  for (int j = 0; j < nj; ++j) {
+    const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
+#if ACT == 7
+    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
+#else
+    STORE(y, base + j0 + j, activate(v, 0.0f));
+#endif
+  }
+}
+
 __kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                    __global const store_t *slope, __global store_t *y, __global const int *a_off,
                    __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
@@ -28,16 +43,7 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
       acc = mad(LOAD(ap, k * SAK), bv, acc);
     }
   }
-  float r[4] = {acc.x, acc.y, acc.z, acc.w};
-  const size_t base = ((size_t)bt * M + i) * N;
-  for (int j = 0; j < nj; ++j) {
-    const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
-#if ACT == 7
-    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
-#else
-    STORE(y, base + j0 + j, activate(v, 0.0f));
-#endif
-  }
+  store_columns(acc, nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
 }
 
 /* GPU, few rows (a classifier's 1 x K x N): the plain kernel above gives N/4 work-items that each walk all of K,
@@ -75,16 +81,6 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (ly != 0 || nj <= 0) return;
-  const float4 s = red[0][lx];
-  float r[4] = {s.x, s.y, s.z, s.w};
-  const size_t base = ((size_t)bt * M + i) * N;
-  for (int j = 0; j < nj; ++j) {
-    const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
-#if ACT == 7
-    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
-#else
-    STORE(y, base + j0 + j, activate(v, 0.0f));
-#endif
-  }
+  store_columns(red[0][lx], nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
 }
 #endif
