@@ -268,8 +268,13 @@ class Planner:
             lws, tuned = (tuple(found), True) if found else (None, False)
         if lws is None or int(np.prod(lws)) > limit:
             lws = default_local_size(spec.gws, limit, self.device.is_gpu, self.device.max_work_item_sizes)
-        gws = tuple(-(-g // l) * l for g, l in zip(spec.gws, lws))
-        return Step(node, kernel, gws, lws, spec.program, spec.name, " ".join(options), key, tuned)
+        return Step(node, kernel, whole_groups(spec.gws, lws), lws, spec.program, spec.name, " ".join(options), key,
+                    tuned)
+
+
+def whole_groups(gws, lws) -> tuple[int, ...]:
+    """The global size rounded up to whole work-groups (kernels guard the padding work-items)."""
+    return tuple(-(-g // l) * l for g, l in zip(gws, lws))
 
 
 def tuning_key(spec: LaunchSpec, options) -> str:

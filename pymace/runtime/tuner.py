@@ -31,7 +31,7 @@ from ..ir.graph import Graph
 from ..ops.base import Scratch
 from . import device as devices
 from .device import cl
-from .executor import STORAGE, Planner, Step, TensorRef, describe_failure
+from .executor import STORAGE, Planner, Step, TensorRef, describe_failure, whole_groups
 from .programs import ProgramBuilder
 from .tuning_file import TuningFile
 
@@ -55,7 +55,7 @@ def _divisors(n: int, cap: int) -> set[int]:
 
 def padding(gws, lws) -> float:
     """Work-items launched / work-items needed when the global size is rounded up to whole work-groups."""
-    return math.prod(-(-g // l) * l for g, l in zip(gws, lws)) / max(1, math.prod(gws))
+    return math.prod(whole_groups(gws, lws)) / max(1, math.prod(gws))
 
 
 def candidates(gws: tuple[int, ...], limit: int, max_item_sizes, default: tuple[int, ...] | None = None,
@@ -163,8 +163,7 @@ def _open_session(model, device: str, data_type: str, storage_dir) -> _Session:
 def _run(queue, launch: _Launch, lws) -> float:
     """One run of the launch's kernel with local size `lws`; its device time in microseconds (profiling event).
     The global size rounds up to whole work-groups, as the planner does."""
-    gws = tuple(-(-g // l) * l for g, l in zip(launch.gws, lws))
-    event = cl.enqueue_nd_range_kernel(queue, launch.step.kernel, gws, lws)
+    event = cl.enqueue_nd_range_kernel(queue, launch.step.kernel, whole_groups(launch.gws, lws), lws)
     event.wait()
     return (event.profile.end - event.profile.start) * 1e-3
 
