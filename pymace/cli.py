@@ -342,10 +342,13 @@ COMMANDS = {"devices": cmd_devices, "convert": cmd_convert, "run": cmd_run, "zoo
 
 
 def _model_defaults(a) -> None:
-    """--device and --data-type default to what the model's deployment YAML recorded, else auto and fp32."""
+    """--device and --data-type default to what the model's deployment YAML recorded, else auto and fp32. (convert
+    leaves them unset: --gencode's engine reads each converted model's own.)"""
     from .engine import model_defaults
     from .ir import pmace_file
 
+    if a.command == "convert":
+        return
     unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
     if unset:
         model = getattr(a, "model", None)
@@ -354,7 +357,8 @@ def _model_defaults(a) -> None:
             setattr(a, k, defaults[k])
 
 
-NEEDS_OPENCL = ("tune", "benchmark", "report", "cache", "demo")  # they time or build kernels: no NumPy stand-in
+NEEDS_OPENCL = ("tune", "benchmark", "report", "cache", "demo")  # they time or build kernels (so does convert
+# --gencode): no NumPy stand-in
 
 
 def main(argv=None) -> int:
@@ -363,8 +367,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=level, format="pymace: %(levelname)s: %(message)s")
     try:
         _model_defaults(a)
-        if a.command in NEEDS_OPENCL and getattr(a, "device", None) == "reference":
-            raise ConfigError(f"`pymace {a.command}` needs an OpenCL device; --device reference runs the NumPy "
+        needs_opencl = a.command in NEEDS_OPENCL or getattr(a, "gencode", False)
+        if needs_opencl and getattr(a, "device", None) == "reference":
+            what = "convert --gencode" if a.command == "convert" else a.command
+            raise ConfigError(f"`pymace {what}` needs an OpenCL device; --device reference runs the NumPy "
                               "executor, which has no kernels")
         return COMMANDS[a.command](a)
     except PymaceError as e:

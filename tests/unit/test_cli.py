@@ -57,6 +57,20 @@ def test_yaml_unknown_key_names_key_and_line(tmp_path, rnet):
     assert_one_line_error(*pymace("convert", cfg, "-o", tmp_path)[::2], "target_abis", ":6")
 
 
+def test_gencode_builds_for_the_data_type_the_yaml_records(tmp_path):
+    cfg = tmp_path / "deploy.yml"
+    cfg.write_text(f"models:\n  rnet:\n    platform: onnx\n    model_file_path: {zoo.source('mtcnn_rnet')}\n"
+                   "    subgraphs:\n      - input_tensors: input_2\n        input_shapes: 1,24,24,3\n"
+                   "    data_type: fp16_fp32\n")
+    code, out, err = pymace("convert", cfg, "-o", tmp_path, "--gencode", "--json", "--storage-dir", tmp_path / "s")
+    assert code == 0, err
+    (built,) = json.loads(out)["gencode"]
+    code, out, err = pymace("inspect", built["cache_file"], "--json")
+    assert code == 0, err
+    options = [e["options"] for e in json.loads(out)["entries"]]
+    assert options and all("-DFP16_STORAGE" in o for o in options), options
+
+
 def test_yaml_sha256_mismatch(tmp_path):
     cfg = tmp_path / "deploy.yml"
     cfg.write_text(f"models:\n  rnet:\n    platform: onnx\n    model_file_path: {zoo.source('mtcnn_rnet')}\n"
@@ -122,7 +136,7 @@ def test_json_outputs_parse(tmp_path, rnet):
     assert report["format"] == "pymace program cache" and report["coverage"]["complete"]
 
 
-@pytest.mark.parametrize("command", ["benchmark", "tune", "report", "cache build"])
+@pytest.mark.parametrize("command", ["benchmark", "tune", "report", "cache build", "convert --gencode"])
 def test_tools_that_time_kernels_refuse_the_reference_device(rnet, command):
     assert_one_line_error(*pymace(*command.split(), rnet, "--device", "reference")[::2], "needs an OpenCL device")
 
