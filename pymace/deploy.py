@@ -21,6 +21,7 @@ TOP_KEYS = ("library_name", "models", "storage_dir")
 MODEL_KEYS = ("platform", "model_file_path", "model_sha256_checksum", "subgraphs", "runtime", "data_type",
               "limit_opencl_kernel_time", "validation_threshold")
 SUBGRAPH_KEYS = ("input_tensors", "input_shapes", "input_data_formats", "output_tensors", "output_shapes")
+_INT_TAG = "tag:yaml.org,2002:int"  # an unquoted integer (a quoted "4" is a one-dimensional shape)
 
 
 @dataclass
@@ -103,8 +104,11 @@ class _Reader:
         return [s.strip() for s in self.scalar(node, key).split(",") if s.strip()]
 
     def shapes(self, node: yaml.Node, key: str) -> list[list[int]]:
-        """Shapes as MACE writes them ("1,224,224,3" per tensor) or as YAML lists of ints."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        """Shapes as MACE writes them ("1,224,224,3" per tensor, alone or in a list) or as YAML lists of ints:
+        [1, 224, 224, 3] is one shape, [[1, 4], [1, 2]] two."""
+        one_list = isinstance(node, yaml.SequenceNode) and node.value and all(
+            isinstance(d, yaml.ScalarNode) and d.tag == _INT_TAG for d in node.value)
+        items = node.value if isinstance(node, yaml.SequenceNode) and not one_list else [node]
         out = []
         for item in items:
             try:

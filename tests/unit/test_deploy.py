@@ -57,6 +57,17 @@ def test_load_config_keeps_mace_keys(tmp_path, rnet):
     assert m.subgraphs[0].output_shapes == [[1, 4], [1, 2]] and m.validation_threshold == {"GPU": 0.995}
 
 
+@pytest.mark.parametrize("written,shapes", [
+    ("1,24,24,3", [[1, 24, 24, 3]]), ("[1, 24, 24, 3]", [[1, 24, 24, 3]]), ('["1,24,24,3"]', [[1, 24, 24, 3]]),
+    ("[[1, 24, 24, 3]]", [[1, 24, 24, 3]]), ('["1,4", "1,2"]', [[1, 4], [1, 2]]), ('["4", "2"]', [[4], [2]]),
+])
+def test_shape_spellings(tmp_path, rnet, written, shapes):
+    text = _write(tmp_path, rnet).read_text().replace("input_shapes: 1,24,24,3", f"input_shapes: {written}")
+    (tmp_path / "deploy.yml").write_text(text.replace("input_tensors: input_2", "input_tensors: " +
+                                                      ", ".join(["input_2", "other"][:len(shapes)])))
+    assert load_config(tmp_path / "deploy.yml").models["rnet"].subgraphs[0].input_shapes == shapes
+
+
 def test_convert_config_writes_a_model_that_runs(tmp_path, rnet):
     out = convert_config(_write(tmp_path, rnet), tmp_path / "out")
     assert out == [tmp_path / "out" / "rnet.pmace"]
