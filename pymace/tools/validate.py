@@ -2,8 +2,9 @@
 
 The reference is the source framework's own runtime on the source model the .pmace records (onnxruntime for
 ONNX and for the torchvision MobileNetV2 rebuilt as ONNX, LiteRT for TFLite), or pymace's NumPy reference
-executor when that file is gone. Pass/fail is cosine similarity per output against a threshold per data type
-(MACE's defaults). On failure, every intermediate tensor is made a graph output in a copy of the graph and the
+executor when that file is gone. Pass/fail is cosine similarity per output against a threshold: --threshold,
+else the deployment YAML's validation_threshold for the runtime it ran on, else one per data type (MACE's
+defaults). On failure, every intermediate tensor is made a graph output in a copy of the graph and the
 engine is compared node by node with the reference executor, to name the first node that goes wrong."""
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def validate(model_path, reference: str = "auto", image=None, device: str = "aut
     if reference not in REFERENCES:
         raise ConfigError(f"unknown reference {reference!r}: use one of {', '.join(REFERENCES)}")
     graph = pmace_file.load(str(model_path))
-    threshold = THRESHOLDS.get(data_type, THRESHOLDS["fp32"]) if threshold is None else float(threshold)
     feeds, input_desc = make_feeds(graph, image, seed)
     kind, source, note = choose_reference(graph, reference)
     want = run_reference(kind, source, graph, feeds)
     engine = Engine(graph, device=device, data_type=data_type, storage_dir=storage_dir)
+    threshold = pass_threshold(graph, engine, data_type) if threshold is None else float(threshold)
     got = engine.run(feeds)
     labels = graph.metadata.get("labels")
     outputs = [dict(name=name, shape=list(got[name].shape), **compare(got[name], ref, labels))
@@ -44,6 +45,17 @@ def validate(model_path, reference: str = "auto", image=None, device: str = "aut
     if not passed:
         result["diff"] = diff_nodes(graph, feeds, device, data_type, threshold, storage_dir)
     return result
+
+
+def pass_threshold(graph, engine, data_type: str) -> float:
+    """The YAML's validation_threshold for the runtime the engine ran on (MACE's CPU / GPU keys), else the data
+    type's default."""
+    per_runtime = graph.metadata.get("validation_threshold") or {}
+    if engine.device is not None:
+        runtime = "GPU" if engine.device.is_gpu else "CPU"
+    else:  # the NumPy reference executor stands in for the runtime the model was deployed to
+        runtime = str(graph.metadata.get("runtime") or "gpu").upper()
+    return float(per_runtime.get(runtime, THRESHOLDS.get(data_type, THRESHOLDS["fp32"])))
 
 
 # --- inputs --------------------------------------------------------------------------------------------------

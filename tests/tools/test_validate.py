@@ -75,6 +75,20 @@ def test_threshold_override_and_seed(small_pmace, storage):
     assert r["diff"]["first_divergent"]["node"] == "conv"
 
 
+def test_yaml_threshold_for_the_runtime_it_ran_on(small_pmace, storage, tmp_path):
+    from pymace import Engine
+    from pymace.ir import pmace_file
+
+    graph = pmace_file.load(small_pmace)
+    graph.metadata["validation_threshold"] = {"CPU": 1.01, "GPU": 1.02}  # as deploy records MACE's per-runtime keys
+    path = tmp_path / "with_threshold.pmace"
+    pmace_file.save(graph, str(path))
+    r = validate.validate(path, storage_dir=storage)
+    assert not r["passed"] and r["threshold"]["value"] == (1.02 if Engine(graph, storage_dir=storage).device.is_gpu
+                                                           else 1.01)
+    assert validate.validate(path, threshold=0.5, storage_dir=storage)["threshold"]["value"] == 0.5
+
+
 def test_image_input_is_resized_to_the_model(small_pmace, storage, tmp_path):
     import skimage.data
     import skimage.io
