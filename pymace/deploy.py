@@ -193,12 +193,10 @@ def _subgraphs(r: _Reader, node) -> list[Subgraph]:
         for key in ("input_shapes", "output_shapes"):
             if key in s:
                 setattr(sg, key, r.shapes(s[key][1], key))
-        if len(sg.input_shapes) not in (0, len(sg.input_tensors)):
-            raise r.fail(s["input_shapes"][1], f"{len(sg.input_tensors)} input_tensors but "
-                                               f"{len(sg.input_shapes)} input_shapes")
-        if len(sg.output_shapes) not in (0, len(sg.output_tensors)):
-            raise r.fail(s["output_shapes"][1], f"{len(sg.output_tensors)} output_tensors but "
-                                                f"{len(sg.output_shapes)} output_shapes")
+        for side in ("input", "output"):
+            tensors, shapes = getattr(sg, f"{side}_tensors"), getattr(sg, f"{side}_shapes")
+            if len(shapes) not in (0, len(tensors)):
+                raise r.fail(s[f"{side}_shapes"][1], f"{len(tensors)} {side}_tensors but {len(shapes)} {side}_shapes")
         out.append(sg)
     return out
 
