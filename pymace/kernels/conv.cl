@@ -369,56 +369,58 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
     store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), valid);
   }
 }
-/* Like conv_direct_cpu, but a work-item computes a whole output row (oh = id 0) of MB channels of one group
- * (id 1 as z there), with the CGB*KH input rows it needs first copied into private memory with their zero
- * padding (BUFW floats a row): every tap is then a plain vector load, where conv_direct_cpu loads the blocks
- * that touch the padding lane by lane (3x slower on MobileNetV2's depthwise layers). Build options: CGB (input
- * channels a group), BUFW (>= PL + W and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). ROWS output
- * rows a work-item, one after the other (fewer work-groups: 1.07 -> 0.84 ms on five depthwise layers with 8). */
+/* Like conv_direct_cpu, but a work-item computes ROWS whole output rows (from oh0 = id 0 * ROWS) of MB channels
+ * of one group (id 1 as z there), with the NR input rows of each of its CGB input channels that they need first
+ * copied into private memory with their zero padding (BUFW floats a row, each input row copied once): every tap
+ * is then a plain vector load, where conv_direct_cpu loads the blocks that touch the padding lane by lane (3x
+ * slower on MobileNetV2's depthwise layers). Build options: CGB (input channels a group), ROWS, BUFW (>= PL + W
+ * and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). */
 #ifdef BUFW
+#define NR ((ROWS - 1) * SH + (KH - 1) * DH + 1)
 __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                             __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
-                            int MBG, int G, int H, int W, int OH, int OW, int PT, int PL, int ROWS) {
-  const int z = get_global_id(1);
+                            int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
+  const int oh0 = get_global_id(0) * ROWS, z = get_global_id(1);
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
-  float buf[CGB * KH][BUFW];
-  for (int r = 0; r < CGB * KH; ++r)
-    for (int i = 0; i < BUFW; i += VW) CAT(vstore, VW)((vec_t)(0.0f), 0, buf[r] + i);
+  float buf[CGB][NR][BUFW];
   __global const store_t *xg = x + ((size_t)n * G + g) * CGB * H * W;
-  __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
-  for (int oh = get_global_id(0) * ROWS; oh < min(OH, (int)(get_global_id(0) + 1) * ROWS); ++oh) {
-    for (int r = 0; r < CGB * KH; ++r) {
-      const int ih = oh * SH - PT + (r % KH) * DH;
-      if (ih < 0 || ih >= H) { /* a padding row */
-        for (int i = 0; i < BUFW; i += VW) CAT(vstore, VW)((vec_t)(0.0f), 0, buf[r] + i);
-        continue;
-      }
-      __global const store_t *row = xg + ((size_t)(r / KH) * H + ih) * W;
+  for (int c = 0; c < CGB; ++c) {
+    for (int r = 0; r < NR; ++r) {
+      float *b = buf[c][r];
+      for (int i = 0; i < BUFW; i += VW) CAT(vstore, VW)((vec_t)(0.0f), 0, b + i);
+      const int ih = oh0 * SH - PT + r;
+      if (ih < 0 || ih >= H) continue; /* a padding row */
+      __global const store_t *row = xg + ((size_t)c * H + ih) * W;
       int i = 0;
-      for (; i + VW <= W; i += VW) CAT(vstore, VW)(LOADV(row + i), 0, buf[r] + PL + i);
-      for (; i < W; ++i) buf[r][PL + i] = LOAD(row, i);
+      for (; i + VW <= W; i += VW) CAT(vstore, VW)(LOADV(row + i), 0, b + PL + i);
+      for (; i < W; ++i) b[PL + i] = LOAD(row, i);
     }
+  }
+  __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
+  for (int oh = oh0; oh < min(OH, oh0 + ROWS); ++oh) {
     for (int ob = 0; ob < OW; ob += VW) {
       const int ow0 = max(0, min(ob, OW - VW));
       vec_t acc[MB];
 #pragma unroll
       for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
-      for (int r = 0; r < CGB * KH; ++r) {
-        const float *br = buf[r] + ow0 * SW;
-        __global const store_t *wk = wp + r * KW * MB;
+      for (int c = 0; c < CGB; ++c) {
+        for (int kh = 0; kh < KH; ++kh) {
+          const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0 * SW;
+          __global const store_t *wk = wp + (c * KH + kh) * KW * MB;
 #pragma unroll
-        for (int kw = 0; kw < KW; ++kw) {
+          for (int kw = 0; kw < KW; ++kw) {
 #if SW == 1
-          const vec_t xv = CAT(vload, VW)(0, br + kw * DW);
+            const vec_t xv = CAT(vload, VW)(0, br + kw * DW);
 #elif SW == 2
-          const vec_t xv = (vec_t)(CAT(vload, VW)(0, br + kw * DW).even, CAT(vload, VW)(0, br + kw * DW + VW).even);
+            const vec_t xv = (vec_t)(CAT(vload, VW)(0, br + kw * DW).even, CAT(vload, VW)(0, br + kw * DW + VW).even);
 #else
-          float t[VW];
-          for (int j = 0; j < VW; ++j) t[j] = br[kw * DW + j * SW];
-          const vec_t xv = CAT(vload, VW)(0, t);
+            float t[VW];
+            for (int j = 0; j < VW; ++j) t[j] = br[kw * DW + j * SW];
+            const vec_t xv = CAT(vload, VW)(0, t);
 #endif
 #pragma unroll
-          for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+            for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+          }
         }
       }
 #pragma unroll

@@ -103,18 +103,25 @@ GEMM_SMALL_TILES = False  # 32x32 tiles for layers with fewer 64x64 tiles than G
 
 
 CPU_VW = 16  # conv1x1_cpu: pixels a work-item (one AVX-512 register)
-CPU_MB = 8  # output channels a work-item of the CPU kernels (8 accumulators cover the FMA latency)
-CPU_MB_MAX = 8  # conv1x1_cpu: up to this many channels a work-item when M is small (all of M in one block)
+CPU_MB = 16  # output channels a work-item of the CPU kernels (16 accumulators: ~6 % faster than 8 on MobileNetV2)
 CPU_WORK = 256  # conv1x1_cpu: input channels x pixel blocks a work-item at least (a work-group costs ~0.1 µs)
 
 
-CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory
-CPU_ROWS = 8  # output rows a work-item of conv_rows_cpu
+CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory (32 KiB)
+CPU_ROWS = 16  # output rows a work-item of conv_rows_cpu at most (fewer work-groups, fewer copies of a row)
 
 
 def cpu_vector_width(out_w: int) -> int:
     """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of 16, 8, 4 that a row fills."""
     return 16 if out_w >= 16 else 8 if out_w >= 8 else 4
+
+
+def rows_per_item(cg: int, k, s, d, bufw: int) -> int:
+    """conv_rows_cpu's ROWS: the most output rows (CPU_ROWS, halving) whose input rows fit CPU_ROWS_MAX; 0: none."""
+    rows = CPU_ROWS
+    while rows and cg * ((rows - 1) * s[0] + (k[0] - 1) * d[0] + 1) * bufw > CPU_ROWS_MAX:
+        rows //= 2
+    return rows
 
 
 def row_buffer(w: int, k, s, p, out_hw, d=(1, 1)) -> int:
@@ -136,9 +143,9 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None
         pixels = out_hw[0] * out_hw[1]
         if is_1x1:
             name = "conv1x1_cpu" if pixels >= CPU_VW else "conv1x1"
-        else:  # the staged rows must fit in private memory (32 KiB)
-            rows = c // group * k[0] * row_buffer(x_shape[3], k, s, p, out_hw)
-            name = "conv_rows_cpu" if rows <= CPU_ROWS_MAX else "conv_direct_cpu"
+        else:  # the staged rows must fit in private memory
+            fits = rows_per_item(c // group, k, s, [1, 1], row_buffer(x_shape[3], k, s, p, out_hw))
+            name = "conv_rows_cpu" if fits else "conv_direct_cpu"
     elif group == c == m:
         name = "conv_depthwise"
     elif group == 1:  # the tiled implicit GEMM: data reuse through __local memory
@@ -210,8 +217,6 @@ def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, 
     (n, c, h, wd), m = x.shape, w.shape[0]
     mg, i32 = m // group, np.int32
     mb = min(CPU_MB, mg)
-    if name == "conv1x1_cpu" and m <= CPU_MB_MAX:
-        mb = -(-m // 8) * 8
     vw = CPU_VW if name == "conv1x1_cpu" else cpu_vector_width(out[1])
     wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, group, mb))
     wk = Const(pack_blocks(w.const.reshape(m, -1), group, mb))
@@ -227,9 +232,10 @@ def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, 
                 *map(i32, (n, c // group, mg, mbg, group, h, wd, out[0], out[1], pads[0], pads[1]))]
         gws = (-(-out[1] // vw), out[0], n * group * mbg)
     if name == "conv_rows_cpu":
-        args.append(i32(CPU_ROWS))
-        gws = (-(-out[0] // CPU_ROWS), n * group * mbg, 1)
-        opts += (f"-DCGB={c // group}", f"-DBUFW={row_buffer(wd, k, s, pads, out, d)}")
+        bufw = row_buffer(wd, k, s, pads, out, d)
+        rows = max(1, rows_per_item(c // group, k, s, d, bufw))  # forced on a conv too large: private memory
+        gws = (-(-out[0] // rows), n * group * mbg, 1)
+        opts += (f"-DCGB={c // group}", f"-DBUFW={bufw}", f"-DROWS={rows}")
     ctx.kernel("conv", name, gws, args, options=opts, lws=(1, 1, 1))
 
 
