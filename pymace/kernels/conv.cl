@@ -261,6 +261,9 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 typedef CAT(float, VW) vec_t;
+#ifndef PB
+#define PB 1
+#endif
 #ifdef FP16_STORAGE
 #define LOADV(p) CAT(vload_half, VW)(0, (p))
 #define STOREV(p, v) CAT(vstore_half, VW)((v), 0, (p))
@@ -287,34 +290,48 @@ inline void store_block(__global store_t *y, RES_PARAM size_t at, vec_t v, float
 }
 
 inline void conv1x1_block(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, RES_PARAM __global store_t *y, int C, int M, int P, int p0,
+                          __global const store_t *slope, RES_PARAM __global store_t *y, int C, int M, int P, int b0,
                           int mb, int n) {
-  vec_t acc[MB];
+  vec_t acc[PB][MB];
+  int p0[PB];
 #pragma unroll
-  for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, mb * MB + j));
-  __global const store_t *xp = x + (size_t)n * C * P + p0;
+  for (int i = 0; i < PB; ++i) {
+    p0[i] = min((b0 + i) * VW, P - VW); /* past the end: the last block again */
+#pragma unroll
+    for (int j = 0; j < MB; ++j) acc[i][j] = (vec_t)(LOAD(bias, mb * MB + j));
+  }
+  __global const store_t *xp = x + (size_t)n * C * P;
   __global const store_t *wp = w + (size_t)mb * C * MB;
   for (int c = 0; c < C; ++c) {
-    const vec_t xv = LOADV(xp + (size_t)c * P);
+    vec_t xv[PB];
 #pragma unroll
-    for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wp, c * MB + j)), xv, acc[j]);
+    for (int i = 0; i < PB; ++i) xv[i] = LOADV(xp + (size_t)c * P + p0[i]);
+#pragma unroll
+    for (int j = 0; j < MB; ++j) {
+      const vec_t wv = (vec_t)(LOAD(wp, c * MB + j));
+#pragma unroll
+      for (int i = 0; i < PB; ++i) acc[i][j] = fma(wv, xv[i], acc[i][j]);
+    }
   }
 #pragma unroll
   for (int j = 0; j < MB; ++j) {
     const int m = mb * MB + j;
-    if (m < M) store_block(y, RES_ARG((size_t)n * M + m) * P + p0, acc[j], LOAD(slope, m), VW);
+    if (m >= M) break;
+#pragma unroll
+    for (int i = 0; i < PB; ++i) store_block(y, RES_ARG((size_t)n * M + m) * P + p0[i], acc[i][j], LOAD(slope, m), VW);
   }
 }
 
-/* 1x1, stride 1, no padding, one group, P >= VW pixels: MB channels x VW consecutive pixels of the flattened map,
- * NB such blocks a work-item (fewer work-groups when C is small: a work-group costs PoCL ~0.1 µs).
+/* 1x1, stride 1, no padding, one group, P >= VW pixels: MB channels x PB blocks of VW consecutive pixels of the
+ * flattened map in registers (each weight broadcast serves PB vectors, each input vector MB channels), NB blocks a
+ * work-item (fewer work-groups when C is small: a work-group costs PoCL ~0.1 µs).
  * Weights packed [ceil(M/MB)][C][MB], bias and slope [ceil(M/MB)][MB] (zero-padded). */
 __kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                           __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P,
                           int NB) {
   const int mb = get_global_id(1), n = get_global_id(2);
-  for (int b = get_global_id(0) * NB; b < (get_global_id(0) + 1) * NB && b * VW < P; ++b)
-    conv1x1_block(x, w, bias, slope, RES_ARG y, C, M, P, min(b * VW, P - VW), mb, n);
+  for (int b = get_global_id(0) * NB; b < (get_global_id(0) + 1) * NB && b * VW < P; b += PB)
+    conv1x1_block(x, w, bias, slope, RES_ARG y, C, M, P, b, mb, n);
 }
 
 /* VW output pixels of one row from input row `row` starting at input column iw (stride SW), zeros outside
