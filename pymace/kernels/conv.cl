@@ -391,7 +391,8 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
  * copied into private memory with their zero padding (BUFW floats a row, each input row copied once): every tap
  * is then a plain vector load, where conv_direct_cpu loads the blocks that touch the padding lane by lane (3x
  * slower on MobileNetV2's depthwise layers). Build options: CGB (input channels a group), ROWS, BUFW (>= PL + W
- * and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). */
+ * and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). With stride 2 the rows are staged deinterleaved
+ * (even padded columns, then odd), so that every tap is one vector load rather than two and a shuffle. */
 #ifdef BUFW
 #define NR ((ROWS - 1) * SH + (KH - 1) * DH + 1)
 __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
@@ -409,8 +410,19 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
       if (ih < 0 || ih >= H) continue; /* a padding row */
       __global const store_t *row = xg + ((size_t)c * H + ih) * W;
       int i = 0;
+#if SW == 2 /* deinterleaved: padded column t at b[t / 2] (even t) or b[BUFW / 2 + t / 2] (odd t) */
+      for (; i + 2 * VW <= W; i += 2 * VW) {
+        const vec_t lo = LOADV(row + i), hi = LOADV(row + i + VW);
+        const vec_t ev = (vec_t)(lo.even, hi.even), od = (vec_t)(lo.odd, hi.odd);
+        const int t = i + PL;
+        CAT(vstore, VW)(t % 2 ? od : ev, 0, b + (t + 1) / 2);
+        CAT(vstore, VW)(t % 2 ? ev : od, 0, b + BUFW / 2 + t / 2);
+      }
+      for (; i < W; ++i) b[(i + PL) % 2 * (BUFW / 2) + (i + PL) / 2] = LOAD(row, i);
+#else
       for (; i + VW <= W; i += VW) CAT(vstore, VW)(LOADV(row + i), 0, b + PL + i);
       for (; i < W; ++i) b[PL + i] = LOAD(row, i);
+#endif
     }
   }
   __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
@@ -422,14 +434,18 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
       for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
       for (int c = 0; c < CGB; ++c) {
         for (int kh = 0; kh < KH; ++kh) {
+#if SW == 2
+          const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0;
+#else
           const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0 * SW;
+#endif
           __global const store_t *wk = wp + (c * KH + kh) * KW * MB;
 #pragma unroll
           for (int kw = 0; kw < KW; ++kw) {
 #if SW == 1
             const vec_t xv = CAT(vload, VW)(0, br + kw * DW);
 #elif SW == 2
-            const vec_t xv = (vec_t)(CAT(vload, VW)(0, br + kw * DW).even, CAT(vload, VW)(0, br + kw * DW + VW).even);
+            const vec_t xv = CAT(vload, VW)(0, br + (kw * DW) % 2 * (BUFW / 2) + kw * DW / 2);
 #else
             float t[VW];
             for (int j = 0; j < VW; ++j) t[j] = br[kw * DW + j * SW];
