@@ -411,7 +411,8 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
       __global const store_t *row = xg + ((size_t)c * H + ih) * W;
       int i = 0;
 #if SW == 2 /* deinterleaved: padded column t at b[t / 2] (even t) or b[BUFW / 2 + t / 2] (odd t) */
-      for (; i + 2 * VW <= W; i += 2 * VW) {
+      for (; i < W && W >= 2 * VW; i += 2 * VW) {
+        i = min(i, W - 2 * VW); /* the last chunk overlaps the one before it */
         const vec_t lo = LOADV(row + i), hi = LOADV(row + i + VW);
         const vec_t ev = (vec_t)(lo.even, hi.even), od = (vec_t)(lo.odd, hi.odd);
         const int t = i + PL;
@@ -420,7 +421,10 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
       }
       for (; i < W; ++i) b[(i + PL) % 2 * (BUFW / 2) + (i + PL) / 2] = LOAD(row, i);
 #else
-      for (; i + VW <= W; i += VW) CAT(vstore, VW)(LOADV(row + i), 0, b + PL + i);
+      for (; i < W && W >= VW; i += VW) { /* the last chunk overlaps the one before it */
+        i = min(i, W - VW);
+        CAT(vstore, VW)(LOADV(row + i), 0, b + PL + i);
+      }
       for (; i < W; ++i) b[PL + i] = LOAD(row, i);
 #endif
     }
