@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -92,11 +93,11 @@ def time_torch(model, x):
     return ref, t_eager, t_graph
 
 
-def time_pymace(graph, feeds, data_type, runs, use_tuning=True):
+def time_pymace(graph, feeds, data_type, runs, use_tuning, storage):
     from pymace import Engine
 
     t = time.perf_counter()
-    engine = Engine(graph, device="gpu", data_type=data_type, use_tuning=use_tuning)
+    engine = Engine(graph, device="gpu", data_type=data_type, use_tuning=use_tuning, storage_dir=storage)
     init = time.perf_counter() - t
     out = engine.run(feeds)
 
@@ -113,10 +114,14 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/pymace-gpu")
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--models", default="mobilenet_v2,resnet50,blazeface")
-    ap.add_argument("--tune-budget", type=float, default=0.0, help="seconds per model for `pymace tune` (0: skip)")
+    ap.add_argument("--tune-budget", type=float, default=0.0,
+                    help="seconds per model and data type for `pymace tune`, then tuned rows too (0: untuned only)")
+    ap.add_argument("--storage-dir", help="program cache and tuning file (default: a fresh folder under --work)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    storage = args.storage_dir or tempfile.mkdtemp(prefix="storage-", dir=args.work)
     from pymace.reference import executor as reference
+    from pymace.runtime import tuner
 
     rows = []
     for name in args.models.split(","):
@@ -131,15 +136,20 @@ def main() -> None:
         else:
             refs, t_eager, t_graph = list(reference.run(graph, feeds).values()), float("nan"), float("nan")
         for data_type in ("fp32", "fp16"):
-            out, t_run, t_dev, engine, init = time_pymace(graph, feeds, data_type, args.runs)
-            cos = min(cosine(out[o], r) for o, r in zip(graph.outputs, refs))
-            tuned = sum(s.tuned for s in engine.plan.steps)
-            rows.append([name, data_type, t_dev, t_run, t_eager, t_graph, t_dev / t_eager, t_dev / t_graph, cos,
-                         len(engine.plan.steps), tuned, init])
-            print(rows[-1], flush=True)
+            modes = [False]
+            if args.tune_budget > 0:
+                tuner.tune(graph, device="gpu", data_type=data_type, budget=args.tune_budget, storage_dir=storage)
+                modes.append(True)
+            for use_tuning in modes:
+                out, t_run, t_dev, engine, init = time_pymace(graph, feeds, data_type, args.runs, use_tuning, storage)
+                cos = min(cosine(out[o], r) for o, r in zip(graph.outputs, refs))
+                tuned = sum(s.tuned for s in engine.plan.steps)
+                rows.append([name, data_type, "tuned" if use_tuning else "untuned", t_dev, t_run, t_eager, t_graph,
+                             t_dev / t_eager, t_dev / t_graph, cos, len(engine.plan.steps), tuned, init])
+                print(rows[-1], flush=True)
     print_table(f"pymace on {engine.device.name} ({engine.device.driver_version}) vs torch, batch 1, median ms",
-                ["model", "dtype", "pymace dev", "pymace +copies", "torch eager", "torch graph", "÷eager", "÷graph",
-                 "cosine", "launches", "tuned", "init s"], rows)
+                ["model", "dtype", "tuning", "pymace dev", "pymace +copies", "torch eager", "torch graph", "÷eager",
+                 "÷graph", "cosine", "launches", "tuned", "init s"], rows)
 
 
 if __name__ == "__main__":

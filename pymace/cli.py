@@ -66,10 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     _common(p)
 
-    p = sub.add_parser("tune", help="tune kernels for this device and store the results")
+    p = sub.add_parser("tune", help="tune each node's variant and each launch's local size for this device")
     p.add_argument("model")
     p.add_argument("--budget", type=float, default=60.0,
-                   help="seconds of measuring (program builds not counted; default 60); run again to continue")
+                   help="seconds of tuning: variants (their builds included), then local sizes (default 60); "
+                        "run again to continue")
     _common(p)
 
     p = sub.add_parser("benchmark", help="init time cold/warm, latency percentiles, per-op profile, memory")
@@ -288,16 +289,18 @@ def cmd_tune(a) -> int:
 def _progress_callback():
     from rich.progress import Progress
 
-    progress = Progress(transient=True)
     state = {}
 
     def update(done: int, total: int, what: str = "") -> None:
+        """One bar per phase (variants, then local sizes): a phase ends with done == total."""
         if "task" not in state:
-            progress.start()
-            state["task"] = progress.add_task("tuning", total=total)
-        progress.update(state["task"], completed=done, total=total, description=f"tuning {what}"[:60])
+            state["progress"] = Progress(transient=True)
+            state["progress"].start()
+            state["task"] = state["progress"].add_task("tuning", total=total)
+        state["progress"].update(state["task"], completed=done, total=total, description=f"tuning {what}"[:60])
         if done >= total:
-            progress.stop()
+            state.pop("progress").stop()
+            state.clear()
 
     return update
 

@@ -81,6 +81,13 @@ class LaunchContext:
         args: input/output refs, Const, Scratch, or numpy scalars (np.int32, np.float32)."""
         raise NotImplementedError  # the runtime supplies the implementation
 
+    def choose(self, key: str, default: dict, candidates: list[dict]) -> dict:
+        """The variant to launch for a node whose op has several (kernel, tile, split…): a dict with a "variant"
+        name and integer parameters. `key` names what the choice depends on (shapes and geometry, not the node's
+        name), `default` is the op's heuristic, `candidates` everything it can launch (default included). The
+        runtime returns a tuned choice only when it is one of `candidates`; the tuner times them all."""
+        return default
+
 
 def ints(values) -> list[int]:
     return [int(v) for v in values]

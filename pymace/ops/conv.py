@@ -165,6 +165,14 @@ def choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None
     return name, px
 
 
+def gemm_tk(k: int) -> int:
+    """conv_gemm's K slice: 16, or 32 when K is longer than 16 (GEMM_MAX_TK)."""
+    tk = 16
+    while tk < GEMM_MAX_TK and tk < k:
+        tk *= 2
+    return tk
+
+
 def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, int, int]:
     """(TM, TN, TK, SPLIT) for conv_gemm. Tiles are 64x64 (32 along a dimension of 32 or less); TK = 32 (a
     64x64x32 slice took ~2 µs on the H100 with one or two work-groups per compute unit: 64 was no faster per k
@@ -174,14 +182,61 @@ def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, 
     tm, tn = (64 if m > 32 else 32), (64 if pixels > 32 else 32)
     if GEMM_SMALL_TILES and n * -(-m // tm) * -(-pixels // tn) < want:  # a small layer: 4x the work-groups
         tm, tn = 32, 32
-    tk = 16
-    while tk < GEMM_MAX_TK and tk < k:
-        tk *= 2
+    tk = gemm_tk(k)
     tiles = n * -(-m // tm) * -(-pixels // tn)
     slices, split = -(-k // tk), 1
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
     return tm, tn, tk, split
+
+
+def variant_key(x_shape, w_shape, group, s, p, d, residual) -> str:
+    """What a Conv's best variant depends on: shapes and geometry (not the activation: every variant fuses it
+    the same way). The runtime appends the data type."""
+    dims = lambda v: "x".join(map(str, v))  # noqa: E731
+    return (f"Conv x={dims(x_shape)} w={dims(w_shape)} g={group} s={dims(s)} p={','.join(map(str, p))} "
+            f"d={dims(d)}{' res' if residual else ''}")
+
+
+def variants(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[dict, list[dict]]:
+    """(the heuristic's variant, every variant worth timing) for a Conv node, each {"variant": kernel, params}:
+    on GPUs conv_gemm over tile shapes (32/64 channels x 32/64 pixels) and K splits (while the split leaves two
+    K slices and at most 8 work-groups per compute unit), the depthwise kernel over pixels per work-item, and the
+    direct kernels; on CPUs the explicit-vector kernels and the portable ones. `pymace tune` picks per node."""
+    n, c, m = x_shape[0], x_shape[1], w_shape[0]
+    name, px = choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device)
+    pixels, kk = out_hw[0] * out_hw[1], c // group * k[0] * k[1]
+    if name == "conv_gemm":
+        default = dict(zip(("variant", "tm", "tn", "tk", "split"),
+                           ("conv_gemm", *gemm_tiling(m, pixels, kk, n, device))))
+    else:  # conv1x1 always tiles 4 pixels and the CPU kernels set their own blocks: px only where it is read
+        default = {"variant": name, "px": px} if name in ("conv_depthwise", "conv_direct") else {"variant": name}
+    found = [default]
+    if getattr(device, "is_gpu", False):
+        if name == "conv_depthwise":
+            found += [{"variant": name, "px": v} for v in (1, 2, 4, 8)]
+        elif group == 1:
+            most, tk = 8 * getattr(device, "compute_units", 1), gemm_tk(kk)
+            for tm, tn in itertools.product((32, 64) if m > 32 else (32,), (32, 64) if pixels > 32 else (32,)):
+                tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-kk // tk), 1
+                while split == 1 or (slices // split >= 2 and tiles * split <= most):
+                    found.append({"variant": "conv_gemm", "tm": tm, "tn": tn, "tk": tk, "split": split})
+                    split *= 2
+            found.append({"variant": "conv_direct", "px": px})
+        else:
+            found += [{"variant": "conv_direct", "px": v} for v in (1, 2, 4)]
+    else:
+        is_1x1 = group == 1 and k == [1, 1] and s == [1, 1] and not any(p)
+        if is_1x1:
+            found.append({"variant": "conv1x1"})
+        elif name == "conv_rows_cpu":
+            found.append({"variant": "conv_direct_cpu"})
+        found.append({"variant": "conv_direct", "px": px})
+    unique = []
+    for v in found:
+        if v not in unique:
+            unique.append(v)
+    return default, unique
 
 
 def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
@@ -192,11 +247,12 @@ def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     return out
 
 
-def launch_gemm(ctx, x, w, bias, slope, res, out, opts):
-    """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv."""
+def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None):
+    """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv; `tiling` (TM, TN, TK, SPLIT) from
+    the node's variant, else gemm_tiling's."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
-    tm, tn, tk, split = gemm_tiling(m, pixels, k, n, ctx.device)
+    tm, tn, tk, split = tiling or gemm_tiling(m, pixels, k, n, ctx.device)
     a = pack_gemm_weights(w.const.reshape(m, k), tm, tk)
     wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
     y = ctx.outputs[0]
@@ -251,11 +307,19 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     res = [res] if res is not None else []  # the residual buffer goes right before y (RES_PARAM in conv.cl)
     k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
     (n, c, h, wd), m = x.shape, w.shape[0]
-    name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device, kernel_variant)
+    tiling = None
+    if kernel_variant:  # forced (tests, experiments): the heuristic's parameters for that kernel
+        name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device, kernel_variant)
+    else:  # the heuristic's variant, or the one `pymace tune` measured best for this geometry on this device
+        chosen = ctx.choose(variant_key(x.shape, w.shape, group, s, p, d, bool(res)),
+                            *variants(x.shape, w.shape, group, k, s, p, out, ctx.device))
+        name, px = chosen["variant"], chosen.get("px", 4)
+        if name == "conv_gemm":
+            tiling = tuple(chosen[f] for f in ("tm", "tn", "tk", "split"))
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
             *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
     if name == "conv_gemm":
-        return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p})
+        return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p}, tiling)
     if name.endswith("_cpu"):
         return launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, p, k, s, d)
     if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program

@@ -59,11 +59,29 @@ class Step:
     tuned: bool = False
 
 
+@dataclass
+class Choice:
+    """A node's variant choice (LaunchContext.choose): what the op offered and what the plan used."""
+
+    key: str
+    default: dict
+    candidates: list[dict]
+    chosen: dict
+    tuned: bool
+    node: Node | None = None
+
+
 class _Context(LaunchContext):
-    def __init__(self, node, inputs, outputs, data_type, device):
+    def __init__(self, node, inputs, outputs, data_type, device, planner):
         self.node, self.inputs, self.outputs = node, inputs, outputs
-        self.data_type, self.device = data_type, device
+        self.data_type, self.device, self._planner = data_type, device, planner
         self.launches: list[LaunchSpec] = []
+        self.choice: Choice | None = None
+
+    def choose(self, key, default, candidates):
+        self.choice = self._planner.choose(f"{key} {self.data_type}", default, candidates)
+        self.choice.node = self.node
+        return self.choice.chosen
 
     def kernel(self, program, name, gws, args, options=(), lws=None):
         self.launches.append(LaunchSpec(program, name, tuple(int(g) for g in gws), list(args), tuple(options),
@@ -121,17 +139,31 @@ class Planner:
     """Builds a Plan for a graph with static shapes on one device."""
 
     def __init__(self, graph: Graph, device: DeviceInfo, context, programs: ProgramBuilder, data_type: str,
-                 tuning=None):
+                 tuning=None, overrides: dict[str, dict] | None = None):
+        """`tuning`: the TuningFile whose local sizes and variant choices the plan uses (None: defaults only);
+        `overrides`: choice key → variant, ahead of the file (the tuner's candidates)."""
         self.graph, self.device, self.context, self.programs = graph, device, context, programs
         self.data_type, self.storage, self.tuning = data_type, STORAGE[data_type], tuning
+        self.overrides = overrides or {}
         self.dtype_options = ("-DFP16_STORAGE",) if data_type == "fp16" else ()
         self._const_buffers: dict[int, object] = {}
         self.memory = MemoryReport()
 
+    def choose(self, key: str, default: dict, candidates: list[dict]) -> Choice:
+        """An override, else a tuned choice that is one of the op's candidates (a tuning file cannot make an op
+        launch what it does not offer), else the op's default."""
+        for found, tuned in ((self.overrides.get(key), False),
+                             (self.tuning.get_choice(key) if self.tuning is not None else None, True)):
+            if found is not None and found in candidates:
+                return Choice(key, default, candidates, found, tuned)
+        return Choice(key, default, candidates, default, False)
+
     def collect_launches(self) -> tuple[list[tuple[Node, list[LaunchSpec]]], dict[str, str]]:
-        """Every node's launches (ops decide kernels and variants here), and alias tensor → buffer owner."""
+        """Every node's launches (ops decide kernels and variants here), and alias tensor → buffer owner.
+        The variant choices the ops made land in `self.choices` (id of the node → Choice)."""
         root = {}
         launches: list[tuple[Node, list[LaunchSpec]]] = []
+        self.choices: dict[int, Choice] = {}
         for node in self.graph.nodes:
             module = ops.get(node.op_type)
             if getattr(module, "ALIAS", False):
@@ -139,9 +171,11 @@ class Planner:
                 continue
             ins = [self._ref(i) if i else None for i in node.inputs]
             outs = [self._ref(o) for o in node.outputs]
-            ctx = _Context(node, ins, outs, self.data_type, self.device)
+            ctx = _Context(node, ins, outs, self.data_type, self.device, self)
             module.launch(ctx, _op_type=node.op_type, **node.attrs)
             launches.append((node, ctx.launches))
+            if ctx.choice is not None:
+                self.choices[id(node)] = ctx.choice
         return launches, root
 
     def required_programs(self) -> list[tuple[str, str]]:
@@ -263,11 +297,13 @@ class Planner:
         limit = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device.cl_device)
         key = tuning_key(spec, options)
         lws, tuned = spec.lws, False
+        choice = self.choices.get(id(node))
         if lws is None and self.tuning is not None:
             found = self.tuning.get(key)
             lws, tuned = (tuple(found), True) if found else (None, False)
         if lws is None or int(np.prod(lws)) > limit:
             lws = default_local_size(spec.gws, limit, self.device.is_gpu, self.device.max_work_item_sizes)
+        tuned = tuned or bool(choice and choice.tuned)  # a tuned variant counts as tuned for each of its launches
         return Step(node, kernel, whole_groups(spec.gws, lws), lws, spec.program, spec.name, " ".join(options), key,
                     tuned)
 

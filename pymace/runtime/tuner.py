@@ -1,6 +1,14 @@
-"""`pymace tune`: measure the best local work size of every distinct launch of a model's plan on one device.
+"""`pymace tune`: measure the best variant of every node whose op offers several, then the best local work size of
+every distinct launch of the resulting plan, on one device.
 
-For each tuning key (kernel + build options + global size) whose local size the op leaves open:
+Variants first (a node's kernel, tile shape, K split…: ops/base.py LaunchContext.choose), per distinct choice key
+(shapes and geometry): the node runs alone, planned once per candidate, on seeded random inputs; each candidate's
+outputs must match the op's default variant's within the op tests' bars (1e-4 fp32, 1e-2 fp16 — a variant sums
+in another order) before its launches are timed (profiling events, summed over the node's launches); the fastest
+correct one is stored. The programs of candidates are built outside the program cache, which keeps only what the
+final plan uses.
+
+Then for each tuning key (kernel + build options + global size) whose local size the op leaves open:
   1. candidates from the kernel's and device's limits (CL_KERNEL_WORK_GROUP_SIZE, max work-item sizes, local
      memory): powers of two and divisors of the global size per dimension, spread over work-group sizes;
   2. the plan runs up to that launch, so its buffers hold real data; the default local size runs first and its
@@ -25,13 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import KernelLaunchError
+from ..errors import KernelLaunchError, PymaceError
 from ..ir import pmace_file
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..ops.base import Scratch
 from . import device as devices
 from .device import cl
-from .executor import STORAGE, Planner, Step, TensorRef, describe_failure, whole_groups
+from .executor import STORAGE, Planner, Step, TensorRef, describe_failure, enqueue_all, run_plan, whole_groups
 from .programs import ProgramBuilder
 from .tuning_file import TuningFile
 
@@ -44,6 +52,7 @@ DROP_FACTOR = 1.5  # … when its fastest run is this much slower than the best 
 MAX_PADDING = 1.25  # candidates whose rounded-up global size adds more work than this are not tried
 MIN_GAIN = 0.03  # a candidate replaces the default only when it is at least this much faster (beyond noise)
 TOLERANCE = {"fp32": 1e-5, "fp16": 1e-3}  # max|err| / max|default output| for a candidate to count as correct
+VARIANT_TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # … for a variant (another summation order): the op tests' bars
 
 
 # ---- candidates ----
@@ -117,6 +126,19 @@ class _Launch:
 
 
 @dataclass
+class _Base:
+    """What both phases share: the model, the device, one context and profiling queue, the tuning file."""
+
+    graph: Graph
+    device: object
+    context: object
+    queue: object
+    storage_dir: str
+    tuning: TuningFile
+    data_type: str
+
+
+@dataclass
 class _Session:
     graph: Graph
     device: object
@@ -130,17 +152,25 @@ class _Session:
     plan: object  # keeps the buffers alive
 
 
-def _open_session(model, device: str, data_type: str, storage_dir) -> _Session:
+def _open(model, device, data_type: str, storage_dir) -> _Base:
     from ..config import default_storage_dir
-    from .program_cache import DeviceRecord, ProgramCache
 
     graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
     info = devices.select(device) if isinstance(device, str) else device
     context = cl.Context([info.cl_device])
     queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE)
     storage_dir = storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
-    programs = ProgramBuilder(context, info, ProgramCache(storage_dir, DeviceRecord.of(info)))
-    planner = _RecordingPlanner(graph, info, context, programs, data_type, None)
+    return _Base(graph, info, context, queue, storage_dir, TuningFile.open(storage_dir, info), data_type)
+
+
+def _open_session(b: _Base, choices: dict) -> _Session:
+    """The model's plan with its tuned variants and default local sizes, and its distinct tunable launches."""
+    from .program_cache import DeviceRecord, ProgramCache
+
+    graph, info, context, queue, data_type = b.graph, b.device, b.context, b.queue, b.data_type
+    programs = ProgramBuilder(context, info, ProgramCache(b.storage_dir, DeviceRecord.of(info)))
+    tuned = {key: found for key in choices if (found := b.tuning.get_choice(key))}
+    planner = _RecordingPlanner(graph, info, context, programs, data_type, None, tuned)
     plan = planner.build()
     if programs.stats.from_source:
         programs.save_cache()
@@ -153,9 +183,124 @@ def _open_session(model, device: str, data_type: str, storage_dir) -> _Session:
             launches[step.tuning_key].count += 1
         else:
             launches[step.tuning_key] = _Launch(step.tuning_key, i, step, spec.gws, buffers)
-    tuning = TuningFile.open(storage_dir, info)
-    return _Session(graph, info, queue, plan.steps, plan.input_buffers, list(launches.values()), fixed, tuning,
+    return _Session(graph, info, queue, plan.steps, plan.input_buffers, list(launches.values()), fixed, b.tuning,
                     data_type, plan)
+
+
+def _choices(b: _Base, graph: Graph) -> tuple[dict, dict]:
+    """(choice key → the first node's Choice (what its op offered), choice key → how many nodes share it), for
+    every node whose op offers variants."""
+    planner = Planner(graph, b.device, b.context, ProgramBuilder(b.context, b.device), b.data_type)
+    planner.collect_launches()
+    found, counts = {}, {}
+    for choice in planner.choices.values():
+        found.setdefault(choice.key, choice)
+        counts[choice.key] = counts.get(choice.key, 0) + 1
+    return found, counts
+
+
+# ---- variants: a node alone, planned once per candidate ----
+
+def node_graph(graph: Graph, node: Node) -> Graph:
+    """The node alone: its activation inputs are the graph's inputs, its constants stay constants."""
+    names = [i for i in node.inputs if i]
+    tensors = {n: graph.tensors[n] for n in [*names, *node.outputs]}
+    inputs = [n for n in dict.fromkeys(names) if not graph.tensors[n].is_const]
+    return Graph(f"{graph.name}: {node.name}", [node], tensors, inputs, list(node.outputs))
+
+
+def _node_time_us(queue, steps: list[Step]) -> float:
+    events = enqueue_all(queue, steps, events=True)
+    queue.finish()
+    return sum(e.profile.end - e.profile.start for e in events) * 1e-3
+
+
+def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, feeds, reference, best_us) -> dict:
+    """A candidate variant's entry for the record: time_us, dropped_us or failed (with the reason); and its
+    outputs (for the default, the reference of the others)."""
+    result = {"choice": choice}
+    try:
+        plan = Planner(alone, b.device, b.context, programs, b.data_type, None, {key: choice}).build()
+        got = run_plan(b.queue, plan, feeds)  # the warm-up, and the outputs to check
+        if reference is not None:
+            tol = VARIANT_TOLERANCE[b.data_type]
+            for name, want in reference.items():
+                scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
+                err = float(np.abs(got[name] - want).max(initial=0.0))
+                if not np.isfinite(err) or err > tol * scale:
+                    return result | {"failed": f"output differs from the default variant's: max error {err:.3g} "
+                                               f"(scale {scale:.3g})"}
+        steps = [step for step in plan.steps if step.node is alone.nodes[0]]  # not fp16's storage casts
+        samples = [_node_time_us(b.queue, steps) for _ in range(DROP_AFTER)]
+        if best_us is not None and min(samples) > DROP_FACTOR * best_us:
+            return result | {"dropped_us": round(min(samples), 3)}
+        samples += [_node_time_us(b.queue, steps) for _ in range(REPEATS - DROP_AFTER)]
+    except (cl.Error, PymaceError) as error:
+        return result | {"failed": " ".join(str(error).split())[:300]}
+    return result | {"time_us": round(statistics.median(samples), 3), "outputs": got}
+
+
+def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None:
+    """Time the choice's candidates on its node alone and store the record (also when interrupted: `complete`
+    False then, and the next run measures only the candidates not in it)."""
+    alone = node_graph(b.graph, choice.node)
+    feeds = {n: rng.standard_normal(alone.tensors[n].shape).astype(np.float32) for n in alone.inputs}
+    first = _measure_variant(b, alone, choice.key, choice.default, programs, feeds, None, None)
+    reference = first.pop("outputs", None)
+    old = [c for c in (b.tuning.record(choice.key) or {}).get("candidates", [])
+           if c["choice"] != choice.default and c["choice"] in choice.candidates]
+    results = [first, *old]
+    complete = False
+    try:
+        for candidate in choice.candidates if reference is not None else []:
+            if any(r["choice"] == candidate for r in results):
+                continue
+            if time.perf_counter() > deadline:
+                break
+            best = _best(results)
+            entry = _measure_variant(b, alone, choice.key, candidate, programs, feeds, reference,
+                                     best and best["time_us"])
+            entry.pop("outputs", None)
+            results.append(entry)
+            tick(choice)
+        else:
+            complete = True  # also when the default itself failed: there is nothing to compare with then
+    finally:
+        best = _best(results) or first
+        record = {"default_choice": choice.default, "complete": complete, "candidates": results}
+        record |= {f: r["time_us"] for f, r in (("default_time_us", first), ("time_us", best)) if "time_us" in r}
+        b.tuning.put_choice(choice.key, best["choice"], record)
+
+
+def _tune_variants(b: _Base, choices: dict, deadline: float, progress) -> list[str]:
+    """Time every candidate variant of every choice key not yet complete in the tuning file; store the best.
+    Returns the keys measured by this run."""
+    todo = [c for c in choices.values() if not (b.tuning.record(c.key) or {}).get("complete")]
+    tried = {c.key: sum(1 for x in (b.tuning.record(c.key) or {}).get("candidates", []) if x["choice"] != c.default)
+             for c in todo}
+    total = sum(max(0, len(c.candidates) - 1 - tried[c.key]) for c in todo)
+    done, measured = 0, []
+    programs = ProgramBuilder(b.context, b.device)  # outside the cache: only the final plan's programs go there
+    rng = np.random.default_rng(0)
+
+    def tick(choice) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, f"variants of {choice.node.name}")
+
+    try:
+        for choice in todo:
+            if time.perf_counter() > deadline:
+                break
+            measured.append(choice.key)
+            _tune_choice(b, choice, programs, rng, deadline, tick)
+            b.tuning.save()
+    finally:
+        b.tuning.save()  # also on Ctrl-C: what was measured stays measured
+        if progress:
+            progress(total, total, "variants done")
+    return measured
 
 
 # ---- running and measuring one launch ----
@@ -278,13 +423,19 @@ def _best(results: list[dict]) -> dict | None:
 
 def tune(model_path_or_graph, device="auto", data_type: str = "fp32", budget: float = 60.0, storage_dir=None,
          progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """Tune every distinct launch of the model's plan on `device` within `budget` seconds of measuring (building
-    the plan's programs comes first and is not counted) and store the results
-    in `<storage_dir>/pymace_tuned_params.json`; launches measured by an earlier run are skipped, a launch it
-    left unfinished is continued. Returns a JSON-able summary (see `summary`)."""
+    """Tune the variant of every node that offers several, then every distinct launch of the resulting plan, on
+    `device` within `budget` seconds (variants: building their programs included; local sizes: measuring only,
+    the plan's own programs are built first) and store the results in `<storage_dir>/pymace_tuned_params.json`;
+    what an earlier run measured is skipped, what it left unfinished is continued. Returns a JSON-able summary
+    (see `summary`)."""
     t0 = time.perf_counter()
-    s = _open_session(model_path_or_graph, device, data_type, storage_dir)
-    deadline = time.perf_counter() + max(0.0, float(budget))  # the budget is for measuring, not for building
+    base = _open(model_path_or_graph, device, data_type, storage_dir)
+    deadline = time.perf_counter() + max(0.0, float(budget))
+    choices = _choices(base, base.graph)
+    variants_now = _tune_variants(base, choices[0], deadline, progress)
+    t1 = time.perf_counter()
+    s = _open_session(base, choices[0])
+    deadline += time.perf_counter() - t1  # building the plan's programs is not measuring
     todo = [launch for launch in s.launches if not (s.tuning.record(launch.key) or {}).get("complete")]
     for launch in todo:
         launch.limit = launch.step.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
@@ -325,7 +476,7 @@ def tune(model_path_or_graph, device="auto", data_type: str = "fp32", budget: fl
         s.tuning.save()  # also on Ctrl-C: what was measured stays measured
         if progress:
             progress(total, total, "done")
-    return summary(s, tuned_now, time.perf_counter() - t0, budget)
+    return summary(s, tuned_now, time.perf_counter() - t0, budget, choices, variants_now)
 
 
 def _stage_inputs(s: _Session) -> None:
@@ -336,10 +487,38 @@ def _stage_inputs(s: _Session) -> None:
     s.queue.finish()
 
 
-def summary(s: _Session, tuned_now: list[str], elapsed: float, budget: float) -> dict:
-    """Per launch: default and best local size and time, speedup, candidates tried/failed/dropped; per kernel:
-    summed times (weighted by how often the plan launches each key); overall: the estimated speedup of all
-    tunable launches together."""
+def describe_choice(choice: dict | None) -> str:
+    """conv_gemm tm=64 tn=32 tk=32 split=4"""
+    if not choice:
+        return "–"
+    return " ".join([choice["variant"], *(f"{k}={v}" for k, v in choice.items() if k != "variant")])
+
+
+def variant_rows(s: _Session, choices: dict, counts: dict, measured: list[str]) -> list[dict]:
+    """Per choice key: the default and the chosen variant with their node times, candidates tried/failed/dropped."""
+    rows = []
+    for key, c in choices.items():
+        r = s.tuning.record(key) or {}
+        cands = r.get("candidates", [])
+        default_us, best_us = r.get("default_time_us"), r.get("time_us")
+        rows.append({"key": key, "node": c.node.name, "op": c.node.op_type, "nodes": counts.get(key, 1),
+                     "default": describe_choice(c.default), "best": describe_choice(r.get("choice")),
+                     "default_us": default_us, "best_us": best_us,
+                     "speedup": round(default_us / best_us, 3) if default_us and best_us else None,
+                     "tried": len(cands), "failed": sum("failed" in x for x in cands),
+                     "dropped": sum("dropped_us" in x for x in cands), "complete": bool(r.get("complete")),
+                     "tuned_now": key in measured,
+                     "failures": [{"choice": describe_choice(x["choice"]), "error": x["failed"]}
+                                  for x in cands if "failed" in x][:5]})
+    return rows
+
+
+def summary(s: _Session, tuned_now: list[str], elapsed: float, budget: float, choices: tuple = ({}, {}),
+            variants_now: list[str] = ()) -> dict:
+    """Per variant choice: default and best variant and node time; per launch: default and best local size and
+    time, speedup, candidates tried/failed/dropped; per kernel: summed times (weighted by how often the plan
+    launches each key); overall: the estimated speedups (variants over their nodes; local sizes over all
+    tunable launches together)."""
     rows, kernels = [], {}
     for launch in s.launches:
         r = s.tuning.record(launch.key) or {}
@@ -363,12 +542,21 @@ def summary(s: _Session, tuned_now: list[str], elapsed: float, budget: float) ->
     default_sum = sum(k["default_us"] for k in kernels.values())
     best_sum = sum(k["best_us"] for k in kernels.values())
     complete = sum(row["complete"] for row in rows)
+    variants = variant_rows(s, *choices, list(variants_now))
+    timed = [v for v in variants if v["default_us"] and v["best_us"]]
+    variant_default = sum(v["default_us"] * v["nodes"] for v in timed)
+    variant_best = sum(v["best_us"] * v["nodes"] for v in timed)
+    variants_complete = sum(v["complete"] for v in variants)
     return {"device": s.device.name, "platform": s.device.platform_name, "data_type": s.data_type,
             "tuning_file": str(s.tuning.path), "budget_s": budget, "elapsed_s": round(elapsed, 3),
+            "variant_keys": len(variants), "variants_complete": variants_complete,
+            "variants_tuned_now": len(variants_now),
+            "variant_speedup": round(variant_default / variant_best, 3) if variant_best else None,
             "launches": len(s.launches), "complete": complete, "tuned_now": len(tuned_now),
-            "fixed_local_size": s.fixed, "stopped_by_budget": complete < len(s.launches),
+            "fixed_local_size": s.fixed,
+            "stopped_by_budget": complete < len(s.launches) or variants_complete < len(variants),
             "estimated_speedup": round(default_sum / best_sum, 3) if best_sum else None,
-            "kernels": kernels, "rows": rows}
+            "kernels": kernels, "rows": rows, "variants": variants}
 
 
 def render_text(result: dict):
@@ -376,25 +564,35 @@ def render_text(result: dict):
     from rich.console import Group
     from rich.table import Table
 
-    table = Table(title=f"tuned on {result['device']} ({result['data_type']})")
+    fmt = lambda v: f"{v:.1f}" if isinstance(v, float) else "–"  # noqa: E731
+    variants = Table(title=f"variants tuned on {result['device']} ({result['data_type']})")
+    for column in ("node", "×", "default", "µs", "best", "µs ", "speedup", "tried/failed"):
+        variants.add_column(column, justify="left" if column in ("node", "default", "best") else "right")
+    for v in result.get("variants", []):
+        variants.add_row(v["node"], str(v["nodes"]), v["default"], fmt(v["default_us"]), v["best"], fmt(v["best_us"]),
+                         f"{v['speedup']:.2f}x" if v["speedup"] else "–",
+                         f"{v['tried']}/{v['failed']}" + ("" if v["complete"] else " (partial)"))
+    table = Table(title=f"local sizes tuned on {result['device']} ({result['data_type']})")
     for column in ("kernel", "global size", "×", "default lws", "µs", "best lws", "µs ", "speedup", "tried/failed"):
         table.add_column(column, justify="left" if column in ("kernel",) else "right")
     for r in result["rows"]:
-        fmt = lambda v: f"{v:.1f}" if isinstance(v, float) else "–"  # noqa: E731
         table.add_row(r["kernel"], "x".join(map(str, r["gws"])), str(r["launches"]),
                       "x".join(map(str, r["default_lws"])), fmt(r["default_us"]),
                       "x".join(map(str, r["best_lws"] or [])) or "–", fmt(r["best_us"]),
                       f"{r['speedup']:.2f}x" if r["speedup"] else "–",
                       f"{r['tried']}/{r['failed']}" + ("" if r["complete"] else " (partial)"))
-    speedup = result["estimated_speedup"]
-    lines = [f"{result['complete']} of {result['launches']} launches tuned ({result['tuned_now']} this run, "
+    speedup, vspeedup = result["estimated_speedup"], result.get("variant_speedup")
+    lines = [f"{result.get('variants_complete', 0)} of {result.get('variant_keys', 0)} variant choices tuned "
+             f"({result.get('variants_tuned_now', 0)} this run)"
+             + (f", estimated speedup of their nodes: {vspeedup:.2f}x" if vspeedup else ""),
+             f"{result['complete']} of {result['launches']} launches tuned ({result['tuned_now']} this run, "
              f"{result['elapsed_s']:.1f} s of a {result['budget_s']:g} s budget); "
              f"{result['fixed_local_size']} launches have a local size their op fixes",
              f"estimated speedup of the tunable launches: {speedup:.2f}x" if speedup else "nothing measured yet",
              f"stored in {result['tuning_file']}"]
     if result["stopped_by_budget"]:
         lines.append("the budget ran out: run `pymace tune` again to continue where this run stopped")
-    return Group(table, *lines)
+    return Group(*([variants] if result.get("variants") else []), table, *lines)
 
 
 __all__ = ["tune", "candidates", "render_text", "summary", "padding"]

@@ -1,17 +1,20 @@
 """Tuned launch parameters, `<storage dir>/pymace_tuned_params.json`; the format: docs/tuning-format.md.
 
-Kept apart from the program cache on purpose: a local work size measured on a device stays good across driver
-updates, so entries are keyed by the device *class* (name, vendor, compute units, platform name — not the driver
-version) and then by the launch's tuning key (kernel, build options, global size). One file serves any number of
-devices. The file is untrusted input: every field is checked, a bad entry is skipped and a bad file refused, each
-with a named reason in `load_warning` and a logging warning; opening never raises, so a run goes on with the
-default local sizes. Saving merges with what other processes wrote, under a lock, by atomic replace.
+Two kinds of record: the local work size of a launch, and the variant of a node whose op offers several (kernel,
+tile, split of K…; ops/base.py LaunchContext.choose). Kept apart from the program cache on purpose: a local work
+size or a variant measured on a device stays good across driver updates, so entries are keyed by the device
+*class* (name, vendor, compute units, platform name — not the driver version) and then by the launch's tuning key
+(kernel, build options, global size) or the node's choice key (op, shapes, geometry, data type). One file serves
+any number of devices. The file is untrusted input: every field is checked, a bad entry is skipped and a bad file
+refused, each with a named reason in `load_warning` and a logging warning; opening never raises, so a run goes on
+with the defaults. Saving merges with what other processes wrote, under a lock, by atomic replace.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 import filelock
@@ -23,12 +26,15 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "pymace_tuned_params.json"
 FORMAT = "pymace tuned parameters"
-VERSION = 1
+VERSION = 2  # 2 added variant-choice records; version 1 files (local sizes only) still read
 MAX_FILE_BYTES = 32 << 20
 MAX_KEY_CHARS = 4096
 MAX_LWS = 1 << 16  # per dimension; no OpenCL device allows a larger work-group
 MAX_CANDIDATES = 1024
 MAX_TEXT = 1000
+MAX_PARAM = 1 << 20
+_VARIANT = re.compile(r"[a-z0-9_]{1,64}")
+_PARAM = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 
 
 def device_class(device) -> dict:
@@ -79,9 +85,23 @@ def _time(value, what: str) -> float:
     return float(value)
 
 
-def _candidate(value, what: str) -> dict:
+def _choice(value, what: str) -> dict:
+    """A variant: {"variant": name, param: int, …} (at most 16 parameters)."""
+    _expect(isinstance(value, dict) and 1 <= len(value) <= 17, f"{what} is not an object of 1 to 17 fields")
+    variant = value.get("variant")
+    _expect(isinstance(variant, str) and _VARIANT.fullmatch(variant) is not None,
+            f"{what}.variant is not a kernel name")
+    for name, v in value.items():
+        if name != "variant":
+            _expect(isinstance(name, str) and _PARAM.fullmatch(name) is not None, f"{what} has a bad parameter name")
+            _expect(type(v) is int and 0 <= v <= MAX_PARAM, f"{what}.{name} is not an integer in 0..{MAX_PARAM}")
+    return dict(value)
+
+
+def _candidate(value, what: str, kind: str = "lws") -> dict:
     _expect(isinstance(value, dict), f"{what} is not an object")
-    out = {"lws": list(_lws(value.get("lws"), f"{what}.lws"))}
+    out = {kind: list(_lws(value.get("lws"), f"{what}.lws")) if kind == "lws"
+           else _choice(value.get("choice"), f"{what}.choice")}
     for field in ("time_us", "dropped_us"):
         if field in value:
             out[field] = _time(value[field], f"{what}.{field}")
@@ -92,12 +112,19 @@ def _candidate(value, what: str) -> dict:
 
 
 def validate_record(value, what: str = "record") -> dict:
-    """A key's record as the tuner writes it (see docs/tuning-format.md), checked and copied; raises
-    TuningError naming the first bad field."""
+    """A key's record as the tuner writes it (see docs/tuning-format.md): a local size (`lws`) or a variant
+    (`choice`), checked and copied; raises TuningError naming the first bad field."""
     _expect(isinstance(value, dict), f"{what} is not an object")
-    out = {"lws": list(_lws(value.get("lws"), f"{what}.lws"))}
-    if "default_lws" in value:
-        out["default_lws"] = list(_lws(value["default_lws"], f"{what}.default_lws"))
+    kind = "choice" if "choice" in value else "lws"
+    _expect(not (kind == "choice" and "lws" in value), f"{what} has both lws and choice")
+    if kind == "lws":
+        out = {"lws": list(_lws(value.get("lws"), f"{what}.lws"))}
+        if "default_lws" in value:
+            out["default_lws"] = list(_lws(value["default_lws"], f"{what}.default_lws"))
+    else:
+        out = {"choice": _choice(value["choice"], f"{what}.choice")}
+        if "default_choice" in value:
+            out["default_choice"] = _choice(value["default_choice"], f"{what}.default_choice")
     for field in ("time_us", "default_time_us"):
         if field in value:
             out[field] = _time(value[field], f"{what}.{field}")
@@ -107,7 +134,7 @@ def validate_record(value, what: str = "record") -> dict:
     candidates = value.get("candidates", [])
     _expect(isinstance(candidates, list) and len(candidates) <= MAX_CANDIDATES,
             f"{what}.candidates is not a list of at most {MAX_CANDIDATES}")
-    out["candidates"] = [_candidate(c, f"{what}.candidates[{i}]") for i, c in enumerate(candidates)]
+    out["candidates"] = [_candidate(c, f"{what}.candidates[{i}]", kind) for i, c in enumerate(candidates)]
     return out
 
 
@@ -132,7 +159,7 @@ def parse(data: bytes) -> tuple[list[tuple[dict, dict]], list[str]]:
     if type(version) is not int or version < 1:
         return [], [f"corrupt: version {str(version)[:40]!r}"]
     if version > VERSION:
-        return [], [f"future version {version} (this pymace reads version {VERSION})"]
+        return [], [f"future version {version} (this pymace reads versions 1 to {VERSION})"]
     devices = doc.get("devices")
     if not isinstance(devices, list):
         return [], ["corrupt: no list of devices"]
@@ -216,7 +243,12 @@ class TuningFile:
 
     def get(self, key: str) -> tuple[int, ...] | None:
         record = self.entries.get(key)
-        return tuple(record["lws"]) if record else None
+        return tuple(record["lws"]) if record and "lws" in record else None
+
+    def get_choice(self, key: str) -> dict | None:
+        """The tuned variant for a choice key (the caller checks it is one the op offers)."""
+        record = self.entries.get(key)
+        return dict(record["choice"]) if record and "choice" in record else None
 
     def record(self, key: str) -> dict | None:
         return self.entries.get(key)
@@ -225,6 +257,11 @@ class TuningFile:
         """Store the best local size for `key` with its record (validated here, so a bug cannot write a file
         that the next load refuses)."""
         record = validate_record({**(record or {}), "lws": [int(v) for v in lws]}, f"record for {key[:80]!r}")
+        self.entries[key] = self._new[key] = record
+
+    def put_choice(self, key: str, choice: dict, record: dict | None = None) -> None:
+        """Store the best variant for a choice key with its record (validated like `put`)."""
+        record = validate_record({**(record or {}), "choice": dict(choice)}, f"record for {key[:80]!r}")
         self.entries[key] = self._new[key] = record
 
     def save(self) -> bool:
@@ -301,7 +338,9 @@ def _peek_version(data: bytes):
 
 def _entry_row(key: str, record: dict) -> dict:
     default, best = record.get("default_time_us"), record.get("time_us")
-    return {"key": key, "lws": record["lws"], "default_lws": record.get("default_lws"), "time_us": best,
+    tuned = {"choice": record["choice"], "default_choice": record.get("default_choice")} if "choice" in record \
+        else {"lws": record["lws"], "default_lws": record.get("default_lws")}
+    return {"key": key, **tuned, "time_us": best,
             "default_time_us": default, "speedup": round(default / best, 3) if default and best else None,
             "candidates": len(record["candidates"]),
             "failed": sum("failed" in c for c in record["candidates"]), "complete": record.get("complete", True)}

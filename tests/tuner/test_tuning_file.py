@@ -165,7 +165,7 @@ def test_explain(device, tmp_path):
     tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
     tuning.save()
     report = explain(tuning.path, device)
-    assert report["format"] == "pymace tuned parameters" and report["version"] == 1
+    assert report["format"] == "pymace tuned parameters" and report["version"] == 2
     assert report["integrity"] == "ok" and report["for_this_device"] == "tuned for this device"
     row = report["devices"][0]["entries"][0]
     assert row["lws"] == [16, 2, 1] and row["speedup"] == 1.25 and row["failed"] == 1 and row["candidates"] == 4
@@ -194,5 +194,61 @@ def test_parse_never_raises_on_json(entries, units):
     sections, problems = parse(data)
     for _, good in sections:
         for record in good.values():
-            assert all(isinstance(v, int) and v >= 1 for v in record["lws"])
+            if "lws" in record:
+                assert all(isinstance(v, int) and v >= 1 for v in record["lws"])
+            else:
+                assert isinstance(record["choice"]["variant"], str)
     explain_bytes(data)
+
+
+GEMM = {"variant": "conv_gemm", "tm": 64, "tn": 64, "tk": 32, "split": 2}
+CHOICE = {"choice": GEMM | {"tn": 32, "split": 4}, "default_choice": GEMM,
+          "time_us": 8.0, "default_time_us": 11.0, "complete": True,
+          "candidates": [{"choice": GEMM, "time_us": 11.0},
+                         {"choice": {"variant": "conv_direct", "px": 1}, "failed": "output differs"}]}
+
+
+def test_variant_choices_round_trip_and_explain(device, tmp_path):
+    tuning = TuningFile.open(tmp_path, device)
+    tuning.put_choice("Conv x=1x8x7x7 fp32", CHOICE["choice"], CHOICE)
+    tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
+    assert tuning.save()
+    again = TuningFile.open(tmp_path, device)
+    assert again.load_warning is None and again.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
+    assert again.get("Conv x=1x8x7x7 fp32") is None and again.get_choice("k gws=49x10x1") is None
+    rows = {r["key"]: r for r in explain(tuning.path, device)["devices"][0]["entries"]}
+    assert rows["Conv x=1x8x7x7 fp32"]["choice"] == CHOICE["choice"] and rows["k gws=49x10x1"]["lws"] == [16, 2, 1]
+
+
+def test_a_version_1_file_still_reads(device, tmp_path):
+    doc = {"format": "pymace tuned parameters", "version": 1,
+           "devices": [{"device": device_class(device), "entries": {"k gws=49x10x1": RECORD | {"lws": [16, 2, 1]}}}]}
+    (tmp_path / FILE_NAME).write_text(json.dumps(doc))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.load_warning is None and tuning.get("k gws=49x10x1") == (16, 2, 1)
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ({"variant": "conv gemm; rm -rf"}, "variant is not a kernel name"),
+    ({"variant": "conv_gemm", "tm": -1}, "tm is not an integer"),
+    ({"variant": "conv_gemm", "tm": 2.5}, "tm is not an integer"),
+    ({"variant": "conv_gemm", "Bad Name": 1}, "bad parameter name"),
+    ({"tm": 64}, "variant is not a kernel name"),
+    ([], "is not an object"),
+])
+def test_bad_choices_are_skipped_and_named(device, tmp_path, bad, reason):
+    entries = {"good": CHOICE, "bad": CHOICE | {"choice": bad}}
+    doc = {"format": "pymace tuned parameters", "version": 2,
+           "devices": [{"device": device_class(device), "entries": entries}]}
+    (tmp_path / FILE_NAME).write_text(json.dumps(doc))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.get_choice("good") == CHOICE["choice"] and tuning.get_choice("bad") is None
+    assert "'bad'" in tuning.load_warning and reason in tuning.load_warning
+
+
+def test_a_record_with_both_kinds_is_refused(device, tmp_path):
+    doc = {"format": "pymace tuned parameters", "version": 2,
+           "devices": [{"device": device_class(device), "entries": {"k": CHOICE | {"lws": [1]}}}]}
+    (tmp_path / FILE_NAME).write_text(json.dumps(doc))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.get_choice("k") is None and "both lws and choice" in tuning.load_warning
