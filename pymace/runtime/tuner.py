@@ -94,11 +94,12 @@ def candidates(gws: tuple[int, ...], limit: int, max_item_sizes, default: tuple[
 
 class _RecordingPlanner(Planner):
     """A Planner that also keeps, per bound step, its launch spec and the activation and scratch buffers it
-    reads or writes (the buffers a candidate's run must be checked on and restored in)."""
+    reads or writes (the buffers a candidate's run must be checked on and restored in). Keyed by the step, not
+    by binding order: fp16's storage casts are bound last but run first and last."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.bound: list[tuple[object, list]] = []
+        self.bound: dict[int, tuple[object, list]] = {}
 
     def _bind(self, node, spec, buffers) -> Step:
         step = super()._bind(node, spec, buffers)
@@ -107,7 +108,7 @@ class _RecordingPlanner(Planner):
             if (isinstance(a, TensorRef) and a.const is None) or isinstance(a, Scratch):
                 buf = self._arg(a, buffers)
                 touched[buf.int_ptr] = buf
-        self.bound.append((spec, list(touched.values())))
+        self.bound[id(step)] = (spec, list(touched.values()))
         return step
 
 
@@ -176,7 +177,8 @@ def _open_session(b: _Base, choices: dict) -> _Session:
         programs.save_cache()
     launches: dict[str, _Launch] = {}
     fixed = 0
-    for i, (step, (spec, buffers)) in enumerate(zip(plan.steps, planner.bound, strict=True)):
+    for i, step in enumerate(plan.steps):
+        spec, buffers = planner.bound[id(step)]
         if spec.lws is not None:
             fixed += 1
         elif step.tuning_key in launches:

@@ -129,3 +129,18 @@ def test_budget_stops_and_the_next_run_continues(device, tmp_path):
     assert not finished["stopped_by_budget"] and finished["complete"] == finished["launches"]
     text = tuner.render_text(finished)
     assert text is not None
+
+
+@needs_device
+def test_fp16_launches_are_tuned_with_their_own_sizes(device, tmp_path):
+    """fp16 storage adds cast launches before and after the graph's: each launch is tuned with its own global
+    size and buffers (a mix-up once ran kernels with their neighbours' sizes, out of bounds on NVIDIA)."""
+    graph, feeds = chain_graph()
+    result = tuner.tune(graph, device=device.selector, data_type="fp16", budget=120, storage_dir=str(tmp_path))
+    kernels = {row["kernel"] for row in result["rows"]}
+    assert {"storage/to_storage", "storage/to_float"} <= kernels
+    for row in result["rows"]:
+        gws = "x".join(map(str, row["gws"]))
+        assert row["key"].startswith(row["kernel"] + " ") and row["key"].endswith(f"gws={gws}")
+    engine = Engine(graph, device=device.selector, data_type="fp16", storage_dir=str(tmp_path))
+    assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-2
