@@ -137,6 +137,7 @@ class _Base:
     storage_dir: str
     tuning: TuningFile
     data_type: str
+    launch_us: float = 0.0  # the host's cost of one enqueue on this device (see _enqueue_cost_us)
 
 
 @dataclass
@@ -161,7 +162,31 @@ def _open(model, device, data_type: str, storage_dir) -> _Base:
     context = cl.Context([info.cl_device])
     queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE)
     storage_dir = storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
-    return _Base(graph, info, context, queue, storage_dir, TuningFile.open(storage_dir, info), data_type)
+    base = _Base(graph, info, context, queue, storage_dir, TuningFile.open(storage_dir, info), data_type)
+    base.launch_us = _enqueue_cost_us(base)
+    return base
+
+
+def _enqueue_cost_us(b: _Base, count: int = 400) -> float:
+    """Host microseconds per enqueue through the engine's own enqueue path, from back-to-back launches of an
+    empty kernel. A variant that adds a launch (a K split's reduction) costs this much more at batch 1 whenever
+    the host, not the device, sets the pace (NVIDIA's OpenCL: ~8 µs a launch)."""
+    from types import SimpleNamespace
+
+    from .enqueue import Enqueuer
+
+    options = ("-DFP16_STORAGE",) if b.data_type == "fp16" else ()
+    kernel = cl.Kernel(ProgramBuilder(b.context, b.device).get("storage", options), "to_float")
+    dummy = cl.Buffer(b.context, cl.mem_flags.READ_WRITE, 16)
+    kernel.set_args(dummy, dummy, np.int32(0))
+    enqueue = Enqueuer(b.queue, [SimpleNamespace(kernel=kernel, gws=(1,), lws=(1,))] * count)
+    enqueue()  # warm-up
+    b.queue.finish()
+    t = time.perf_counter()
+    enqueue()
+    elapsed = time.perf_counter() - t
+    b.queue.finish()
+    return round(elapsed / count * 1e6, 3)
 
 
 def _open_session(b: _Base, choices: dict) -> _Session:
@@ -217,9 +242,10 @@ def _node_time_us(queue, steps: list[Step]) -> float:
     return sum(e.profile.end - e.profile.start for e in events) * 1e-3
 
 
-def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, feeds, reference, best_us) -> dict:
-    """A candidate variant's entry for the record: time_us, dropped_us or failed (with the reason); and its
-    outputs (for the default, the reference of the others)."""
+def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, feeds, reference, best_cost) -> dict:
+    """A candidate variant's entry for the record: time_us (device) and launches, dropped_us or failed (with the
+    reason); and its outputs (for the default, the reference of the others). Candidates compare by cost: device
+    time plus launches × the host's enqueue cost."""
     result = {"choice": choice}
     try:
         plan = Planner(alone, b.device, b.context, programs, b.data_type, None, {key: choice}).build()
@@ -234,12 +260,12 @@ def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, f
                                                f"(scale {scale:.3g})"}
         steps = [step for step in plan.steps if step.node is alone.nodes[0]]  # not fp16's storage casts
         samples = [_node_time_us(b.queue, steps) for _ in range(DROP_AFTER)]
-        if best_us is not None and min(samples) > DROP_FACTOR * best_us:
+        if best_cost is not None and min(samples) + len(steps) * b.launch_us > DROP_FACTOR * best_cost:
             return result | {"dropped_us": round(min(samples), 3)}
         samples += [_node_time_us(b.queue, steps) for _ in range(REPEATS - DROP_AFTER)]
     except (cl.Error, PymaceError) as error:
         return result | {"failed": " ".join(str(error).split())[:300]}
-    return result | {"time_us": round(statistics.median(samples), 3), "outputs": got}
+    return result | {"time_us": round(statistics.median(samples), 3), "launches": len(steps), "outputs": got}
 
 
 def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None:
@@ -259,17 +285,18 @@ def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None
                 continue
             if time.perf_counter() > deadline:
                 break
-            best = _best(results)
+            best = _best(results, b.launch_us)
             entry = _measure_variant(b, alone, choice.key, candidate, programs, feeds, reference,
-                                     best and best["time_us"])
+                                     best and cost(best, b.launch_us))
             entry.pop("outputs", None)
             results.append(entry)
             tick(choice)
         else:
             complete = True  # also when the default itself failed: there is nothing to compare with then
     finally:
-        best = _best(results) or first
-        record = {"default_choice": choice.default, "complete": complete, "candidates": results}
+        best = _best(results, b.launch_us) or first
+        record = {"default_choice": choice.default, "complete": complete, "candidates": results,
+                  "launch_us": b.launch_us}
         record |= {f: r["time_us"] for f, r in (("default_time_us", first), ("time_us", best)) if "time_us" in r}
         b.tuning.put_choice(choice.key, best["choice"], record)
 
@@ -409,14 +436,20 @@ def _record(step: Step, results: list[dict], complete: bool) -> dict:
     return record
 
 
-def _best(results: list[dict]) -> dict | None:
-    """The fastest correct candidate; the default (results[0]) unless one beats it by more than noise."""
+def cost(result: dict, launch_us: float = 0.0) -> float:
+    """A timed candidate's cost in µs: device time, plus the host's enqueue cost per launch for variants (a local
+    size does not change the launches)."""
+    return result["time_us"] + result.get("launches", 0) * launch_us
+
+
+def _best(results: list[dict], launch_us: float = 0.0) -> dict | None:
+    """The cheapest correct candidate; the default (results[0]) unless one beats it by more than noise."""
     timed = [r for r in results if "time_us" in r]
     if not timed:
         return None
-    best = min(timed, key=lambda r: r["time_us"])
+    best = min(timed, key=lambda r: cost(r, launch_us))
     default = results[0]
-    if "time_us" in default and best["time_us"] > default["time_us"] * (1 - MIN_GAIN):
+    if "time_us" in default and cost(best, launch_us) > cost(default, launch_us) * (1 - MIN_GAIN):
         return default
     return best
 
@@ -501,8 +534,9 @@ def variant_rows(s: _Session, choices: dict, counts: dict, measured: list[str]) 
     rows = []
     for key, c in choices.items():
         r = s.tuning.record(key) or {}
-        cands = r.get("candidates", [])
-        default_us, best_us = r.get("default_time_us"), r.get("time_us")
+        cands, launch_us = r.get("candidates", []), r.get("launch_us", 0.0)
+        costs = {repr(x["choice"]): cost(x, launch_us) for x in cands if "time_us" in x}
+        default_us, best_us = costs.get(repr(c.default)), costs.get(repr(r.get("choice")))
         rows.append({"key": key, "node": c.node.name, "op": c.node.op_type, "nodes": counts.get(key, 1),
                      "default": describe_choice(c.default), "best": describe_choice(r.get("choice")),
                      "default_us": default_us, "best_us": best_us,

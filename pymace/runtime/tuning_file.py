@@ -33,6 +33,7 @@ MAX_LWS = 1 << 16  # per dimension; no OpenCL device allows a larger work-group
 MAX_CANDIDATES = 1024
 MAX_TEXT = 1000
 MAX_PARAM = 1 << 20
+MAX_LAUNCHES = 64  # a variant's launches
 _VARIANT = re.compile(r"[a-z0-9_]{1,64}")
 _PARAM = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 
@@ -108,6 +109,10 @@ def _candidate(value, what: str, kind: str = "lws") -> dict:
     if "failed" in value:
         out["failed"] = _text(value["failed"], f"{what}.failed")
     _expect(len(out) == 2, f"{what} needs exactly one of time_us, dropped_us, failed")
+    if kind == "choice" and "launches" in value:
+        launches = value["launches"]
+        _expect(type(launches) is int and 1 <= launches <= MAX_LAUNCHES, f"{what}.launches is not 1..{MAX_LAUNCHES}")
+        out["launches"] = launches
     return out
 
 
@@ -125,7 +130,7 @@ def validate_record(value, what: str = "record") -> dict:
         out = {"choice": _choice(value["choice"], f"{what}.choice")}
         if "default_choice" in value:
             out["default_choice"] = _choice(value["default_choice"], f"{what}.default_choice")
-    for field in ("time_us", "default_time_us"):
+    for field in ("time_us", "default_time_us") + (("launch_us",) if kind == "choice" else ()):
         if field in value:
             out[field] = _time(value[field], f"{what}.{field}")
     if "complete" in value:

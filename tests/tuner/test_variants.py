@@ -60,6 +60,7 @@ def test_variants_tuned_and_used(target, tmp_path, data_type, residual):
         assert row["tried"] >= 8 and row["default"].startswith("conv_gemm")
     record = TuningFile.open(tmp_path, target).record(row["key"])
     assert len(record["candidates"]) == row["tried"] and "choice" in record and "default_choice" in record
+    assert record["launch_us"] > 0 and all(c["launches"] >= 1 for c in record["candidates"] if "time_us" in c)
     tuned = Engine(graph, device=target.selector, data_type=data_type, storage_dir=str(tmp_path))
     plain = Engine(graph, device=target.selector, data_type=data_type, storage_dir=str(tmp_path), use_tuning=False)
     conv_steps = [s for s in tuned.plan.steps if s.node.name == "conv"]
@@ -93,6 +94,16 @@ def test_interrupted_variant_tuning_resumes(target, tmp_path):
     assert totals[0] == seen[0][1] - 1  # what was measured before the interruption is not measured again
     [row] = result["variants"]
     assert row["complete"] and row["tried"] == seen[0][1] + 1
+
+
+def test_an_extra_launch_must_pay_for_itself():
+    """Variants compare by device time plus the host's cost per launch: a split that saves less device time than
+    its reduction launch costs the host is not chosen."""
+    default = {"choice": {"variant": "a"}, "time_us": 20.0, "launches": 1}
+    split = {"choice": {"variant": "b"}, "time_us": 15.0, "launches": 2}
+    assert tuner._best([default, split], launch_us=0.0) is split
+    assert tuner._best([default, split], launch_us=8.0) is default
+    assert tuner.cost(split, 8.0) == 31.0
 
 
 def the_choice_key(device, graph):
