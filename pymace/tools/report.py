@@ -241,10 +241,13 @@ def plot_init(b: dict) -> bytes:
     fig, ax = _figure(7, 3.2)
     cold, warm = b["init"]["cold"], b["init"]["warm"]
     x = [0, 1]
-    ax.bar([i - 0.2 for i in x], [cold["init_seconds"] * 1e3, warm["init_seconds"] * 1e3], 0.4, label="init",
-           color=["#c0504d", "#4f81bd"])
-    ax.bar([i + 0.2 for i in x], [cold["first_inference_seconds"] * 1e3, warm["first_inference_seconds"] * 1e3],
-           0.4, label="first inference", color="#9bbb59")
+    init = ax.bar([i - 0.2 for i in x], [cold["init_seconds"] * 1e3, warm["init_seconds"] * 1e3], 0.4,
+                  label="init", color="#4f81bd")
+    first = ax.bar([i + 0.2 for i in x],
+                   [cold["first_inference_seconds"] * 1e3, warm["first_inference_seconds"] * 1e3], 0.4,
+                   label="first inference", color="#9bbb59")
+    for bars in (init, first):  # the warm init bar is often too short to read off the axis
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks(x, ["without binary (cold)", "with binary (warm)"])
     ax.set_ylabel("ms")
     ax.legend()
