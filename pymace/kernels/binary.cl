@@ -28,6 +28,7 @@ inline float4 activate4(float4 v, float4 s) {
 }
 
 #ifndef RANK  /* each build holds one of the two kernels: RANK selects binary_nd */
+#ifdef KERNEL_binary3
 __kernel void binary3(__global const store_t *a, int a_outer, int a_mid,
 #if HAS_B
                       __global const store_t *b, int b_outer, int b_mid,
@@ -77,9 +78,11 @@ __kernel void binary3(__global const store_t *a, int a_outer, int a_mid,
     STORE(y, yi + j, activate(COMBINE(va, vb), vs));
   }
 }
+#endif
 
 #else
 /* Any broadcast: table = sizes[RANK], then the strides of a, (b), (s), each RANK long (0 where broadcast). */
+#ifdef KERNEL_binary_nd
 __kernel void binary_nd(__global const store_t *a,
 #if HAS_B
                         __global const store_t *b,
@@ -115,4 +118,5 @@ __kernel void binary_nd(__global const store_t *a,
 #endif
   STORE(y, i, activate(COMBINE(va, vb), vs));
 }
+#endif
 #endif

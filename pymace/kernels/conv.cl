@@ -16,6 +16,7 @@ inline float4 load4_tail(__global const store_t *p, int n) {
 
 /* 1x1, stride 1, no padding, one group: Y[n] = W · X[n] as a GEMM over the flattened pixels P = H*W.
  * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
+#ifdef KERNEL_conv1x1
 __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                       __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P) {
   const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
@@ -57,8 +58,10 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
     }
   }
 }
+#endif
 
 /* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
+#ifdef KERNEL_conv_depthwise
 __kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                              __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int H, int W,
                              int OH, int OW, int PT, int PL) {
@@ -88,9 +91,11 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
   for (int j = 0; j < PX && ow0 + j < OW; ++j)
     STORE(y, row0 + ow0 + j, activate(acc[j] + residual1(RES_ARG row0 + ow0 + j), s));
 }
+#endif
 
 /* Any other conv (grouped, strided, dilated, padded): a work-item computes 4 output channels of one group
  * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
+#ifdef KERNEL_conv_direct
 __kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                           __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
                           int G, int H, int W, int OH, int OW, int PT, int PL) {
@@ -129,6 +134,7 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
     }
   }
 }
+#endif
 
 /* ---- GPU: any one-group conv as a tiled implicit GEMM ----
  * Y[n][m][p] = sum_k A[k][m] * B[k][p], k = (c, kh, kw) over C*KH*KW, p = (oh, ow) over OH*OW, and
@@ -144,6 +150,7 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
 #define WG ((TM / 4) * (TN / 4))
 #define KK (KH * KW)
 
+#ifdef KERNEL_conv_gemm
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void conv_gemm(__global const store_t *x, __global const store_t *a, __global const store_t *bias,
                __global const store_t *slope, RES_PARAM __global store_t *y, __global float *part, int C, int H, int W,
@@ -233,9 +240,11 @@ void conv_gemm(__global const store_t *x, __global const store_t *a, __global co
   }
 }
 #endif
+#endif
 
 /* Split-K epilogue: Y[n][m][p] = activate(bias[m] + sum_s part[n][s][m][p]); one work-item per output value
  * (z = n*M + m), so that the reads of every split are coalesced along p. */
+#ifdef KERNEL_conv_splitk_reduce
 __kernel void conv_splitk_reduce(__global const float *part, __global const store_t *bias,
                                  __global const store_t *slope, RES_PARAM __global store_t *y, int S, int M, int P,
                                  int N) {
@@ -247,6 +256,7 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
   for (int s = 0; s < S; ++s) v += pp[(size_t)s * M * P];
   STORE(y, (size_t)z * P + p, activate(v + residual1(RES_ARG(size_t)z * P + p), LOAD(slope, m)));
 }
+#endif
 
 /* ---- CPU (PoCL): explicit vectors, one work-item a work-group ----
  * PoCL turns mad() into a multiply and an add and keeps per-work-item arrays in memory unless loops over them
@@ -326,6 +336,7 @@ inline void conv1x1_block(__global const store_t *x, __global const store_t *w, 
  * flattened map in registers (each weight broadcast serves PB vectors, each input vector MB channels), NB blocks a
  * work-item (fewer work-groups when C is small: a work-group costs PoCL ~0.1 µs).
  * Weights packed [ceil(M/MB)][C][MB], bias and slope [ceil(M/MB)][MB] (zero-padded). */
+#ifdef KERNEL_conv1x1_cpu
 __kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                           __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P,
                           int NB) {
@@ -333,6 +344,7 @@ __kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, 
   for (int b = get_global_id(0) * NB; b < (get_global_id(0) + 1) * NB && b * VW < P; b += PB)
     conv1x1_block(x, w, bias, slope, RES_ARG y, C, M, P, b, mb, n);
 }
+#endif
 
 /* VW output pixels of one row from input row `row` starting at input column iw (stride SW), zeros outside
  * [0, W): one or two vector loads when the span lies inside the row, else lane by lane. */
@@ -352,6 +364,7 @@ inline vec_t load_row(__global const store_t *row, int iw, int W) {
 
 /* Any conv (depthwise included: MB = 1): MB output channels of one group (z = (n*G + g)*MBG + block) at VW
  * adjacent output pixels of one row. Weights packed [G][MBG][CG*KH*KW][MB], bias and slope [G][MBG][MB]. */
+#ifdef KERNEL_conv_direct_cpu
 __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                               __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
                               int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
@@ -386,6 +399,7 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
     store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), valid);
   }
 }
+#endif
 /* Like conv_direct_cpu, but a work-item computes ROWS whole output rows (from oh0 = id 0 * ROWS) of MB channels
  * of one group (id 1 as z there), with the NR input rows of each of its CGB input channels that they need first
  * copied into private memory with their zero padding (BUFW floats a row, each input row copied once): every tap
@@ -395,6 +409,7 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
  * (even padded columns, then odd), so that every tap is one vector load rather than two and a shuffle. */
 #ifdef BUFW
 #define NR ((ROWS - 1) * SH + (KH - 1) * DH + 1)
+#ifdef KERNEL_conv_rows_cpu
 __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                             __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
                             int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
@@ -470,5 +485,6 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
     }
   }
 }
+#endif
 #endif
 #endif

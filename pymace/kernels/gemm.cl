@@ -18,6 +18,7 @@ inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global
   }
 }
 
+#ifdef KERNEL_gemm
 __kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                    __global const store_t *slope, __global store_t *y, __global const int *a_off,
                    __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
@@ -45,6 +46,7 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
   }
   store_columns(acc, nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
 }
+#endif
 
 /* GPU, few rows (a classifier's 1 x K x N): the plain kernel above gives N/4 work-items that each walk all of K,
  * too little parallelism to stream the weights. Here a work-group of CQ x KS work-items computes 4*CQ columns of
@@ -52,6 +54,7 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
  * a warp reads whole 32-byte sectors of B), then a __local tree adds up the KS partial sums. B rows are
  * contiguous (B_ROWS). Build options: CQ, KS (a power of two), ACT. */
 #ifdef KS
+#ifdef KERNEL_gemm_splitk
 __kernel __attribute__((reqd_work_group_size(CQ, KS, 1)))
 void gemm_splitk(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                  __global const store_t *slope, __global store_t *y, __global const int *a_off,
@@ -83,4 +86,5 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
   if (ly != 0 || nj <= 0) return;
   store_columns(red[0][lx], nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
 }
+#endif
 #endif

@@ -11,6 +11,7 @@
 #endif
 
 /* One work-item per output row, reading K values `inner` apart (neighbouring work-items read neighbours). */
+#ifdef KERNEL_reduce_serial
 __kernel void reduce_serial(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {
   const int r = get_global_id(0);
   if (r >= rows) return;
@@ -19,9 +20,11 @@ __kernel void reduce_serial(__global const store_t *x, __global store_t *y, int 
   for (int j = 0; j < k; ++j) acc = ACC(acc, LOAD(x, base + j * inner));
   STORE(y, r, FINISH(acc, k));
 }
+#endif
 
 #ifdef WG
 /* One work-group of WG (a power of two) per output row: strided partial results, then a tree in local memory. */
+#ifdef KERNEL_reduce_wg
 __kernel void reduce_wg(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {
   __local float part[WG];
   const int lid = get_local_id(0), r = get_global_id(1);
@@ -37,4 +40,5 @@ __kernel void reduce_wg(__global const store_t *x, __global store_t *y, int k, i
   }
   if (lid == 0 && r < rows) STORE(y, r, FINISH(part[0], k));
 }
+#endif
 #endif

@@ -2,6 +2,7 @@
  * outer * inner; row r's elements lie `inner` apart from (r / inner) * K * inner + r % inner. */
 
 /* One work-item per row: three passes (max, sum, write), neighbouring work-items on neighbouring columns. */
+#ifdef KERNEL_softmax_serial
 __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {
   const int r = get_global_id(0);
   if (r >= rows) return;
@@ -12,9 +13,11 @@ __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int
   const float inv = 1.0f / s;
   for (int j = 0; j < k; ++j) STORE(y, base + j * inner, exp(LOAD(x, base + j * inner) - m) * inv);
 }
+#endif
 
 #ifdef WG
 /* One work-group of WG (a power of two) per row: max and sum are tree reductions in local memory. */
+#ifdef KERNEL_softmax_wg
 __kernel void softmax_wg(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {
   __local float part[WG];
   const int lid = get_local_id(0), r = get_global_id(1);
@@ -44,4 +47,5 @@ __kernel void softmax_wg(__global const store_t *x, __global store_t *y, int k, 
   if (live)
     for (int j = lid; j < k; j += WG) STORE(y, base + j * inner, exp(LOAD(x, base + j * inner) - m) * inv);
 }
+#endif
 #endif

@@ -7,9 +7,11 @@ An op file (`pymace/ops/<stem>.py`) holds, side by side:
   launch(ctx: LaunchContext, **attrs) -> None                        records OpenCL kernel launches on ctx
   CASES: list[Case]                                                  run on every device against `reference`
   ALIAS = True (optional)   the output is input 0's buffer reinterpreted (Reshape, Flatten, …): no kernel
-and its kernel source is `pymace/kernels/<stem>.cl`. Attributes arrive as keyword arguments named as in ONNX
-(plus pymace's own, e.g. `activation`; docs/ir.md). Omitted optional inputs arrive as None. Callers always pass
-the node's op type as the keyword `_op_type`, so one file can serve several op types (Add/Sub/Mul/Div).
+and its kernel source is `pymace/kernels/<stem>.cl`; each program is built for one kernel with -DKERNEL_<name>
+defined, so a file of several kernels guards each with `#ifdef KERNEL_<name>`. Attributes arrive as keyword
+arguments named as in ONNX (plus pymace's own, e.g. `activation`; docs/ir.md). Omitted optional inputs arrive as
+None. Callers always pass the node's op type as the keyword `_op_type`, so one file can serve several op types
+(Add/Sub/Mul/Div).
 """
 from __future__ import annotations
 

@@ -183,8 +183,7 @@ class Planner:
         from .programs import canonical_options
 
         launches, _ = self.collect_launches()
-        found = {(spec.program, canonical_options(spec.options + self.dtype_options))
-                 for _, specs in launches for spec in specs}
+        found = {(spec.program, canonical_options(self.options(spec))) for _, specs in launches for spec in specs}
         return sorted(found)
 
     def build(self) -> Plan:
@@ -289,8 +288,14 @@ class Planner:
             return a
         raise PymaceError(f"unsupported kernel argument {type(a).__name__}")
 
+    def options(self, spec: LaunchSpec) -> tuple[str, ...]:
+        """A launch's build options: the op's, the data type's, and -DKERNEL_<name>. A program is built for one
+        kernel (a file of several guards each with #ifdef KERNEL_<name>): PoCL compiles every kernel of a program
+        to native code when its binary is taken for the cache, so unused kernels would cost every cold start."""
+        return spec.options + self.dtype_options + (f"-DKERNEL_{spec.name}",)
+
     def _bind(self, node: Node, spec: LaunchSpec, buffers) -> Step:
-        options = spec.options + self.dtype_options
+        options = self.options(spec)
         program = self.programs.get(spec.program, options)
         kernel = cl.Kernel(program, spec.name)
         kernel.set_args(*[self._arg(a, buffers) for a in spec.args])

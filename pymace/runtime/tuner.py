@@ -176,7 +176,7 @@ def _enqueue_cost_us(b: _Base, count: int = 400) -> float:
     from .enqueue import Enqueuer
 
     options = ("-DFP16_STORAGE",) if b.data_type == "fp16" else ()
-    kernel = cl.Kernel(ProgramBuilder(b.context, b.device).get("storage", options), "to_float")
+    kernel = cl.Kernel(ProgramBuilder(b.context, b.device).get("storage", (*options, "-DKERNEL_to_float")), "to_float")
     dummy = cl.Buffer(b.context, cl.mem_flags.READ_WRITE, 16)
     kernel.set_args(dummy, dummy, np.int32(0))
     enqueue = Enqueuer(b.queue, [SimpleNamespace(kernel=kernel, gws=(1,), lws=(1,))] * count)
