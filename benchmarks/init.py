@@ -1,8 +1,8 @@
 """Init time cold vs warm: engine creation (device, weights, programs, plan) until ready to run, each in a fresh
 process, median of N. Cold: an empty storage dir and every other cache off (pyopencl's, PoCL's, the NVIDIA
 driver's); warm: the same storage dir after a first run filled it, other caches still off; warm+driver: also the
-driver's own cache on (NVIDIA's binaries are PTX, which its driver compiles to machine code at load: its JIT cache
-is what a deployed app has after its first start).
+driver's own cache on (NVIDIA's binaries are PTX, which its driver compiles to machine code at load; PoCL compiles
+work-group functions at the first enqueue: their caches are what a deployed app has after its first start).
 
     python benchmarks/init.py [--models mobilenet_v2,blazeface] [--processes 5] [--device auto] [--pmace-dir D]"""
 from __future__ import annotations
@@ -38,9 +38,10 @@ def one(model: str, device: str, data_type: str, storage: str, driver_cache: str
     from pymace.runtime.program_cache import no_other_caches_env
 
     env = {**os.environ, **no_other_caches_env()}
-    if driver_cache:
+    if driver_cache:  # the driver's own cache in a fresh folder: NVIDIA's JIT cache, PoCL's kernel cache
         env.pop("CUDA_CACHE_DISABLE", None)
-        env["CUDA_CACHE_PATH"] = driver_cache
+        env.pop("POCL_KERNEL_CACHE", None)
+        env["CUDA_CACHE_PATH"] = env["POCL_CACHE_DIR"] = driver_cache
     out = subprocess.run([sys.executable, "-c", CHILD, model, device, data_type, storage], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
