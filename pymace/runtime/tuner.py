@@ -5,8 +5,8 @@ Variants first (a node's kernel, tile shape, K split…: ops/base.py LaunchConte
 (shapes and geometry): the node runs alone, planned once per candidate, on seeded random inputs; each candidate's
 outputs must match the op's default variant's within the op tests' bars (1e-4 fp32, 1e-2 fp16 — a variant sums
 in another order) before its launches are timed (profiling events, summed over the node's launches); the cheapest
-correct one is stored, cost being device time plus launches × the host's measured enqueue cost. The programs of candidates are built outside the program cache, which keeps only what the
-final plan uses.
+correct one is stored, cost being device time plus launches × the host's measured enqueue cost. The programs of
+candidates are built outside the program cache, which keeps only what the final plan uses.
 
 Then for each tuning key (kernel + build options + global size) whose local size the op leaves open:
   1. candidates from the kernel's and device's limits (CL_KERNEL_WORK_GROUP_SIZE, max work-item sizes, local
