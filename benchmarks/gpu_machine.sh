@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Set up pymace on the lent NVIDIA machine, then run the command given as arguments:
 #     bash benchmarks/gpu_machine.sh python3 benchmarks/gpu.py --tune-budget 60
-# That machine has Python with torch, numpy, onnx, onnxruntime but no pyopencl and no package registry, so the
-# wheels come along in .whl/ (cp312, manylinux x86-64: pyopencl pytools siphash24 platformdirs tflite
-# ai-edge-litert; `pip download --no-deps --only-binary=:all: --python-version 3.12 …`), and the zoo's model
-# files in .gpu/storage/zoo/ (copied from a machine where `pymace zoo fetch` ran). NVIDIA's driver ships its
-# OpenCL library without an .icd file; pymace's device discovery finds it, the ICD folder here is for
-# pyopencl-level checks. Set CUDA_CACHE_DISABLE=1 yourself when a cold start is measured.
+# That machine has Python with torch, numpy, onnx, onnxruntime but no pyopencl and no package registry: run
+# benchmarks/gpu_carry.sh here first (it fills .whl/ with cp312 wheels of pyopencl, pytools, siphash24,
+# platformdirs, tflite, ai-edge-litert, and .gpu/storage/zoo/ with the zoo's model files) and carry both folders.
+# NVIDIA's driver ships its OpenCL library without an .icd file; pymace's device discovery finds it, the ICD
+# folder here is for pyopencl-level checks. Set CUDA_CACHE_DISABLE=1 yourself when a cold start is measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
