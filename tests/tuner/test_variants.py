@@ -12,6 +12,7 @@ from pymace.ops.base import Const
 from pymace.reference import executor as reference
 from pymace.runtime import device as devices
 from pymace.runtime import tuner
+from pymace.runtime.executor import Planner
 from pymace.runtime.tuning_file import TuningFile
 from tests.helpers import rel_err
 from tests.tuner.common import needs_device
@@ -106,10 +107,9 @@ def test_an_extra_launch_must_pay_for_itself():
     assert tuner.cost(split, 8.0) == 31.0
 
 
-def the_choice_key(device, graph):
+def the_choice(device, graph):
+    """The Choice (key, default, candidates) of the graph's only Conv, as the engine's planner makes it."""
     engine = Engine(graph, device=device.selector, use_cache=False, use_tuning=False)
-    from pymace.runtime.executor import Planner
-
     planner = Planner(graph, engine.device, engine.context, engine.programs, "fp32")
     planner.collect_launches()
     [choice] = planner.choices.values()
@@ -118,7 +118,7 @@ def the_choice_key(device, graph):
 
 def test_a_stored_variant_is_launched(target, tmp_path):
     graph, feeds = conv_graph(np.random.default_rng(4))
-    choice = the_choice_key(target, graph)
+    choice = the_choice(target, graph)
     other = next(c for c in choice.candidates if c["variant"] != choice.default["variant"])
     tuning = TuningFile.open(tmp_path, target)
     tuning.put_choice(choice.key, other, {"complete": True})
@@ -132,7 +132,7 @@ def test_a_stored_variant_is_launched(target, tmp_path):
                                  {"variant": "no_such_kernel"}])
 def test_a_variant_the_op_does_not_offer_is_ignored(device, tmp_path, bad):
     graph, feeds = conv_graph(np.random.default_rng(5))
-    choice = the_choice_key(device, graph)
+    choice = the_choice(device, graph)
     tuning = TuningFile.open(tmp_path, device)
     tuning.put_choice(choice.key, bad, {"complete": True})
     assert tuning.save()
