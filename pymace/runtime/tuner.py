@@ -250,14 +250,12 @@ def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, f
     try:
         plan = Planner(alone, b.device, b.context, programs, b.data_type, None, {key: choice}).build()
         got = run_plan(b.queue, plan, feeds)  # the warm-up, and the outputs to check
-        if reference is not None:
-            tol = VARIANT_TOLERANCE[b.data_type]
-            for name, want in reference.items():
-                scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
-                err = float(np.abs(got[name] - want).max(initial=0.0))
-                if not np.isfinite(err) or err > tol * scale:
-                    return result | {"failed": f"output differs from the default variant's: max error {err:.3g} "
-                                               f"(scale {scale:.3g})"}
+        if reference is not None:  # host outputs are fp32 whatever the storage type
+            wrong = _difference([got[n].ravel().view(np.uint8) for n in reference],
+                                [want.ravel().view(np.uint8) for want in reference.values()], np.float32,
+                                VARIANT_TOLERANCE[b.data_type], "variant")
+            if wrong:
+                return result | {"failed": wrong}
         steps = [step for step in plan.steps if step.node is alone.nodes[0]]  # not fp16's storage casts
         samples = [_node_time_us(b.queue, steps) for _ in range(DROP_AFTER)]
         if best_cost is not None and min(samples) + len(steps) * b.launch_us > DROP_FACTOR * best_cost:
@@ -356,20 +354,21 @@ def _write(queue, buffers, hosts) -> None:
     queue.finish()
 
 
-def _difference(got: list[np.ndarray], want: list[np.ndarray], dtype, tol: float) -> str | None:
-    """Why a candidate's buffers differ from the default's (as floats of the storage type), or None."""
+def _difference(got: list[np.ndarray], want: list[np.ndarray], dtype, tol: float,
+                what: str = "local size") -> str | None:
+    """Why a candidate's buffers differ from the default `what`'s (as floats of `dtype`), or None."""
     for g, w in zip(got, want):
         if np.array_equal(g, w):
             continue
         n = len(w) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize
         gf, wf = g[:n].view(dtype).astype(np.float64), w[:n].view(dtype).astype(np.float64)
         if (np.isnan(gf) != np.isnan(wf)).any():
-            return "output differs from the default local size's: NaN where the default has a number"
+            return f"output differs from the default {what}'s: NaN where the default has a number"
         finite = np.isfinite(wf) & np.isfinite(gf)
         scale = max(float(np.abs(wf[finite]).max(initial=0.0)), 1e-30)
         err = float(np.abs(gf[finite] - wf[finite]).max(initial=0.0))
         if err > tol * scale or (np.isinf(gf) != np.isinf(wf)).any():
-            return f"output differs from the default local size's: max error {err:.3g} (scale {scale:.3g})"
+            return f"output differs from the default {what}'s: max error {err:.3g} (scale {scale:.3g})"
     return None
 
 
