@@ -68,7 +68,7 @@ class Choice:
     candidates: list[dict]
     chosen: dict
     tuned: bool
-    node: Node | None = None
+    node: Node
 
 
 class _Context(LaunchContext):
@@ -79,8 +79,7 @@ class _Context(LaunchContext):
         self.choice: Choice | None = None
 
     def choose(self, key, default, candidates):
-        self.choice = self._planner.choose(f"{key} {self.data_type}", default, candidates)
-        self.choice.node = self.node
+        self.choice = self._planner.choose(f"{key} {self.data_type}", default, candidates, self.node)
         return self.choice.chosen
 
     def kernel(self, program, name, gws, args, options=(), lws=None):
@@ -149,14 +148,14 @@ class Planner:
         self._const_buffers: dict[int, object] = {}
         self.memory = MemoryReport()
 
-    def choose(self, key: str, default: dict, candidates: list[dict]) -> Choice:
+    def choose(self, key: str, default: dict, candidates: list[dict], node: Node) -> Choice:
         """An override, else a tuned choice that is one of the op's candidates (a tuning file cannot make an op
         launch what it does not offer), else the op's default."""
         for found, tuned in ((self.overrides.get(key), False),
                              (self.tuning.get_choice(key) if self.tuning is not None else None, True)):
             if found is not None and found in candidates:
-                return Choice(key, default, candidates, found, tuned)
-        return Choice(key, default, candidates, default, False)
+                return Choice(key, default, candidates, found, tuned, node)
+        return Choice(key, default, candidates, default, False, node)
 
     def collect_launches(self) -> tuple[list[tuple[Node, list[LaunchSpec]]], dict[str, str]]:
         """Every node's launches (ops decide kernels and variants here), and alias tensor → buffer owner.
@@ -302,12 +301,12 @@ class Planner:
         limit = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device.cl_device)
         key = tuning_key(spec, options)
         lws, tuned = spec.lws, False
-        choice = self.choices.get(id(node))
         if lws is None and self.tuning is not None:
             found = self.tuning.get(key)
             lws, tuned = (tuple(found), True) if found else (None, False)
         if lws is None or int(np.prod(lws)) > limit:
             lws = default_local_size(spec.gws, limit, self.device.is_gpu, self.device.max_work_item_sizes)
+        choice = self.choices.get(id(node))
         tuned = tuned or bool(choice and choice.tuned)  # a tuned variant counts as tuned for each of its launches
         return Step(node, kernel, whole_groups(spec.gws, lws), lws, spec.program, spec.name, " ".join(options), key,
                     tuned)
