@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import cosine, median_ms  # noqa: E402
+from benchmarks.common import cosine, device_only, median_ms  # noqa: E402
 from benchmarks.gpu import pmace_for, torch_model  # noqa: E402
 from pymace.ops import conv, gemm  # noqa: E402
 
@@ -75,12 +75,7 @@ def profile(graph, feeds, data_type: str, runs: int):
     out = engine.run(feeds)
     per_step = [engine.run_profiled(feeds)[1] for _ in range(runs)]
     step_us = [statistics.median(t[i] for t in per_step) * 1e6 for i in range(len(engine.plan.steps))]
-
-    def device_only():
-        engine.plan.enqueuer()
-        engine.queue.finish()
-
-    return engine, out, step_us, median_ms(device_only, runs * 3, 10)
+    return engine, out, step_us, median_ms(device_only(engine), runs * 3, 10)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import print_table, random_feeds  # noqa: E402
+from benchmarks.common import device_only, print_table, random_feeds  # noqa: E402
 from pymace.engine import Engine  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
@@ -28,14 +28,6 @@ from pymace.tools import zoo  # noqa: E402
 MODELS = ["mobilenet_v2", "light_resnet50", "blazeface"]
 HEADER = ["model", "variants tuned", "keys tuned", "steps tuned", "tune s", "untuned dev ms", "tuned dev ms",
           "speedup dev", "untuned ms", "tuned ms", "speedup", "estimate variants/lws", "max rel diff"]
-
-
-def device_only(engine):
-    """One inference with the inputs already on the device: the enqueue loop and the kernels."""
-    def run(_feeds):
-        engine.plan.enqueuer()
-        engine.queue.finish()
-    return run
 
 
 def alternate_medians(runners, feeds, runs: int, warmup: int = 3) -> list[float]:
