@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "pymace_tuned_params.json"
 FORMAT = "pymace tuned parameters"
-VERSION = 2  # 2 added variant-choice records; version 1 files (local sizes only) still read
+VERSION = 3  # 2 added variant-choice records; 3 put the kernels' integer arguments into local-size keys
+ARGS_KEYED = 3  # local-size records of older files are keyed without them: not used (their variants are)
 MAX_FILE_BYTES = 32 << 20
 MAX_KEY_CHARS = 4096
 MAX_LWS = 1 << 16  # per dimension; no OpenCL device allows a larger work-group
@@ -174,6 +175,12 @@ def parse(data: bytes) -> tuple[list[tuple[dict, dict]], list[str]]:
             sections.append(_section(section, f"devices[{i}]", problems))
         except TuningError as error:
             problems.append(f"corrupt: {error}")
+    if version < ARGS_KEYED:
+        stale = sum("lws" in record for _, entries in sections for record in entries.values())
+        sections = [(cls, {k: r for k, r in entries.items() if "lws" not in r}) for cls, entries in sections]
+        if stale:
+            problems.append(f"version {version}: its {stale} local sizes are keyed without the kernels' integer "
+                            f"arguments and are not used (pymace tune measures them again)")
     return sections, problems
 
 

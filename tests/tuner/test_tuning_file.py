@@ -2,13 +2,16 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pymace.engine import Engine
 from pymace.reference import executor as reference
-from pymace.runtime.tuning_file import FILE_NAME, TuningFile, device_class, encode, explain, explain_bytes, parse
+from pymace.runtime.executor import tuning_key
+from pymace.runtime.tuning_file import (FILE_NAME, VERSION, TuningFile, device_class, encode, explain, explain_bytes,
+                                        parse)
 from tests.helpers import rel_err
 from tests.tuner.common import needs_device, pool_graph
 
@@ -127,15 +130,15 @@ def test_future_version_is_refused_and_left_alone(device, tmp_path, warnings_log
     graph, feeds = pool_graph()
     doc = json.loads(encode([(device_class(device), {the_key(device, graph): {"lws": [1, 1, 1]}})]))
     path = tmp_path / FILE_NAME
-    path.write_text(json.dumps(doc | {"version": 3}))
+    path.write_text(json.dumps(doc | {"version": VERSION + 1}))
     tuning = TuningFile.open(tmp_path, device)
-    assert tuning.load_warning.startswith("future version 3")
+    assert tuning.load_warning.startswith(f"future version {VERSION + 1}")
     engine_runs_with_defaults(device, tmp_path, graph, feeds)
     before = path.read_bytes()
     tuning.put("a gws=8", (8,))
     assert not tuning.save()  # a newer pymace wrote it: do not destroy its data
     assert path.read_bytes() == before
-    assert any("future version 3" in w for w in warnings_logged())
+    assert any(f"future version {VERSION + 1}" in w for w in warnings_logged())
 
 
 def test_bad_entries_are_skipped_and_named(device, tmp_path):
@@ -165,7 +168,7 @@ def test_explain(device, tmp_path):
     tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
     tuning.save()
     report = explain(tuning.path, device)
-    assert report["format"] == "pymace tuned parameters" and report["version"] == 2
+    assert report["format"] == "pymace tuned parameters" and report["version"] == VERSION
     assert report["integrity"] == "ok" and report["for_this_device"] == "tuned for this device"
     row = report["devices"][0]["entries"][0]
     assert row["lws"] == [16, 2, 1] and row["speedup"] == 1.25 and row["failed"] == 1 and row["candidates"] == 4
@@ -189,7 +192,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
 @settings(max_examples=300, deadline=None)
 def test_parse_never_raises_on_json(entries, units):
     device = {"name": "d", "vendor": "v", "platform": "p", "compute_units": units}
-    doc = {"format": "pymace tuned parameters", "version": 1, "devices": [{"device": device, "entries": entries}]}
+    doc = {"format": "pymace tuned parameters", "version": VERSION, "devices": [{"device": device, "entries": entries}]}
     data = json.dumps(doc).encode()
     sections, problems = parse(data)
     for _, good in sections:
@@ -220,12 +223,37 @@ def test_variant_choices_round_trip_and_explain(device, tmp_path):
     assert rows["Conv x=1x8x7x7 fp32"]["choice"] == CHOICE["choice"] and rows["k gws=49x10x1"]["lws"] == [16, 2, 1]
 
 
-def test_a_version_1_file_still_reads(device, tmp_path):
-    doc = {"format": "pymace tuned parameters", "version": 1,
-           "devices": [{"device": device_class(device), "entries": {"k gws=49x10x1": RECORD | {"lws": [16, 2, 1]}}}]}
+def test_a_version_3_file_reads_whole(device, tmp_path):
+    entries = {"k args=1280 gws=49x10x1": RECORD | {"lws": [16, 2, 1]}, "Conv x=1x8x7x7 fp32": CHOICE}
+    doc = {"format": "pymace tuned parameters", "version": 3,
+           "devices": [{"device": device_class(device), "entries": entries}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
     tuning = TuningFile.open(tmp_path, device)
-    assert tuning.load_warning is None and tuning.get("k gws=49x10x1") == (16, 2, 1)
+    assert tuning.load_warning is None and tuning.get("k args=1280 gws=49x10x1") == (16, 2, 1)
+    assert tuning.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_file_keeps_its_variants_not_its_local_sizes(device, tmp_path, version):
+    """Before version 3 a local-size key lacked the kernel's integer arguments (a gemm's K), so one record could
+    stand for launches of different work: those records are named and not used; variant records still are."""
+    entries = {"k gws=49x10x1": RECORD | {"lws": [16, 2, 1]}, "j gws=8": {"lws": [8]}}
+    if version == 2:
+        entries["Conv x=1x8x7x7 fp32"] = CHOICE
+    doc = {"format": "pymace tuned parameters", "version": version,
+           "devices": [{"device": device_class(device), "entries": entries}]}
+    (tmp_path / FILE_NAME).write_text(json.dumps(doc))
+    tuning = TuningFile.open(tmp_path, device)
+    assert tuning.get("k gws=49x10x1") is None and tuning.get("j gws=8") is None
+    assert tuning.load_warning == (f"version {version}: its 2 local sizes are keyed without the kernels' integer "
+                                   f"arguments and are not used (pymace tune measures them again)")
+    if version == 2:
+        assert tuning.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
+    tuning.put("k args=7 gws=49x10x1", (7, 1, 1))
+    assert tuning.save()  # rewritten as the current version, without the stale records
+    again = TuningFile.open(tmp_path, device)
+    assert again.load_warning is None and again.get("k args=7 gws=49x10x1") == (7, 1, 1)
+    assert json.loads((tmp_path / FILE_NAME).read_text())["version"] == VERSION
 
 
 @pytest.mark.parametrize("bad, reason", [
@@ -238,7 +266,7 @@ def test_a_version_1_file_still_reads(device, tmp_path):
 ])
 def test_bad_choices_are_skipped_and_named(device, tmp_path, bad, reason):
     entries = {"good": CHOICE, "bad": CHOICE | {"choice": bad}}
-    doc = {"format": "pymace tuned parameters", "version": 2,
+    doc = {"format": "pymace tuned parameters", "version": VERSION,
            "devices": [{"device": device_class(device), "entries": entries}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
     tuning = TuningFile.open(tmp_path, device)
@@ -247,8 +275,20 @@ def test_bad_choices_are_skipped_and_named(device, tmp_path, bad, reason):
 
 
 def test_a_record_with_both_kinds_is_refused(device, tmp_path):
-    doc = {"format": "pymace tuned parameters", "version": 2,
+    doc = {"format": "pymace tuned parameters", "version": VERSION,
            "devices": [{"device": device_class(device), "entries": {"k": CHOICE | {"lws": [1]}}}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
     tuning = TuningFile.open(tmp_path, device)
     assert tuning.get_choice("k") is None and "both lws and choice" in tuning.load_warning
+
+
+def test_a_tuning_key_holds_the_launch_integer_arguments():
+    """Two classifier gemms (K 1280 and 2048) share kernel, options and global size; their keys must differ."""
+    from pymace.runtime.executor import LaunchSpec
+
+    def key(k):
+        args = [np.int32(1000), np.int32(k), np.float32(1.0)]
+        return tuning_key(LaunchSpec("gemm", "gemm_tiled", (1000, 1), args, ("-DACT=0",), None), ("-DACT=0",))
+
+    assert key(1280) == "gemm/gemm_tiled -DACT=0 args=1000,1280 gws=1000x1"
+    assert key(1280) != key(2048)
