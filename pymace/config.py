@@ -10,6 +10,7 @@ class Config:
     device: str | None  # PYMACE_DEVICE: default --device (unset: the model's runtime, else auto)
     debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
     pyopencl_enqueue: bool  # PYMACE_PYOPENCL_ENQUEUE=1: enqueue through pyopencl, not the ctypes fast path
+    no_device_fusion: bool  # PYMACE_NO_DEVICE_FUSION=1: plans run the model's nodes as converted (benchmarks)
 
 
 def _flag(name: str) -> bool:
@@ -22,6 +23,7 @@ def load() -> Config:
         device=os.environ.get("PYMACE_DEVICE") or None,
         debug=_flag("PYMACE_DEBUG"),
         pyopencl_enqueue=_flag("PYMACE_PYOPENCL_ENQUEUE"),
+        no_device_fusion=_flag("PYMACE_NO_DEVICE_FUSION"),
     )
 
 

@@ -16,6 +16,7 @@ from . import (
     reduce,
     reshape,
     resize,
+    separable_conv,
     shape_math,
     slice,
     softmax,
@@ -25,8 +26,8 @@ from . import (
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, shape_math,
-    slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
+    shape_math, slice, softmax, split, transpose, unary,
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

@@ -190,6 +190,18 @@ def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, 
     return tm, tn, tk, split
 
 
+def gemm_variants(m: int, pixels: int, k: int, n: int, device) -> list[dict]:
+    """conv_gemm's tilings worth timing: 32/64 channels x 32/64 pixels, each with K split 1, 2, 4 … while a
+    split keeps two K slices and at most 8 work-groups per compute unit."""
+    found, most, tk = [], 8 * getattr(device, "compute_units", 1), gemm_tk(k)
+    for tm, tn in itertools.product((32, 64) if m > 32 else (32,), (32, 64) if pixels > 32 else (32,)):
+        tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-k // tk), 1
+        while split == 1 or (slices // split >= 2 and tiles * split <= most):
+            found.append({"variant": "conv_gemm", "tm": tm, "tn": tn, "tk": tk, "split": split})
+            split *= 2
+    return found
+
+
 def variant_key(x_shape, w_shape, group, s, p, d, residual) -> str:
     """What a Conv's best variant depends on: shapes and geometry (not the activation: every variant fuses it
     the same way). The runtime appends the data type."""
@@ -216,12 +228,7 @@ def variants(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[dict, li
         if name == "conv_depthwise":
             found += [{"variant": name, "px": v} for v in (1, 2, 4, 8)]
         elif group == 1:
-            most, tk = 8 * getattr(device, "compute_units", 1), gemm_tk(kk)
-            for tm, tn in itertools.product((32, 64) if m > 32 else (32,), (32, 64) if pixels > 32 else (32,)):
-                tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-kk // tk), 1
-                while split == 1 or (slices // split >= 2 and tiles * split <= most):
-                    found.append({"variant": "conv_gemm", "tm": tm, "tn": tn, "tk": tk, "split": split})
-                    split *= 2
+            found += gemm_variants(m, pixels, kk, n, device)
             found.append({"variant": "conv_direct", "px": px})
         else:
             found += [{"variant": "conv_direct", "px": v} for v in (1, 2, 4)]
@@ -247,26 +254,32 @@ def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     return out
 
 
-def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None):
+def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=None):
     """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv; `tiling` (TM, TN, TK, SPLIT) from
-    the node's variant, else gemm_tiling's."""
+    the node's variant, else gemm_tiling's. `depthwise` (weights [C, taps], bias [C], build options): `w` is a
+    1x1 conv whose input is that depthwise conv of `x` (SeparableConv; -DDW_FUSED in conv.cl), and `opts` hold
+    the depthwise conv's geometry."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
     tm, tn, tk, split = tiling or gemm_tiling(m, pixels, k, n, ctx.device)
     a = pack_gemm_weights(w.const.reshape(m, k), tm, tk)
+    dw_args = [Const(depthwise[0]), Const(depthwise[1])] if depthwise else []
     wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
     y = ctx.outputs[0]
     part_size = n * split * m * pixels if split > 1 else 1
     part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
     i32 = np.int32
-    args = [x, Const(a), wb, sb, *res, y, part, *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k,
-                                                     a.shape[0] // tk, opts["pads"][0], opts["pads"][1]))]
+    args = [x, *dw_args, Const(a), wb, sb, *res, y, part,
+            *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k, a.shape[0] // tk, opts["pads"][0],
+                       opts["pads"][1]))]
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
     options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
+    options += depthwise[2] if depthwise else ()
     ctx.kernel("conv", "conv_gemm", gws, args, options=options, lws=(tn // 4, tm // 4, 1))
     if split > 1:
-        ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m),
-                   [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=opts["build"])
+        epilogue = tuple(o for o in opts["build"] if o.startswith(("-DACT", "-DHAS_RES")))  # not the geometry:
+        ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m),  # convs of any shape share the reduction
+                   [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=epilogue)
 
 
 def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, d):

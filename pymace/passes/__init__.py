@@ -14,6 +14,7 @@ from . import (
     fuse_activation,
     fuse_hardswish,
     fuse_residual,
+    fuse_separable,
     prune,
     remove_identity,
     remove_noop_reshape,
@@ -44,3 +45,15 @@ def run(graph: Graph, pipeline=None) -> Graph:
     infer_shapes(graph)
     graph.verify()
     return graph
+
+
+def for_device(graph: Graph, device) -> Graph:
+    """The graph a plan runs on `device`: the model's, or on a GPU a new graph with depthwise → 1x1 pairs fused
+    (fuse_separable: fewer launches pay on a GPU, the recomputation would cost a CPU). Convert-time passes
+    (PIPELINE) stay device-neutral, so one .pmace file serves every device. PYMACE_NO_DEVICE_FUSION=1 turns it
+    off, so that benchmarks can measure what it does."""
+    from ..config import load as load_config
+
+    if not getattr(device, "is_gpu", False) or load_config().no_device_fusion:
+        return graph
+    return fuse_separable.run(graph)

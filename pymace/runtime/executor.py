@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import ops
+from .. import ops, passes
 from ..errors import KernelLaunchError, PymaceError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, LaunchContext, Scratch
@@ -140,8 +140,10 @@ class Planner:
     def __init__(self, graph: Graph, device: DeviceInfo, context, programs: ProgramBuilder, data_type: str,
                  tuning=None, overrides: dict[str, dict] | None = None):
         """`tuning`: the TuningFile whose local sizes and variant choices the plan uses (None: defaults only);
-        `overrides`: choice key → variant, ahead of the file (the tuner's candidates)."""
-        self.graph, self.device, self.context, self.programs = graph, device, context, programs
+        `overrides`: choice key → variant, ahead of the file (the tuner's candidates). The plan runs the graph
+        as fused for this device (passes.for_device); `graph` itself is left as it is."""
+        self.graph = passes.for_device(graph, device)
+        self.device, self.context, self.programs = device, context, programs
         self.data_type, self.storage, self.tuning = data_type, STORAGE[data_type], tuning
         self.overrides = overrides or {}
         self.dtype_options = ("-DFP16_STORAGE",) if data_type == "fp16" else ()

@@ -79,3 +79,42 @@ def validate_photo(name: str):
     from pymace.tools.demo import photo_path
 
     return photo_path(name)
+
+
+@pytest.mark.parametrize("data_type", ["fp32", "fp16"])
+@pytest.mark.parametrize("name, fused", [("mobilenet_v2", 17), ("blazeface", 16)])
+def test_gpu_plan_with_separable_convs_on_any_device(name, fused, data_type, model_cache, monkeypatch,
+                                                      tmp_path_factory):
+    """The plan a GPU runs (conv_gemm everywhere, depthwise → 1x1 pairs fused into SeparableConv) on whatever
+    device is here, described as a 132-unit GPU: same answers as the source framework's runtime."""
+    import dataclasses
+
+    from pymace.runtime import device as devices
+
+    graph, feeds, want = model_cache(name)
+    gpu = dataclasses.replace(DEVICES[0], is_gpu=True, compute_units=132)
+    monkeypatch.setattr(devices, "select", lambda spec: gpu)
+    engine = Engine(graph, device=gpu.selector, data_type=data_type,
+                    storage_dir=str(tmp_path_factory.getbasetemp() / "gpu-plan"))
+    separable = {s.node.name for s in engine.plan.steps if s.node.op_type == "SeparableConv"}
+    assert len(separable) == fused
+    assert "SeparableConv" not in {n.op_type for n in engine.graph.nodes}  # the model itself is unchanged
+    got = engine.run(feeds)
+    for out in graph.outputs:
+        c = cosine(got[out], want[out])
+        assert c >= COSINE[data_type], f"{name} {out} as a GPU plan ({data_type}): cosine {c:.6f}"
+
+
+@pytest.fixture(scope="module")
+def model_cache():
+    made = {}
+
+    def get(name):
+        if name not in made:
+            graph = pmace_file.load(str(zoo.fetch(name)))
+            rng = np.random.default_rng(zlib_seed(name))
+            feeds = {n: rng.uniform(-1, 1, graph.tensors[n].shape).astype(np.float32) for n in graph.inputs}
+            made[name] = graph, feeds, source_outputs(graph, feeds)
+        return made[name]
+
+    return get

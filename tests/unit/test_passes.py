@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
@@ -205,3 +206,72 @@ def test_residual_stays_when_the_conv_output_is_read_twice():
              helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
     after = _same_outputs(_graph(nodes, [1, 4, 6, 5], ["y"], inits))
     assert [n.op_type for n in after.nodes].count("Add") == 1
+
+
+# ---- fuse_separable: a plan-time pass for GPUs (passes.for_device) ----
+
+GPU, CPU = type("Gpu", (), {"is_gpu": True})(), type("Cpu", (), {"is_gpu": False})()
+
+
+def _block(rng, dw_act="Clip", pw_stride=1, extra_reader=False, dw_output_is_graph_output=False, dw_group=None):
+    """MobileNetV2's inverted residual: 1x1 expand + ReLU6, 3x3 depthwise + `dw_act`, 1x1 project, + x."""
+    c, e = 8, 24
+    inits = {"we": rng.standard_normal((e, c, 1, 1)).astype(np.float32) * 0.3,
+             "wd": rng.standard_normal((e, (dw_group and e // dw_group) or 1, 3, 3)).astype(np.float32) * 0.3,
+             "bd": rng.standard_normal(e).astype(np.float32),
+             "wp": rng.standard_normal((c, e, 1, 1)).astype(np.float32) * 0.3,
+             "lo": np.float32(0.0), "hi": np.float32(6.0), "slope": np.float32([0.2])}
+    act_inputs = {"Clip": ["lo", "hi"], "PRelu": ["slope"], "Relu": [], "HardSwish": []}
+    nodes = [helper.make_node("Conv", ["x", "we"], ["e"]), helper.make_node("Clip", ["e", "lo", "hi"], ["e6"]),
+             helper.make_node("Conv", ["e6", "wd", "bd"], ["d"], group=dw_group or 24, pads=[1, 1, 1, 1]),
+             helper.make_node(dw_act, ["d", *act_inputs[dw_act]], ["d6"]),
+             helper.make_node("Conv", ["d6", "wp"], ["p"], strides=[pw_stride] * 2)]
+    outputs = ["y"]
+    if pw_stride == 1:
+        nodes.append(helper.make_node("Add", ["p", "x"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Relu", ["p"], ["y"]))
+    if extra_reader:
+        nodes.append(helper.make_node("Relu", ["d6"], ["z"]))
+        outputs.append("z")
+    if dw_output_is_graph_output:
+        outputs.append("d6")
+    return passes.run(_graph(nodes, [1, 8, 10, 9], outputs, inits))
+
+
+def _fused_same_outputs(graph, seed=0):
+    fused = passes.for_device(graph, GPU)
+    x = np.random.default_rng(seed).standard_normal(graph.tensors["x"].shape).astype(np.float32)
+    before, after = executor.run(graph, {"x": x}), executor.run(fused, {"x": x})
+    assert list(after) == list(before)
+    for k in before:
+        np.testing.assert_allclose(after[k], before[k], rtol=0, atol=1e-5 * np.abs(before[k]).max())
+    return fused
+
+
+@pytest.mark.parametrize("dw_act", ["Clip", "Relu"])
+def test_depthwise_and_pointwise_fuse_on_a_gpu(dw_act):
+    graph = _block(np.random.default_rng(4), dw_act)
+    nodes_before = [n.op_type for n in graph.nodes]
+    fused = _fused_same_outputs(graph)
+    [node] = [n for n in fused.nodes if n.op_type == "SeparableConv"]
+    assert [n.op_type for n in fused.nodes] == ["Conv", "SeparableConv"]
+    assert node.attrs["residual"] and node.attrs["dw_activation"] == dw_act and node.attrs["pads"] == [1, 1, 1, 1]
+    assert [n.op_type for n in graph.nodes] == nodes_before  # the model's own graph is left as it was
+    assert passes.for_device(graph, CPU) is graph  # CPUs keep the two convs
+
+
+def test_device_fusion_can_be_turned_off(monkeypatch):
+    graph = _block(np.random.default_rng(5))
+    monkeypatch.setenv("PYMACE_NO_DEVICE_FUSION", "1")
+    assert passes.for_device(graph, GPU) is graph
+
+
+@pytest.mark.parametrize("change", [dict(dw_act="HardSwish"), dict(dw_act="PRelu"), dict(pw_stride=2),
+                                    dict(extra_reader=True), dict(dw_output_is_graph_output=True),
+                                    dict(dw_group=12)],
+                         ids=["hardswish", "prelu", "strided_1x1", "two_readers", "graph_output", "grouped"])
+def test_no_separable_fusion_when_it_would_change_the_result_or_cannot(change):
+    graph = _block(np.random.default_rng(6), **change)
+    fused = _fused_same_outputs(graph)
+    assert "SeparableConv" not in [n.op_type for n in fused.nodes]

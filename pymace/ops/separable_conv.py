@@ -1,0 +1,121 @@
+"""SeparableConv (pymace's own op): a depthwise conv whose output only a 1x1 conv reads, as one kernel.
+
+The GPU planner makes it (passes/fuse_separable.py) from MobileNetV2's depthwise → projection pairs and
+BlazeFace's depthwise → 1x1 pairs: on a GPU at batch 1 each launch costs the host ~8 µs, and the depthwise output
+(the block's widest tensor) no longer goes through memory. The kernel is conv_gemm with -DDW_FUSED (conv.cl):
+the 1x1 conv's GEMM, whose B tile is the depthwise conv computed while it is loaded.
+
+Inputs: [x, depthwise W [C, 1, KH, KW], depthwise B or "", 1x1 W [M, C, 1, 1], then as Conv's after W: B or "",
+R (with `residual`), PRelu slope]. Attributes: the depthwise conv's kernel_shape, strides, pads (explicit),
+dilations and `dw_activation` (None, Relu or Clip) with `dw_activation_params`; the 1x1 conv's `activation`,
+`activation_params` and `residual` (docs/ir.md)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConvertError
+from . import activation as act
+from . import conv
+from .base import Case, TensorInfo
+
+OP_TYPES = ("SeparableConv",)
+DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the depthwise output (a clamp)
+
+
+def infer(x: TensorInfo, dw_w: TensorInfo, dw_b, pw_w: TensorInfo, *rest, _op_type="SeparableConv", **attrs):
+    geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
+    out = conv.conv_geometry(x.shape, dw_w.shape, **geo)[4]
+    return [((x.shape[0], pw_w.shape[0], *out), "float32")]
+
+
+def reference(x, dw_w, dw_b, pw_w, *rest, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None,
+              dilations=None, dw_activation=None, dw_activation_params=(), activation=None, activation_params=(),
+              residual=False, **_):
+    dw_inputs = [dw_b] if dw_b is not None else []
+    [mid] = conv.reference(x, dw_w, *dw_inputs, kernel_shape=kernel_shape, strides=strides, pads=pads,
+                           dilations=dilations, group=x.shape[1], activation=dw_activation,
+                           activation_params=dw_activation_params)
+    return conv.reference(mid, pw_w, *rest, kernel_shape=[1, 1], activation=activation,
+                          activation_params=activation_params, residual=residual)
+
+
+def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
+    """The depthwise activation as conv.cl's clamp bounds DW_LO / DW_HI (absent: unbounded)."""
+    if activation not in DW_ACTIVATIONS:
+        raise ConvertError(f"SeparableConv fuses a depthwise activation of {DW_ACTIVATIONS[1:]} only, "
+                           f"not {activation!r}")
+    if activation == "Relu":
+        return ("-DDW_LO=0.0f",)
+    if activation == "Clip":
+        p = list(params or ())
+        lo = p[0] if len(p) > 0 and p[0] is not None else None
+        hi = p[1] if len(p) > 1 and p[1] is not None else None
+        return (*((f"-DDW_LO={float(lo)!r}f",) if lo is not None else ()),
+                *((f"-DDW_HI={float(hi)!r}f",) if hi is not None else ()))
+    return ()
+
+
+def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
+    dims = lambda v: "x".join(map(str, v))  # noqa: E731
+    return (f"SeparableConv x={dims(x_shape)} dw={dims(dw_shape[2:])} m={m} s={dims(s)} p={','.join(map(str, p))} "
+            f"d={dims(d)}{' res' if residual else ''}")
+
+
+def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,
+           dw_activation=None, dw_activation_params=(), activation=None, activation_params=(), residual=False,
+           **_):
+    x, dw_w, dw_b, pw_w = ctx.inputs[:4]
+    if len(x.shape) != 4 or dw_w.const is None or pw_w.const is None or (dw_b is not None and dw_b.const is None):
+        raise ConvertError(f"node {ctx.node.name!r}: SeparableConv needs a 2-D input and constant weights")
+    (n, c), m = x.shape[:2], pw_w.shape[0]
+    if dw_w.shape[:2] != (c, 1) or pw_w.shape[1:] != (c, 1, 1):
+        raise ConvertError(f"node {ctx.node.name!r}: SeparableConv weights {dw_w.shape} and {pw_w.shape} do not "
+                           f"fit {c} channels")
+    bias, res, slope = conv.split_inputs(ctx.inputs[4:], activation, residual)
+    res = [res] if res is not None else []
+    k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
+    pixels = out[0] * out[1]
+    default = dict(zip(("variant", "tm", "tn", "tk", "split"),
+                       ("conv_gemm", *conv.gemm_tiling(m, pixels, c, n, ctx.device))))
+    candidates = [default] + [v for v in conv.gemm_variants(m, pixels, c, n, ctx.device) if v != default]
+    chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
+    opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
+            *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
+    dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
+    depthwise = (np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32), np.asarray(dw_bias, np.float32),
+                 ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
+    tiling = tuple(chosen[f] for f in ("tm", "tn", "tk", "split"))
+    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": opts, "pads": p}, tiling, depthwise)
+
+
+def _case(name, x, c_out, k=3, s=1, pads=1, dw_bias=True, pw_bias=True, residual=False, **attrs):
+    c = x[1]
+    inputs = [x, (c, 1, k, k), (c,) if dw_bias else None, (c_out, c, 1, 1), (c_out,) if pw_bias else None]
+    consts = [1, 3] + ([2] if dw_bias else []) + ([4] if pw_bias else [])
+    if residual:
+        inputs.append((x[0], c_out, (x[2] + 2 * pads - k) // s + 1, (x[3] + 2 * pads - k) // s + 1))
+        attrs["residual"] = True
+    geometry = dict(kernel_shape=[k, k], strides=[s, s], pads=[pads] * 4, dilations=[1, 1])
+    return Case(name, inputs, geometry | attrs, consts=tuple(sorted(consts)))
+
+
+CASES = [
+    # MobileNetV2's blocks: ReLU6 after the depthwise conv, a linear projection, with and without the residual
+    _case("mbv2_project", (1, 24, 14, 14), 16, dw_activation="Clip", dw_activation_params=[0.0, 6.0]),
+    _case("mbv2_project_residual", (1, 36, 9, 11), 36, residual=True, dw_activation="Clip",
+          dw_activation_params=[0.0, 6.0]),
+    # stride 2 with asymmetric (TF-style) pads, no depthwise bias, ReLU on both, batch 2, channels off the tiles
+    Case("s2_asym_relu", [(2, 20, 15, 17), (20, 1, 3, 3), None, (30, 20, 1, 1), (30,)],
+         dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1], dilations=[1, 1], dw_activation="Relu",
+              activation="Relu"), consts=(1, 3, 4)),
+    # BlazeFace's blocks: a linear 5x5 depthwise conv, a 1x1 conv, the residual, then ReLU
+    _case("blaze_5x5_residual_relu", (1, 28, 16, 16), 28, k=5, pads=2, residual=True, activation="Relu"),
+    # dilation, no 1x1 bias, PRelu after the 1x1 conv
+    Case("dilated_prelu", [(1, 12, 13, 13), (12, 1, 3, 3), (12,), (10, 12, 1, 1), None,
+                           np.linspace(-0.5, 0.5, 10, dtype=np.float32)],
+         dict(kernel_shape=[3, 3], strides=[1, 1], pads=[2] * 4, dilations=[2, 2], activation="PRelu"),
+         consts=(1, 2, 3, 5)),
+    # K = 1100 channels on a 6x6 map: conv_gemm splits K (a second launch sums the splits)
+    _case("splitk_wide", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
+          activation="HardSwish"),
+]
