@@ -93,11 +93,16 @@ def time_torch(model, x):
     return ref, t_eager, t_graph
 
 
-def time_pymace(graph, feeds, data_type, runs, use_tuning, storage):
+def time_pymace(graph, feeds, data_type, runs, use_tuning, storage, fused=True):
     from pymace import Engine
 
     t = time.perf_counter()
-    engine = Engine(graph, device="gpu", data_type=data_type, use_tuning=use_tuning, storage_dir=storage)
+    if not fused:  # the plan as converted: no SeparableConv (passes.for_device)
+        os.environ["PYMACE_NO_DEVICE_FUSION"] = "1"
+    try:
+        engine = Engine(graph, device="gpu", data_type=data_type, use_tuning=use_tuning, storage_dir=storage)
+    finally:
+        os.environ.pop("PYMACE_NO_DEVICE_FUSION", None)
     init = time.perf_counter() - t
     out = engine.run(feeds)
     return out, median_ms(lambda: engine.run(feeds), runs, 20), median_ms(device_only(engine), runs, 20), engine, init
@@ -112,6 +117,7 @@ def main() -> None:
     ap.add_argument("--tune-budget", type=float, default=0.0,
                     help="seconds per model and data type for `pymace tune`, then tuned rows too (0: untuned only)")
     ap.add_argument("--storage-dir", help="program cache and tuning file (default: a fresh folder under --work)")
+    ap.add_argument("--unfused", action="store_true", help="also an untuned row without the GPU plan's fusion")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     storage = args.storage_dir or tempfile.mkdtemp(prefix="storage-", dir=args.work)
@@ -131,19 +137,22 @@ def main() -> None:
         else:
             refs, t_eager, t_graph = list(reference.run(graph, feeds).values()), float("nan"), float("nan")
         for data_type in ("fp32", "fp16"):
-            modes = [False]
+            modes = [(False, False)] if args.unfused else []
+            modes.append((False, True))
             if args.tune_budget > 0:
                 tuner.tune(graph, device="gpu", data_type=data_type, budget=args.tune_budget, storage_dir=storage)
-                modes.append(True)
-            for use_tuning in modes:
-                out, t_run, t_dev, engine, init = time_pymace(graph, feeds, data_type, args.runs, use_tuning, storage)
+                modes.append((True, True))
+            for use_tuning, fused in modes:
+                out, t_run, t_dev, engine, init = time_pymace(graph, feeds, data_type, args.runs, use_tuning, storage,
+                                                              fused)
                 cos = min(cosine(out[o], r) for o, r in zip(graph.outputs, refs))
                 tuned = sum(s.tuned for s in engine.plan.steps)
-                rows.append([name, data_type, "tuned" if use_tuning else "untuned", t_dev, t_run, t_eager, t_graph,
+                plan = ("tuned" if use_tuning else "untuned") + ("" if fused else ", unfused")
+                rows.append([name, data_type, plan, t_dev, t_run, t_eager, t_graph,
                              t_dev / t_eager, t_dev / t_graph, cos, len(engine.plan.steps), tuned, init])
                 print(rows[-1], flush=True)
     print_table(f"pymace on {engine.device.name} ({engine.device.driver_version}) vs torch, batch 1, median ms",
-                ["model", "dtype", "tuning", "pymace dev", "pymace +copies", "torch eager", "torch graph", "÷eager",
+                ["model", "dtype", "plan", "pymace dev", "pymace +copies", "torch eager", "torch graph", "÷eager",
                  "÷graph", "cosine", "launches", "tuned", "init s"], rows)
 
 

@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 from pymace.engine import Engine
 from pymace.reference import executor as reference
 from pymace.runtime.executor import tuning_key
-from pymace.runtime.tuning_file import (FILE_NAME, VERSION, TuningFile, device_class, encode, explain, explain_bytes,
-                                        parse)
+from pymace.runtime.tuning_file import (
+    FILE_NAME,
+    VERSION,
+    TuningFile,
+    device_class,
+    encode,
+    explain,
+    explain_bytes,
+    parse,
+)
 from tests.helpers import rel_err
 from tests.tuner.common import needs_device, pool_graph
 
