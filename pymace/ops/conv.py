@@ -254,11 +254,11 @@ def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     return out
 
 
-def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=None):
+def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=None, source=None):
     """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv; `tiling` (TM, TN, TK, SPLIT) from
     the node's variant, else gemm_tiling's. `depthwise` (weights [C, taps], bias [C], build options): `w` is a
     1x1 conv whose input is that depthwise conv of `x` (SeparableConv; -DDW_FUSED in conv.cl), and `opts` hold
-    the depthwise conv's geometry."""
+    the depthwise conv's geometry. `source`: the buffer to read (a Scratch of x's shape) instead of x."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
     tm, tn, tk, split = tiling or gemm_tiling(m, pixels, k, n, ctx.device)
@@ -269,7 +269,7 @@ def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=N
     part_size = n * split * m * pixels if split > 1 else 1
     part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
     i32 = np.int32
-    args = [x, *dw_args, Const(a), wb, sb, *res, y, part,
+    args = [x if source is None else source, *dw_args, Const(a), wb, sb, *res, y, part,
             *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k, a.shape[0] // tk, opts["pads"][0],
                        opts["pads"][1]))]
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
@@ -280,6 +280,16 @@ def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=N
         epilogue = tuple(o for o in opts["build"] if o.startswith(("-DACT", "-DHAS_RES")))  # not the geometry:
         ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m),  # convs of any shape share the reduction
                    [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=epilogue)
+
+
+def launch_depthwise(ctx, x, w, bias, slope, res, out, pads, px, opts, y=None):
+    """conv_depthwise: PX output pixels of one channel a work-item; into `y` (a Scratch) instead of the node's
+    output when given."""
+    (n, c, h, wd), m, i32 = x.shape, w.shape[0], np.int32
+    wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
+    args = [x, Const(w.const.reshape(m, -1)), wb, sb, *res, ctx.outputs[0] if y is None else y,
+            *map(i32, (n, c, h, wd, out[0], out[1], pads[0], pads[1]))]
+    ctx.kernel("conv", "conv_depthwise", (-(-out[1] // px), out[0], n * c), args, options=opts + (f"-DPX={px}",))
 
 
 def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, d):
@@ -335,15 +345,12 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
         return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p}, tiling)
     if name.endswith("_cpu"):
         return launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, p, k, s, d)
+    if name == "conv_depthwise":
+        return launch_depthwise(ctx, x, w, bias, slope, res, out, p, px, opts)
     if name != "conv1x1":  # conv1x1 always tiles 4 pixels; leaving PX out lets more nodes share its program
         opts += (f"-DPX={px}",)
     i32 = np.int32
-    if name == "conv_depthwise":
-        wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: v.reshape(-1))
-        args = [x, Const(w.const.reshape(m, -1)), wb, sb, *res, ctx.outputs[0],
-                *map(i32, (n, c, h, wd, out[0], out[1], p[0], p[1]))]
-        gws = (-(-out[1] // px), out[0], n * c)
-    elif name == "conv1x1":
+    if name == "conv1x1":
         wb, sb = channel_vectors(ctx, bias, slope, m, lambda v: pack_blocks(v, 1))
         args = [x, Const(pack_blocks(w.const.reshape(m, c), 1)), wb, sb, *res, ctx.outputs[0],
                 *map(i32, (n, c, m, h * wd))]

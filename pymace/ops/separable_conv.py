@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ConvertError
 from . import activation as act
 from . import conv
-from .base import Case, TensorInfo
+from .base import Case, Scratch, TensorInfo
 
 OP_TYPES = ("SeparableConv",)
 DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the depthwise output (a clamp)
@@ -55,6 +55,31 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
     return ()
 
 
+FUSE_MAX_WORK = 1728  # fused by default when channels x depthwise taps is at most this (see variants)
+
+
+def variants(x_shape, dw_shape, m: int, k, s, p, out_hw, device) -> tuple[dict, list[dict]]:
+    """(the default variant, every variant worth timing): conv_gemm with the depthwise conv fused (-DDW_FUSED),
+    over conv_gemm's tilings, and "separate" — the depthwise kernel into a scratch buffer, then conv_gemm.
+    Fusing saves a launch but puts the depthwise work on the 1x1 conv's work-groups, few on small maps: each
+    computes channels x taps values per pixel, so the default fuses only where that is small (FUSE_MAX_WORK);
+    `pymace tune` measures both."""
+    n, c = x_shape[:2]
+    pixels = out_hw[0] * out_hw[1]
+    fused = dict(zip(("variant", "tm", "tn", "tk", "split"),
+                     ("conv_gemm", *conv.gemm_tiling(m, pixels, c, n, device))))
+    px = conv.choose_variant(x_shape, dw_shape, c, k, s, p, out_hw, device, "conv_depthwise")[1]
+    separate = {"variant": "separate", "px": px}
+    default = fused if c * k[0] * k[1] <= FUSE_MAX_WORK else separate
+    candidates = [default] + [v for v in [fused, *conv.gemm_variants(m, pixels, c, n, device), separate]
+                              if v != default]
+    unique = []
+    for v in candidates:
+        if v not in unique:
+            unique.append(v)
+    return default, unique
+
+
 def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
     dims = lambda v: "x".join(map(str, v))  # noqa: E731
     return (f"SeparableConv x={dims(x_shape)} dw={dims(dw_shape[2:])} m={m} s={dims(s)} p={','.join(map(str, p))} "
@@ -63,7 +88,7 @@ def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
 
 def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,
            dw_activation=None, dw_activation_params=(), activation=None, activation_params=(), residual=False,
-           **_):
+           kernel_variant=None, **_):
     x, dw_w, dw_b, pw_w = ctx.inputs[:4]
     if len(x.shape) != 4 or dw_w.const is None or pw_w.const is None or (dw_b is not None and dw_b.const is None):
         raise ConvertError(f"node {ctx.node.name!r}: SeparableConv needs a 2-D input and constant weights")
@@ -74,18 +99,27 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     bias, res, slope = conv.split_inputs(ctx.inputs[4:], activation, residual)
     res = [res] if res is not None else []
     k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
-    pixels = out[0] * out[1]
-    default = dict(zip(("variant", "tm", "tn", "tk", "split"),
-                       ("conv_gemm", *conv.gemm_tiling(m, pixels, c, n, ctx.device))))
-    candidates = [default] + [v for v in conv.gemm_variants(m, pixels, c, n, ctx.device) if v != default]
-    chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
-    opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
-            *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
+    default, candidates = variants(x.shape, dw_w.shape, m, k, s, p, out, ctx.device)
+    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused with the default tiling
+        chosen = next(v for v in candidates if v["variant"] == kernel_variant)
+    else:
+        chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
+    geometry = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}")
+    epilogue = (*act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
+    if chosen["variant"] == "separate":  # the two convs as two launches, the depthwise output in a scratch buffer
+        mid = Scratch(n * c * out[0] * out[1])
+        conv.launch_depthwise(ctx, x, dw_w, dw_b, None, [], out, p, chosen["px"],
+                              geometry + act.build_options(dw_activation, dw_activation_params), y=mid)
+        one = ("-DKH=1", "-DKW=1", "-DSH=1", "-DSW=1", "-DDH=1", "-DDW=1")
+        mid_info = TensorInfo((n, c, *out))
+        return conv.launch_gemm(ctx, mid_info, pw_w, bias, slope, res, out, {"build": one + epilogue,
+                                                                            "pads": (0, 0)}, source=mid)
     dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
     depthwise = (np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32), np.asarray(dw_bias, np.float32),
                  ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
     tiling = tuple(chosen[f] for f in ("tm", "tn", "tk", "split"))
-    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": opts, "pads": p}, tiling, depthwise)
+    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p}, tiling,
+                     depthwise)
 
 
 def _case(name, x, c_out, k=3, s=1, pads=1, dw_bias=True, pw_bias=True, residual=False, **attrs):
@@ -117,5 +151,13 @@ CASES = [
          consts=(1, 2, 3, 5)),
     # K = 1100 channels on a 6x6 map: conv_gemm splits K (a second launch sums the splits)
     _case("splitk_wide", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
-          activation="HardSwish"),
+          activation="HardSwish", kernel_variant="conv_gemm"),
+    # the "separate" variant: the depthwise kernel into a scratch buffer, then conv_gemm
+    _case("separate_mbv2_residual", (1, 36, 9, 11), 36, residual=True, dw_activation="Clip",
+          dw_activation_params=[0.0, 6.0], kernel_variant="separate"),
+    Case("separate_s2_asym_prelu", [(2, 20, 15, 17), (20, 1, 3, 3), None, (30, 20, 1, 1), (30,),
+                                    np.linspace(-0.5, 0.5, 30, dtype=np.float32)],
+         dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1], dilations=[1, 1], dw_activation="Relu",
+              activation="PRelu", kernel_variant="separate"), consts=(1, 3, 4, 5)),
+    _case("separate_wide", (1, 600, 7, 7), 40, dw_activation="Clip", dw_activation_params=[0.0, 6.0]),
 ]
