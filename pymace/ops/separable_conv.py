@@ -55,22 +55,36 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
     return ()
 
 
-FUSE_MAX_WORK = 1728  # fused by default when channels x depthwise taps is at most this (see variants)
+FUSE_MAX_PIXELS = 256  # maps this small are fused by default, whatever their channels (see variants)
+FUSE_MAX_WORK = 512  # … and larger maps when channels x depthwise taps is at most this
+FUSED_MAX_SPLIT = 8
+
+
+def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> tuple[int, int, int, int]:
+    """(TM, TN, TK, SPLIT) for the fused kernel. Each work-group also computes its K slice of the depthwise
+    output, so K is split more than for a plain conv (conv.gemm_tiling): down to 4 slices a split, up to 8
+    splits, while the work-groups stay within one per compute unit. 32-pixel tiles: more work-groups. (H200:
+    MobileNetV2's 14x14 and 7x7 pairs ran 21-24 µs fused this way, 32-42 µs as two launches.)"""
+    tm, tn, tk = (64 if m > 32 else 32), 32, conv.gemm_tk(c)
+    tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-c // tk), 1
+    while split < FUSED_MAX_SPLIT and slices >= 4 * split and tiles * split * 2 <= getattr(device, "compute_units", 1):
+        split *= 2
+    return tm, tn, tk, split
 
 
 def variants(x_shape, dw_shape, m: int, k, s, p, out_hw, device) -> tuple[dict, list[dict]]:
     """(the default variant, every variant worth timing): conv_gemm with the depthwise conv fused (-DDW_FUSED),
     over conv_gemm's tilings, and "separate" — the depthwise kernel into a scratch buffer, then conv_gemm.
-    Fusing saves a launch but puts the depthwise work on the 1x1 conv's work-groups, few on small maps: each
-    computes channels x taps values per pixel, so the default fuses only where that is small (FUSE_MAX_WORK);
-    `pymace tune` measures both."""
+    Fusing saves a launch but puts the depthwise work on the 1x1 conv's work-groups: on a large map with many
+    channels the two launches are faster (H200, MobileNetV2's 56x56 and 28x28 pairs: 17-22 µs separate, 28-49
+    fused). The default fuses small maps (FUSE_MAX_PIXELS) and narrow depthwise convs (FUSE_MAX_WORK);
+    `pymace tune` measures every variant."""
     n, c = x_shape[:2]
     pixels = out_hw[0] * out_hw[1]
-    fused = dict(zip(("variant", "tm", "tn", "tk", "split"),
-                     ("conv_gemm", *conv.gemm_tiling(m, pixels, c, n, device))))
+    fused = dict(zip(("variant", "tm", "tn", "tk", "split"), ("conv_gemm", *fused_tiling(m, pixels, c, n, device))))
     px = conv.choose_variant(x_shape, dw_shape, c, k, s, p, out_hw, device, "conv_depthwise")[1]
     separate = {"variant": "separate", "px": px}
-    default = fused if c * k[0] * k[1] <= FUSE_MAX_WORK else separate
+    default = fused if pixels <= FUSE_MAX_PIXELS or c * k[0] * k[1] <= FUSE_MAX_WORK else separate
     candidates = [default] + [v for v in [fused, *conv.gemm_variants(m, pixels, c, n, device), separate]
                               if v != default]
     unique = []
@@ -88,7 +102,7 @@ def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
 
 def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,
            dw_activation=None, dw_activation_params=(), activation=None, activation_params=(), residual=False,
-           kernel_variant=None, **_):
+           kernel_variant=None, tiling=None, **_):
     x, dw_w, dw_b, pw_w = ctx.inputs[:4]
     if len(x.shape) != 4 or dw_w.const is None or pw_w.const is None or (dw_b is not None and dw_b.const is None):
         raise ConvertError(f"node {ctx.node.name!r}: SeparableConv needs a 2-D input and constant weights")
@@ -100,8 +114,10 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     res = [res] if res is not None else []
     k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
     default, candidates = variants(x.shape, dw_w.shape, m, k, s, p, out, ctx.device)
-    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused with the default tiling
+    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused with fused_tiling's or `tiling`
         chosen = next(v for v in candidates if v["variant"] == kernel_variant)
+        if tiling and kernel_variant == "conv_gemm":
+            chosen = dict(zip(("variant", "tm", "tn", "tk", "split"), ("conv_gemm", *tiling)))
     else:
         chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
     geometry = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}")
@@ -117,9 +133,8 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
     depthwise = (np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32), np.asarray(dw_bias, np.float32),
                  ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
-    tiling = tuple(chosen[f] for f in ("tm", "tn", "tk", "split"))
-    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p}, tiling,
-                     depthwise)
+    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p},
+                     tuple(chosen[f] for f in ("tm", "tn", "tk", "split")), depthwise)
 
 
 def _case(name, x, c_out, k=3, s=1, pads=1, dw_bias=True, pw_bias=True, residual=False, **attrs):
@@ -149,9 +164,11 @@ CASES = [
                            np.linspace(-0.5, 0.5, 10, dtype=np.float32)],
          dict(kernel_shape=[3, 3], strides=[1, 1], pads=[2] * 4, dilations=[2, 2], activation="PRelu"),
          consts=(1, 2, 3, 5)),
-    # K = 1100 channels on a 6x6 map: conv_gemm splits K (a second launch sums the splits)
+    # K = 1100 channels split 8 ways (a second launch sums the splits), 64x32 tiles, 60 channels: a partial tile
     _case("splitk_wide", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
-          activation="HardSwish", kernel_variant="conv_gemm"),
+          activation="HardSwish", kernel_variant="conv_gemm", tiling=[64, 32, 32, 8]),
+    _case("splitk_residual_5x5", (1, 160, 7, 7), 160, k=5, pads=2, residual=True, kernel_variant="conv_gemm",
+          tiling=[32, 64, 32, 2]),
     # the "separate" variant: the depthwise kernel into a scratch buffer, then conv_gemm
     _case("separate_mbv2_residual", (1, 36, 9, 11), 36, residual=True, dw_activation="Clip",
           dw_activation_params=[0.0, 6.0], kernel_variant="separate"),
