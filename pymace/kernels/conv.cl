@@ -168,6 +168,12 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
 #endif
 
 #ifdef KERNEL_conv_gemm
+#ifdef SPLIT_LAST
+#define COUNT_PARAM __global int *count, /* per output tile: how many of its splits are done (0 between runs) */
+#else
+#define COUNT_PARAM
+#endif
+
 /* Row k of the implicit im2col matrix at the work-item's pixel: input channel k / KK, tap k % KK; 0 off the map
  * and past K. */
 inline float im2col_value(__global const store_t *xn, int k, int K, int H, int W, int ih0, int iw0) {
@@ -197,7 +203,8 @@ inline float dw_value(__global const store_t *xn, __global const store_t *dww, _
 
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __global const store_t *bias,
-               __global const store_t *slope, RES_PARAM __global store_t *y, __global float *part, int C, int H, int W,
+               __global const store_t *slope, RES_PARAM __global store_t *y, __global float *part, COUNT_PARAM
+               int C, int H, int W,
                int M, int MP, int OW, int P, int K, int KT, int PT, int PL) {
   __local float4 As[TK][TM / 4];
   __local float4 Bs4[TK][TN / 4];
@@ -255,12 +262,11 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
   }
 
   const int pb = p0 + tx * 4, np = min(4, P - pb);
-  if (np <= 0) return;
-  for (int i = 0; i < 4; ++i) {
-    const int m = m0 + ty * 4 + i;
-    if (m >= M) return;
-    float4 v = acc[i];
 #if SPLIT > 1
+  for (int i = 0; i < 4 && np > 0; ++i) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= M) break;
+    const float4 v = acc[i];
     __global float *pp = part + (((size_t)n * SPLIT + s) * M + m) * P + pb;
     if (np == 4) {
       vstore4(v, 0, pp);
@@ -268,7 +274,48 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
       float vv[4] = {v.x, v.y, v.z, v.w};
       for (int j = 0; j < np; ++j) pp[j] = vv[j];
     }
+  }
+#ifdef SPLIT_LAST
+  /* The work-group that finishes a tile last sums the tile's splits, in split order (the result does not depend
+   * on which one it is: the same sums as conv_splitk_reduce), and applies the epilogue: no reduction launch. Each
+   * work-item makes its partials visible device-wide before one work-item counts the tile; the last one puts the
+   * count back to 0 for the next run. No work-group of this launch read these partials before, so no cache holds
+   * a stale copy of them. */
+  __local int last;
+  mem_fence(CLK_GLOBAL_MEM_FENCE);
+  barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+  const int tile = (n * get_num_groups(1) + get_group_id(1)) * get_num_groups(0) + get_group_id(0);
+  if (t == 0) last = atomic_inc(count + tile) == SPLIT - 1;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (!last) return;
+  mem_fence(CLK_GLOBAL_MEM_FENCE);
+  if (t == 0) count[tile] = 0;
+  for (int i = 0; i < 4 && np > 0; ++i) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= M) return;
+    __global const float *pp = part + ((size_t)n * SPLIT * M + m) * P + pb;
+    const float b = LOAD(bias, m), sl = LOAD(slope, m);
+    const size_t at = ((size_t)n * M + m) * P + pb;
+    if (np == 4) {
+      float4 v = (float4)(b);
+      for (int q = 0; q < SPLIT; ++q) v += vload4(0, pp + (size_t)q * M * P);
+      v += residual4(RES_ARG at, 4);
+      STORE4(y + at, 0, ((float4)(activate(v.x, sl), activate(v.y, sl), activate(v.z, sl), activate(v.w, sl))));
+    } else {
+      for (int j = 0; j < np; ++j) {
+        float v = b;
+        for (int q = 0; q < SPLIT; ++q) v += pp[(size_t)q * M * P + j];
+        STORE(y, at + j, activate(v + residual1(RES_ARG at + j), sl));
+      }
+    }
+  }
+#endif
 #else
+  if (np <= 0) return;
+  for (int i = 0; i < 4; ++i) {
+    const int m = m0 + ty * 4 + i;
+    if (m >= M) return;
+    float4 v = acc[i];
     const float b = LOAD(bias, m), sl = LOAD(slope, m);
     const size_t at = ((size_t)n * M + m) * P + pb;
     v += b + residual4(RES_ARG at, np);
@@ -280,8 +327,8 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
       float vv[4] = {v.x, v.y, v.z, v.w};
       for (int j = 0; j < np; ++j) STORE(yp, j, vv[j]);
     }
-#endif
   }
+#endif
 }
 #endif
 #endif

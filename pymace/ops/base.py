@@ -45,6 +45,14 @@ class Scratch:
     size: int
 
 
+@dataclass(frozen=True)
+class Counters:
+    """`size` int32 counters in device memory, zero when the plan is made and kept between runs: a kernel that
+    counts (conv_gemm's split-K tiles) puts them back to zero before it ends."""
+
+    size: int
+
+
 @dataclass
 class Case:
     """One test case of an op: input shapes (fresh random float32 data) or arrays, attributes, and which inputs

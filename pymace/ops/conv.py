@@ -1,11 +1,12 @@
 """Conv: NumPy reference (N-d, grouped, dilated, ONNX auto_pad) and four OpenCL variants for 2-D NCHW.
 
 `choose_variant` picks per node: a depthwise kernel; on GPUs, for every other one-group conv, `conv_gemm`, a
-tiled implicit GEMM through __local memory (split over K with a reduction launch when a batch-1 layer has too
-few tiles to fill the compute units); on CPUs (PoCL vectorises across work-items and __local memory is plain
-memory) a register-blocked 1×1 GEMM, or a direct conv blocked over 4 output channels; those work-items compute
-`px` adjacent output pixels (fewer on a big GPU when the layer is small). The node attribute `kernel_variant`
-(pymace's own) forces a kernel, so that the tests run every variant on every device."""
+tiled implicit GEMM through __local memory (split over K when a batch-1 layer has too few tiles to fill the
+compute units, the splits summed by each tile's last work-group or by a reduction launch); on CPUs (PoCL
+vectorises across work-items and __local memory is plain memory) a register-blocked 1×1 GEMM, or a direct conv
+blocked over 4 output channels; those work-items compute `px` adjacent output pixels (fewer on a big GPU when the
+layer is small). The node attributes `kernel_variant` and, for conv_gemm, `tiling` [TM, TN, TK, SPLIT(, last)]
+(pymace's own) force a kernel, so that the tests run every variant on every device."""
 from __future__ import annotations
 
 import itertools
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, Scratch, TensorInfo, ints
+from .base import Case, Const, Counters, Scratch, TensorInfo, ints
 
 OP_TYPES = ("Conv",)
 
@@ -190,16 +191,31 @@ def gemm_tiling(m: int, pixels: int, k: int, n: int, device) -> tuple[int, int, 
     return tm, tn, tk, split
 
 
+GEMM_SPLIT_LAST = 1  # by default a split K is summed by each tile's last work-group, not by a second launch
+
+
+def gemm_choice(tm: int, tn: int, tk: int, split: int, last: int = GEMM_SPLIT_LAST) -> dict:
+    """A conv_gemm variant: tiles, K slice, K split and, when split, who sums the splits — `last` 1: each tile's
+    last work-group (-DSPLIT_LAST, one launch), 0: a conv_splitk_reduce launch over all outputs (more parallel)."""
+    choice = {"variant": "conv_gemm", "tm": tm, "tn": tn, "tk": tk, "split": split}
+    return choice | {"last": last} if split > 1 else choice
+
+
 def gemm_variants(m: int, pixels: int, k: int, n: int, device) -> list[dict]:
     """conv_gemm's tilings worth timing: 32/64 channels x 32/64 pixels, each with K split 1, 2, 4 … while a
-    split keeps two K slices and at most 8 work-groups per compute unit."""
+    split keeps two K slices and at most 8 work-groups per compute unit, each split summed either way."""
     found, most, tk = [], 8 * getattr(device, "compute_units", 1), gemm_tk(k)
     for tm, tn in itertools.product((32, 64) if m > 32 else (32,), (32, 64) if pixels > 32 else (32,)):
         tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-k // tk), 1
         while split == 1 or (slices // split >= 2 and tiles * split <= most):
-            found.append({"variant": "conv_gemm", "tm": tm, "tn": tn, "tk": tk, "split": split})
+            found += [gemm_choice(tm, tn, tk, split, last) for last in ((1, 0) if split > 1 else (1,))]
             split *= 2
     return found
+
+
+def gemm_params(choice: dict) -> tuple[tuple[int, int, int, int], bool]:
+    """(tiling, last) of a conv_gemm variant, for launch_gemm."""
+    return tuple(choice[f] for f in ("tm", "tn", "tk", "split")), bool(choice.get("last", GEMM_SPLIT_LAST))
 
 
 def variant_key(x_shape, w_shape, group, s, p, d, residual) -> str:
@@ -219,8 +235,7 @@ def variants(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[dict, li
     name, px = choose_variant(x_shape, w_shape, group, k, s, p, out_hw, device)
     pixels, kk = out_hw[0] * out_hw[1], c // group * k[0] * k[1]
     if name == "conv_gemm":
-        default = dict(zip(("variant", "tm", "tn", "tk", "split"),
-                           ("conv_gemm", *gemm_tiling(m, pixels, kk, n, device))))
+        default = gemm_choice(*gemm_tiling(m, pixels, kk, n, device))
     else:  # conv1x1 always tiles 4 pixels and the CPU kernels set their own blocks: px only where it is read
         default = {"variant": name, "px": px} if name in ("conv_depthwise", "conv_direct") else {"variant": name}
     found = [default]
@@ -254,11 +269,13 @@ def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:
     return out
 
 
-def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=None, source=None):
-    """conv_gemm (+ conv_splitk_reduce when K is split) for a one-group conv; `tiling` (TM, TN, TK, SPLIT) from
-    the node's variant, else gemm_tiling's. `depthwise` (weights [C, taps], bias [C], build options): `w` is a
-    1x1 conv whose input is that depthwise conv of `x` (SeparableConv; -DDW_FUSED in conv.cl), and `opts` hold
-    the depthwise conv's geometry. `source`: the buffer to read (a Scratch of x's shape) instead of x."""
+def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=None, source=None,
+                last=GEMM_SPLIT_LAST):
+    """conv_gemm for a one-group conv; `tiling` (TM, TN, TK, SPLIT) from the node's variant, else gemm_tiling's.
+    A split K is summed by each tile's last work-group (`last`) or by a conv_splitk_reduce launch. `depthwise`
+    (weights [C, taps], bias [C], build options): `w` is a 1x1 conv whose input is that depthwise conv of `x`
+    (SeparableConv; -DDW_FUSED in conv.cl), and `opts` hold the depthwise conv's geometry. `source`: the buffer
+    to read (a Scratch of x's shape) instead of x."""
     (n, c, h, wd), m = x.shape, w.shape[0]
     pixels, k = out[0] * out[1], c * w.shape[2] * w.shape[3]
     tm, tn, tk, split = tiling or gemm_tiling(m, pixels, k, n, ctx.device)
@@ -269,14 +286,16 @@ def launch_gemm(ctx, x, w, bias, slope, res, out, opts, tiling=None, depthwise=N
     part_size = n * split * m * pixels if split > 1 else 1
     part = Scratch(part_size * (2 if ctx.data_type == "fp16" else 1))  # fp32 partials in storage-typed slots
     i32 = np.int32
-    args = [x if source is None else source, *dw_args, Const(a), wb, sb, *res, y, part,
+    last = split > 1 and last
+    counts = [Counters(n * -(-m // tm) * -(-pixels // tn))] if last else []
+    args = [x if source is None else source, *dw_args, Const(a), wb, sb, *res, y, part, *counts,
             *map(i32, (c, h, wd, m, a.shape[1], out[1], pixels, k, a.shape[0] // tk, opts["pads"][0],
                        opts["pads"][1]))]
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
     options = opts["build"] + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
-    options += depthwise[2] if depthwise else ()
+    options += (depthwise[2] if depthwise else ()) + (("-DSPLIT_LAST=1",) if last else ())
     ctx.kernel("conv", "conv_gemm", gws, args, options=options, lws=(tn // 4, tm // 4, 1))
-    if split > 1:
+    if split > 1 and not last:
         epilogue = tuple(o for o in opts["build"] if o.startswith(("-DACT", "-DHAS_RES")))  # not the geometry:
         ctx.kernel("conv", "conv_splitk_reduce", (pixels, n * m),  # convs of any shape share the reduction
                    [part, wb, sb, *res, y, *map(i32, (split, m, pixels, n))], options=epilogue)
@@ -322,7 +341,8 @@ def launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, pads, k, s, 
 
 
 def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
-           auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, residual=False, **_):
+           auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, residual=False,
+           tiling=None, **_):
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
@@ -330,19 +350,21 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     res = [res] if res is not None else []  # the residual buffer goes right before y (RES_PARAM in conv.cl)
     k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
     (n, c, h, wd), m = x.shape, w.shape[0]
-    tiling = None
+    tiling, last = None, GEMM_SPLIT_LAST
     if kernel_variant:  # forced (tests, experiments): the heuristic's parameters for that kernel
         name, px = choose_variant(x.shape, w.shape, group, k, s, p, out, ctx.device, kernel_variant)
+        if tiling and name == "conv_gemm":  # [TM, TN, TK, SPLIT(, last)]
+            tiling, last = gemm_params(gemm_choice(*tiling))
     else:  # the heuristic's variant, or the one `pymace tune` measured best for this geometry on this device
         chosen = ctx.choose(variant_key(x.shape, w.shape, group, s, p, d, bool(res)),
                             *variants(x.shape, w.shape, group, k, s, p, out, ctx.device))
         name, px = chosen["variant"], chosen.get("px", 4)
         if name == "conv_gemm":
-            tiling = tuple(chosen[f] for f in ("tm", "tn", "tk", "split"))
+            tiling, last = gemm_params(chosen)
     opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
             *act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
     if name == "conv_gemm":
-        return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p}, tiling)
+        return launch_gemm(ctx, x, w, bias, slope, res, out, {"build": opts, "pads": p}, tiling, last=last)
     if name.endswith("_cpu"):
         return launch_cpu(ctx, name, x, w, bias, slope, res, out, group, opts, p, k, s, d)
     if name == "conv_depthwise":
@@ -432,6 +454,12 @@ CASES = [
     Case("residual_gemm_splitk", [(1, 256, 7, 7), (40, 256, 3, 3), (40,), (1, 40, 7, 7)],
          dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, kernel_variant="conv_gemm"),
          consts=(1, 2)),
+    # split K summed by a second launch (conv_splitk_reduce) instead of each tile's last work-group
+    Case("residual_gemm_splitk_reduce_launch", [(2, 256, 7, 7), (40, 256, 3, 3), (40,), (2, 40, 7, 7)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, residual=True, activation="Relu", kernel_variant="conv_gemm",
+              tiling=[32, 32, 32, 4, 0]), consts=(1, 2)),
+    _case("gemm_splitk_last_batch2", (2, 300, 5, 6), (44, 300, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G,
+          activation="Clip", activation_params=[0.0, 6.0], kernel_variant="conv_gemm", tiling=[64, 32, 16, 8, 1]),
     # the CPU kernels (chosen on PoCL; forced here so that every device runs them): channels off the 8-channel
     # block, pixel counts off the 16-pixel vector (overlapping last block), stride 2 and 3, residual, PRelu
     _case("cpu_1x1_small_map", (1, 12, 3, 5), (10, 12, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G),

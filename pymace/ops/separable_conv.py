@@ -81,7 +81,7 @@ def variants(x_shape, dw_shape, m: int, k, s, p, out_hw, device) -> tuple[dict, 
     `pymace tune` measures every variant."""
     n, c = x_shape[:2]
     pixels = out_hw[0] * out_hw[1]
-    fused = dict(zip(("variant", "tm", "tn", "tk", "split"), ("conv_gemm", *fused_tiling(m, pixels, c, n, device))))
+    fused = conv.gemm_choice(*fused_tiling(m, pixels, c, n, device))
     px = conv.choose_variant(x_shape, dw_shape, c, k, s, p, out_hw, device, "conv_depthwise")[1]
     separate = {"variant": "separate", "px": px}
     default = fused if pixels <= FUSE_MAX_PIXELS or c * k[0] * k[1] <= FUSE_MAX_WORK else separate
@@ -114,10 +114,11 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     res = [res] if res is not None else []
     k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
     default, candidates = variants(x.shape, dw_w.shape, m, k, s, p, out, ctx.device)
-    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused with fused_tiling's or `tiling`
+    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused, fused_tiling's or `tiling` [TM, TN,
+        # TK, SPLIT(, last)]
         chosen = next(v for v in candidates if v["variant"] == kernel_variant)
         if tiling and kernel_variant == "conv_gemm":
-            chosen = dict(zip(("variant", "tm", "tn", "tk", "split"), ("conv_gemm", *tiling)))
+            chosen = conv.gemm_choice(*tiling)
     else:
         chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
     geometry = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}")
@@ -133,8 +134,9 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
     depthwise = (np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32), np.asarray(dw_bias, np.float32),
                  ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
-    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p},
-                     tuple(chosen[f] for f in ("tm", "tn", "tk", "split")), depthwise)
+    tiling, last = conv.gemm_params(chosen)
+    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p}, tiling,
+                     depthwise, last=last)
 
 
 def _case(name, x, c_out, k=3, s=1, pads=1, dw_bias=True, pw_bias=True, residual=False, **attrs):
@@ -164,11 +166,12 @@ CASES = [
                            np.linspace(-0.5, 0.5, 10, dtype=np.float32)],
          dict(kernel_shape=[3, 3], strides=[1, 1], pads=[2] * 4, dilations=[2, 2], activation="PRelu"),
          consts=(1, 2, 3, 5)),
-    # K = 1100 channels split 8 ways (a second launch sums the splits), 64x32 tiles, 60 channels: a partial tile
+    # K = 1100 channels split 8 ways (each tile's last work-group sums them; then a second launch does), 64x32
+    # tiles, 60 channels: a partial tile
     _case("splitk_wide", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
           activation="HardSwish", kernel_variant="conv_gemm", tiling=[64, 32, 32, 8]),
-    _case("splitk_residual_5x5", (1, 160, 7, 7), 160, k=5, pads=2, residual=True, kernel_variant="conv_gemm",
-          tiling=[32, 64, 32, 2]),
+    _case("splitk_residual_5x5_reduce_launch", (1, 160, 7, 7), 160, k=5, pads=2, residual=True,
+          kernel_variant="conv_gemm", tiling=[32, 64, 32, 2, 0]),
     # the "separate" variant: the depthwise kernel into a scratch buffer, then conv_gemm
     _case("separate_mbv2_residual", (1, 36, 9, 11), 36, residual=True, dw_activation="Clip",
           dw_activation_params=[0.0, 6.0], kernel_variant="separate"),

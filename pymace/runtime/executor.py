@@ -10,7 +10,7 @@ import numpy as np
 from .. import ops, passes
 from ..errors import KernelLaunchError, PymaceError
 from ..ir.graph import Graph, Node
-from ..ops.base import Const, LaunchContext, Scratch
+from ..ops.base import Const, Counters, LaunchContext, Scratch
 from ..reference.executor import check_inputs
 from . import memory
 from .device import DeviceInfo, cl
@@ -267,13 +267,14 @@ class Planner:
                 buffers[name] = buffers[target]
         return buffers
 
-    def _const_buffer(self, data: np.ndarray):
+    def _const_buffer(self, data: np.ndarray, writable: bool = False):
         key = id(data)
         if key not in self._const_buffers:
             host = np.ascontiguousarray(data.astype(self.storage) if data.dtype.kind == "f" else data)
             if host.nbytes == 0:
                 host = np.zeros(1, dtype=host.dtype)
-            buf = cl.Buffer(self.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
+            access = cl.mem_flags.READ_WRITE if writable else cl.mem_flags.READ_ONLY
+            buf = cl.Buffer(self.context, access | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
             self._const_buffers[key] = (buf, data)  # keep `data` alive so its id stays unique
             self.memory.weights_bytes += host.nbytes
         return self._const_buffers[key][0]
@@ -285,6 +286,8 @@ class Planner:
             return self._const_buffer(a.data)
         if isinstance(a, Scratch):
             return buffers[f"#scratch{id(a)}"]
+        if isinstance(a, Counters):
+            return self._const_buffer(np.zeros(max(a.size, 1), np.int32), writable=True)
         if isinstance(a, (np.integer, np.floating, cl.Buffer)):
             return a
         raise PymaceError(f"unsupported kernel argument {type(a).__name__}")
