@@ -15,7 +15,7 @@ Then for each tuning key (kernel + build options + global size) whose local size
      output is the reference;
   3. every candidate runs into the same buffers (restored before each run) and its output must match the
      default's before it is timed — one that errors or differs is recorded as failed with the reason;
-  4. timing with OpenCL profiling events after a warm-up, median of a few runs; a candidate clearly slower than
+  4. timing with OpenCL profiling events after a warm-up, the fastest of a few runs; a candidate clearly slower than
      the best so far is dropped after two;
   5. the record (best, default, every candidate's result) goes to the tuning file after each launch and on any
      interruption, so a run stopped by its budget or Ctrl-C keeps what it measured and the next run resumes.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +45,11 @@ from .tuning_file import TuningFile
 log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 48
-REPEATS = 5  # timed runs per candidate (after the warm-up, which is the correctness run)
+REPEATS = 5  # timed runs per candidate (after the warm-up, which is the correctness run); the fastest counts:
+# noise only adds time, and on PoCL one launch alone runs either on all worker threads or on fewer (its times
+# fall in two groups ~2x apart, whatever the local size), so a median of 5 compared coin flips
 DROP_AFTER = 2  # timed runs before a candidate may be dropped
-DROP_FACTOR = 1.5  # … when its fastest run is this much slower than the best median so far
+DROP_FACTOR = 1.5  # … when its fastest run is this much slower than the best so far
 MAX_PADDING = 1.25  # candidates whose rounded-up global size adds more work than this are not tried
 MIN_GAIN = 0.03  # a candidate replaces the default only when it is at least this much faster (beyond noise)
 TOLERANCE = {"fp32": 1e-5, "fp16": 1e-3}  # max|err| / max|default output| for a candidate to count as correct
@@ -236,10 +237,11 @@ def node_graph(graph: Graph, node: Node) -> Graph:
     return Graph(f"{graph.name}: {node.name}", [node], tensors, inputs, list(node.outputs))
 
 
-def _node_time_us(queue, steps: list[Step]) -> float:
-    events = enqueue_all(queue, steps, events=True)
+def _node_times_us(queue, steps: list[Step], runs: int) -> list[float]:
+    """Device time of each of `runs` back-to-back runs of the node's launches (see _runs)."""
+    events = [enqueue_all(queue, steps, events=True) for _ in range(runs)]
     queue.finish()
-    return sum(e.profile.end - e.profile.start for e in events) * 1e-3
+    return [sum(e.profile.end - e.profile.start for e in run) * 1e-3 for run in events]
 
 
 def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, feeds, reference, best_cost) -> dict:
@@ -257,13 +259,13 @@ def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, f
             if wrong:
                 return result | {"failed": wrong}
         steps = [step for step in plan.steps if step.node is alone.nodes[0]]  # not fp16's storage casts
-        samples = [_node_time_us(b.queue, steps) for _ in range(DROP_AFTER)]
+        samples = _node_times_us(b.queue, steps, DROP_AFTER)
         if best_cost is not None and min(samples) + len(steps) * b.launch_us > DROP_FACTOR * best_cost:
             return result | {"dropped_us": round(min(samples), 3)}
-        samples += [_node_time_us(b.queue, steps) for _ in range(REPEATS - DROP_AFTER)]
+        samples += _node_times_us(b.queue, steps, REPEATS - DROP_AFTER)
     except (cl.Error, PymaceError) as error:
         return result | {"failed": " ".join(str(error).split())[:300]}
-    return result | {"time_us": round(statistics.median(samples), 3), "launches": len(steps), "outputs": got}
+    return result | {"time_us": round(min(samples), 3), "launches": len(steps), "outputs": got}
 
 
 def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None:
@@ -332,6 +334,16 @@ def _tune_variants(b: _Base, choices: dict, deadline: float, progress) -> list[s
 
 # ---- running and measuring one launch ----
 
+def _runs(queue, launch: _Launch, lws, runs: int) -> list[float]:
+    """`runs` runs of the launch enqueued back to back, then one wait: each one's device time in microseconds.
+    Back to back, as in a plan: a device left idle between runs (PoCL's worker threads asleep, a GPU's clocks
+    down) times lone launches unlike the same launch in a plan, and not alike for every local size."""
+    gws = whole_groups(launch.gws, lws)
+    events = [cl.enqueue_nd_range_kernel(queue, launch.step.kernel, gws, lws) for _ in range(runs)]
+    queue.finish()
+    return [(e.profile.end - e.profile.start) * 1e-3 for e in events]
+
+
 def _run(queue, launch: _Launch, lws) -> float:
     """One run of the launch's kernel with local size `lws`; its device time in microseconds (profiling event).
     The global size rounds up to whole work-groups, as the planner does."""
@@ -383,13 +395,13 @@ def _measure(queue, launch: _Launch, lws, before, reference, check, best_us) -> 
         wrong = _difference(_read(queue, buffers), reference, *check)
         if wrong:
             return result | {"failed": wrong}
-        samples = [_run(queue, launch, lws) for _ in range(DROP_AFTER)]
+        samples = _runs(queue, launch, lws, DROP_AFTER)
         if best_us is not None and min(samples) > DROP_FACTOR * best_us:
             return result | {"dropped_us": round(min(samples), 3)}
-        samples += [_run(queue, launch, lws) for _ in range(REPEATS - DROP_AFTER)]
+        samples += _runs(queue, launch, lws, REPEATS - DROP_AFTER)
     except cl.Error as error:
         return result | {"failed": " ".join(str(error).split())[:300]}
-    return result | {"time_us": round(statistics.median(samples), 3)}
+    return result | {"time_us": round(min(samples), 3)}
 
 
 def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
