@@ -144,3 +144,26 @@ def test_fp16_launches_are_tuned_with_their_own_sizes(device, tmp_path):
         assert row["key"].startswith(row["kernel"] + " ") and row["key"].endswith(f"gws={gws}")
     engine = Engine(graph, device=device.selector, data_type="fp16", storage_dir=str(tmp_path))
     assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-2
+
+
+def test_a_candidate_must_beat_the_default_again_side_by_side():
+    """A candidate timed while the device ran faster (drift) does not replace the default: both are timed again,
+    alternately, and only those runs decide; a real gain survives the second look."""
+    from pymace.runtime.tuner import CONFIRM_ROUNDS, _best, _confirm
+
+    def results(default_us, candidate_us):
+        return [{"lws": [64], "time_us": default_us}, {"lws": [256], "time_us": candidate_us}]
+
+    drift = results(149.0, 74.0)  # the default was timed in a slow moment, the candidate in a fast one
+    calls = []
+    _confirm(drift, lambda r: calls.append(r["lws"]) or {64: 82.0, 256: 80.0}[r["lws"][0]])
+    assert calls == [[64], [256]] * CONFIRM_ROUNDS  # alternately
+    assert _best(drift) is drift[0] and drift[0]["time_us"] == 82.0  # within 3 %: the default stays
+
+    real = results(149.0, 74.0)
+    _confirm(real, lambda r: {64: 150.0, 256: 75.0}[r["lws"][0]])
+    assert _best(real) is real[1] and real[1]["time_us"] == 75.0
+
+    untimed = results(149.0, 74.0)
+    _confirm(untimed, lambda r: None)  # cannot be timed again: left as measured
+    assert untimed[1]["time_us"] == 74.0 and _best(untimed) is untimed[1]
