@@ -276,11 +276,12 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
     }
   }
 #ifdef SPLIT_LAST
-  /* The work-group that finishes a tile last sums the tile's splits, in split order (the result does not depend
-   * on which one it is: the same sums as conv_splitk_reduce), and applies the epilogue: no reduction launch. Each
-   * work-item makes its partials visible device-wide before one work-item counts the tile; the last one puts the
-   * count back to 0 for the next run. No work-group of this launch read these partials before, so no cache holds
-   * a stale copy of them. */
+  /* The work-group that finishes a tile last sums the tile's splits, in split order (the same sums as
+   * conv_splitk_reduce, so the same bits) and applies the epilogue: no reduction launch. Each work-item fences
+   * its partials before one work-item counts the tile; the last one puts the count back to 0 for the next run
+   * and reads the others' partials through volatile loads, so that no cache line it holds from a neighbouring
+   * tile serves a stale copy. OpenCL 1.2 orders only a work-item's own accesses, so whether the writers' fence
+   * reaches the whole device is up to the compiler: ops/conv.py does not offer this by default (SPLIT_LAST_OFFERED). */
   __local int last;
   mem_fence(CLK_GLOBAL_MEM_FENCE);
   barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
@@ -293,20 +294,13 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
   for (int i = 0; i < 4 && np > 0; ++i) {
     const int m = m0 + ty * 4 + i;
     if (m >= M) return;
-    __global const float *pp = part + ((size_t)n * SPLIT * M + m) * P + pb;
+    volatile __global const float *pp = part + ((size_t)n * SPLIT * M + m) * P + pb;
     const float b = LOAD(bias, m), sl = LOAD(slope, m);
     const size_t at = ((size_t)n * M + m) * P + pb;
-    if (np == 4) {
-      float4 v = (float4)(b);
-      for (int q = 0; q < SPLIT; ++q) v += vload4(0, pp + (size_t)q * M * P);
-      v += residual4(RES_ARG at, 4);
-      STORE4(y + at, 0, ((float4)(activate(v.x, sl), activate(v.y, sl), activate(v.z, sl), activate(v.w, sl))));
-    } else {
-      for (int j = 0; j < np; ++j) {
-        float v = b;
-        for (int q = 0; q < SPLIT; ++q) v += pp[(size_t)q * M * P + j];
-        STORE(y, at + j, activate(v + residual1(RES_ARG at + j), sl));
-      }
+    for (int j = 0; j < np; ++j) {
+      float v = b;
+      for (int q = 0; q < SPLIT; ++q) v += pp[(size_t)q * M * P + j];
+      STORE(y, at + j, activate(v + residual1(RES_ARG at + j), sl));
     }
   }
 #endif

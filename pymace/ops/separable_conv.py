@@ -166,10 +166,10 @@ CASES = [
                            np.linspace(-0.5, 0.5, 10, dtype=np.float32)],
          dict(kernel_shape=[3, 3], strides=[1, 1], pads=[2] * 4, dilations=[2, 2], activation="PRelu"),
          consts=(1, 2, 3, 5)),
-    # K = 1100 channels split 8 ways (each tile's last work-group sums them; then a second launch does), 64x32
-    # tiles, 60 channels: a partial tile
-    _case("splitk_wide", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
-          activation="HardSwish", kernel_variant="conv_gemm", tiling=[64, 32, 32, 8]),
+    # K = 1100 channels split 8 ways and summed by each tile's last work-group (-DSPLIT_LAST), 64x32 tiles, 60
+    # channels: a partial tile; then a split summed by the reduction launch
+    _case("splitk_wide_last", (1, 1100, 6, 6), 60, dw_activation="Clip", dw_activation_params=[0.0, 6.0],
+          activation="HardSwish", kernel_variant="conv_gemm", tiling=[64, 32, 32, 8, 1]),
     _case("splitk_residual_5x5_reduce_launch", (1, 160, 7, 7), 160, k=5, pads=2, residual=True,
           kernel_variant="conv_gemm", tiling=[32, 64, 32, 2, 0]),
     # the "separate" variant: the depthwise kernel into a scratch buffer, then conv_gemm

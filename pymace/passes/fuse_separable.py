@@ -54,10 +54,12 @@ def run(graph: Graph) -> Graph:
     fused: dict[int, Node] = {}  # id of the 1x1 conv → its SeparableConv
     absorbed: set[int] = set()  # ids of the depthwise convs
     for pw in graph.nodes:
-        if pw.op_type != "Conv" or not pw.inputs:
+        if pw.op_type != "Conv" or not pw.inputs or id(pw) in absorbed:
             continue
         dw = producers.get(pw.inputs[0])
-        if _depthwise(graph, dw) and sole_consumer(graph, pw.inputs[0], pw) and _pointwise(graph, pw):
+        if (_depthwise(graph, dw) and id(dw) not in fused  # a conv is one pair's depthwise or 1x1, not both
+                and sole_consumer(graph, pw.inputs[0], pw) and pw.inputs.count(pw.inputs[0]) == 1  # not also R
+                and _pointwise(graph, pw)):
             fused[id(pw)] = _fused(graph, dw, pw)
             absorbed.add(id(dw))
     if not fused:

@@ -279,7 +279,7 @@ def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None
     old = [c for c in (b.tuning.record(choice.key) or {}).get("candidates", [])
            if c["choice"] != choice.default and c["choice"] in choice.candidates]
     results = [first, *old]
-    complete = False
+    complete, confirmed = False, None
     try:
         for candidate in choice.candidates if reference is not None else []:
             if any(r["choice"] == candidate for r in results):
@@ -294,10 +294,10 @@ def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None
             tick(choice)
         else:
             complete = True  # also when the default itself failed: there is nothing to compare with then
-        _confirm(results, lambda r: _measure_variant(b, alone, choice.key, r["choice"], programs, feeds, None,
-                                                     None).get("time_us"), b.launch_us)
+        confirmed = _confirm(results, lambda r: _measure_variant(b, alone, choice.key, r["choice"], programs, feeds,
+                                                                 None, None).get("time_us"), b.launch_us)
     finally:
-        best = _best(results, b.launch_us) or first
+        best = confirmed or _best(results, b.launch_us) or first
         record = {"default_choice": choice.default, "complete": complete, "candidates": results,
                   "launch_us": b.launch_us}
         record |= {f: r["time_us"] for f, r in (("default_time_us", first), ("time_us", best)) if "time_us" in r}
@@ -307,7 +307,11 @@ def _tune_choice(b: _Base, choice, programs, rng, deadline: float, tick) -> None
 def _tune_variants(b: _Base, choices: dict, deadline: float, progress) -> list[str]:
     """Time every candidate variant of every choice key not yet complete in the tuning file; store the best.
     Returns the keys measured by this run."""
-    todo = [c for c in choices.values() if not (b.tuning.record(c.key) or {}).get("complete")]
+    def done(c) -> bool:  # complete, and its choice still one this pymace offers (else measured again)
+        record = b.tuning.record(c.key) or {}
+        return bool(record.get("complete")) and record.get("choice") in c.candidates
+
+    todo = [c for c in choices.values() if not done(c)]
     tried = {c.key: sum(1 for x in (b.tuning.record(c.key) or {}).get("candidates", []) if x["choice"] != c.default)
              for c in todo}
     total = sum(max(0, len(c.candidates) - 1 - tried[c.key]) for c in todo)
@@ -423,7 +427,7 @@ def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
     reference = _read(queue, buffers)
     results = [_measure(queue, launch, step.lws, before, reference, check, None)]
     results += [c for c in old.get("candidates", []) if tuple(c["lws"]) != step.lws]
-    complete = False
+    complete, confirmed = False, None
     try:
         for lws in launch.candidates:  # tune() left out those an earlier run measured
             if lws == step.lws:
@@ -436,14 +440,22 @@ def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
         else:
             complete = True
         _write(queue, buffers, before)
-        _confirm(results, lambda r: min(_runs(queue, launch, tuple(r["lws"]), REPEATS)))
+        confirmed = _confirm(results, lambda r: _retime(queue, launch, tuple(r["lws"])))
     finally:
         _write(queue, buffers, before)
-        s.tuning.put(launch.key, (_best(results) or results[0])["lws"], _record(step, results, complete))
+        chosen = confirmed or _best(results) or results[0]
+        s.tuning.put(launch.key, chosen["lws"], _record(step, results, complete, chosen))
 
 
-def _record(step: Step, results: list[dict], complete: bool) -> dict:
-    best, default = _best(results), results[0]
+def _retime(queue, launch: _Launch, lws) -> float | None:
+    try:
+        return min(_runs(queue, launch, lws, REPEATS))
+    except cl.Error:
+        return None
+
+
+def _record(step: Step, results: list[dict], complete: bool, chosen: dict) -> dict:
+    best, default = (chosen if "time_us" in chosen else None), results[0]
     record = {"default_lws": list(step.lws), "complete": complete, "candidates": results}
     if "time_us" in default:
         record["default_time_us"] = default["time_us"]
@@ -452,23 +464,25 @@ def _record(step: Step, results: list[dict], complete: bool) -> dict:
     return record
 
 
-def _confirm(results: list[dict], retime: Callable[[dict], float | None], launch_us: float = 0.0) -> None:
-    """Time the default (results[0]) and the best candidate again, alternately, CONFIRM_ROUNDS times, and give
-    each the fastest of these runs: the decision then rests on runs made side by side, not on a candidate that
-    happened to be timed while the device was faster (GPU clocks, PoCL's worker threads, a shared machine).
-    `retime(result)` → µs, or None when it cannot be timed again (the results are then left as measured)."""
+def _confirm(results: list[dict], retime: Callable[[dict], float | None], launch_us: float = 0.0) -> dict | None:
+    """The candidate to store: the best one only if it still beats the default (results[0]) when both are timed
+    again, alternately, CONFIRM_ROUNDS times — their times become the fastest of these runs — so that a
+    candidate timed while the device happened to be faster (GPU clocks, PoCL's worker threads, a shared machine)
+    does not win on that alone; the default otherwise. None when nothing was timed. `retime(result)` → µs, or
+    None when it cannot be timed again (the choice then rests on the first measurements)."""
     best, default = _best(results, launch_us), results[0]
     if best is None or best is default or "time_us" not in default:
-        return
+        return best
     times: dict[int, list[float]] = {id(default): [], id(best): []}
     for _ in range(CONFIRM_ROUNDS):
         for r in (default, best):
             t = retime(r)
             if t is None:
-                return
+                return best
             times[id(r)].append(t)
     for r in (default, best):
         r["time_us"] = round(min(times[id(r)]), 3)
+    return _best([default, best], launch_us)
 
 
 def cost(result: dict, launch_us: float = 0.0) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import PymaceError
 
-COST_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")  # ops whose cost is MACs, not elements
+COST_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "SeparableConv")  # ops whose cost is MACs, not elements
 
 
 def benchmark(model_path, device: str = "auto", data_type: str = "fp32", runs: int = 50, warmup: int = 5,
@@ -172,7 +172,7 @@ def _by_op_type(rows: list[dict], total: float) -> list[dict]:
 
 # --- cost model ----------------------------------------------------------------------------------------------
 def node_macs(graph, node) -> int:
-    """Multiply-accumulates of a Conv / ConvTranspose / Gemm / MatMul node (0 for any other op)."""
+    """Multiply-accumulates of a Conv / ConvTranspose / Gemm / MatMul / SeparableConv node (0 for any other op)."""
     shape = {n: graph.tensors[n].shape for n in (*node.inputs, *node.outputs) if n}
     out = int(np.prod(shape[node.outputs[0]]))
     if node.op_type == "Conv":  # each output element: (C_in / group) · kh · kw products
@@ -180,6 +180,10 @@ def node_macs(graph, node) -> int:
     if node.op_type == "ConvTranspose":  # each input element scatters into (C_out / group) · kh · kw outputs
         w = shape[node.inputs[1]]
         return int(np.prod(shape[node.inputs[0]])) * int(np.prod(w[1:]))
+    if node.op_type == "SeparableConv":  # depthwise (taps products per element of C maps), then 1x1 (C a output)
+        n, c = shape[node.inputs[0]][:2]
+        pixels = int(np.prod(shape[node.outputs[0]][2:]))
+        return n * c * pixels * int(np.prod(shape[node.inputs[1]][2:])) + out * c
     if node.op_type == "Gemm":
         a = shape[node.inputs[0]]
         return out * int(a[0] if node.attrs.get("transA") else a[-1])

@@ -148,22 +148,23 @@ def test_fp16_launches_are_tuned_with_their_own_sizes(device, tmp_path):
 
 def test_a_candidate_must_beat_the_default_again_side_by_side():
     """A candidate timed while the device ran faster (drift) does not replace the default: both are timed again,
-    alternately, and only those runs decide; a real gain survives the second look."""
-    from pymace.runtime.tuner import CONFIRM_ROUNDS, _best, _confirm
+    alternately, and only those runs decide — a third candidate timed once does not slip in either; a real gain
+    survives the second look."""
+    from pymace.runtime.tuner import CONFIRM_ROUNDS, _confirm
 
-    def results(default_us, candidate_us):
-        return [{"lws": [64], "time_us": default_us}, {"lws": [256], "time_us": candidate_us}]
+    def results(default_us, *candidates_us):
+        return [{"lws": [64], "time_us": default_us}, *({"lws": [128 * (i + 1)], "time_us": t}
+                                                         for i, t in enumerate(candidates_us))]
 
-    drift = results(149.0, 74.0)  # the default was timed in a slow moment, the candidate in a fast one
+    drift = results(149.0, 74.0, 80.0)  # the default timed in a slow moment, the candidates in a fast one
     calls = []
-    _confirm(drift, lambda r: calls.append(r["lws"]) or {64: 82.0, 256: 80.0}[r["lws"][0]])
-    assert calls == [[64], [256]] * CONFIRM_ROUNDS  # alternately
-    assert _best(drift) is drift[0] and drift[0]["time_us"] == 82.0  # within 3 %: the default stays
+    chosen = _confirm(drift, lambda r: calls.append(r["lws"]) or {64: 82.0, 128: 80.0}[r["lws"][0]])
+    assert calls == [[64], [128]] * CONFIRM_ROUNDS  # alternately, the default and the best only
+    assert chosen is drift[0] and drift[0]["time_us"] == 82.0  # within 3 %: the default stays, not the 80.0 one
 
     real = results(149.0, 74.0)
-    _confirm(real, lambda r: {64: 150.0, 256: 75.0}[r["lws"][0]])
-    assert _best(real) is real[1] and real[1]["time_us"] == 75.0
+    assert _confirm(real, lambda r: {64: 150.0, 128: 75.0}[r["lws"][0]]) is real[1] and real[1]["time_us"] == 75.0
 
     untimed = results(149.0, 74.0)
-    _confirm(untimed, lambda r: None)  # cannot be timed again: left as measured
-    assert untimed[1]["time_us"] == 74.0 and _best(untimed) is untimed[1]
+    assert _confirm(untimed, lambda r: None) is untimed[1]  # cannot be timed again: the first times decide
+    assert _confirm(results(100.0, 99.0), lambda r: 1 / 0) is not None  # nothing to confirm: no retiming

@@ -275,3 +275,27 @@ def test_no_separable_fusion_when_it_would_change_the_result_or_cannot(change):
     graph = _block(np.random.default_rng(6), **change)
     fused = _fused_same_outputs(graph)
     assert "SeparableConv" not in [n.op_type for n in fused.nodes]
+
+
+def test_separable_fusion_leaves_a_1x1_conv_that_also_adds_the_depthwise_output():
+    """y = conv1x1(d) + d with the Add fused as the 1x1 conv's residual: d has one reader, read twice."""
+    rng = np.random.default_rng(8)
+    inits = {"wd": rng.standard_normal((8, 1, 3, 3)).astype(np.float32),
+             "wp": rng.standard_normal((8, 8, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "wd"], ["d"], group=8, pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["d", "wp"], ["p"]), helper.make_node("Add", ["p", "d"], ["y"])]
+    graph = passes.run(_graph(nodes, [1, 8, 6, 7], ["y"], inits))
+    assert [n.op_type for n in graph.nodes] == ["Conv", "Conv"] and graph.nodes[1].attrs.get("residual")
+    fused = _fused_same_outputs(graph)
+    assert "SeparableConv" not in [n.op_type for n in fused.nodes]
+
+
+def test_separable_fusion_of_a_chain_of_one_channel_convs():
+    """With one channel every conv is both a depthwise and a 1x1 conv: each may join one pair only."""
+    rng = np.random.default_rng(9)
+    inits = {f"w{i}": rng.standard_normal((1, 1, 1, 1)).astype(np.float32) for i in range(4)}
+    nodes = [helper.make_node("Conv", ["x" if i == 0 else f"c{i - 1}", f"w{i}"], [f"c{i}" if i < 3 else "y"])
+             for i in range(4)]
+    graph = passes.run(_graph(nodes, [1, 1, 5, 5], ["y"], inits))
+    fused = _fused_same_outputs(graph)
+    assert [n.op_type for n in fused.nodes] == ["SeparableConv", "SeparableConv"]
