@@ -260,11 +260,16 @@ def variants(x_shape, w_shape, group, k, s, p, out_hw, device) -> tuple[dict, li
         elif name == "conv_rows_cpu":
             found.append({"variant": "conv_direct_cpu"})
         found.append({"variant": "conv_direct", "px": px})
+    return default, distinct(found)
+
+
+def distinct(variants: list[dict]) -> list[dict]:
+    """The variants without repeats, in their first order (dicts are not hashable)."""
     unique = []
-    for v in found:
+    for v in variants:
         if v not in unique:
             unique.append(v)
-    return default, unique
+    return unique
 
 
 def pack_gemm_weights(w2d: np.ndarray, tm: int, tk: int) -> np.ndarray:

@@ -85,13 +85,7 @@ def variants(x_shape, dw_shape, m: int, k, s, p, out_hw, device) -> tuple[dict, 
     px = conv.choose_variant(x_shape, dw_shape, c, k, s, p, out_hw, device, "conv_depthwise")[1]
     separate = {"variant": "separate", "px": px}
     default = fused if pixels <= FUSE_MAX_PIXELS or c * k[0] * k[1] <= FUSE_MAX_WORK else separate
-    candidates = [default] + [v for v in [fused, *conv.gemm_variants(m, pixels, c, n, device), separate]
-                              if v != default]
-    unique = []
-    for v in candidates:
-        if v not in unique:
-            unique.append(v)
-    return default, unique
+    return default, conv.distinct([default, fused, *conv.gemm_variants(m, pixels, c, n, device), separate])
 
 
 def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
