@@ -351,14 +351,6 @@ def _runs(queue, launch: _Launch, lws, runs: int) -> list[float]:
     return [(e.profile.end - e.profile.start) * 1e-3 for e in events]
 
 
-def _run(queue, launch: _Launch, lws) -> float:
-    """One run of the launch's kernel with local size `lws`; its device time in microseconds (profiling event).
-    The global size rounds up to whole work-groups, as the planner does."""
-    event = cl.enqueue_nd_range_kernel(queue, launch.step.kernel, whole_groups(launch.gws, lws), lws)
-    event.wait()
-    return (event.profile.end - event.profile.start) * 1e-3
-
-
 def _read(queue, buffers) -> list[np.ndarray]:
     hosts = [np.empty(b.size, np.uint8) for b in buffers]
     for host, buf in zip(hosts, buffers):
@@ -398,7 +390,7 @@ def _measure(queue, launch: _Launch, lws, before, reference, check, best_us) -> 
     result, buffers = {"lws": list(lws)}, launch.buffers
     try:
         _write(queue, buffers, before)
-        _run(queue, launch, lws)  # the warm-up (PoCL compiles a work-group function per local size here)
+        _runs(queue, launch, lws, 1)  # the warm-up (PoCL compiles a work-group function per local size here)
         wrong = _difference(_read(queue, buffers), reference, *check)
         if wrong:
             return result | {"failed": wrong}
@@ -419,7 +411,7 @@ def _tune_launch(s: _Session, launch: _Launch, deadline: float, tick) -> None:
     old = s.tuning.record(launch.key) or {}
     before = _read(queue, buffers)
     try:
-        _run(queue, launch, step.lws)
+        _runs(queue, launch, step.lws, 1)
     except cl.Error as error:  # the plan itself cannot run: nothing to compare with
         failed = {"lws": list(step.lws), "failed": " ".join(str(error).split())[:300]}
         s.tuning.put(launch.key, step.lws, {"default_lws": list(step.lws), "complete": True, "candidates": [failed]})
