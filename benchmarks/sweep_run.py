@@ -61,21 +61,42 @@ def unsupported(message: str) -> list[str]:
 
 
 def random_feeds(graph, model: Model, seed: int) -> dict[str, np.ndarray]:
+    """Fresh inputs in each input's range (RANGES); integer inputs (quantized models) over their type's range."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for name in graph.inputs:
         t = graph.tensors[name]
         kind, low, high = RANGES[model.ranges.get(name, model.input_range)]
+        if np.issubdtype(np.dtype(t.dtype), np.integer):
+            info = np.iinfo(t.dtype)
+            feeds[name] = rng.integers(info.min, int(info.max) + 1, t.shape).astype(t.dtype)
+            continue
         if kind == "normal":
             x = rng.standard_normal(t.shape)
+        elif kind == "page":
+            x = _page(t.shape) + rng.normal(low, high, t.shape)
         else:
             x = rng.uniform(low, high, t.shape)
         if kind == "imagenet":  # an image in [0, 1], normalised along its channel axis (NCHW)
-            shape = [1] * len(t.shape)
-            shape[1] = 3
-            x = (x - _MEAN.reshape(shape)) / _STD.reshape(shape)
-        feeds[name] = x.astype(t.dtype if t.dtype != "float16" else "float32")
+            x = (x - _MEAN.reshape(_channel_shape(t.shape))) / _STD.reshape(_channel_shape(t.shape))
+        feeds[name] = x.astype(np.float32)
     return feeds
+
+
+def _channel_shape(shape) -> list[int]:
+    out = [1] * len(shape)
+    out[1] = 3
+    return out
+
+
+def _page(shape) -> np.ndarray:
+    """scikit-image's `page` resized to the NCHW input, ImageNet-normalised, on every channel."""
+    import skimage.data
+    import skimage.transform
+
+    img = skimage.transform.resize(skimage.data.page(), shape[2:]).astype(np.float32)
+    x = np.stack([(img - m) / s for m, s in zip(_MEAN, _STD)])[None]
+    return np.broadcast_to(x, shape)
 
 
 def reference(path: str, fmt: str, graph):
