@@ -169,6 +169,11 @@ def alternate(fns: dict, reps: int, budget_s: float, max_reps: int = 50) -> dict
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _count(rec: dict, op: str):
+    ops = rec.get("source_ops", {})
+    return ops.get(op, ops.get(op.rsplit(".", 1)[-1], "?"))  # pymace names custom-domain ops domain.Op
+
+
 def convert_stage(rec: dict, model: Model, path: str):
     from benchmarks.sweep_roofline import graph_work
     from pymace.tools.convert import convert
@@ -184,7 +189,7 @@ def convert_stage(rec: dict, model: Model, path: str):
         msg = one_line(e)
         ops = unsupported(msg)
         rec.update(status="convert", unsupported=ops, error=str(e).strip()[:4000],
-                   reason=("unsupported: " + ", ".join(f"{o}×{rec.get('source_ops', {}).get(o, '?')}" for o in ops)
+                   reason=("unsupported: " + ", ".join(f"{o}×{_count(rec, o)}" for o in ops)
                            if ops else msg[:200]))
         return None
     rec.update(converted=True, convert_s=time.perf_counter() - t, nodes=len(graph.nodes),
