@@ -39,13 +39,14 @@ def default_cache() -> Path:
     return Path(default_storage_dir()) / "sweep"
 
 
+def matches(name: str, source: str, patterns: str | None) -> bool:
+    """Whether a model's name or source matches one of the comma-separated glob patterns (any, when none)."""
+    pats = [p.strip() for p in (patterns or "").split(",") if p.strip()]
+    return not pats or any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(source, p) for p in pats)
+
+
 def select(models: list[Model], patterns: str | None) -> list[Model]:
-    """Models whose name or source matches one of the comma-separated glob patterns (all when none)."""
-    if not patterns:
-        return models
-    pats = [p.strip() for p in patterns.split(",") if p.strip()]
-    return [m for m in models if any(fnmatch.fnmatch(m.name, p) or fnmatch.fnmatch(m.source, p) or m.name == p
-                                     for p in pats)]
+    return [m for m in models if matches(m.name, m.source, patterns)]
 
 
 def prepare(models: list[Model], cache: Path, torch_python: str | None) -> dict[str, str]:
@@ -112,11 +113,29 @@ def parse_args(argv=None):
     ap.add_argument("--reps", type=int, default=5, help="alternating timing repetitions at least (median)")
     ap.add_argument("--budget", type=float, default=6.0, help="seconds of extra timing repetitions a model")
     ap.add_argument("--remeasure", action="store_true", help="measure the machine's peak again")
+    ap.add_argument("--from-json", help="print and write the tables of an earlier run's --json; run nothing")
     return ap.parse_args(argv)
+
+
+def report(args, records: list[dict], machine: dict | None, elapsed: float) -> None:
+    sweep_report.print_tables(records, machine, elapsed)
+    if args.json and not args.from_json:
+        Path(args.json).write_text(json.dumps({"records": records, "machine": machine,
+                                               "summary": sweep_report.summary(records), "sources": sources(),
+                                               "seconds": elapsed}, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(sweep_report.markdown(records, machine, elapsed))
+    if args.blockers:
+        Path(args.blockers).write_text(sweep_report.blockers_text(records))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        records = [r for r in saved["records"] if matches(r["name"], r["source"], args.models)]
+        report(args, records, saved.get("machine"), saved.get("seconds", 0.0))
+        return 0
     models = select(catalogue(), args.models)
     if args.list:
         for m in models:
@@ -142,15 +161,7 @@ def main(argv=None) -> int:
             print(sweep_report.progress_line(rec, machine), flush=True)
             records.append(rec)
     elapsed = time.perf_counter() - t0
-    sweep_report.print_tables(records, machine, elapsed)
-    summary = sweep_report.summary(records)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"records": records, "machine": machine, "summary": summary,
-                                               "sources": sources(), "seconds": elapsed}, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(sweep_report.markdown(records, machine, elapsed))
-    if args.blockers:
-        Path(args.blockers).write_text(sweep_report.blockers_text(records))
+    report(args, records, machine, elapsed)
     return 0
 
 

@@ -168,8 +168,17 @@ def _md_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+def sources_table(records: list[dict]) -> str:
+    from benchmarks.sweep_models import sources
+
+    count = collections.Counter(r["source"] for r in records)
+    ok = collections.Counter(r["source"] for r in records if r["status"] == "ok")
+    return _md_table(["source", "pin", "models", "correct"],
+                     [[k, v, count[k], ok[k]] for k, v in sources().items() if count[k]])
+
+
 def markdown(records: list[dict], machine: dict | None, elapsed: float) -> str:
-    parts = [summary_line(summary(records), elapsed)]
+    parts = [summary_line(summary(records), elapsed), sources_table(records)]
     if machine:
         parts.append(machine_line(machine))
     parts.append(_md_table(STATUS_HEADER, _status_rows(records)))

@@ -34,3 +34,21 @@ def test_sweep_model_converts_and_matches(name, device, tmp_path_factory):
     assert rec["converted"], rec.get("reason")
     assert rec["status"] == "ok", (f"{name} on {device.name}: {rec.get('reason')} (fp32 cosine "
                                    f"{rec.get('fp32_cosine')}, fp16 cosine {rec.get('fp16_cosine')})")
+
+
+def test_sweep_reads_unsupported_ops_and_ranks_blockers():
+    from benchmarks.sweep_report import blockers
+    from benchmarks.sweep_run import unsupported
+
+    msg = ("unsupported op(s): PRELU (nodes: a/add;a/Relu, b); RESIZE_BILINEAR (nodes: up/resize). "
+           "pymace supports: ADD, CONV_2D")
+    assert unsupported(msg) == ["PRELU", "RESIZE_BILINEAR"]
+    assert unsupported("model.onnx: constant 'w': 154 bytes do not hold [8, 1, 1, 32] of type 1") == []
+    records = [{"name": "m1", "status": "convert", "unsupported": ["PRELU", "RESIZE_BILINEAR"]},
+               {"name": "m2", "status": "convert", "unsupported": ["PRELU"]},
+               {"name": "m3", "status": "convert", "reason": "x.tflite: constant 'a': 154 bytes do not hold [8]"},
+               {"name": "m4", "status": "convert", "reason": "y.tflite: constant 'b': 192 bytes do not hold [16]"},
+               {"name": "m5", "status": "ok"}]
+    ranked = blockers(records)
+    assert [(k, len(v), len(a)) for k, v, a in ranked][:2] == [("op PRELU", 2, 1), (ranked[1][0], 2, 2)]
+    assert ranked[1][0].startswith("convert: ") and ranked[1][1] == ["m3", "m4"]
