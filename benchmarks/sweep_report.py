@@ -83,7 +83,7 @@ def summary_line(s: dict, elapsed: float) -> str:
 def _normalise(reason: str) -> str:
     """A failure line with its model-specific names and numbers blanked, so that alike failures group."""
     reason = re.sub(r"'[^']*'", "'…'", reason)
-    reason = re.sub(r"/\S+", "…", reason)
+    reason = re.sub(r"\S*/\S+|\S+\.(?:onnx|tflite)\b", "…", reason)
     return re.sub(r"\d+", "N", reason)
 
 
