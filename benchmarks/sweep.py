@@ -117,12 +117,17 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
+def write_json(path: str, records: list[dict], machine: dict | None, elapsed: float, complete: bool) -> None:
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps({"records": records, "machine": machine, "summary": sweep_report.summary(records),
+                               "sources": sources(), "seconds": elapsed, "complete": complete}, indent=1))
+    os.replace(tmp, path)
+
+
 def report(args, records: list[dict], machine: dict | None, elapsed: float) -> None:
     sweep_report.print_tables(records, machine, elapsed)
     if args.json and not args.from_json:
-        Path(args.json).write_text(json.dumps({"records": records, "machine": machine,
-                                               "summary": sweep_report.summary(records), "sources": sources(),
-                                               "seconds": elapsed}, indent=1))
+        write_json(args.json, records, machine, elapsed, complete=True)
     if args.markdown:
         Path(args.markdown).write_text(sweep_report.markdown(records, machine, elapsed))
     if args.blockers:
@@ -160,6 +165,8 @@ def main(argv=None) -> int:
         for rec in pool.map(lambda m: run_worker(m, args, cache), models):
             print(sweep_report.progress_line(rec, machine), flush=True)
             records.append(rec)
+            if args.json:  # so far, so that a sweep stopped part-way still leaves its records
+                write_json(args.json, records, machine, time.perf_counter() - t0, complete=False)
     elapsed = time.perf_counter() - t0
     report(args, records, machine, elapsed)
     return 0
