@@ -104,6 +104,16 @@ def blockers(records: list[dict]) -> list[tuple[str, list[str], list[str]]]:
     return sorted(((k, v, sole.get(k, [])) for k, v in blocked.items()), key=lambda t: (-len(t[1]), -len(t[2]), t[0]))
 
 
+def missing_sets(records: list[dict]) -> list[tuple[str, list[str]]]:
+    """[(the exact set of unsupported ops, the models it alone stops)], most models first: what landing a few
+    ops together unlocks."""
+    sets: dict[str, list[str]] = collections.defaultdict(list)
+    for r in records:
+        if r["status"] != "ok" and r.get("unsupported"):
+            sets[" + ".join(sorted(r["unsupported"]))].append(r["name"])
+    return sorted(sets.items(), key=lambda t: (-len(t[1]), t[0].count("+"), t[0]))
+
+
 def blockers_text(records: list[dict]) -> str:
     s = summary(records)
     lines = [f"pymace sweep blockers, {time.strftime('%Y-%m-%d %H:%M')}: {s['correct']}/{s['models']} correct, "
@@ -111,6 +121,8 @@ def blockers_text(records: list[dict]) -> str:
              "Ranked (models blocked; of which blocked by this alone):"]
     for key, models, alone in blockers(records):
         lines.append(f"  {len(models):3d} ({len(alone)} alone)  {key}: {', '.join(models)}")
+    lines += ["", "Exactly these ops missing (land them together to unlock the models):"]
+    lines += [f"  {len(models):3d}  {ops}: {', '.join(models)}" for ops, models in missing_sets(records)]
     lines += ["", "Model -> first failure line:"]
     for r in records:
         if r["status"] != "ok":
@@ -184,6 +196,8 @@ def markdown(records: list[dict], machine: dict | None, elapsed: float) -> str:
     parts.append(_md_table(STATUS_HEADER, _status_rows(records)))
     parts.append(_md_table(["blocker", "models blocked", "alone", "which"],
                            [[k, len(v), len(a), ", ".join(v)] for k, v, a in blockers(records)]))
+    parts.append(_md_table(["exactly these ops missing", "models", "which"],
+                           [[k, len(v), ", ".join(v)] for k, v in missing_sets(records)]))
     if any(r.get("ms") for r in records):
         parts.append(_md_table(SPEED_HEADER, _speed_rows(records, machine)))
     return "\n\n".join(parts) + "\n"
