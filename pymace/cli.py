@@ -283,15 +283,19 @@ def cmd_inspect(a) -> int:
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)
-    if a.model:
+    if a.model and report["format"] == "pymace program cache":
         report["coverage"] = inspect.coverage(a.file, a.model, device_spec=a.device, data_type=a.data_type)
+    elif a.model:
+        raise ConfigError(f"--model: {a.file} is a {report['format']}, not a pymace program cache")
     if a.extract:
         report["extracted"] = [str(p) for p in inspect.extract(a.file, a.extract)]
+    code, summary = inspect.verdict(report)
+    report["exit_code"], report["summary"] = code, summary
     if a.json:
         _print_json(report)
     else:
-        print(inspect.render_text(report))
-    return 0
+        sys.stdout.write(inspect.render_text(report))
+    return code
 
 
 def cmd_tune(a) -> int:
@@ -426,6 +430,11 @@ def main(argv=None) -> int:
             raise ConfigError(f"`pymace {what}` needs an OpenCL device; --device reference runs the NumPy "
                               "executor, which has no kernels")
         return COMMANDS[a.command](a)
+    except BrokenPipeError:  # `pymace inspect … | head`: the reader has gone; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except PymaceError as e:
         if config.load().debug:
             raise
