@@ -15,6 +15,7 @@ def init_line(init: dict) -> str:
 
 def render(result: dict):
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     init, lat, mem, prog = result["init"], result["latency_ms"], result["memory"], result["programs"]
@@ -41,7 +42,7 @@ def render(result: dict):
         rows.append(("[yellow]warning[/yellow]", f"latency varies by {spread:.0%} (stdev / mean): another process "
                                                  "may share the device; compare medians of longer runs"))
     for k, v in rows:
-        facts.add_row(k, v)
+        facts.add_row(k, escape(v) if k != "[yellow]warning[/yellow]" else v)
     parts = [facts, _table("time by op type (device, profiling events)", ["op type", "nodes", "ms", "%"],
                            [[g["op_type"], g["nodes"], f"{g['time_ms']:.3f}", f"{g['percent']:.1f}"]
                             for g in result["profile"]["by_op_type"]])]
@@ -71,11 +72,12 @@ def _num(v) -> str:
 
 def _table(title: str, columns: list[str], rows: list[list]):
     from rich.table import Table
+    from rich.text import Text
 
     numeric = {"nodes", "ms", "%", "GFLOP/s", "GB/s"}
     table = Table(title=title, title_justify="left")
     for c in columns:
         table.add_column(c, overflow="fold", justify="right" if c in numeric else "left", highlight=False)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))  # Text: node names are not markup
     return table

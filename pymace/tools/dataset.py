@@ -127,6 +127,7 @@ def summarise(rows: list[dict]) -> dict:
 def render_text(result: dict):
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     s = result["summary"]
     head = (f"{Path(result['model']).name} on {result['device']} ({result['data_type']}) vs {result['reference']}: "
@@ -142,11 +143,11 @@ def render_text(result: dict):
     agreement = (f"top-1 agreement {s['top1_agreement']:.1%} ({s['images']} images), top-5 overlap "
                  f"{s['top5_overlap_mean']:.2f} of 5; cosine min {cos['min']:.6f}, p5 {cos['p5']:.6f}, "
                  f"median {cos['median']:.6f}")
-    parts = [head, table, agreement]
+    parts = [Text(head), table, agreement]
     differ = [r for r in result["images"] if r["top5"][0] != r["top5_reference"][0]]
     if differ:
-        parts.append(f"top-1 differs on: {', '.join(Path(r['image']).name for r in differ[:10])}"
-                     + (" …" if len(differ) > 10 else ""))
+        parts.append(Text(f"top-1 differs on: {', '.join(Path(r['image']).name for r in differ[:10])}"
+                          + (" …" if len(differ) > 10 else "")))
     if not s["labelled"]:
         parts.append("no image has a label: accuracy is not measured, only agreement")
     return Group(*parts)

@@ -34,6 +34,7 @@ def demo(device: str = "auto", storage_dir: str | None = None, out_dir=".", cons
     import io
 
     from rich.console import Console
+    from rich.markup import escape
 
     from .. import Engine
     from ..extras import MissingExtraError
@@ -65,7 +66,7 @@ def demo(device: str = "auto", storage_dir: str | None = None, out_dir=".", cons
 
     if skip:
         valid = {"skipped": skip}
-        console.print(f"[yellow]–[/yellow] validation skipped: {skip}")
+        console.print(f"[yellow]–[/yellow] validation skipped: {escape(skip)}")
     else:
         with _step(console, "validating against onnxruntime on the same photo"):
             valid = validate.validate(model, image=str(photo), device=device, storage_dir=storage_dir)

@@ -20,14 +20,16 @@ def input_text(desc: dict) -> str:
 
 def render(result: dict):
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     verdict = "[green]PASS[/green]" if result["passed"] else "[red]FAIL[/red]"
-    head = (f"{verdict}  {Path(result['model']).name} on {result['device']} ({result['data_type']}) vs "
-            f"{result['reference']}" + (f" ({result['reference_source']})" if result.get("reference_source") else "")
-            + f"; cosine ≥ {result['threshold']['value']}")
-    parts = [head, f"input: {input_text(result['input'])}"]
-    parts += [f"note: {result['reference_note']}"] if result.get("reference_note") else []
+    source = f" ({result['reference_source']})" if result.get("reference_source") else ""
+    head = (f"{verdict}  " + escape(f"{Path(result['model']).name} on {result['device']} ({result['data_type']}) vs "
+                                     f"{result['reference']}{source}; cosine ≥ {result['threshold']['value']}"))
+    parts = [head, Text(f"input: {input_text(result['input'])}")]
+    parts += [Text(f"note: {result['reference_note']}")] if result.get("reference_note") else []
     table = Table(title="outputs" + (" (worst sample)" if result["input"].get("samples", 1) > 1 else ""),
                   title_justify="left")
     for c in ("output", "shape", "cosine", "SQNR dB", "max |err|", "top-1 (ref)", "top-5 overlap"):
@@ -36,14 +38,14 @@ def render(result: dict):
         top1 = f"{o['top1']} ({o['top1_reference']})" if "top1" in o else ""
         if o.get("top1_label"):
             top1 += f" {o['top1_label']}"
-        table.add_row(o["name"], str(o["shape"]), f"{o['cosine']:.6f}", _db(o["sqnr_db"]),
+        table.add_row(Text(o["name"]), str(o["shape"]), f"{o['cosine']:.6f}", _db(o["sqnr_db"]),
                       f"{o['max_abs_error']:.3g}", top1, str(o.get("top5_overlap", "")))
     parts.append(table)
     diff = result.get("diff")
     if diff:
         first = diff["first_divergent"]
-        parts.append(f"first divergent node: [bold]{first['node']}[/bold] ({first['op_type']}), tensor "
-                     f"{first['tensor']}, cosine {first['cosine']:.6f}, max |err| {first['max_abs_error']:.3g}"
+        parts.append(f"first divergent node: [bold]{escape(first['node'])}[/bold] ({first['op_type']}), tensor "
+                     f"{escape(first['tensor'])}, cosine {first['cosine']:.6f}, max |err| {first['max_abs_error']:.3g}"
                      if first else "node by node, every node stays above the threshold (the difference is "
                                    "between the reference runtime and pymace's reference executor)")
     if result.get("layers"):
@@ -53,11 +55,13 @@ def render(result: dict):
 
 def layers_table(layers: dict):
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     first = layers["first_divergent"]
-    line = (f"first divergent node vs {layers['reference']}: [bold]{first['node']}[/bold] ({first['op_type']}), "
-            f"tensor {first['tensor']}, cosine {first['cosine']:.6f}" if first else
+    line = (f"first divergent node vs {layers['reference']}: [bold]{escape(first['node'])}[/bold] "
+            f"({first['op_type']}), tensor {escape(first['tensor'])}, cosine {first['cosine']:.6f}" if first else
             f"every one of the {len(layers['nodes'])} compared tensors stays above the threshold vs "
             f"{layers['reference']}")
     table = Table(title=f"layers: {len(layers['nodes'])} tensors compared, {layers['unmatched']} without a twin "
@@ -65,8 +69,8 @@ def layers_table(layers: dict):
     for c in ("node", "op", "tensor", "cosine", "max |err|", ""):
         table.add_column(c, overflow="fold")
     for r in layers["nodes"]:
-        table.add_row(r["node"], r["op_type"], r["tensor"], f"{r['cosine']:.6f}", f"{r['max_abs_error']:.3g}",
-                      "[red]diverges[/red]" if r["diverges"] else "")
+        table.add_row(Text(r["node"]), r["op_type"], Text(r["tensor"]), f"{r['cosine']:.6f}",
+                      f"{r['max_abs_error']:.3g}", "[red]diverges[/red]" if r["diverges"] else "")
     return Group(line, table)
 
 
