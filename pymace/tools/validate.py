@@ -29,7 +29,7 @@ def validate(model_path, reference: str = "auto", image=None, device: str = "aut
              inputs: dict | None = None, source: str | None = None, samples: int = 1,
              input_range: tuple[float, float] = RANGE, layers: bool = False) -> dict:
     """Compare the engine's outputs with a reference runtime; a JSON-able dict (docs/benchmark.md, validate).
-    Inputs: `inputs` (arrays by name), else `image`, else `samples` seeded random draws in `input_range`."""
+    Inputs: `inputs` (arrays or .npy paths by name), else `image`, else `samples` seeded random draws in `input_range`."""
     from .. import Engine
     from ..ir import pmace_file
 
@@ -101,7 +101,11 @@ def sample_feeds(graph, image=None, inputs: dict | None = None, samples: int = 1
                              else "") + (f"; unknown {unknown}" if unknown else ""))
         if samples > 1:
             raise ConfigError("--samples needs random inputs; with --input files there is one sample")
-        return [dict(inputs)], {"kind": "files", "files": {n: _describe(v) for n, v in inputs.items()}, "samples": 1}
+        from .cli_args import load_arrays
+
+        paths = {n: v for n, v in inputs.items() if isinstance(v, (str, Path))}
+        arrays = {**inputs, **load_arrays({n: str(v) for n, v in paths.items()})}
+        return [arrays], {"kind": "files", "files": {n: _describe(v) for n, v in inputs.items()}, "samples": 1}
     if image is not None:
         feeds, desc = make_feeds(graph, image, preprocessing=preprocessing)
         return [feeds], desc | {"samples": 1}
@@ -112,7 +116,7 @@ def sample_feeds(graph, image=None, inputs: dict | None = None, samples: int = 1
 
 
 def _describe(value) -> str:
-    return value if isinstance(value, str) else f"array {list(np.shape(value))}"
+    return str(value) if isinstance(value, (str, Path)) else f"array {list(np.shape(value))}"
 
 
 def make_feeds(graph, image=None, seed: int = 0, input_range: tuple[float, float] = RANGE,
