@@ -29,7 +29,8 @@ def validate(model_path, reference: str = "auto", image=None, device: str = "aut
              inputs: dict | None = None, source: str | None = None, samples: int = 1,
              input_range: tuple[float, float] = RANGE, layers: bool = False) -> dict:
     """Compare the engine's outputs with a reference runtime; a JSON-able dict (docs/benchmark.md, validate).
-    Inputs: `inputs` (arrays or .npy paths by name), else `image`, else `samples` seeded random draws in `input_range`."""
+    Inputs: `inputs` (arrays or .npy paths by name),
+    else `image`, else `samples` seeded random draws in `input_range`."""
     from .. import Engine
     from ..ir import pmace_file
 
