@@ -252,13 +252,17 @@ def cmd_zoo(a) -> int:
     from .tools import zoo
 
     if a.action == "list":
-        rows = [{"name": e.name, "package": e.package, "framework": e.framework, "description": e.description}
-                for e in zoo.ENTRIES.values()]
+        folder = zoo.zoo_dir(a.storage_dir)
+        rows = [{"name": name, "package": zoo.ENTRIES[name].package if name in zoo.ENTRIES else "onnx (test data)",
+                 "framework": zoo.ENTRIES[name].framework if name in zoo.ENTRIES else "onnx",
+                 "fetched": (folder / name / f"{name}.pmace").exists(), "description": zoo.describe(name)}
+                for name in zoo.names()]
         if a.json:
             _print_json({"models": rows})
         else:
+            print(f"{'name':<20} {'framework':<20} {'fetched':<8} description")
             for r in rows:
-                print(f"{r['name']:<20} {r['framework']:<20} {r['description']}")
+                print(f"{r['name']:<20} {r['framework']:<20} {'yes' if r['fetched'] else '':<8} {r['description']}")
         return 0
     if not a.name:
         raise InputError("pymace zoo fetch NAME: name a model (see `pymace zoo list`)")
@@ -284,7 +288,7 @@ def cmd_inspect(a) -> int:
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)
-    if a.model and report["format"] == "pymace program cache":
+    if a.model and report["format"] in ("pymace program cache", "unreadable", "unknown format"):
         report["coverage"] = inspect.coverage(a.file, a.model, device_spec=a.device, data_type=a.data_type)
     elif a.model:
         raise ConfigError(f"--model: {a.file} is a {report['format']}, not a pymace program cache")
