@@ -27,7 +27,7 @@ def render(result: dict):
         ("model", f"{result['model']['name']} ({result['model']['nodes']} nodes, {result['data_type']})"),
         ("device", f"{result['device']['name']} ({result['device']['platform_name']})"),
         ("input", _input(desc)),
-        ("init", init_line(init)),
+        ("init cold → warm", init_line(init)),
         ("first inference", f"cold {init['cold']['first_inference_seconds'] * 1e3:.1f} ms, warm "
                             f"{init['warm']['first_inference_seconds'] * 1e3:.1f} ms"),
         ("latency ms", "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "p50", "p90", "p99", "max", "mean"))
