@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "run again to continue")
     _common(p)
 
+    _add_measuring_commands(sub)
+    p = sub.add_parser("demo", help="fetch MobileNetV2, run it on the default device, classify a photo, report")
+    p.add_argument("--out-dir", default=".")
+    _common(p, data_type=False)
+    return parser
+
+
+def _add_measuring_commands(sub) -> None:
+    """benchmark, validate, report: the commands that measure a model on a device."""
     p = sub.add_parser("benchmark", help="init time cold/warm, latency percentiles, per-op profile, memory")
     p.add_argument("model")
     cli_args.add_runs(p, 50)
@@ -113,10 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="validate on this image instead of random input")
     _common(p)
 
-    p = sub.add_parser("demo", help="fetch MobileNetV2, run it on the default device, classify a photo, report")
-    p.add_argument("--out-dir", default=".")
-    _common(p, data_type=False)
-    return parser
 
 
 def _print_json(obj) -> None:
