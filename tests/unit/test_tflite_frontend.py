@@ -73,12 +73,12 @@ def test_corrupted_bytes_never_crash(blazeface, tmp_path, flips):
 
 
 def test_unsupported_op_lists_op_and_nodes(blazeface, tmp_path):
-    relu, sqdiff = tfl.BuiltinOperator.RELU, tfl.BuiltinOperator.SQUARED_DIFFERENCE
+    relu, segment_sum = tfl.BuiltinOperator.RELU, tfl.BuiltinOperator.SEGMENT_SUM
     with pytest.raises(UnsupportedOpError) as e:
-        load_bytes(tmp_path, with_opcode(blazeface, relu, sqdiff))
-    assert set(e.value.unsupported) == {"SQUARED_DIFFERENCE"}
-    assert "activation" in e.value.unsupported["SQUARED_DIFFERENCE"]  # the nodes, by their output tensors
-    assert len(e.value.unsupported["SQUARED_DIFFERENCE"]) == 17
+        load_bytes(tmp_path, with_opcode(blazeface, relu, segment_sum))
+    assert set(e.value.unsupported) == {"SEGMENT_SUM"}
+    assert "activation" in e.value.unsupported["SEGMENT_SUM"]  # the nodes, by their output tensors
+    assert len(e.value.unsupported["SEGMENT_SUM"]) == 17
     assert "CONV_2D" in str(e.value)  # what is supported is listed too
 
 
