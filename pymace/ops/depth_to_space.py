@@ -1,7 +1,7 @@
-"""DepthToSpace (modes DCR and CRD) and SpaceToDepth with ONNX semantics, NCHW. DepthToSpace moves blocks of
+"""DepthToSpace and SpaceToDepth with ONNX semantics (modes DCR and CRD), NCHW. DepthToSpace moves blocks of
 `blocksize`² channels onto a blocksize × blocksize patch of pixels: DCR (TensorFlow's order) takes channel
 (i·bs + j)·C' + c for patch offset (i, j) of output channel c, CRD (PyTorch's PixelShuffle) channel c·bs² + i·bs + j.
-SpaceToDepth is DCR's inverse. One work-item gathers one output element."""
+SpaceToDepth is the inverse of either (DCR by default). One work-item gathers one output element."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +17,9 @@ def _check(shape, blocksize, op_type, mode="DCR"):
     if len(shape) != 4 or bs < 1:
         raise ConvertError(f"{op_type} needs a 4-d input and blocksize >= 1, not {list(shape)} and {blocksize}")
     n, c, h, w = shape
+    if mode not in ("DCR", "CRD"):
+        raise ConvertError(f"{op_type} mode {mode!r} (DCR or CRD)")
     if op_type == "DepthToSpace":
-        if mode not in ("DCR", "CRD"):
-            raise ConvertError(f"DepthToSpace mode {mode!r} (DCR or CRD)")
         if c % (bs * bs):
             raise ConvertError(f"DepthToSpace: {c} channels do not divide into blocks of {bs}x{bs}")
         return bs, (n, c // (bs * bs), h * bs, w * bs)
@@ -36,7 +36,8 @@ def reference(x, _op_type="DepthToSpace", blocksize=0, mode="DCR", **_):
     bs, out = _check(x.shape, blocksize, _op_type, mode)
     n, c, h, w = x.shape
     if _op_type == "SpaceToDepth":
-        y = x.reshape(n, c, h // bs, bs, w // bs, bs).transpose(0, 3, 5, 1, 2, 4)
+        y = x.reshape(n, c, h // bs, bs, w // bs, bs).transpose((0, 3, 5, 1, 2, 4) if mode == "DCR" else
+                                                                (0, 1, 3, 5, 2, 4))
     elif mode == "DCR":
         y = x.reshape(n, bs, bs, c // (bs * bs), h, w).transpose(0, 3, 4, 1, 5, 2)
     else:
@@ -49,7 +50,7 @@ def launch(ctx, _op_type="DepthToSpace", blocksize=0, mode="DCR", **_):
     if int(np.prod(out)) == 0:
         return
     _, c_in, h_in, w_in = ctx.inputs[0].shape
-    order = 2 if _op_type == "SpaceToDepth" else int(mode == "CRD")
+    order = (2 if _op_type == "SpaceToDepth" else 0) + int(mode == "CRD")
     args = [ctx.inputs[0], ctx.outputs[0], *map(np.int32, (c_in, h_in, w_in, out[1], out[2], out[3]))]
     ctx.kernel("depth_to_space", "depth_to_space", (out[3], out[2], out[0] * out[1]), args,
                options=(f"-DBS={bs}", f"-DORDER={order}"))
@@ -62,4 +63,5 @@ CASES = [
     Case("crd_bs4", [(1, 32, 3, 2)], {"blocksize": 4, "mode": "CRD"}),
     Case("s2d_bs2", [(1, 3, 6, 8)], {"blocksize": 2}, op_type="SpaceToDepth"),
     Case("s2d_bs3", [(2, 5, 9, 6)], {"blocksize": 3}, op_type="SpaceToDepth"),
+    Case("s2d_crd_bs2", [(1, 3, 4, 6)], {"blocksize": 2, "mode": "CRD"}, op_type="SpaceToDepth"),
 ]
