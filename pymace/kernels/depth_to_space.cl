@@ -3,8 +3,9 @@
  * 2: SpaceToDepth DCR (output channel (i·BS + j)·C_in + c reads pixel (y·BS + i, x·BS + j) of channel c),
  * 3: SpaceToDepth CRD (output channel c·BS² + i·BS + j). */
 __kernel void depth_to_space(__global const store_t *in, __global store_t *out, int c_in, int h_in, int w_in,
-                             int c_out, int h_out, int w_out) {
+                             int c_out, int h_out, int w_out, int nc_out) {
   const int x = get_global_id(0), y = get_global_id(1), nc = get_global_id(2);
+  if (x >= w_out || y >= h_out || nc >= nc_out) return;  /* the global size may be rounded up */
   const int n = nc / c_out, c = nc % c_out;
 #if ORDER >= 2
 #if ORDER == 2

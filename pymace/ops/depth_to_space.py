@@ -51,7 +51,8 @@ def launch(ctx, _op_type="DepthToSpace", blocksize=0, mode="DCR", **_):
         return
     _, c_in, h_in, w_in = ctx.inputs[0].shape
     order = (2 if _op_type == "SpaceToDepth" else 0) + int(mode == "CRD")
-    args = [ctx.inputs[0], ctx.outputs[0], *map(np.int32, (c_in, h_in, w_in, out[1], out[2], out[3]))]
+    dims = (c_in, h_in, w_in, out[1], out[2], out[3], out[0] * out[1])
+    args = [ctx.inputs[0], ctx.outputs[0], *map(np.int32, dims)]
     ctx.kernel("depth_to_space", "depth_to_space", (out[3], out[2], out[0] * out[1]), args,
                options=(f"-DBS={bs}", f"-DORDER={order}"))
 
