@@ -45,7 +45,8 @@ def mobilenet_v2_qdq(directory: Path, per_channel: bool = True, reduce_range: bo
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    target = directory / f"mobilenet_v2_qdq_{weight_type}{'_pc' if per_channel else ''}{'_rr' if reduce_range else ''}.onnx"
+    suffix = f"{weight_type}{'_pc' if per_channel else ''}{'_rr' if reduce_range else ''}"
+    target = directory / f"mobilenet_v2_qdq_{suffix}.onnx"
     if target.exists():
         return target
     directory.mkdir(parents=True, exist_ok=True)
