@@ -18,8 +18,8 @@ from pymace.reference import executor
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tflite"
 FLOAT = ["prelu", "resize", "fully_connected", "reduce", "activations", "strided_slice", "slice", "space_depth",
-         "transpose_conv", "binary_math", "gather", "split_pack", "transpose_squeeze", "batch_matmul", "sparse", "sparse_blocks",
-         "fp16_weights"]
+         "transpose_conv", "binary_math", "gather", "split_pack", "transpose_squeeze", "batch_matmul", "sparse",
+         "sparse_blocks", "fp16_weights"]
 QUANT = ["quant_int8", "quant_int8_io", "quant_uint8_io"]
 
 
