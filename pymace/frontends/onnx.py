@@ -507,3 +507,7 @@ IMPORTERS = {
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
+
+from . import onnx_quant  # noqa: E402  (quantized ops, in their own module)
+
+IMPORTERS.update(onnx_quant.IMPORTERS)
