@@ -3,7 +3,6 @@ runs in onnxruntime and classifies real photos; converted to pymace's IR it matc
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import skimage.data
 
@@ -11,6 +10,7 @@ from pymace.frontends import torch_mobilenet
 from pymace.reference import executor
 from pymace.tools import zoo
 from pymace.tools.convert import convert
+from tests import helpers
 
 TOL = 1e-4
 # photo → (ImageNet class, probability onnxruntime gives with pymace's preprocessing)
@@ -25,7 +25,7 @@ def pth():
 @pytest.fixture(scope="module")
 def ort_session(pth):
     model = torch_mobilenet.to_onnx(pth)
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return helpers.ort_session(model)
 
 
 @pytest.fixture(scope="module")
