@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pymace.metrics import rel_err
 from pymace.reference import executor
 from pymace.tools import zoo
 from pymace.tools.convert import convert
@@ -34,7 +35,7 @@ def _compare(graph, session, feeds) -> list[float]:
     want = session.run(graph.outputs, feeds)
     for name, w in zip(graph.outputs, want):
         assert got[name].shape == w.shape, f"{name}: {got[name].shape} != {w.shape}"
-    return [float(np.abs(got[n] - w).max() / np.abs(w).max()) for n, w in zip(graph.outputs, want)]
+    return [rel_err(got[n], w) for n, w in zip(graph.outputs, want)]
 
 
 @pytest.fixture(scope="session")
