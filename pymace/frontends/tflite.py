@@ -20,6 +20,7 @@ import tflite
 
 from ..errors import ConvertError, ModelError, UnsupportedOpError
 from ..ir.graph import Graph, Node, Tensor
+from ..ops.geometry import same_pads  # TFLite SAME = ONNX SAME_UPPER
 
 TO_NCHW, TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -163,17 +164,6 @@ def _options(op, kind: str) -> dict:
     if out.get("Padding", 0) not in (tflite.Padding.SAME, tflite.Padding.VALID):
         raise ModelError(f"{kind} operator with unknown padding {out['Padding']}")
     return out
-
-
-def same_pads(size: tuple[int, int], kernel, strides, dilations) -> list[int]:
-    """TFLite SAME padding as explicit ONNX pads [top, left, bottom, right]: the output is ceil(in / stride)
-    and the odd pixel of padding, if any, goes at the end (bottom/right)."""
-    begin, end = [], []
-    for n, k, s, d in zip(size, kernel, strides, dilations, strict=True):
-        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        begin.append(total // 2)
-        end.append(total - total // 2)
-    return begin + end
 
 
 class _Importer:

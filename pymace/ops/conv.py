@@ -10,13 +10,13 @@ layer is small). The node attributes `kernel_variant` and, for conv_gemm, `tilin
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, Counters, Scratch, TensorInfo, ints
+from .base import Case, Const, Counters, Scratch, TensorInfo
+from .geometry import conv_window
 
 OP_TYPES = ("Conv",)
 
@@ -32,34 +32,29 @@ def split_inputs(rest, activation, residual=False):
 
 
 def conv_geometry(x_shape, w_shape, kernel_shape=None, strides=None, pads=None, dilations=None,
-                  auto_pad="NOTSET"):
+                  auto_pad="NOTSET", group=1):
     """(kernel, strides, pads [begins..., ends...], dilations, output spatial shape) with ONNX defaults."""
-    nd = len(x_shape) - 2
-    k = ints(kernel_shape or w_shape[2:])
-    s, d = ints(strides or [1] * nd), ints(dilations or [1] * nd)
-    span = [(k[i] - 1) * d[i] + 1 for i in range(nd)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [math.ceil(x_shape[2 + i] / s[i]) for i in range(nd)]
-        total = [max(0, (out[i] - 1) * s[i] + span[i] - x_shape[2 + i]) for i in range(nd)]
-        small = [t // 2 for t in total]
-        big = [t - t // 2 for t in total]
-        p = small + big if auto_pad == "SAME_UPPER" else big + small
-    else:
-        p = ints(pads or [0] * 2 * nd) if auto_pad != "VALID" else [0] * 2 * nd
-    out = [(x_shape[2 + i] + p[i] + p[nd + i] - span[i]) // s[i] + 1 for i in range(nd)]
-    return k, s, p, d, out
+    w = conv_window(x_shape, w_shape, group, kernel_shape, strides, pads, dilations, auto_pad)
+    return list(w.kernel), list(w.strides), list(w.pads), list(w.dilations), list(w.out)
 
 
-def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", **attrs):
+def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", group=1, activation=None, residual=False,
+          **attrs):
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    out = conv_geometry(x.shape, w.shape, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo)[4]
-    return [((x.shape[0], w.shape[0], *out), "float32")]
+    out = conv_window(x.shape, w.shape, group, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo).out
+    bias, res, _ = split_inputs(rest, activation, residual)
+    if bias is not None and tuple(bias.shape) != (w.shape[0],):
+        raise ConvertError(f"bias of shape {list(bias.shape)} for {w.shape[0]} output channels")
+    y = (x.shape[0], w.shape[0], *out)
+    if res is not None and tuple(res.shape) != y:
+        raise ConvertError(f"residual of shape {list(res.shape)} for an output of shape {list(y)}")
+    return [(y, "float32")]
 
 
 def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None,
               group=1, auto_pad="NOTSET", activation=None, activation_params=(), residual=False, **_):
     b, res, slope = split_inputs(rest, activation, residual)
-    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
+    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad, group)
     n, c, nd, m = x.shape[0], x.shape[1], len(k), w.shape[0]
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p[i], p[nd + i]) for i in range(nd)])
     patches = []  # im2col: one strided window of the padded input per kernel tap
@@ -358,7 +353,7 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
     bias, res, slope = split_inputs(ctx.inputs[2:], activation, residual)
     res = [res] if res is not None else []  # the residual buffer goes right before y (RES_PARAM in conv.cl)
-    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad)
+    k, s, p, d, out = conv_geometry(x.shape, w.shape, kernel_shape, strides, pads, dilations, auto_pad, group)
     (n, c, h, wd), m = x.shape, w.shape[0]
     forced_tiling, tiling, last = tiling, None, False
     if kernel_variant:  # forced (tests, experiments): the heuristic's parameters for that kernel

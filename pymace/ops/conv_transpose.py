@@ -8,45 +8,30 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, TensorInfo, ints
+from .base import Case, Const, TensorInfo
 from .conv import channel_vectors, pack_blocks, split_inputs
+from .geometry import transpose_window
 
 OP_TYPES = ("ConvTranspose",)
 
 
-def geometry(x_shape, w_shape, group=1, kernel_shape=None, strides=None, pads=None, dilations=None,
-             output_padding=None, output_shape=None, auto_pad="NOTSET"):
-    """(kernel, strides, pads [begins..., ends...], dilations, output spatial shape) with ONNX's rules."""
-    nd = len(x_shape) - 2
-    k = ints(kernel_shape or w_shape[2:])
-    s, d = ints(strides or [1] * nd), ints(dilations or [1] * nd)
-    op = ints(output_padding or [0] * nd)
-    full = [s[i] * (x_shape[2 + i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 for i in range(nd)]
-    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        output_shape = [x_shape[2 + i] * s[i] for i in range(nd)]
-    if output_shape is not None:  # ONNX: pads follow from the requested shape
-        out = ints(output_shape)[-nd:]
-        total = [full[i] - out[i] for i in range(nd)]
-        small, big = [t // 2 for t in total], [t - t // 2 for t in total]
-        p = small + big if auto_pad == "SAME_UPPER" else big + small
-    else:
-        p = ints(pads or [0] * 2 * nd)
-        out = [full[i] - p[i] - p[nd + i] for i in range(nd)]
-    return k, s, p, d, out
-
-
-def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1, **attrs):
+def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1, activation=None, **attrs):
     names = ("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "auto_pad")
-    out = geometry(x.shape, w.shape, group, **{a: attrs[a] for a in names if a in attrs})[4]
-    return [((x.shape[0], w.shape[1] * group, *out), "float32")]
+    out = transpose_window(x.shape, w.shape, group, **{a: attrs[a] for a in names if a in attrs}).out
+    bias = split_inputs(rest, activation)[0]
+    m = w.shape[1] * int(group)
+    if bias is not None and tuple(bias.shape) != (m,):
+        raise ConvertError(f"bias of shape {list(bias.shape)} for {m} output channels")
+    return [((x.shape[0], m, *out), "float32")]
 
 
 def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
               dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
               activation_params=(), **_):
     b, _, slope = split_inputs(rest, activation)
-    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
-                               output_padding, output_shape, auto_pad)
+    win = transpose_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, output_padding,
+                           output_shape, auto_pad)
+    k, s, p, d, out = win.kernel, win.strides, win.pads, win.dilations, win.out
     n, c, nd, mg = x.shape[0], x.shape[1], len(k), w.shape[1]
     # Every input pixel times every tap: cols[n, g, m, tap, pixel]; then scatter-add each tap's plane.
     wt = w.reshape(group, c // group, mg * int(np.prod(k))).transpose(0, 2, 1)
@@ -72,8 +57,9 @@ def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D ConvTranspose with constant weights")
     bias, _, slope = split_inputs(ctx.inputs[2:], activation)
-    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
-                               output_padding, output_shape, auto_pad)
+    win = transpose_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, output_padding,
+                           output_shape, auto_pad)
+    k, s, p, d, out = win.kernel, win.strides, win.pads, win.dilations, win.out
     (n, c, h, wd), mg = x.shape, w.shape[1]
     cg, mbg = c // group, -(-mg // 4)
     # [C, Mg, KH, KW] -> rows per output channel ordered (tap, input channel) -> blocks of 4 output channels

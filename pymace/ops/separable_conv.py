@@ -17,6 +17,7 @@ from ..errors import ConvertError
 from . import activation as act
 from . import conv
 from .base import Case, Scratch, TensorInfo
+from .geometry import conv_window
 
 OP_TYPES = ("SeparableConv",)
 DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the depthwise output (a clamp)
@@ -24,7 +25,10 @@ DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the 
 
 def infer(x: TensorInfo, dw_w: TensorInfo, dw_b, pw_w: TensorInfo, *rest, _op_type="SeparableConv", **attrs):
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    out = conv.conv_geometry(x.shape, dw_w.shape, **geo)[4]
+    c = x.shape[1] if len(x.shape) > 1 else 0
+    out = conv_window(x.shape, dw_w.shape, c, **geo).out
+    if tuple(pw_w.shape[1:]) != (c, 1, 1):
+        raise ConvertError(f"1x1 weights of shape {list(pw_w.shape)} for {c} channels")
     return [((x.shape[0], pw_w.shape[0], *out), "float32")]
 
 
@@ -106,7 +110,7 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
                            f"fit {c} channels")
     bias, res, slope = conv.split_inputs(ctx.inputs[4:], activation, residual)
     res = [res] if res is not None else []
-    k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
+    k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations, group=c)
     default, candidates = variants(x.shape, dw_w.shape, m, k, s, p, out, ctx.device)
     if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused, fused_tiling's or `tiling` [TM, TN,
         # TK, SPLIT(, last)]

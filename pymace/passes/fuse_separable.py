@@ -30,7 +30,7 @@ def _pointwise(graph: Graph, node: Node) -> bool:
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
     k, s, p, _, _ = conv.conv_geometry(x.shape, w.shape, node.attrs.get("kernel_shape"), node.attrs.get("strides"),
                                        node.attrs.get("pads"), node.attrs.get("dilations"),
-                                       node.attrs.get("auto_pad", "NOTSET"))
+                                       node.attrs.get("auto_pad", "NOTSET"), node.attrs.get("group", 1))
     return len(x.shape) == 4 and w.is_const and k == [1, 1] and s == [1, 1] and not any(p)
 
 
@@ -38,7 +38,7 @@ def _fused(graph: Graph, dw: Node, pw: Node) -> Node:
     a = dw.attrs
     x, w = graph.tensors[dw.inputs[0]], graph.tensors[dw.inputs[1]]
     k, s, p, d, _ = conv.conv_geometry(x.shape, w.shape, a.get("kernel_shape"), a.get("strides"), a.get("pads"),
-                                       a.get("dilations"), a.get("auto_pad", "NOTSET"))
+                                       a.get("dilations"), a.get("auto_pad", "NOTSET"), a.get("group", 1))
     attrs = {"kernel_shape": k, "strides": s, "pads": p, "dilations": d}
     if a.get("activation"):
         attrs["dw_activation"] = a["activation"]
