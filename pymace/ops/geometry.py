@@ -145,7 +145,7 @@ def pool_window(x_shape, kernel_shape, strides=None, pads=None, dilations=None, 
     return window(spatial, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode)
 
 
-def transpose_window(x_shape, w_shape, group=1, kernel_shape=None, strides=None, pads=None, dilations=None,
+def transpose_window(x_shape, w_shape, group=1, kernel_shape=None, strides=None, pads=None, dilations=None,  # noqa: PLR0913
                      output_padding=None, output_shape=None, auto_pad="NOTSET") -> Window:
     """ConvTranspose's window (input [N, C, ...], weights [C, M / group, k...]). The output is
     stride * (size - 1) + output_padding + span - pads per axis; with `output_shape` (or SAME_*: size * stride)
