@@ -82,7 +82,7 @@ def window(spatial, kernel, strides=None, pads=None, dilations=None, auto_pad="N
         return _checked(spatial, Window(k, s, p, d, tuple(-(-n // st) for n, st in zip(spatial, s, strict=True))))
     p = _ints("pads", pads if auto_pad != "VALID" else None, 2 * r, 0, default=0)
     out = []
-    for n, st, e, b, a in zip(spatial, s, Window(k, s, p, d, ()).span, p[:r], p[r:], strict=True):
+    for n, st, e, b, a in zip(spatial, s, [(kk - 1) * dd + 1 for kk, dd in zip(k, d)], p[:r], p[r:], strict=True):
         o = (-(-(n + b + a - e) // st) if ceil_mode else (n + b + a - e) // st) + 1
         out.append(o - 1 if ceil_mode and (o - 1) * st >= n + b else o)
     return _checked(spatial, Window(k, s, p, d, tuple(out)))

@@ -84,16 +84,22 @@ def params(program: str, kernel: str) -> tuple[Param, ...]:
     return tuple(out)
 
 
-def bind(program: str, kernel: str, values: dict, options=()) -> list:
-    """`values` (parameter name -> value) as the kernel's positional argument list under build `options`."""
+@functools.lru_cache(maxsize=4096)
+def _layout(program: str, kernel: str, options: tuple[str, ...]) -> tuple[tuple, frozenset]:
+    """((name, scalar type or None) in order, the set of names) of the parameters present under `options`."""
     defined = {o[2:].split("=")[0] for o in options if o.startswith("-D")}
     wanted = [p for p in params(program, kernel) if p.guard is None or p.guard in defined]
-    missing = [p.name for p in wanted if p.name not in values]
-    extra = sorted(set(values) - {p.name for p in wanted})
-    if missing or extra:
+    return tuple((p.name, SCALARS.get(p.kind)) for p in wanted), frozenset(p.name for p in wanted)
+
+
+def bind(program: str, kernel: str, values: dict, options=()) -> list:
+    """`values` (parameter name -> value) as the kernel's positional argument list under build `options`."""
+    order, names = _layout(program, kernel, tuple(options))
+    if values.keys() != names:
+        missing, extra = sorted(names - values.keys()), sorted(values.keys() - names)
         raise TypeError(f"{program}.cl {kernel}: {f'no value for {missing}' if missing else ''}"
                         f"{'; ' if missing and extra else ''}{f'no parameter {extra}' if extra else ''}")
-    return [SCALARS[p.kind](values[p.name]) if p.kind in SCALARS else values[p.name] for p in wanted]
+    return [values[name] if scalar is None else scalar(values[name]) for name, scalar in order]
 
 
 def launch(ctx, program: str, kernel: str, gws, values: dict, options=(), lws=None) -> None:
