@@ -200,6 +200,7 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
             log.info("%s was converted by another pymace; converting again", target)
         except ModelError as e:  # an older format or a damaged file: convert again
             log.warning("%s; converting again", e)
+    _require_converter(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     if name in LIGHT:
         src, shapes = target.with_suffix(".onnx"), None
@@ -208,6 +209,16 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
         src, shapes = source(name, storage_dir), entry(name).inputs or None
     convert(src, target, input_shapes=shapes, metadata=_entry_metadata(name))
     return target
+
+
+def _require_converter(name: str) -> None:
+    """Before any download: the frontend this model's conversion needs is installed (the .pth needs none)."""
+    from ..extras import require
+
+    framework = "onnx" if name in LIGHT else entry(name).framework
+    modules = {"onnx": ("onnx",), "tflite": ("tflite", "flatbuffers")}.get(framework, ())
+    if modules:
+        require(f"zoo fetch {name}", "convert", *modules)
 
 
 # How each model expects a photo (validate --image, the report): x = (pixel * scale - mean) / std, per channel.
