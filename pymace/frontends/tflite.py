@@ -26,6 +26,7 @@ import tflite
 
 from ..errors import ConvertError, ModelError, UnsupportedOpError
 from ..ir.graph import Graph, Node, Tensor
+from ..ops.geometry import same_pads  # TFLite SAME = ONNX SAME_UPPER
 from . import tflite_quant
 from .tflite_reader import TfOp, TfTensor, parse
 
@@ -57,17 +58,6 @@ def load(path: str | os.PathLike, quantized_activations: str = "fake_quant") -> 
     meta.update(framework="tflite", source_file=str(path), source_sha256=hashlib.sha256(buf).hexdigest())
     imp = _Importer(tensors, ops, meta, quantized_activations)
     return imp.run(inputs, outputs, os.path.splitext(os.path.basename(path))[0])
-
-
-def same_pads(size: tuple[int, int], kernel, strides, dilations) -> list[int]:
-    """TFLite SAME padding as explicit ONNX pads [top, left, bottom, right]: the output is ceil(in / stride)
-    and the odd pixel of padding, if any, goes at the end (bottom/right)."""
-    begin, end = [], []
-    for n, k, s, d in zip(size, kernel, strides, dilations, strict=True):
-        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        begin.append(total // 2)
-        end.append(total - total // 2)
-    return begin + end
 
 
 def nchw_axis(axis: int, rank: int) -> int:

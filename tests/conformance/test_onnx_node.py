@@ -12,6 +12,7 @@ from onnx.backend.test.case.node import collect_testcases
 from pymace import ops
 from pymace.errors import PymaceError
 from pymace.frontends import onnx as onnx_frontend
+from pymace.metrics import rel_err
 from pymace.reference import executor
 
 _NO_NUMPY_DTYPE = "pymace tensors are NumPy arrays; ONNX's 8/4/2-bit floats and ints and bfloat16 have no NumPy dtype"
@@ -113,20 +114,7 @@ def test_node_case(case):
             want = _array(want)
             assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
             assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
-            assert err_ratio(got, want) <= _tolerance(want), f"{name}: max|err|/max|ref| = {err_ratio(got, want):.3g}"
-
-
-def err_ratio(got: np.ndarray, want: np.ndarray) -> float:
-    """max|err|/max|ref| over the finite reference values; NaN and ±inf must match exactly."""
-    if not want.size:
-        return 0.0
-    g, w = got.astype(np.float64), want.astype(np.float64)
-    same = (g == w) | (np.isnan(g) & np.isnan(w))
-    finite = np.isfinite(w)
-    if not (same | finite).all():
-        return float("inf")
-    scale = max(float(np.abs(w[finite]).max()), 1e-30) if finite.any() and want.dtype.kind == "f" else 1.0
-    return float(np.where(same, 0.0, np.abs(g - w)).max()) / scale
+            assert rel_err(got, want) <= _tolerance(want), f"{name}: max|err|/max|ref| = {rel_err(got, want):.3g}"
 
 
 def test_counts(record_property):
