@@ -38,7 +38,7 @@ def text(choice: dict) -> str:
 def pair_rows(name, graph, device, storage, data_type) -> list[list]:
     planner = Planner(graph, device, None, None, data_type)
     planner.collect_launches()
-    tuning = TuningFile.open(storage, device)
+    tuning = TuningFile.open(storage, device.identity)
     rows = []
     for choice in planner.choices.values():
         if not choice.key.startswith("SeparableConv"):

@@ -26,7 +26,7 @@ from pymace.tools import zoo  # noqa: E402
 def rows_for(name, graph, device, storage, data_type) -> list[list]:
     planner = Planner(graph, device, None, None, data_type)
     planner.collect_launches()
-    tuning, rows = TuningFile.open(storage, device), []
+    tuning, rows = TuningFile.open(storage, device.identity), []
     for choice in planner.choices.values():
         gemm = next((c for c in choice.candidates if c["variant"] == "conv_gemm"), None)
         if gemm is None or gemm["split"] == 1 or not (record := tuning.record(choice.key)):

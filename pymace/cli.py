@@ -260,9 +260,8 @@ def cmd_inspect(a) -> int:
     if a.device != "reference":
         try:
             from .runtime import device as devices
-            from .runtime.program_cache import DeviceRecord
 
-            device = DeviceRecord.of(devices.select(a.device))
+            device = devices.select(a.device).identity
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)

@@ -41,6 +41,7 @@ class Engine:
         self.device_spec = (device or model_device).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.plan = None
+        self.session = None
         self.device = None
         self.tuning = None
         if self.device_spec != "reference":
@@ -48,41 +49,46 @@ class Engine:
         self.init_stats["init_seconds"] = time.perf_counter() - t0
 
     def _prepare(self, storage_dir, use_cache, use_tuning) -> None:
-        from .config import default_storage_dir
-        from .runtime import device as devices
-        from .runtime.executor import STORAGE, Planner
-        from .runtime.program_cache import DeviceRecord, ProgramCache
-        from .runtime.programs import ProgramBuilder
-        from .runtime.tuning_file import TuningFile
+        from .runtime.enqueue import Enqueuer
+        from .runtime.executor import Planner
+        from .runtime.session import Session, storage_dir_for
 
         t = time.perf_counter()
-        self.device = devices.select(self.device_spec)
-        cl = devices.cl
-        self.context = cl.Context([self.device.cl_device])
-        props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
-        self.queue = cl.CommandQueue(self.context, properties=props)
-        self.storage_dir = storage_dir or default_storage_dir(self.graph.metadata.get("storage_dir"))
-        self.storage = STORAGE[self.data_type]
-        cache = ProgramCache(self.storage_dir, DeviceRecord.of(self.device)) if use_cache else None
-        if use_tuning:
-            self.tuning = TuningFile.open(self.storage_dir, self.device)
-        self.programs = ProgramBuilder(self.context, self.device, cache)
+        self.session = Session.open(self.device_spec, storage_dir_for(self.graph, storage_dir), use_cache,
+                                    use_tuning, self.profile)
+        self.device, self.tuning = self.session.device, self.session.tuning
+        self.queue = self.session.queue()
         self.init_stats["device_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         self.plan = Planner(self.graph, self.device, self.context, self.programs, self.data_type,
                             self.tuning).build()
-        from .runtime.enqueue import Enqueuer
-
         self.plan.enqueuer = Enqueuer(self.queue, self.plan.steps)
         self.queue.finish()
         self.init_stats["plan_seconds"] = time.perf_counter() - t
-        if self.programs.stats.from_source and cache is not None:
-            self.programs.save_cache()
+        self.session.save_cache()
+        cache = self.session.cache
         self.init_stats.update(self.programs.stats.as_dict())
         self.init_stats["cache_file"] = str(cache.path) if cache is not None else None
         self.init_stats["cache_warning"] = getattr(cache, "load_warning", None)
         self.init_stats["tuning_warning"] = getattr(self.tuning, "load_warning", None)
         self.init_stats["tuned_steps"] = sum(s.tuned for s in self.plan.steps)
+
+    @property
+    def storage(self):
+        """The NumPy type of the device's activations and weights (float32 or float16)."""
+        return {"fp32": np.float32, "fp16": np.float16}[self.data_type]
+
+    @property
+    def context(self):
+        return self.session.context
+
+    @property
+    def programs(self):
+        return self.session.programs
+
+    @property
+    def storage_dir(self) -> str | None:
+        return self.session.storage_dir if self.session is not None else None
 
     @property
     def device_name(self) -> str:

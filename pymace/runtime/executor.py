@@ -142,7 +142,7 @@ class Planner:
         """`tuning`: the TuningFile whose local sizes and variant choices the plan uses (None: defaults only);
         `overrides`: choice key → variant, ahead of the file (the tuner's candidates). The plan runs the graph
         as fused for this device (passes.for_device); `graph` itself is left as it is."""
-        self.graph = passes.for_device(graph, device)
+        self.graph = passes.for_device(graph, device.traits)
         self.device, self.context, self.programs = device, context, programs
         self.data_type, self.storage, self.tuning = data_type, STORAGE[data_type], tuning
         self.overrides = overrides or {}
@@ -172,7 +172,7 @@ class Planner:
                 continue
             ins = [self._ref(i) if i else None for i in node.inputs]
             outs = [self._ref(o) for o in node.outputs]
-            ctx = _Context(node, ins, outs, self.data_type, self.device, self)
+            ctx = _Context(node, ins, outs, self.data_type, self.device.traits, self)
             module.launch(ctx, _op_type=node.op_type, **node.attrs)
             launches.append((node, ctx.launches))
             if ctx.choice is not None:

@@ -36,10 +36,9 @@ from ..errors import KernelLaunchError, PymaceError
 from ..ir import pmace_file
 from ..ir.graph import Graph, Node
 from ..ops.base import Scratch
-from . import device as devices
 from .device import cl
 from .executor import STORAGE, Planner, Step, TensorRef, describe_failure, enqueue_all, run_plan, whole_groups
-from .programs import ProgramBuilder
+from .session import Session, storage_dir_for
 from .tuning_file import TuningFile
 
 log = logging.getLogger(__name__)
@@ -130,16 +129,26 @@ class _Launch:
 
 @dataclass
 class _Base:
-    """What both phases share: the model, the device, one context and profiling queue, the tuning file."""
+    """What both phases share: the model, the runtime session (device, context, programs, tuning file), one
+    profiling queue."""
 
     graph: Graph
-    device: object
-    context: object
+    session: Session
     queue: object
-    storage_dir: str
-    tuning: TuningFile
     data_type: str
     launch_us: float = 0.0  # the host's cost of one enqueue on this device (see _enqueue_cost_us)
+
+    @property
+    def device(self):
+        return self.session.device
+
+    @property
+    def context(self):
+        return self.session.context
+
+    @property
+    def tuning(self) -> TuningFile:
+        return self.session.tuning
 
 
 @dataclass
@@ -157,14 +166,9 @@ class _Session:
 
 
 def _open(model, device, data_type: str, storage_dir) -> _Base:
-    from ..config import default_storage_dir
-
     graph = model if isinstance(model, Graph) else pmace_file.load(str(model))
-    info = devices.select(device) if isinstance(device, str) else device
-    context = cl.Context([info.cl_device])
-    queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE)
-    storage_dir = storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
-    base = _Base(graph, info, context, queue, storage_dir, TuningFile.open(storage_dir, info), data_type)
+    session = Session.open(device, storage_dir_for(graph, storage_dir), profile=True)
+    base = _Base(graph, session, session.queue(), data_type)
     base.launch_us = _enqueue_cost_us(base)
     return base
 
@@ -178,7 +182,7 @@ def _enqueue_cost_us(b: _Base, count: int = 400) -> float:
     from .enqueue import Enqueuer
 
     options = ("-DFP16_STORAGE",) if b.data_type == "fp16" else ()
-    kernel = cl.Kernel(ProgramBuilder(b.context, b.device).get("storage", (*options, "-DKERNEL_to_float")), "to_float")
+    kernel = cl.Kernel(b.session.uncached_programs.get("storage", (*options, "-DKERNEL_to_float")), "to_float")
     dummy = cl.Buffer(b.context, cl.mem_flags.READ_WRITE, 16)
     kernel.set_args(dummy, dummy, np.int32(0))
     enqueue = Enqueuer(b.queue, [SimpleNamespace(kernel=kernel, gws=(1,), lws=(1,))] * count)
@@ -193,15 +197,11 @@ def _enqueue_cost_us(b: _Base, count: int = 400) -> float:
 
 def _open_session(b: _Base, choices: dict) -> _Session:
     """The model's plan with its tuned variants and default local sizes, and its distinct tunable launches."""
-    from .program_cache import DeviceRecord, ProgramCache
-
     graph, info, context, queue, data_type = b.graph, b.device, b.context, b.queue, b.data_type
-    programs = ProgramBuilder(context, info, ProgramCache(b.storage_dir, DeviceRecord.of(info)))
     tuned = {key: found for key in choices if (found := b.tuning.get_choice(key))}
-    planner = _RecordingPlanner(graph, info, context, programs, data_type, None, tuned)
+    planner = _RecordingPlanner(graph, info, context, b.session.programs, data_type, None, tuned)
     plan = planner.build()
-    if programs.stats.from_source:
-        programs.save_cache()
+    b.session.save_cache()
     launches: dict[str, _Launch] = {}
     fixed = 0
     for i, step in enumerate(plan.steps):
@@ -219,7 +219,7 @@ def _open_session(b: _Base, choices: dict) -> _Session:
 def _choices(b: _Base, graph: Graph) -> tuple[dict, dict]:
     """(choice key → the first node's Choice (what its op offered), choice key → how many nodes share it), for
     every node whose op offers variants."""
-    planner = Planner(graph, b.device, b.context, ProgramBuilder(b.context, b.device), b.data_type)
+    planner = Planner(graph, b.device, b.context, b.session.uncached_programs, b.data_type)
     planner.collect_launches()
     found, counts = {}, {}
     for choice in planner.choices.values():
@@ -316,7 +316,7 @@ def _tune_variants(b: _Base, choices: dict, deadline: float, progress) -> list[s
              for c in todo}
     total = sum(max(0, len(c.candidates) - 1 - tried[c.key]) for c in todo)
     done, measured = 0, []
-    programs = ProgramBuilder(b.context, b.device)  # outside the cache: only the final plan's programs go there
+    programs = b.session.uncached_programs  # outside the cache: only the final plan's programs go there
     rng = np.random.default_rng(0)
 
     def tick(choice) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import filelock
 
 # The program cache's writer: temp file in the same folder, fsync, os.replace, fsync of the folder.
+from .identity import DeviceIdentity
 from .program_cache import LOCK_TIMEOUT_S, write_atomically
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,9 @@ _VARIANT = re.compile(r"[a-z0-9_]{1,64}")
 _PARAM = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 
 
-def device_class(device) -> dict:
-    """What tuned values are valid for. Takes a DeviceInfo, or a program-cache DeviceRecord (which does not know
-    the compute units: None then matches any count)."""
-    name = getattr(device, "name", None) or getattr(device, "device_name", "")
-    vendor = getattr(device, "vendor", None) or getattr(device, "device_vendor", "")
-    return {"name": name, "vendor": vendor, "compute_units": getattr(device, "compute_units", None),
-            "platform": getattr(device, "platform_name", "")}
+def device_class(device: DeviceIdentity) -> dict:
+    """What tuned values are valid for: the identity's tuning class (its compute units None match any count)."""
+    return device.tuning_class()
 
 
 def describe_class(cls: dict) -> str:
@@ -226,7 +223,7 @@ class TuningFile:
         self._new: dict[str, dict] = {}
 
     @classmethod
-    def open(cls, storage_dir, device) -> TuningFile:
+    def open(cls, storage_dir, device: DeviceIdentity) -> TuningFile:
         """The entries for `device`'s class from `<storage_dir>/pymace_tuned_params.json`. Never raises for what
         the file holds (or fails to hold): the reason lands in `.load_warning` and a logging warning."""
         path = Path(storage_dir) / FILE_NAME
@@ -313,7 +310,7 @@ class TuningFile:
 
 def explain(path, device=None) -> dict:
     """What `pymace inspect` shows for a pymace tuning file: format, version, devices, entries, problems, and,
-    given the current device (DeviceInfo or program-cache DeviceRecord), whether it holds values for it."""
+    given the current device's identity, whether it holds values for it."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:

@@ -73,7 +73,7 @@ def test_failing_candidates_are_recorded(device, tmp_path, monkeypatch):
     row = result["rows"][0]
     assert row["complete"] and row["failed"] == 1
     assert "INVALID_WORK" in row["failures"][0]["error"]  # _GROUP_SIZE (PoCL) or _ITEM_SIZE (NVIDIA)
-    record = TuningFile.open(tmp_path, device).record(row["key"])
+    record = TuningFile.open(tmp_path, device.identity).record(row["key"])
     assert any("failed" in c for c in record["candidates"])
     assert math.prod(record["lws"]) <= device.max_work_group_size
 
@@ -106,7 +106,7 @@ def test_interrupted_run_resumes(device, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path), progress=stop_after_five)
     first_total = seen[0][1]
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     partial = [r for r in tuning.entries.values() if not r["complete"]]
     assert len(partial) == 1 and len(partial[0]["candidates"]) == 6  # the default and the five measured
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))

@@ -50,11 +50,11 @@ def engine_runs_with_defaults(device, storage, graph, feeds):
 
 
 def test_round_trip(device, tmp_path):
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.load_warning is None and tuning.get("k gws=49x10x1") is None
     tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
     assert tuning.save()
-    again = TuningFile.open(tmp_path, device)
+    again = TuningFile.open(tmp_path, device.identity)
     assert again.load_warning is None
     assert again.get("k gws=49x10x1") == (16, 2, 1)
     assert again.record("k gws=49x10x1") == RECORD | {"lws": [16, 2, 1]}
@@ -64,7 +64,7 @@ def test_round_trip(device, tmp_path):
 def test_engine_uses_a_stored_local_size(device, tmp_path):
     graph, feeds = pool_graph()
     key = the_key(device, graph)
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     tuning.put(key, (2, 2, 1), {"complete": True})
     assert tuning.save()
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
@@ -75,31 +75,31 @@ def test_engine_uses_a_stored_local_size(device, tmp_path):
 
 
 def test_devices_and_processes_merge(device, tmp_path):
-    first, second = TuningFile.open(tmp_path, device), TuningFile.open(tmp_path, device)
-    elsewhere = TuningFile.open(tmp_path, other(device))
+    first, second = TuningFile.open(tmp_path, device.identity), TuningFile.open(tmp_path, device.identity)
+    elsewhere = TuningFile.open(tmp_path, other(device).identity)
     first.put("a gws=8", (8,))
     second.put("b gws=8", (4,))
     elsewhere.put("a gws=8", (2,))
     assert first.save() and elsewhere.save() and second.save()
-    mine, theirs = TuningFile.open(tmp_path, device), TuningFile.open(tmp_path, other(device))
+    mine, theirs = TuningFile.open(tmp_path, device.identity), TuningFile.open(tmp_path, other(device).identity)
     assert (mine.get("a gws=8"), mine.get("b gws=8")) == ((8,), (4,))
     assert (theirs.get("a gws=8"), theirs.get("b gws=8")) == ((2,), None)
 
 
 def test_driver_update_keeps_tuning(device, tmp_path):
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     tuning.put("a gws=8", (8,))
     assert tuning.save()
     updated = dataclasses.replace(device, driver_version="99.0-new", platform_version="OpenCL 9.9 new")
-    assert TuningFile.open(tmp_path, updated).get("a gws=8") == (8,)
+    assert TuningFile.open(tmp_path, updated.identity).get("a gws=8") == (8,)
 
 
 def test_another_devices_file_is_refused(device, tmp_path, warnings_logged):
     graph, feeds = pool_graph()
-    foreign = TuningFile.open(tmp_path, other(device))
+    foreign = TuningFile.open(tmp_path, other(device).identity)
     foreign.put(the_key(device, graph), (1, 1, 1))
     assert foreign.save()
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.load_warning.startswith("tuned for another device: Other GPU 9000 (Initech")
     assert tuning.get(the_key(device, graph)) is None
     assert any("tuned for another device" in w for w in warnings_logged())
@@ -107,12 +107,12 @@ def test_another_devices_file_is_refused(device, tmp_path, warnings_logged):
 
 
 def test_more_compute_units_is_another_device(device, tmp_path):
-    TuningFile.open(tmp_path, device).put("a gws=8", (8,))
+    TuningFile.open(tmp_path, device.identity).put("a gws=8", (8,))
     bigger = other(device, name=device.name, vendor=device.vendor, compute_units=device.compute_units + 1)
-    tuning = TuningFile.open(tmp_path, bigger)
+    tuning = TuningFile.open(tmp_path, bigger.identity)
     tuning.put("a gws=8", (8,))
     assert tuning.save()
-    assert TuningFile.open(tmp_path, device).load_warning.startswith("tuned for another device")
+    assert TuningFile.open(tmp_path, device.identity).load_warning.startswith("tuned for another device")
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -125,21 +125,21 @@ def test_more_compute_units_is_another_device(device, tmp_path):
 ])
 def test_corrupt_file_is_refused(device, tmp_path, warnings_logged, content, reason):
     (tmp_path / FILE_NAME).write_bytes(content)
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.load_warning.startswith(reason)
     assert any(reason in w for w in warnings_logged())
     engine_runs_with_defaults(device, tmp_path, *pool_graph())
     tuning.put("a gws=8", (8,))  # a corrupt file is replaced by the next save
     assert tuning.save()
-    assert TuningFile.open(tmp_path, device).load_warning is None
+    assert TuningFile.open(tmp_path, device.identity).load_warning is None
 
 
 def test_future_version_is_refused_and_left_alone(device, tmp_path, warnings_logged):
     graph, feeds = pool_graph()
-    doc = json.loads(encode([(device_class(device), {the_key(device, graph): {"lws": [1, 1, 1]}})]))
+    doc = json.loads(encode([(device_class(device.identity), {the_key(device, graph): {"lws": [1, 1, 1]}})]))
     path = tmp_path / FILE_NAME
     path.write_text(json.dumps(doc | {"version": VERSION + 1}))
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.load_warning.startswith(f"future version {VERSION + 1}")
     engine_runs_with_defaults(device, tmp_path, graph, feeds)
     before = path.read_bytes()
@@ -154,8 +154,8 @@ def test_bad_entries_are_skipped_and_named(device, tmp_path):
     bad = {"k1 gws=8x8": {"lws": [0, 2]}, "k2 gws=8x8": {"lws": [8]}, "k3 gws=8x8": {"lws": "8x2"},
            "k4 gws=8x8": {"lws": [8, 2], "time_us": -1}, "k5 gws=8x8": {"lws": [8, 2], "candidates": [{}]},
            "k6 gws=8x8": {"lws": [8, 2], "time_us": float("nan")}}
-    (tmp_path / FILE_NAME).write_bytes(encode([(device_class(device), {"ok gws=8x8": good, **bad})]))
-    tuning = TuningFile.open(tmp_path, device)
+    (tmp_path / FILE_NAME).write_bytes(encode([(device_class(device.identity), {"ok gws=8x8": good, **bad})]))
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.get("ok gws=8x8") == (8, 2)
     assert all(tuning.get(key) is None for key in bad)
     assert tuning.load_warning.startswith("corrupt: ") and "k1" in tuning.load_warning
@@ -164,7 +164,7 @@ def test_bad_entries_are_skipped_and_named(device, tmp_path):
 
 def test_unwritable_dir_is_a_warning(device, tmp_path, warnings_logged):
     (tmp_path / "file").write_text("a file where the storage dir's parent should be")  # fails even for root
-    tuning = TuningFile.open(tmp_path / "file" / "storage", device)
+    tuning = TuningFile.open(tmp_path / "file" / "storage", device.identity)
     assert tuning.load_warning and "cannot read" in tuning.load_warning
     tuning.put("a gws=8", (8,))
     assert not tuning.save()
@@ -172,15 +172,15 @@ def test_unwritable_dir_is_a_warning(device, tmp_path, warnings_logged):
 
 
 def test_explain(device, tmp_path):
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
     tuning.save()
-    report = explain(tuning.path, device)
+    report = explain(tuning.path, device.identity)
     assert report["format"] == "pymace tuned parameters" and report["version"] == VERSION
     assert report["integrity"] == "ok" and report["for_this_device"] == "tuned for this device"
     row = report["devices"][0]["entries"][0]
     assert row["lws"] == [16, 2, 1] and row["speedup"] == 1.25 and row["failed"] == 1 and row["candidates"] == 4
-    assert explain(tuning.path, other(device))["for_this_device"].startswith("tuned for another device")
+    assert explain(tuning.path, other(device).identity)["for_this_device"].startswith("tuned for another device")
     assert explain(tmp_path / "missing.json")["format"] == "unreadable"
 
 
@@ -220,23 +220,23 @@ CHOICE = {"choice": GEMM | {"tn": 32, "split": 4}, "default_choice": GEMM,
 
 
 def test_variant_choices_round_trip_and_explain(device, tmp_path):
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     tuning.put_choice("Conv x=1x8x7x7 fp32", CHOICE["choice"], CHOICE)
     tuning.put("k gws=49x10x1", (16, 2, 1), RECORD)
     assert tuning.save()
-    again = TuningFile.open(tmp_path, device)
+    again = TuningFile.open(tmp_path, device.identity)
     assert again.load_warning is None and again.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
     assert again.get("Conv x=1x8x7x7 fp32") is None and again.get_choice("k gws=49x10x1") is None
-    rows = {r["key"]: r for r in explain(tuning.path, device)["devices"][0]["entries"]}
+    rows = {r["key"]: r for r in explain(tuning.path, device.identity)["devices"][0]["entries"]}
     assert rows["Conv x=1x8x7x7 fp32"]["choice"] == CHOICE["choice"] and rows["k gws=49x10x1"]["lws"] == [16, 2, 1]
 
 
 def test_a_version_3_file_reads_whole(device, tmp_path):
     entries = {"k args=1280 gws=49x10x1": RECORD | {"lws": [16, 2, 1]}, "Conv x=1x8x7x7 fp32": CHOICE}
     doc = {"format": "pymace tuned parameters", "version": 3,
-           "devices": [{"device": device_class(device), "entries": entries}]}
+           "devices": [{"device": device_class(device.identity), "entries": entries}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.load_warning is None and tuning.get("k args=1280 gws=49x10x1") == (16, 2, 1)
     assert tuning.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
 
@@ -249,9 +249,9 @@ def test_an_older_file_keeps_its_variants_not_its_local_sizes(device, tmp_path, 
     if version == 2:
         entries["Conv x=1x8x7x7 fp32"] = CHOICE
     doc = {"format": "pymace tuned parameters", "version": version,
-           "devices": [{"device": device_class(device), "entries": entries}]}
+           "devices": [{"device": device_class(device.identity), "entries": entries}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.get("k gws=49x10x1") is None and tuning.get("j gws=8") is None
     assert tuning.load_warning == (f"version {version}: its 2 local sizes are keyed without the kernels' integer "
                                    f"arguments and are not used (pymace tune measures them again)")
@@ -259,7 +259,7 @@ def test_an_older_file_keeps_its_variants_not_its_local_sizes(device, tmp_path, 
         assert tuning.get_choice("Conv x=1x8x7x7 fp32") == CHOICE["choice"]
     tuning.put("k args=7 gws=49x10x1", (7, 1, 1))
     assert tuning.save()  # rewritten as the current version, without the stale records
-    again = TuningFile.open(tmp_path, device)
+    again = TuningFile.open(tmp_path, device.identity)
     assert again.load_warning is None and again.get("k args=7 gws=49x10x1") == (7, 1, 1)
     assert json.loads((tmp_path / FILE_NAME).read_text())["version"] == VERSION
 
@@ -275,18 +275,18 @@ def test_an_older_file_keeps_its_variants_not_its_local_sizes(device, tmp_path, 
 def test_bad_choices_are_skipped_and_named(device, tmp_path, bad, reason):
     entries = {"good": CHOICE, "bad": CHOICE | {"choice": bad}}
     doc = {"format": "pymace tuned parameters", "version": VERSION,
-           "devices": [{"device": device_class(device), "entries": entries}]}
+           "devices": [{"device": device_class(device.identity), "entries": entries}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.get_choice("good") == CHOICE["choice"] and tuning.get_choice("bad") is None
     assert "'bad'" in tuning.load_warning and reason in tuning.load_warning
 
 
 def test_a_record_with_both_kinds_is_refused(device, tmp_path):
     doc = {"format": "pymace tuned parameters", "version": VERSION,
-           "devices": [{"device": device_class(device), "entries": {"k": CHOICE | {"lws": [1]}}}]}
+           "devices": [{"device": device_class(device.identity), "entries": {"k": CHOICE | {"lws": [1]}}}]}
     (tmp_path / FILE_NAME).write_text(json.dumps(doc))
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     assert tuning.get_choice("k") is None and "both lws and choice" in tuning.load_warning
 
 

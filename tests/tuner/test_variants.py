@@ -59,7 +59,7 @@ def test_variants_tuned_and_used(target, tmp_path, data_type, residual):
     assert row["complete"] and row["tried"] >= 3 and row["failed"] == 0 and row["best_us"] > 0
     if target.is_gpu:
         assert row["tried"] >= 8 and row["default"].startswith("conv_gemm")
-    record = TuningFile.open(tmp_path, target).record(row["key"])
+    record = TuningFile.open(tmp_path, target.identity).record(row["key"])
     assert len(record["candidates"]) == row["tried"] and "choice" in record and "default_choice" in record
     assert record["launch_us"] > 0 and all(c["launches"] >= 1 for c in record["candidates"] if "time_us" in c)
     tuned = Engine(graph, device=target.selector, data_type=data_type, storage_dir=str(tmp_path))
@@ -84,7 +84,7 @@ def test_interrupted_variant_tuning_resumes(target, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuner.tune(graph, device=target, budget=300, storage_dir=str(tmp_path), progress=stop_after_one)
     assert seen[0][2].startswith("variants") and seen[0][1] >= 2
-    [partial] = [r for r in TuningFile.open(tmp_path, target).entries.values() if "choice" in r]
+    [partial] = [r for r in TuningFile.open(tmp_path, target.identity).entries.values() if "choice" in r]
     assert not partial["complete"] and len(partial["candidates"]) == 2  # the default and the one measured
     engine = Engine(graph, device=target.selector, storage_dir=str(tmp_path))
     assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-4
@@ -120,7 +120,7 @@ def test_a_stored_variant_is_launched(target, tmp_path):
     graph, feeds = conv_graph(np.random.default_rng(4))
     choice = the_choice(target, graph)
     other = next(c for c in choice.candidates if c["variant"] != choice.default["variant"])
-    tuning = TuningFile.open(tmp_path, target)
+    tuning = TuningFile.open(tmp_path, target.identity)
     tuning.put_choice(choice.key, other, {"complete": True})
     assert tuning.save()
     engine = Engine(graph, device=target.selector, storage_dir=str(tmp_path))
@@ -133,7 +133,7 @@ def test_a_stored_variant_is_launched(target, tmp_path):
 def test_a_variant_the_op_does_not_offer_is_ignored(device, tmp_path, bad):
     graph, feeds = conv_graph(np.random.default_rng(5))
     choice = the_choice(device, graph)
-    tuning = TuningFile.open(tmp_path, device)
+    tuning = TuningFile.open(tmp_path, device.identity)
     tuning.put_choice(choice.key, bad, {"complete": True})
     assert tuning.save()
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
