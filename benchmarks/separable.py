@@ -24,7 +24,7 @@ from pymace.ir import pmace_file  # noqa: E402
 from pymace.ops import separable_conv  # noqa: E402
 from pymace.runtime import device as devices  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
-from pymace.runtime.executor import Planner  # noqa: E402
+from pymace.runtime.plan import make_plan  # noqa: E402
 from pymace.runtime.tuning_file import TuningFile  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
@@ -36,11 +36,9 @@ def text(choice: dict) -> str:
 
 
 def pair_rows(name, graph, device, storage, data_type) -> list[list]:
-    planner = Planner(graph, device, None, None, data_type)
-    planner.collect_launches()
     tuning = TuningFile.open(storage, device.identity)
     rows = []
-    for choice in planner.choices.values():
+    for choice in make_plan(graph, device.traits, data_type).choices:
         if not choice.key.startswith("SeparableConv"):
             continue
         node, record = choice.node, tuning.record(choice.key) or {}

@@ -18,16 +18,14 @@ from benchmarks.common import print_table  # noqa: E402
 from pymace.ir import pmace_file  # noqa: E402
 from pymace.runtime import device as devices  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
-from pymace.runtime.executor import Planner  # noqa: E402
+from pymace.runtime.plan import make_plan  # noqa: E402
 from pymace.runtime.tuning_file import TuningFile  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
 
 def rows_for(name, graph, device, storage, data_type) -> list[list]:
-    planner = Planner(graph, device, None, None, data_type)
-    planner.collect_launches()
     tuning, rows = TuningFile.open(storage, device.identity), []
-    for choice in planner.choices.values():
+    for choice in make_plan(graph, device.traits, data_type).choices:
         gemm = next((c for c in choice.candidates if c["variant"] == "conv_gemm"), None)
         if gemm is None or gemm["split"] == 1 or not (record := tuning.record(choice.key)):
             continue

@@ -41,6 +41,7 @@ class Engine:
         self.device_spec = (device or model_device).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.plan = None
+        self.prepared = None
         self.session = None
         self.device = None
         self.tuning = None
@@ -49,21 +50,18 @@ class Engine:
         self.init_stats["init_seconds"] = time.perf_counter() - t0
 
     def _prepare(self, storage_dir, use_cache, use_tuning) -> None:
-        from .runtime.enqueue import Enqueuer
-        from .runtime.executor import Planner
         from .runtime.session import Session, storage_dir_for
 
         t = time.perf_counter()
         self.session = Session.open(self.device_spec, storage_dir_for(self.graph, storage_dir), use_cache,
                                     use_tuning, self.profile)
         self.device, self.tuning = self.session.device, self.session.tuning
-        self.queue = self.session.queue()
+        queue = self.session.queue()
         self.init_stats["device_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
-        self.plan = Planner(self.graph, self.device, self.context, self.programs, self.data_type,
-                            self.tuning).build()
-        self.plan.enqueuer = Enqueuer(self.queue, self.plan.steps)
-        self.queue.finish()
+        self.prepared = self.session.prepare(self.session.plan(self.graph, self.data_type))
+        self.plan = self.prepared.bind(queue)
+        queue.finish()
         self.init_stats["plan_seconds"] = time.perf_counter() - t
         self.session.save_cache()
         cache = self.session.cache
@@ -77,6 +75,10 @@ class Engine:
     def storage(self):
         """The NumPy type of the device's activations and weights (float32 or float16)."""
         return {"fp32": np.float32, "fp16": np.float16}[self.data_type]
+
+    @property
+    def queue(self):
+        return self.plan.queue if self.plan is not None else None
 
     @property
     def context(self):
@@ -112,7 +114,7 @@ class Engine:
             return reference.run(self.graph, feeds)
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, feeds)
+        return run_plan(self.plan, feeds)
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):
         """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""
@@ -120,6 +122,6 @@ class Engine:
             raise ConfigError("profiling needs an OpenCL device and Engine(..., profile=True)")
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, reference.check_inputs(self.graph, feeds), profile=True)
+        return run_plan(self.plan, reference.check_inputs(self.graph, feeds), profile=True)
 
 

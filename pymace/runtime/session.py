@@ -3,7 +3,8 @@
     session = Session.open("auto", storage_dir)
     plan = session.plan(graph, "fp32")          # pure: launches, choices, memory plan (runtime/plan.py)
     prepared = session.prepare(plan)            # programs built (through the cache), local sizes settled
-    bound = prepared.bind(session.queue())      # buffers and kernels for one executor (runtime/bind.py)
+    bound = prepared.bind(session.queue())      # buffers and kernels of one executor (runtime/bind.py)
+    outputs = run_plan(bound, feeds)            # the run loop (runtime/executor.py)
 
 The session owns the selected device (DeviceInfo, with its identity and traits), the context, the program builder
 with its compiled-program cache, the tuning file and the storage dir they live in; queues are made on demand, one
@@ -14,7 +15,9 @@ from __future__ import annotations
 import logging
 
 from . import device as devices
+from .bind import Prepared, Weights
 from .device import DeviceInfo, cl
+from .plan import LaunchPlan, make_plan
 from .program_cache import ProgramCache
 from .programs import ProgramBuilder
 from .tuning_file import TuningFile
@@ -71,6 +74,19 @@ class Session:
         if self._uncached is None:
             self._uncached = ProgramBuilder(self.context, self.device)
         return self._uncached
+
+    def plan(self, graph, data_type: str, overrides: dict[str, dict] | None = None,
+             use_tuning: bool = True) -> LaunchPlan:
+        """The pure launch plan of `graph` for this device (runtime/plan.py), with the tuning file's values unless
+        `use_tuning` is False; `overrides`: choice key → variant, ahead of the file."""
+        return make_plan(graph, self.traits, data_type, self.tuning if use_tuning else None, overrides)
+
+    def prepare(self, plan: LaunchPlan, weights: Weights | None = None,
+                programs: ProgramBuilder | None = None) -> Prepared:
+        """The plan's programs built (by `programs`, default the session's, through its cache) and local sizes
+        settled; `weights`: constant buffers to share with other plans of the graph (default: new ones)."""
+        weights = weights if weights is not None else Weights(self.context, plan.storage)
+        return Prepared(plan, self.context, self.device, programs or self.programs, weights)
 
     def save_cache(self) -> bool:
         """Write what this session built into the cache file (a no-op without a cache or new programs)."""

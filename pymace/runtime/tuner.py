@@ -35,9 +35,10 @@ import numpy as np
 from ..errors import KernelLaunchError, PymaceError
 from ..ir import pmace_file
 from ..ir.graph import Graph, Node
-from ..ops.base import Scratch
+from .bind import Step
 from .device import cl
-from .executor import STORAGE, Planner, Step, TensorRef, describe_failure, enqueue_all, run_plan, whole_groups
+from .executor import describe_failure, enqueue_all, run_plan
+from .plan import STORAGE, make_plan, whole_groups
 from .session import Session, storage_dir_for
 from .tuning_file import TuningFile
 
@@ -92,26 +93,6 @@ def candidates(gws: tuple[int, ...], limit: int, max_item_sizes, default: tuple[
 
 
 # ---- the plan, with what each launch touches ----
-
-class _RecordingPlanner(Planner):
-    """A Planner that also keeps, per bound step, its launch spec and the activation and scratch buffers it
-    reads or writes (the buffers a candidate's run must be checked on and restored in). Keyed by the step, not
-    by binding order: fp16's storage casts are bound last but run first and last."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.bound: dict[int, tuple[object, list]] = {}
-
-    def _bind(self, node, spec, buffers) -> Step:
-        step = super()._bind(node, spec, buffers)
-        touched = {}
-        for a in spec.args:
-            if (isinstance(a, TensorRef) and a.const is None) or isinstance(a, Scratch):
-                buf = self._arg(a, buffers)
-                touched[buf.int_ptr] = buf
-        self.bound[id(step)] = (spec, list(touched.values()))
-        return step
-
 
 @dataclass
 class _Launch:
@@ -197,32 +178,29 @@ def _enqueue_cost_us(b: _Base, count: int = 400) -> float:
 
 def _open_session(b: _Base, choices: dict) -> _Session:
     """The model's plan with its tuned variants and default local sizes, and its distinct tunable launches."""
-    graph, info, context, queue, data_type = b.graph, b.device, b.context, b.queue, b.data_type
+    graph, queue, data_type = b.graph, b.queue, b.data_type
     tuned = {key: found for key in choices if (found := b.tuning.get_choice(key))}
-    planner = _RecordingPlanner(graph, info, context, b.session.programs, data_type, None, tuned)
-    plan = planner.build()
+    plan = b.session.prepare(b.session.plan(graph, data_type, tuned, use_tuning=False)).bind(queue)
     b.session.save_cache()
     launches: dict[str, _Launch] = {}
     fixed = 0
     for i, step in enumerate(plan.steps):
-        spec, buffers = planner.bound[id(step)]
+        spec = step.launch.spec
         if spec.lws is not None:
             fixed += 1
         elif step.tuning_key in launches:
             launches[step.tuning_key].count += 1
         else:
-            launches[step.tuning_key] = _Launch(step.tuning_key, i, step, spec.gws, buffers)
-    return _Session(graph, info, queue, plan.steps, plan.input_buffers, list(launches.values()), fixed, b.tuning,
-                    data_type, plan)
+            launches[step.tuning_key] = _Launch(step.tuning_key, i, step, spec.gws, list(step.touches))
+    return _Session(graph, b.device, queue, plan.steps, plan.input_buffers, list(launches.values()), fixed,
+                    b.tuning, data_type, plan)
 
 
 def _choices(b: _Base, graph: Graph) -> tuple[dict, dict]:
     """(choice key → the first node's Choice (what its op offered), choice key → how many nodes share it), for
     every node whose op offers variants."""
-    planner = Planner(graph, b.device, b.context, b.session.uncached_programs, b.data_type)
-    planner.collect_launches()
     found, counts = {}, {}
-    for choice in planner.choices.values():
+    for choice in make_plan(graph, b.session.traits, b.data_type).choices:
         found.setdefault(choice.key, choice)
         counts[choice.key] = counts.get(choice.key, 0) + 1
     return found, counts
@@ -251,8 +229,9 @@ def _measure_variant(b: _Base, alone: Graph, key: str, choice: dict, programs, f
     time plus launches × the host's enqueue cost."""
     result = {"choice": choice}
     try:
-        plan = Planner(alone, b.device, b.context, programs, b.data_type, None, {key: choice}).build()
-        got = run_plan(b.queue, plan, feeds)  # the warm-up, and the outputs to check
+        launches = b.session.plan(alone, b.data_type, {key: choice}, use_tuning=False)
+        plan = b.session.prepare(launches, programs=programs).bind(b.queue)
+        got = run_plan(plan, feeds)  # the warm-up, and the outputs to check
         if reference is not None:  # host outputs are fp32 whatever the storage type
             wrong = _difference([got[n].ravel().view(np.uint8) for n in reference],
                                 [want.ravel().view(np.uint8) for want in reference.values()], np.float32,

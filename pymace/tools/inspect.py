@@ -207,7 +207,7 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
     the device `device_spec` names (what an app that ships a pre-generated cache needs to know)."""
     from ..ir import pmace_file
     from ..runtime import device as devices
-    from ..runtime.executor import Planner
+    from ..runtime.plan import make_plan
     from ..runtime.program_cache import ProgramCache, source_hash
     from ..runtime.programs import kernel_source
 
@@ -216,7 +216,7 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
                           "which has no programs")
     device = devices.select(device_spec)
     graph = pmace_file.load(str(model_path))
-    needed = Planner(graph, device, None, None, data_type).required_programs()
+    needed = make_plan(graph, device.traits, data_type).required_programs()
     path = Path(cache_path)
     cache = ProgramCache(path.parent, device.identity, file_name=path.name)
     rows = []

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pymace.engine import Engine
 from pymace.reference import executor as reference
-from pymace.runtime.executor import tuning_key
+from pymace.runtime.plan import tuning_key
 from pymace.runtime.tuning_file import (
     FILE_NAME,
     VERSION,
@@ -292,7 +292,7 @@ def test_a_record_with_both_kinds_is_refused(device, tmp_path):
 
 def test_a_tuning_key_holds_the_launch_integer_arguments():
     """Two classifier gemms (K 1280 and 2048) share kernel, options and global size; their keys must differ."""
-    from pymace.runtime.executor import LaunchSpec
+    from pymace.runtime.plan import LaunchSpec
 
     def key(k):
         args = [np.int32(1000), np.int32(k), np.float32(1.0)]

@@ -12,7 +12,7 @@ from pymace.ops.base import Const
 from pymace.reference import executor as reference
 from pymace.runtime import device as devices
 from pymace.runtime import tuner
-from pymace.runtime.executor import Planner
+from pymace.runtime.plan import make_plan
 from pymace.runtime.tuning_file import TuningFile
 from tests.helpers import rel_err
 from tests.tuner.common import needs_device
@@ -108,11 +108,8 @@ def test_an_extra_launch_must_pay_for_itself():
 
 
 def the_choice(device, graph):
-    """The Choice (key, default, candidates) of the graph's only Conv, as the engine's planner makes it."""
-    engine = Engine(graph, device=device.selector, use_cache=False, use_tuning=False)
-    planner = Planner(graph, engine.device, engine.context, engine.programs, "fp32")
-    planner.collect_launches()
-    [choice] = planner.choices.values()
+    """The Choice (key, default, candidates) of the graph's only Conv, as the engine's plan makes it."""
+    [choice] = make_plan(graph, device.traits, "fp32").choices
     return choice
 
 
