@@ -17,8 +17,8 @@ from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
 from pymace.runtime import program_cache as cache_format
-from pymace.runtime import tuning_file
 from pymace.runtime.identity import DeviceIdentity
+from pymace.tools import tune_report
 
 Binaries = list[tuple[str, bytes]]  # (descriptive name, bytes) for extract
 Explainer = Callable[[bytes, DeviceIdentity | None], tuple[dict, Binaries]]
@@ -109,7 +109,7 @@ def _uint32s(value) -> list[int] | None:
 
 # The tuning file (JSON) is tried before the structural MACE reader, which would misread it.
 EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache),
-                                           ("pymace tuning", tuning_file.inspect_explainer), ("MACE", explain_mace)]
+                                           ("pymace tuning", tune_report.explain_tuning_file), ("MACE", explain_mace)]
 
 
 def _explain(path: str | Path, device: DeviceIdentity | None) -> tuple[dict, Binaries]:
