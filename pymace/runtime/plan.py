@@ -18,7 +18,6 @@ from .. import ops, passes
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, DeviceTraits, LaunchContext, Scratch
 from . import memory
-from .programs import canonical_options
 
 STORAGE = {"fp32": np.float32, "fp16": np.float16}
 
@@ -296,6 +295,11 @@ def _weights_bytes(plan: LaunchPlan) -> int:
     return total
 
 
+def canonical_options(options) -> str:
+    """Build options as one text, each once, sorted: how a program is named in the builder and the cache."""
+    return " ".join(sorted(set(options)))
+
+
 def default_local_size(gws: tuple[int, ...], limit: int, is_gpu: bool,
                        max_item_sizes: tuple[int, ...] = ()) -> tuple[int, ...]:
     """A local size that covers the fastest-varying dimension first (coalesced on GPUs, vectorised across
@@ -340,4 +344,4 @@ def tuning_key(spec: LaunchSpec, options) -> str:
 
 
 __all__ = ["make_plan", "LaunchPlan", "Launch", "LaunchSpec", "Choice", "TensorRef", "HostBuffer", "MemoryReport",
-           "STORAGE", "default_local_size", "fits", "whole_groups", "tuning_key"]
+           "STORAGE", "canonical_options", "default_local_size", "fits", "whole_groups", "tuning_key"]
