@@ -138,8 +138,11 @@ class Engine:
             return reference.run(self.graph, feeds)
         from .runtime.executor import run_plan
 
-        with self._pool.take() as executor:
+        executor = self._pool.acquire()
+        try:
             return run_plan(executor, feeds)
+        finally:
+            self._pool.release(executor)
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):
         """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""

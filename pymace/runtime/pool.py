@@ -25,7 +25,9 @@ class ExecutorPool:
         self._free = [first] if first is not None else []
         self._made = len(self._free)
         self._limit = max(1, limit or default_limit())
-        self._changed = threading.Condition()
+        self._waiting = 0  # callers blocked in acquire: release signals only when there are some
+        self._lock = threading.Lock()  # taken directly on the fast path (cheaper than through the Condition)
+        self._changed = threading.Condition(self._lock)
 
     @property
     def limit(self) -> int:
@@ -45,18 +47,20 @@ class ExecutorPool:
     @contextmanager
     def take(self) -> Iterator[object]:
         """An executor for one run, given back when the run ends (also when it raises)."""
-        executor = self._acquire()
+        executor = self.acquire()
         try:
             yield executor
         finally:
-            with self._changed:
-                self._free.append(executor)
-                self._changed.notify()
+            self.release(executor)
 
-    def _acquire(self):
-        with self._changed:
+    def acquire(self):
+        """A free executor, or a new one while fewer than `limit` exist, else the next one given back. Pair with
+        `release`."""
+        with self._lock:
             while not self._free and self._made >= self._limit:
+                self._waiting += 1
                 self._changed.wait()
+                self._waiting -= 1
             if self._free:
                 return self._free.pop()  # the most recently used: a lone caller keeps reusing one executor
             self._made += 1  # reserved: made outside the lock, so other runs go on meanwhile
@@ -67,6 +71,12 @@ class ExecutorPool:
                 self._made -= 1
                 self._changed.notify()
             raise
+
+    def release(self, executor) -> None:
+        with self._lock:
+            self._free.append(executor)
+            if self._waiting:
+                self._changed.notify()
 
 
 __all__ = ["ExecutorPool", "default_limit"]
