@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 # Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
-                 "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2)}
+                 "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2),
+                 "Tile": (1,)}
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:

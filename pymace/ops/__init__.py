@@ -10,7 +10,9 @@ from . import (
     concat,
     conv,
     conv_transpose,
+    gather,
     gemm,
+    generate,
     pad,
     pool,
     reduce,
@@ -21,6 +23,7 @@ from . import (
     slice,
     softmax,
     split,
+    tile,
     transpose,
     unary,
 )
@@ -28,6 +31,7 @@ from . import (
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
+    gather, generate, tile,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
