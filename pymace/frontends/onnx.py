@@ -22,6 +22,7 @@ from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
+from . import onnx_einsum
 
 log = logging.getLogger(__name__)
 
@@ -506,5 +507,6 @@ IMPORTERS = {
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
+    "Einsum": onnx_einsum.lower,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

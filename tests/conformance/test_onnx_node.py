@@ -56,6 +56,8 @@ EXCLUDED: dict[str, str] = {
     "(0.1511 for the exact 1.3595/9 = 0.151056)",
     "test_resize_downsample_scales_linear_align_corners": "ONNX takes align_corners' output length unrounded "
     "(in·scale = 2.4, not 2) when scales are given; pymace's Resize uses the output's integer length",
+    "test_einsum_batch_diagonal": "Einsum with a letter repeated in one term (a diagonal) is not lowered; "
+    "pymace refuses it naming the equation",
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
 }

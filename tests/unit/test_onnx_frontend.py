@@ -189,3 +189,33 @@ def test_wrong_input_shape_is_input_error():
     graph = onnx_frontend.load(zoo.source("mtcnn_rnet"), {"input_2": [1, 24, 24, 3]})
     with pytest.raises(InputError, match="input_2"):
         executor.run(graph, {"input_2": np.zeros((1, 3, 24, 24), np.float32)})
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("bhid,bhjd->bhij", [(2, 3, 5, 4), (2, 3, 6, 4)]),
+    ("bhij,bhjd->bhid", [(2, 3, 5, 6), (2, 3, 6, 4)]),
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ij,kj->ik", [(3, 4), (5, 4)]),
+    ("bid,bjd->bji", [(2, 3, 4), (2, 5, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4, 5), (2, 3, 5, 6)]),
+    ("bij,jk", [(2, 3, 4), (4, 5)]),
+    ("nchw->nhwc", [(2, 3, 4, 5)]),
+    ("bij->bj", [(2, 3, 4)]),
+    ("ij,ij->i", [(3, 4), (3, 4)]),
+])
+def test_einsum_lowers_to_transpose_reshape_matmul(equation, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    node = helper.make_node("Einsum", names, ["y"], equation=equation)
+    graph = _check(_model([node], list(zip(names, shapes)), ["y"], opset=12), dict(zip(names, shapes)))
+    assert {n.op_type for n in graph.nodes} <= {"Transpose", "Reshape", "MatMul"}
+
+
+@pytest.mark.parametrize("equation,why", [("bii->bi", "diagonal"), ("ij,jk,kl->il", "3 operands")])
+def test_einsum_unsupported_names_the_equation(equation, why):
+    shapes = [(2, 3, 3)] if equation == "bii->bi" else [(2, 3), (3, 4), (4, 5)]
+    names = [f"x{i}" for i in range(len(shapes))]
+    model = _model([helper.make_node("Einsum", names, ["y"], equation=equation)], list(zip(names, shapes)), ["y"],
+                   opset=12)
+    with pytest.raises(ConvertError, match=f"Einsum '{equation}' is not supported: .*{why}"):
+        onnx_frontend.load(model)
