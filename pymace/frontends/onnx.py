@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
                  "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2),
-                 "Tile": (1,)}
+                 "Tile": (1,), "TopK": (1,)}
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
@@ -497,6 +497,15 @@ def _constant_of_shape(imp: _Importer, n: _NodeView) -> None:
     imp.emit("ConstantOfShape", n.inputs, n.outputs, attrs, n.name)
 
 
+def _topk(imp: _Importer, n: _NodeView) -> None:
+    """Before opset 10, K is the attribute `k`; the IR takes it as input 1, as ONNX does since."""
+    inputs = n.inputs[:2]
+    if imp.opset < 10:
+        inputs = [n.input(0), imp.temp(n, "k")]
+        imp.add_const(inputs[1], np.array([int(n.get("k"))], np.int64))
+    imp.emit("TopK", inputs, n.outputs, {k: v for k, v in n.attrs.items() if k != "k"}, n.name)
+
+
 IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
     "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
@@ -507,6 +516,6 @@ IMPORTERS = {
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
-    "Einsum": onnx_einsum.lower,
+    "Einsum": onnx_einsum.lower, "TopK": _topk,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

@@ -24,6 +24,7 @@ from . import (
     softmax,
     split,
     tile,
+    topk,
     transpose,
     unary,
 )
@@ -31,7 +32,7 @@ from . import (
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
-    gather, generate, tile,  # structural ONNX ops (issue 12)
+    gather, generate, tile, topk,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

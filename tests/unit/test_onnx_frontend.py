@@ -219,3 +219,15 @@ def test_einsum_unsupported_names_the_equation(equation, why):
                    opset=12)
     with pytest.raises(ConvertError, match=f"Einsum '{equation}' is not supported: .*{why}"):
         onnx_frontend.load(model)
+
+
+@pytest.mark.parametrize("opset", [9, 11])
+def test_topk_k_as_attribute_or_input(opset):
+    if opset < 10:
+        node, inits = helper.make_node("TopK", ["x"], ["v", "i"], axis=1, k=3), {}
+    else:
+        node, inits = helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1), {"k": np.array([3], np.int64)}
+    model = _model([node], [("x", [2, 7])], ["v", "i"], inits, opset)
+    model.graph.output[1].type.tensor_type.elem_type = TensorProto.INT64
+    graph = _check(model, {"x": [2, 7]})
+    assert graph.nodes[0].op_type == "TopK" and graph.tensors[graph.nodes[0].inputs[1]].data.tolist() == [3]
