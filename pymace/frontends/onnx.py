@@ -22,15 +22,16 @@ from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
-from . import onnx_einsum
+from . import onnx_einsum, onnx_rnn
 
 log = logging.getLogger(__name__)
 
-# Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
+# Inputs of these ops that are static parameters (IR attributes, or inputs that must be constants: docs/ir.md);
+# the conformance tests freeze them.
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
                  "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2),
-                 "Tile": (1,), "TopK": (1,)}
+                 "Tile": (1,), "TopK": (1,), "LSTM": (4,), "GRU": (4,)}
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
@@ -283,7 +284,22 @@ def _spatial(imp: _Importer, n: _NodeView, kernel: list[int]) -> dict:
 def _conv(imp: _Importer, n: _NodeView) -> None:
     kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
     attrs = _spatial(imp, n, kernel) | {"group": int(n.get("group", 1))}
+    if len(kernel) == 1:  # Conv1d runs as a 2-D Conv of height 1 between alias reshapes
+        _conv1d(imp, n, attrs)
+        return
     imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
+
+
+def _conv1d(imp: _Importer, n: _NodeView, attrs: dict) -> None:
+    (p0, p1), one = attrs["pads"], [1]
+    attrs = {"kernel_shape": one + attrs["kernel_shape"], "strides": one + attrs["strides"],
+             "pads": [0, p0, 0, p1], "dilations": one + attrs["dilations"], "group": attrs["group"]}
+    x, w = imp.temp(n, "x2d"), imp.temp(n, "w2d")
+    imp.emit("Unsqueeze", [n.input(0)], [x], {"axes": [2]}, f"{n.name}/to_2d")
+    imp.emit("Unsqueeze", [n.input(1)], [w], {"axes": [2]}, f"{n.name}/w_to_2d")
+    y = imp.temp(n, "y2d")
+    imp.emit("Conv", [x, w, *n.inputs[2:]], [y], attrs, n.name)
+    imp.emit("Squeeze", [y], n.outputs, {"axes": [2]}, f"{n.name}/to_1d")
 
 
 def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
@@ -516,6 +532,6 @@ IMPORTERS = {
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
-    "Einsum": onnx_einsum.lower, "TopK": _topk,
+    "Einsum": onnx_einsum.lower, "TopK": _topk, "LSTM": onnx_rnn.lower, "GRU": onnx_rnn.lower,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

@@ -18,6 +18,7 @@ from . import (
     reduce,
     reshape,
     resize,
+    rnn,
     separable_conv,
     shape_math,
     slice,
@@ -32,7 +33,7 @@ from . import (
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
-    gather, generate, tile, topk,  # structural ONNX ops (issue 12)
+    gather, generate, rnn, tile, topk,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

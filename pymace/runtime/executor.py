@@ -266,18 +266,18 @@ class Planner:
 
         for name in graph.inputs:
             touch(name, -1, writes=True)
-        scratch = []
+        scratch = {}  # one buffer per Scratch object, however many of the node's launches use it
         for step, (node, specs) in enumerate(launches):
             for i in node.inputs:
                 touch(i, step)
             for o in node.outputs:
                 touch(o, step, writes=True)
             for spec in specs:
-                scratch += [(step, a) for a in spec.args if isinstance(a, Scratch)]
+                scratch.update({id(a): (step, a) for a in spec.args if isinstance(a, Scratch)})
         for name in graph.outputs:
             touch(name, len(launches))
         intervals = [memory.Interval(n, sizes[n], first.get(n, -1), last[n]) for n in sizes]
-        intervals += [memory.Interval(f"#scratch{id(a)}", a.size * itemsize, s, s) for s, a in scratch]
+        intervals += [memory.Interval(f"#scratch{id(a)}", a.size * itemsize, s, s) for s, a in scratch.values()]
         assignment, slot_sizes = memory.plan(intervals)
         slot_buffers = [cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(s, 4)) for s in slot_sizes]
         self.memory.activation_bytes = sum(slot_sizes)

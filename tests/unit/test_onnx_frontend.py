@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from pymace.errors import ConvertError, InputError, ModelError, PymaceError, UnsupportedOpError
 from pymace.frontends import onnx as onnx_frontend
@@ -176,13 +177,13 @@ def test_unsupported_ops_listed_with_node_names():
     nodes = [helper.make_node("LRN", ["x"], ["a"], size=3, name="norm1"),
              helper.make_node("Relu", ["a"], ["b"]),
              helper.make_node("LRN", ["b"], ["c"], size=3, name="norm2"),
-             helper.make_node("Einsum", ["c"], ["y"], equation="ij->ji", name="mix")]
+             helper.make_node("NonMaxSuppression", ["c", "c"], ["y"], name="nms")]
     with pytest.raises(UnsupportedOpError) as e:
         onnx_frontend.load(_model(nodes, [("x", [1, 3, 4, 4])], ["y"]))
     msg = str(e.value)
-    assert "LRN" in msg and "norm1" in msg and "norm2" in msg and "Einsum" in msg and "mix" in msg
+    assert "LRN" in msg and "norm1" in msg and "norm2" in msg and "NonMaxSuppression" in msg and "nms" in msg
     assert "Relu" not in msg.split("pymace supports")[0]
-    assert e.value.unsupported == {"Einsum": ["mix"], "LRN": ["norm1", "norm2"]}
+    assert e.value.unsupported == {"NonMaxSuppression": ["nms"], "LRN": ["norm1", "norm2"]}
 
 
 def test_wrong_input_shape_is_input_error():
@@ -231,3 +232,27 @@ def test_topk_k_as_attribute_or_input(opset):
     model.graph.output[1].type.tensor_type.elem_type = TensorProto.INT64
     graph = _check(model, {"x": [2, 7]})
     assert graph.nodes[0].op_type == "TopK" and graph.tensors[graph.nodes[0].inputs[1]].data.tolist() == [3]
+
+
+def test_conv1d_runs_as_a_2d_conv_of_height_one():
+    w, b = np.random.default_rng(3).standard_normal((6, 2, 3)).astype(np.float32), np.arange(6, dtype=np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3], strides=[2], pads=[1, 2], group=2)
+    graph = _check(_model([node], [("x", [2, 4, 11])], ["y"], {"w": w, "b": b}), {"x": [2, 4, 11]})
+    conv = next(n for n in graph.nodes if n.op_type == "Conv")
+    assert conv.attrs["kernel_shape"] == [1, 3] and conv.attrs["pads"] == [0, 1, 0, 2]
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_rnn_layout1_and_unnamed_outputs(op):
+    gates, hidden, rng = (4 if op == "LSTM" else 3), 5, np.random.default_rng(4)
+    inits = {"W": rng.standard_normal((2, gates * hidden, 3)).astype(np.float32),
+             "R": rng.standard_normal((2, gates * hidden, hidden)).astype(np.float32)}
+    node = helper.make_node(op, ["x", "W", "R", "", "", "h0"], ["", "y_h"], hidden_size=hidden, layout=1,
+                            direction="bidirectional")
+    model = _model([node], [("x", [2, 4, 3]), ("h0", [2, 2, hidden])], ["y_h"], inits, opset=14)
+    feeds = {"x": rng.standard_normal((2, 4, 3)).astype(np.float32),
+             "h0": rng.standard_normal((2, 2, hidden)).astype(np.float32)}
+    graph = onnx_frontend.load(model)
+    want = ReferenceEvaluator(model).run(None, feeds)[0]  # onnxruntime does not run layout 1
+    np.testing.assert_allclose(executor.run(graph, feeds)["y_h"], want, rtol=1e-5, atol=1e-6)
+    assert sum(n.op_type == "Transpose" for n in graph.nodes) == 3  # X, initial_h in; Y_h out
