@@ -256,3 +256,17 @@ def test_rnn_layout1_and_unnamed_outputs(op):
     want = ReferenceEvaluator(model).run(None, feeds)[0]  # onnxruntime does not run layout 1
     np.testing.assert_allclose(executor.run(graph, feeds)["y_h"], want, rtol=1e-5, atol=1e-6)
     assert sum(n.op_type == "Transpose" for n in graph.nodes) == 3  # X, initial_h in; Y_h out
+
+
+@pytest.mark.parametrize("opset", [7, 9])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_upsample_old_opsets(opset, mode):
+    scales = [1.0, 1.0, 1.5, 2.5]
+    if opset < 9:
+        node, inits = helper.make_node("Upsample", ["x"], ["y"], mode=mode, scales=scales), {}
+    else:
+        node, inits = helper.make_node("Upsample", ["x", "s"], ["y"], mode=mode), {"s": np.array(scales, np.float32)}
+    model = _model([node], [("x", [2, 2, 5, 4])], ["y"], inits, opset)
+    model.ir_version = 7
+    graph = _check(model, {"x": [2, 2, 5, 4]})
+    assert graph.nodes[0].op_type == "Resize" and graph.tensors["y"].shape == (2, 2, 7, 10)
