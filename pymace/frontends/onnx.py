@@ -22,7 +22,7 @@ from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
-from . import onnx_einsum, onnx_rnn
+from . import onnx_control, onnx_einsum, onnx_rnn
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,9 @@ class _NodeView:
 
 
 def _attr_value(a: onnx.AttributeProto, node_name: str):
-    if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS, onnx.AttributeProto.SPARSE_TENSOR):
+    if a.type == onnx.AttributeProto.GRAPH:  # If's branches: its importer inlines them
+        return a.g
+    if a.type in (onnx.AttributeProto.GRAPHS, onnx.AttributeProto.SPARSE_TENSOR):
         raise ConvertError(f"node {node_name!r}: attribute {a.name!r} holds a subgraph or sparse tensor")
     v = helper.get_attribute_value(a)
     if isinstance(v, bytes):
@@ -226,7 +228,7 @@ def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
 def _check_supported(nodes) -> None:
     """One UnsupportedOpError for every op type pymace cannot import, with the nodes that use it."""
     missing = []
-    for i, n in enumerate(nodes):
+    for i, n in enumerate(onnx_control.with_subgraphs(nodes)):  # If branches included: one line for all
         op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
         if op not in IMPORTERS:
             missing.append(Node(n.name or f"{n.op_type}_{i}", op, [], []))
@@ -235,7 +237,7 @@ def _check_supported(nodes) -> None:
 
 def _toposort(g: onnx.GraphProto, ready: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where each input is produced first (most exports already are; some are not)."""
-    return topological_order(g.node, ready, "graph", io=lambda n: (n.input, n.output))
+    return topological_order(g.node, ready, "graph", io=lambda n: (onnx_control.outer_inputs(n), n.output))
 
 
 # --- importers: one per ONNX op type ------------------------------------------------------------------
@@ -533,5 +535,6 @@ IMPORTERS = {
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
     "Einsum": onnx_einsum.lower, "TopK": _topk, "LSTM": onnx_rnn.lower, "GRU": onnx_rnn.lower,
+    "If": onnx_control.lower_if,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

@@ -270,3 +270,43 @@ def test_upsample_old_opsets(opset, mode):
     model.ir_version = 7
     graph = _check(model, {"x": [2, 2, 5, 4]})
     assert graph.nodes[0].op_type == "Resize" and graph.tensors["y"].shape == (2, 2, 7, 10)
+
+
+def _if_model(cond_is_input: bool) -> onnx.ModelProto:
+    """y = If(c) then relu(x) @ w else x - 1, with c a constant or a bool graph input (known at run time)."""
+    out = [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)]
+    then = helper.make_graph([helper.make_node("Relu", ["x"], ["t"]), helper.make_node("MatMul", ["t", "w"], ["r"])],
+                             "then", [], out)
+    other = helper.make_graph([helper.make_node("Sub", ["x", "one"], ["r"])], "else", [], out,
+                              [numpy_helper.from_array(np.ones((3, 4), np.float32), "one")])
+    inits = {"w": np.random.default_rng(5).standard_normal((4, 4)).astype(np.float32)}
+    if not cond_is_input:
+        inits["c"] = np.array([True])
+    model = _model([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)], [("x", [3, 4])],
+                   ["y"], inits, opset=13)
+    if cond_is_input:
+        model.graph.input.append(helper.make_tensor_value_info("c", TensorProto.BOOL, [1]))
+    return model
+
+
+def test_if_with_a_constant_condition_inlines_the_taken_branch():
+    graph = _check(_if_model(False), {"x": [3, 4]})
+    assert [n.op_type for n in graph.nodes] == ["Relu", "MatMul", "Identity"]
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_run_time_condition_selects_between_both_branches(cond):
+    model = _if_model(True)
+    graph = onnx_frontend.load(model)
+    feeds = {"x": np.random.default_rng(6).standard_normal((3, 4)).astype(np.float32), "c": np.array([cond])}
+    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_allclose(executor.run(graph, feeds)["y"], want, rtol=1e-6, atol=1e-6)
+    assert graph.nodes[-1].op_type == "Where"
+
+
+def test_if_with_branches_of_different_shapes_is_refused():
+    model = _if_model(True)
+    other = next(a.g for a in model.graph.node[0].attribute if a.name == "else_branch")
+    other.node[0].CopyFrom(helper.make_node("ReduceMean", ["x"], ["r"]))  # a [1, 1] output
+    with pytest.raises(ConvertError, match="known only at run time and output 0 has shape"):
+        onnx_frontend.load(model)
