@@ -5,8 +5,9 @@ activations only). Outputs Y [T, directions, batch, hidden], Y_h and (LSTM) Y_c 
 On the device every time step is a launch (GRU: two, since the reset gate of every hidden unit must be known
 before the candidate state of any) over (hidden unit, batch, direction); both directions of a bidirectional
 layer advance in the same launch. The step's hidden state is read from Y's previous step (or initial_h) and
-written to Y, so a launch never reads what it writes. W and R are transposed at plan time to [input, gates·hidden]
-so neighbouring work-items read neighbouring weights. The ONNX importer turns layout 1 into Transposes."""
+written to Y, so a launch never reads what it writes. W and R are rearranged at plan time to [k, hidden, gates]
+(kernels/rnn.cl): a work-item loads its unit's gates as one vector and neighbouring work-items read neighbouring
+vectors. The ONNX importer turns layout 1 into Transposes."""
 from __future__ import annotations
 
 import numpy as np
@@ -135,6 +136,19 @@ def _weights(ctx, index: int, what: str, shape, transpose: bool = False) -> Cons
     return Const(np.ascontiguousarray(ref.const.transpose(0, 2, 1) if transpose else ref.const))
 
 
+def _gates_last(c: Const, gates: int, hidden: int) -> Const:
+    """[..., gates*hidden] → [..., hidden, gates]: the gates of one hidden unit side by side (one vector load)."""
+    a = c.data
+    return Const(np.ascontiguousarray(a.reshape(a.shape[:-1] + (gates, hidden)).swapaxes(-1, -2)).reshape(
+        a.shape[:-1] + (gates * hidden,)))
+
+
+def _gru_split(c: Const, hidden: int) -> tuple[Const, Const]:
+    """[dirs, k, 3*hidden] → the z and r gates side by side [dirs, k, hidden, 2], and h [dirs, k, hidden]."""
+    zr = _gates_last(Const(c.data[..., :2 * hidden]), 2, hidden)
+    return zr, Const(np.ascontiguousarray(c.data[..., 2 * hidden:]))
+
+
 def _initial(ctx, index: int, shape):
     """initial_h / initial_c, or zeros when omitted."""
     ref = ctx.inputs[index] if index < len(ctx.inputs) else None
@@ -169,6 +183,8 @@ def launch(ctx, *, _op_type: str, direction="forward", clip=None, input_forget=0
     dims = [np.int32(v) for v in (dirs, batch, size, hidden)]
     tables = _step_tables(steps, dirs, _text(direction) == "reverse")
     if _op_type == "LSTM":
+        bias = Const(bias.data.reshape(dirs, 2, 4 * hidden))  # (W biases, R biases)
+        wt, rt, bias = (_gates_last(c, 4, hidden) for c in (wt, rt, bias))
         peep = _weights(ctx, 7, "P", (dirs, 3 * hidden))
         opts += ("-DINPUT_FORGET=1",) if input_forget else ()
         for table in tables:
@@ -176,11 +192,13 @@ def launch(ctx, *, _op_type: str, direction="forward", clip=None, input_forget=0
             ctx.kernel("rnn", "lstm_step", (hidden, batch, dirs), args, options=opts)
         return
     opts += ("-DLINEAR_BEFORE_RESET=1",) if linear_before_reset else ()
+    (wzr, wh), (rzr, rh) = (_gru_split(c, hidden) for c in (wt, rt))
     gates = Scratch(2 * dirs * batch * hidden)
     for table in tables:
-        common = [x, wt, rt, bias, h0, y]
-        ctx.kernel("rnn", "gru_gates", (hidden, batch, dirs), [*common, gates, table, *dims], options=opts)
-        ctx.kernel("rnn", "gru_state", (hidden, batch, dirs), [*common, yh, gates, table, *dims], options=opts)
+        ctx.kernel("rnn", "gru_gates", (hidden, batch, dirs), [x, wzr, rzr, bias, h0, y, gates, table, *dims],
+                   options=opts)
+        ctx.kernel("rnn", "gru_state", (hidden, batch, dirs), [x, wh, rh, bias, h0, y, yh, gates, table, *dims],
+                   options=opts)
 
 
 _LSTM, _GRU = {"hidden_size": 7}, {"hidden_size": 6}
