@@ -44,8 +44,13 @@ def _expect(t: TensorInfo | None, shape: tuple, op: str, what: str) -> None:
         raise ConvertError(f"{op}: {what} has shape {list(t.shape)}, expected {list(shape)}")
 
 
-def infer(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, _op_type: str, hidden_size=None,
-          **attrs) -> list:
+def _inputs(ins) -> list:
+    """X, W, R, B, sequence_lens, initial_h, initial_c, P (None where omitted)."""
+    return (list(ins) + [None] * 8)[:8]
+
+
+def infer(*ins, _op_type: str, hidden_size=None, **attrs) -> list:
+    x, w, r, b, seq_lens, h0, c0, p = _inputs(ins)
     op, dirs = _op_type, _settings(_op_type, **attrs)
     if len(x.shape) != 3:
         raise ConvertError(f"{op}: X must be [seq, batch, input], got shape {list(x.shape)}")
@@ -71,7 +76,8 @@ def _sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
-def _lstm_direction(x, w, r, b, p, h, c, clip, input_forget):
+def _lstm_direction(x, weights, h, c, clip, input_forget):
+    w, r, b, p = weights
     cut = (lambda v: np.clip(v, -clip, clip)) if clip is not None else (lambda v: v)
     pi, po, pf = np.split(p, 3)
     ys = []
@@ -103,8 +109,9 @@ def _gru_direction(x, w, r, b, h, clip, linear_before_reset):
     return ys, h, None
 
 
-def reference(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, _op_type: str, direction="forward",
-              clip=None, input_forget=0, linear_before_reset=0, **_) -> list[np.ndarray]:
+def reference(*ins, _op_type: str, direction="forward", clip=None, input_forget=0, linear_before_reset=0,
+              **_) -> list[np.ndarray]:
+    x, w, r, b, _, h0, c0, p = _inputs(ins)
     dirs, hidden, batch = w.shape[0], r.shape[-1], x.shape[1]
     g = GATES[_op_type]
     b = np.zeros((dirs, 2 * g * hidden), x.dtype) if b is None else b
@@ -116,7 +123,7 @@ def reference(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, _op_t
         backward = _text(direction) == "reverse" or d == 1
         seq = x[::-1] if backward else x
         if _op_type == "LSTM":
-            y, h, c = _lstm_direction(seq, w[d], r[d], b[d], p[d], h0[d], c0[d], clip, input_forget)
+            y, h, c = _lstm_direction(seq, (w[d], r[d], b[d], p[d]), h0[d], c0[d], clip, input_forget)
         else:
             y, h, c = _gru_direction(seq, w[d], r[d], b[d], h0[d], clip, linear_before_reset)
         ys.append(np.stack(y[::-1] if backward else y))
