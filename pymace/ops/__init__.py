@@ -10,11 +10,13 @@ from . import (
     concat,
     conv,
     conv_transpose,
+    depth_to_space,
     gather,
     gemm,
     generate,
     pad,
     pool,
+    quantize,
     reduce,
     reshape,
     resize,
@@ -31,8 +33,8 @@ from . import (
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
-    shape_math, slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
+    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
     gather, generate, rnn, tile, topk,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from pymace import Engine, passes
 from pymace.frontends import onnx as onnx_frontend
-from tests.helpers import opencl_devices, rel_err
+from tests.helpers import opencl_devices, ort_run_model, rel_err
 
 DEVICES = opencl_devices()
 pytestmark = pytest.mark.skipif(not DEVICES, reason="needs an OpenCL device")
@@ -92,7 +91,7 @@ def test_graph_on_device_matches_onnxruntime(name, device, data_type, tmp_path):
     rng = np.random.default_rng(2)
     feeds = {i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
              for i in model.graph.input}
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    want = ort_run_model(model, feeds)
     got = Engine(graph, device=device.selector, data_type=data_type, storage_dir=str(tmp_path)).run(feeds)
     for out, w in zip(model.graph.output, want):
         err = rel_err(got[out.name], w)
