@@ -49,11 +49,14 @@ def _requantized(imp, n, y: str, scale: int, zero: int) -> None:
     imp.emit("QuantizeLinear", ins, n.outputs[:1], {"axis": 1}, f"{n.name}/quantize")
 
 
-def _conv_attrs(imp, n, w: str) -> dict:
-    from .onnx import _spatial
+def _conv_attrs(imp, n, x: str, w: str) -> dict:
+    """The Conv's explicit geometry (ops/geometry checks it against the dequantized input and weights)."""
+    from ..ops import geometry
+    from .onnx import _explicit, _spatial, _window
 
-    kernel = list(n.get("kernel_shape", imp.infos[w].shape[2:]))
-    return _spatial(imp, n, kernel) | {"group": int(n.get("group", 1))}
+    group = n.get("group", 1)
+    window = _window(n, geometry.conv_window, imp.infos[x].shape, imp.infos[w].shape, group, **_spatial(n))
+    return _explicit(window) | {"group": int(group)}
 
 
 def _qlinear_conv(imp, n) -> None:
@@ -69,7 +72,7 @@ def _qlinear_conv(imp, n) -> None:
         ins.append(imp.temp(n, "bias"))
         imp.add_const(ins[-1], bias.astype(np.float32))
     y = imp.temp(n, "conv")
-    imp.emit("Conv", ins, [y], _conv_attrs(imp, n, w), n.name)
+    imp.emit("Conv", ins, [y], _conv_attrs(imp, n, x, w), n.name)
     _requantized(imp, n, y, 6, 7)
 
 
@@ -85,7 +88,7 @@ def _qlinear_matmul(imp, n) -> None:
 def _conv_integer(imp, n) -> None:
     x = _dequantized(imp, n, 0, -1, 2, "x")
     w = _dequantized(imp, n, 1, -1, 3, "w", axis=0)
-    imp.emit("Conv", [x, w], n.outputs[:1], _conv_attrs(imp, n, w), n.name)
+    imp.emit("Conv", [x, w], n.outputs[:1], _conv_attrs(imp, n, x, w), n.name)
 
 
 def _matmul_integer(imp, n) -> None:
