@@ -21,6 +21,7 @@ from . import (
     reshape,
     resize,
     rnn,
+    scatter,
     separable_conv,
     shape_math,
     slice,
@@ -35,7 +36,7 @@ from . import (
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
     resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
-    gather, generate, rnn, tile, topk,  # structural ONNX ops (issue 12)
+    gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
