@@ -11,18 +11,24 @@ from . import (
     conv,
     conv_transpose,
     depth_to_space,
+    gather,
     gemm,
+    generate,
     pad,
     pool,
     quantize,
     reduce,
     reshape,
     resize,
+    rnn,
+    scatter,
     separable_conv,
     shape_math,
     slice,
     softmax,
     split,
+    tile,
+    topk,
     transpose,
     unary,
 )
@@ -30,6 +36,7 @@ from . import (
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
     resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
