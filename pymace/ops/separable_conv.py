@@ -50,8 +50,8 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
         p = list(params or ())
         lo = p[0] if len(p) > 0 and p[0] is not None else None
         hi = p[1] if len(p) > 1 and p[1] is not None else None
-        return (*((f"-DDW_LO={float(lo)!r}f",) if lo is not None else ()),
-                *((f"-DDW_HI={float(hi)!r}f",) if hi is not None else ()))
+        return (*((f"-DDW_LO={act.c_float(lo)}",) if lo is not None else ()),
+                *((f"-DDW_HI={act.c_float(hi)}",) if hi is not None else ()))
     return ()
 
 
