@@ -191,7 +191,7 @@ def cmd_cache(a) -> int:
 
 
 def _load_inputs(items) -> dict:
-    import numpy as np
+    from .safe_io import load_npy
 
     feeds = {}
     for item in items:
@@ -199,16 +199,17 @@ def _load_inputs(items) -> dict:
         if not sep:
             raise InputError(f"--input {item!r}: expected NAME=FILE.npy")
         try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"--input {name}: cannot read {path}: {e}") from None
+            feeds[name] = load_npy(path)  # a header that claims more than the file holds is refused unread
+        except OSError as e:
+            raise InputError(f"--input {name}: cannot read {path}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise InputError(f"--input {name}: {e}") from None
     return feeds
 
 
 def cmd_run(a) -> int:
-    import numpy as np
-
     from .engine import Engine
+    from .safe_io import save_npy_atomic
 
     engine = Engine(a.model, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
     feeds = _load_inputs(a.input)
@@ -220,7 +221,7 @@ def cmd_run(a) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, value in outputs.items():
             path = out_dir / (_safe_file_name(name) + ".npy")
-            np.save(path, value)
+            save_npy_atomic(path, value)  # a full disk leaves the earlier file, never half of a new one
             written[name] = {"path": str(path), "shape": list(value.shape)}
     if a.json:
         _print_json({"outputs": written, "init": engine.init_stats})
