@@ -21,7 +21,7 @@ from ..errors import ConvertError, ModelError
 from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
-from ..passes.fold_constants import evaluate, foldable
+from ..passes.fold_constants import evaluate, foldable, too_big
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class _Importer:
         for i in inputs:
             if i and i not in self.infos:
                 raise ModelError(f"node {name!r} ({op_type}) reads undefined tensor {i!r}")
-        if foldable(node, lambda n: self.infos[n].value is not None):
+        if foldable(node, lambda n: self.infos[n].value is not None) and too_big(node, self.infos) is None:
             values = {i: self.infos[i].value for i in inputs if i}
             for out, value in zip(outputs, evaluate(node, values)):
                 if out:
