@@ -22,9 +22,11 @@ from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable, too_big
+from ..safe_io import read_bounded, shorten
 
 log = logging.getLogger(__name__)
 
+MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message; larger models keep weights as external data
 # Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
@@ -44,11 +46,11 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
         return src, {"source_file": None, "source_sha256": hashlib.sha256(data).hexdigest()}
     path = Path(src)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_ONNX_BYTES)
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file") from None
     except OSError as e:
-        raise ModelError(f"{path}: cannot read ({e.strerror})") from None
+        raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
@@ -59,8 +61,9 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
-        except OSError as e:
-            raise ModelError(f"{path}: external weight data missing ({e})") from None
+        except Exception as e:  # onnx raises OSError, ValueError or ValidationError for bad locations/offsets
+            raise ModelError(shorten(f"{path}: external weight data cannot be read ({type(e).__name__}: {e})")) \
+                from None
     return model, {"source_file": str(path), "source_sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -86,7 +89,12 @@ class _Importer:
         self._add_inputs(g.input)
         for index, proto in enumerate(_toposort(g, set(self.infos))):
             node = _NodeView(proto, index, self.names)
-            IMPORTERS.get(node.op_type, _generic)(self, node)
+            try:
+                IMPORTERS.get(node.op_type, _generic)(self, node)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
+                # a missing or malformed attribute or input (MaxPool without kernel_shape, Cast without `to`)
+                raise ConvertError(shorten(f"node {node.name!r} ({node.op_type}): malformed attributes or inputs "
+                                           f"({type(e).__name__}: {e})")) from e
         for name in self.graph.outputs:
             if name not in self.infos:
                 raise ModelError(f"graph output {name!r} is never produced")
@@ -189,9 +197,12 @@ def _attr_value(a: onnx.AttributeProto, node_name: str):
 
 def _array(t: onnx.TensorProto) -> np.ndarray:
     try:
-        return numpy_helper.to_array(t).copy()
+        value = numpy_helper.to_array(t).copy()
     except Exception as e:
-        raise ModelError(f"tensor {t.name!r} cannot be read ({type(e).__name__}: {e})") from None
+        raise ModelError(shorten(f"tensor {t.name!r} cannot be read ({type(e).__name__}: {e})")) from None
+    if value.dtype.kind not in "biuf":
+        raise ConvertError(f"tensor {t.name!r} holds {value.dtype} values (strings, complex): pymace handles numbers")
+    return value
 
 
 def _elem_dtype(elem_type: int) -> str:
