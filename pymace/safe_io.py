@@ -164,6 +164,23 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o666) -> Non
         f.write(data)
 
 
+def write_new(path: str | os.PathLike, data: bytes, mode: int = 0o666) -> None:
+    """Write `data` to `path`, which must not exist (FileExistsError — a symlink, dangling or not, exists): written
+    to a temp file and hard-linked into place, so `path` appears complete or not at all and nothing is written
+    through a link planted there."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode & ~_umask())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_writer(path) as f:
         np.save(f, np.asanyarray(array), allow_pickle=False)
