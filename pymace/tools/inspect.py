@@ -5,11 +5,15 @@ Each format has an explainer: bytes (+ the current device, if known) → (JSON-a
 FormatError when the bytes are not its format; EXPLAINERS tries them in order.
 """
 import dataclasses
+import io
 import os
 import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
+
+from rich.console import Console, Group
+from rich.table import Table
 
 from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
@@ -164,48 +168,44 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or "entry"
 
 
-def render_text(report: dict, width: int = 160) -> str:
-    """The report as plain text: its facts, then a table per device and of the entries. Linear in the entries (a
-    MACE tuning file can hold 200k pairs; laying them out as a rich Table took 85 s)."""
-    facts = [(key.replace("_", " "), str(report[key])) for key in
-             ("path", "size", "format", "version", "layout", "pairs", "integrity", "platform", "device_name",
-              "for_this_device", "reason") if report.get(key) is not None]
-    label = max((len(k) for k, _ in facts), default=0)
-    parts = ["\n".join(f"{k.ljust(label)}  {v}" for k, v in facts)]
+def render(report: dict):
+    """The report as rich renderables, for the CLI to print."""
+    facts = Table.grid(padding=(0, 2))
+    for key in ("path", "size", "format", "version", "layout", "pairs", "integrity", "platform", "device_name",
+                "for_this_device", "reason"):
+        if report.get(key) is not None:
+            facts.add_row(key.replace("_", " "), str(report[key]))
+    parts = [facts]
     for index, device in enumerate(report.get("devices", [])):
         parts.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items() if k != "entries"))
         if device.get("entries"):  # a tuning file keeps its entries per device class
-            parts.append(_entry_table(device["entries"], width=width))
+            parts.append(_entry_table(device["entries"]))
     entries = report.get("entries") or []
     if entries:
-        parts.append(_entry_table(entries, skip=("key",) if "cl_file" in entries[0] else (), width=width))
-    return "\n\n".join(parts) + "\n"
+        parts.append(_entry_table(entries, skip=("key",) if "cl_file" in entries[0] else ()))
+    return Group(*parts)
 
 
-def _entry_table(entries: list[dict], skip=(), width: int = 160) -> str:
+def _entry_table(entries: list[dict], skip=()) -> Table:
+    table = Table(show_lines=False)
     columns = [c for c in entries[0] if c not in skip]
-    rows = [[_cell(row.get(c)) for c in columns] for row in entries]
-    header = [c.replace("_", " ") for c in columns]
-    cap = max(12, (width - 2 * len(columns)) // max(len(columns), 1))
-    widths = [min(cap, max([len(h)] + [len(r[i]) for r in rows])) for i, h in enumerate(header)]
-    lines: list[str] = []
-
-    def emit(cells):  # a cell wider than its column continues on the next lines
-        chunks = [[c[k:k + w] for k in range(0, len(c), w)] or [""] for c, w in zip(cells, widths)]
-        for j in range(max(len(ch) for ch in chunks)):
-            lines.append("  ".join((ch[j] if j < len(ch) else "").ljust(w) for ch, w in zip(chunks, widths)).rstrip())
-
-    emit(header)
-    lines.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        emit(r)
-    return "\n".join(lines)
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in entries:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    return table
 
 
 def _cell(value) -> str:
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def render_text(report: dict, width: int = 160) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(render(report))
+    return console.file.getvalue()
 
 
 def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = "auto",
