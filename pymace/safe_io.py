@@ -88,8 +88,8 @@ def npy_from_buffer(buf, what: str) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"npy format version {version}")
-    except (ValueError, SyntaxError, TypeError, EOFError) as e:  # numpy raises ValueError for most, EOF for short
-        raise ValueError(f"{what}: not a readable .npy array ({str(e)[:80]})") from None
+    except Exception as e:  # numpy's header parser raises ValueError, SyntaxError, TokenError, EOFError, …
+        raise ValueError(f"{what}: not a readable .npy array ({type(e).__name__}: {str(e)[:80]})") from None
     if dtype.hasobject or dtype.fields is not None or dtype.name not in NPY_DTYPES:
         raise ValueError(f"{what}: .npy element type {dtype} is not a number type pymace reads "
                          f"({', '.join(sorted(NPY_DTYPES))})")

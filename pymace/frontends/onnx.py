@@ -58,6 +58,9 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
         raise ModelError(f"{path}: not a readable ONNX model, truncated or corrupt ({type(e).__name__})") from None
     if not model.HasField("graph") or not model.graph.output:
         raise ModelError(f"{path}: not an ONNX model (no graph outputs)")
+    g = model.graph
+    if not all(isinstance(t.name, str) for t in (*g.input, *g.output, *g.initializer)):
+        raise ModelError(f"{path}: tensor names that are not UTF-8 text")  # protobuf hands them back as bytes
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
@@ -170,6 +173,8 @@ class _NodeView:
     def __init__(self, proto: onnx.NodeProto, index: int, taken: set[str]):
         self.op_type = proto.op_type
         self.inputs, self.outputs = list(proto.input), list(proto.output)
+        if not all(isinstance(t, str) for t in self.inputs + self.outputs + [self.op_type, proto.name]):
+            raise ModelError(f"node {index} has names that are not UTF-8 text")  # protobuf hands them back as bytes
         name = proto.name or f"{proto.op_type}_{index}"
         self.name = name if name not in taken else f"{name}_{index}"
         taken.add(self.name)
