@@ -248,7 +248,7 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
     for m in config.models.values():
         check_model_file(m)
         meta = {"library_name": config.library_name, "model_name": m.name, "runtime": m.runtime,
-                "storage_dir": str(config.storage_dir.resolve()) if config.storage_dir else None,
+                **_storage_metadata(config.storage_dir),
                 "data_type": m.data_type, "limit_opencl_kernel_time": m.limit_opencl_kernel_time,
                 "validation_threshold": m.validation_threshold,
                 "input_data_formats": {n: f for sg in m.subgraphs
@@ -265,6 +265,17 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
         log.info("model %s → %s (%d nodes)", m.name, target, len(graph.nodes))
         written.append(target)
     return written
+
+
+def _storage_metadata(storage_dir: Path | None) -> dict:
+    """The YAML's storage_dir as the model records it, with this user's tag (pymace/trust.py): only this user's
+    own conversions can choose where caches are loaded from."""
+    if storage_dir is None:
+        return {"storage_dir": None}
+    from .trust import storage_dir_tag
+
+    path = str(storage_dir.resolve())
+    return {"storage_dir": path, "storage_dir_tag": storage_dir_tag(path)}
 
 
 def _check_output_shapes(graph, m: ModelConfig) -> None:

@@ -5,6 +5,7 @@ Layout and versioning: docs/pmace-format.md."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zipfile
 from contextlib import contextmanager
@@ -14,9 +15,11 @@ import numpy as np
 
 from ..errors import ModelError, writing
 from ..safe_io import atomic_writer, npy_bytes, npy_from_buffer, open_regular, shorten
+from ..trust import trusted_storage_dir
 from .graph import Graph, Node, Tensor
 from .verify import check_dims, check_dtype, verify
 
+log = logging.getLogger(__name__)
 FORMAT = "pmace"
 VERSION = 1
 
@@ -24,7 +27,8 @@ VERSION = 1
 MAX_GRAPH_JSON = 16 << 20  # graph.json of the largest real models is well under 2 MiB; JSON objects take ~20x
 # their text in memory, so this also bounds what a hostile graph.json costs
 MAX_MEMBERS = 1 << 20
-_META_TYPES = {"runtime": str, "data_type": str, "storage_dir": str, "converter": str, "framework": str,
+_META_TYPES = {"runtime": str, "data_type": str, "storage_dir": str, "storage_dir_tag": str, "converter": str,
+               "framework": str,
                "source_file": str, "source_sha256": str, "labels": list, "preprocessing": dict,
                "validation_threshold": dict, "input_data_formats": dict, "input_shapes": dict,
                "limit_opencl_kernel_time": int, "library_name": str, "model_name": str, "zoo_name": str}
@@ -123,6 +127,11 @@ def _read_doc(z: zipfile.ZipFile, path: str) -> dict:
     for key, kind in _META_TYPES.items():
         if meta.get(key) is not None and (not isinstance(meta[key], kind) or isinstance(meta[key], bool)):
             raise ModelError(f"metadata {key} is a {type(meta[key]).__name__}, not a {kind.__name__}")
+    if meta.get("storage_dir") and trusted_storage_dir(meta) is None:  # docs/security.md
+        log.warning("%s records storage_dir %s, which this user's conversions did not record; caches go to the "
+                    "default (choose with --storage-dir)", path, shorten(meta["storage_dir"], 120))
+        meta.pop("storage_dir")
+    doc["metadata"] = meta
     return doc
 
 
