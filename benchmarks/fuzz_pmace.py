@@ -277,14 +277,16 @@ def run_model(path: Path, device: str, storage: str, size: int) -> fuzz_harness.
     from pymace.reference import executor as reference
 
     declared = 0
+    before = fuzz_harness._rss_bytes()
     try:
-        graph = pmace_file.load(str(path))
-        declared = declared_bytes(graph)
-        feeds = _inputs(graph)
-        if feeds is None:
-            return fuzz_harness.Result("skipped", "input larger than 16M elements", size, declared)
-        engine = Engine(str(path), device=device, data_type="fp32", storage_dir=storage, use_tuning=False)
-        got = engine.run(feeds)
+        with fuzz_harness.Sampler() as product:  # load, plan, run: what a user's process goes through
+            graph = pmace_file.load(str(path))
+            declared = declared_bytes(graph)
+            feeds = _inputs(graph)
+            if feeds is None:
+                return fuzz_harness.Result("skipped", "input larger than 16M elements", size, declared)
+            engine = Engine(str(path), device=device, data_type="fp32", storage_dir=storage, use_tuning=False)
+            got = engine.run(feeds)
     except PymaceError as e:
         return fuzz_harness.Result("refused", str(e)[:200], size, declared)
     try:
@@ -293,7 +295,7 @@ def run_model(path: Path, device: str, storage: str, size: int) -> fuzz_harness.
     except PymaceError as e:
         return fuzz_harness.Result("wrong", f"the device ran, the reference refused: {e}", size, declared)
     result = _compare(got, want, size)
-    result.declared_bytes = declared
+    result.declared_bytes, result.peak_growth = declared, max(0, product.peak - before)
     return result
 
 
