@@ -43,5 +43,12 @@ def reference(*xs, _op_type: str, **attrs) -> list[np.ndarray]:
 
 
 def launch(ctx, _op_type: str, **_) -> None:
+    if all(r is None or r.const is not None for r in ctx.inputs):
+        from ..passes.fold_constants import fold_cap
+
+        made = sum(r.size for r in ctx.outputs) * 8
+        raise ConvertError(f"node {ctx.node.name!r} ({_op_type}) makes a constant of about {made} bytes, above the "
+                           f"folding cap of {fold_cap()} bytes, and it has no device kernel; raise "
+                           "PYMACE_FOLD_MAX_BYTES and convert again to fold it")
     raise ConvertError(f"node {ctx.node.name!r} ({_op_type}) is shape arithmetic that should have been folded at "
                        "conversion; its inputs were not constant (convert the model again with fixed input shapes)")
