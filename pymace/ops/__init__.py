@@ -11,6 +11,7 @@ from . import (
     conv,
     conv_transpose,
     gemm,
+    math,
     pad,
     pool,
     reduce,
@@ -29,6 +30,7 @@ MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
 ]
+MODULES += [math]  # elementwise math, comparisons, normalizations, reductions
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
 

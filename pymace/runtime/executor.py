@@ -28,6 +28,7 @@ class TensorRef:
     name: str
     shape: tuple[int, ...]
     const: np.ndarray | None = None
+    dtype: str = "float32"  # the IR dtype; on the device every tensor is held in the storage type (docs/ir.md)
 
     @property
     def size(self) -> int:
@@ -226,7 +227,7 @@ class Planner:
 
     def _ref(self, name: str) -> TensorRef:
         t = self.graph.tensors[name]
-        return TensorRef(name, tuple(t.shape), t.data)
+        return TensorRef(name, tuple(t.shape), t.data, str(t.dtype))
 
     def _allocate(self, launches, root) -> dict:
         """Lifetimes per buffer-owning tensor and per scratch, then memory.plan, then device buffers."""

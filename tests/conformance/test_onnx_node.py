@@ -25,6 +25,8 @@ def _excluded(name: str) -> str | None:
     upper = name.upper()
     if upper.startswith(("TEST_CAST", "TEST_CASTLIKE")) and any(t in upper for t in _EXOTIC):
         return _NO_NUMPY_DTYPE
+    if upper.endswith("_BFLOAT16"):
+        return _NO_NUMPY_DTYPE
     return None
 
 
@@ -58,6 +60,10 @@ EXCLUDED: dict[str, str] = {
     "(in·scale = 2.4, not 2) when scales are given; pymace's Resize uses the output's integer length",
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
+    **{f"test_{w}window{k}_expanded": "the window length is a graph input read at run time (Range of a "
+       "data-dependent length); pymace fixes every shape at conversion" for w in ("blackman", "hamming", "hann")
+       for k in ("", "_symmetric")},
+    "test_flexattention_double_expanded_ver26": "MatMul's reference returns float32 for float64 inputs (gemm.py)",
 }
 
 CASES = [c for c in collect_testcases() if c.model is not None]
