@@ -453,15 +453,10 @@ def _softmax(imp: _Importer, n: _NodeView) -> None:
 
 
 def _sum(imp: _Importer, n: _NodeView) -> None:
-    """Sum of n inputs → a chain of Adds (Caffe2 exports write residual adds as Sum)."""
-    if len(n.inputs) == 1:
-        imp.emit("Identity", n.inputs, n.outputs, {}, n.name)
-        return
-    acc = n.inputs[0]
-    for k, x in enumerate(n.inputs[1:], 1):
-        out = n.outputs[0] if k == len(n.inputs) - 1 else imp.temp(n, f"sum{k}")
-        imp.emit("Add", [acc, x], [out], {}, n.name if k == len(n.inputs) - 1 else f"{n.name}/add{k}")
-        acc = out
+    """Sum of two inputs is an Add (Caffe2 exports write residual adds as Sum, and an Add fuses into the Conv
+    before it); of one an Identity; of more the variadic Sum."""
+    op = {1: "Identity", 2: "Add"}.get(len(n.inputs), "Sum")
+    imp.emit(op, n.inputs, n.outputs, {}, n.name)
 
 
 def _with_defaults(**defaults):

@@ -1,5 +1,8 @@
-/* Broadcast elementwise y = activate(op(a, b), slope); see pymace/ops/binary.py for how shapes are grouped.
- * OP: 0 add, 1 sub, 2 mul, 3 div, 4 y = a (PRelu). HAS_B / HAS_S: operand b / fused-PRelu slope present.
+/* Broadcast elementwise y = activate(op(a, b, s), s); see pymace/ops/binary.py for how shapes are grouped, and
+ * OP_CODES there for the codes of OP (0 add, 1 sub, 2 mul, 3 div, 4 y = a (PRelu), then Pow, Mod, Max/Min,
+ * comparisons, logic and Where). HAS_B: operand b present. HAS_S: a third operand: the fused PRelu slope, or
+ * Where's y (Where: a is the condition, b its x). Bools are stored as 0 / 1 in the storage type, and
+ * comparisons and logic write 1.0 / 0.0.
  * binary3: one work-item writes 4 consecutive elements of a row of the (outer, mid, inner) output; an operand
  * with <X>_VEC=1 spans the row (4 loads), otherwise it is broadcast along it (1 load). ALIGNED: inner % 4 == 0,
  * so rows start on 4-element boundaries and vector loads/stores can be used. */
@@ -10,7 +13,69 @@
 #define HAS_S 0
 #endif
 
+#if OP <= 4  /* arithmetic on whole vectors */
 #define COMBINE(a, b) (OP == 0 ? (a) + (b) : OP == 1 ? (a) - (b) : OP == 2 ? (a) * (b) : OP == 3 ? (a) / (b) : (a))
+#define COMBINE1(a, b, c) COMBINE(a, b)
+#define COMBINE4(a, b, c) COMBINE(a, b)
+#else
+#define TRUTH(x) ((x) ? 1.0f : 0.0f)
+
+/* a / b truncated toward zero for integers held as floats: OpenCL's division may be off by an ulp, so the
+ * quotient is corrected by its remainder (exact for |a|, |b| < 2^24). */
+inline float int_div(float a, float b) {
+  float q = trunc(a / b);
+  const float r = a - q * b, step = (a < 0.0f) != (b < 0.0f) ? -1.0f : 1.0f;
+  if (r != 0.0f && (r < 0.0f) != (a < 0.0f)) q -= step;
+  else if (fabs(r) >= fabs(b)) q += step;
+  return q;
+}
+
+/* Comparisons are written so that NaN operands give ONNX's results: Max/Min return the NaN, == and < are false. */
+inline float combine1(float a, float b, float c) {
+#if OP == 5
+  return pow(a, b);
+#elif OP == 6  /* Mod, fmod=0: the remainder takes the divisor's sign */
+  const float r = fmod(a, b);
+  return r != 0.0f && (r < 0.0f) != (b < 0.0f) ? r + b : r;
+#elif OP == 7
+  return fmod(a, b);
+#elif OP == 8
+  return a >= b || a != a ? a : b;
+#elif OP == 9
+  return a <= b || a != a ? a : b;
+#elif OP == 10
+  return int_div(a, b);
+#elif OP == 11  /* the last Add of a Mean */
+  return (a + b) * SCALE;
+#elif OP == 12
+  return TRUTH(a == b);
+#elif OP == 13
+  return TRUTH(a < b);
+#elif OP == 14
+  return TRUTH(a > b);
+#elif OP == 15
+  return TRUTH(a <= b);
+#elif OP == 16
+  return TRUTH(a >= b);
+#elif OP == 17
+  return TRUTH(a != 0.0f && b != 0.0f);
+#elif OP == 18
+  return TRUTH(a != 0.0f || b != 0.0f);
+#elif OP == 19
+  return TRUTH((a != 0.0f) != (b != 0.0f));
+#elif OP == 20
+  return a != 0.0f ? b : c;
+#elif OP == 21  /* Pow of integers: pow's last-ulp error must not survive a later truncation */
+  return rint(pow(a, b));
+#else
+#error "binary.cl: unknown OP"
+#endif
+}
+#define COMBINE1(a, b, c) combine1(a, b, c)
+#define COMBINE4(a, b, c) \
+  ((float4)(combine1((a).x, (b).x, (c).x), combine1((a).y, (b).y, (c).y), combine1((a).z, (b).z, (c).z), \
+            combine1((a).w, (b).w, (c).w)))
+#endif
 
 #if ALIGNED
 #define LD4(p, i) LOAD4(p, (i) >> 2)
@@ -59,7 +124,7 @@ __kernel void binary3(__global const store_t *a, int a_outer, int a_mid,
 #else
     float4 vs = (float4)(0.0f);
 #endif
-    float4 v = activate4(COMBINE(va, vb), vs);
+    float4 v = activate4(COMBINE4(va, vb, vs), vs);
     ST4(y, yi, v);
     return;
   }
@@ -75,7 +140,7 @@ __kernel void binary3(__global const store_t *a, int a_outer, int a_mid,
 #else
     float vs = 0.0f;
 #endif
-    STORE(y, yi + j, activate(COMBINE(va, vb), vs));
+    STORE(y, yi + j, activate(COMBINE1(va, vb, vs), vs));
   }
 }
 #endif
@@ -116,7 +181,7 @@ __kernel void binary_nd(__global const store_t *a,
 #else
   float vs = 0.0f;
 #endif
-  STORE(y, i, activate(COMBINE(va, vb), vs));
+  STORE(y, i, activate(COMBINE1(va, vb, vs), vs));
 }
 #endif
 #endif
