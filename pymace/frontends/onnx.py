@@ -478,6 +478,16 @@ def _cast(imp: _Importer, n: _NodeView) -> None:
     imp.emit("Identity" if same else "Cast", n.inputs, n.outputs, {} if same else {"to": to}, n.name)
 
 
+def _cast_like(imp: _Importer, n: _NodeView) -> None:
+    """CastLike(x, like) is Cast to `like`'s element type."""
+    like = imp.info(n, n.input(1)).dtype
+    if like == imp.info(n, n.input(0)).dtype:
+        imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
+        return
+    to = next((k for k, v in ops.cast.DTYPES.items() if v == like), None)
+    imp.emit("Cast", [n.input(0)], n.outputs, {"to": to}, n.name)
+
+
 def _shape(imp: _Importer, n: _NodeView) -> None:
     """Every shape is known at import, so Shape is a constant."""
     shape = np.array(imp.shape(n), np.int64)
@@ -496,7 +506,7 @@ IMPORTERS = {
     "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _squeeze, "ReduceMean": _reduce_mean, "Split": _split,
     "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
-    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
+    "Transpose": _transpose, "Cast": _cast, "CastLike": _cast_like, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,

@@ -7,6 +7,8 @@ from ..errors import UnsupportedOpError
 from . import (
     batch_norm,
     binary,
+    cast,
+    compare,
     concat,
     conv,
     conv_transpose,
@@ -24,13 +26,14 @@ from . import (
     split,
     transpose,
     unary,
+    where,
 )
 
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
 ]
-MODULES += [math]  # elementwise math, comparisons, normalizations, reductions
+MODULES += [cast, compare, math, where]  # elementwise math, comparisons, normalizations, reductions
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
 

@@ -1,4 +1,4 @@
-"""Shape arithmetic: Shape, Gather, Cast, ConstantOfShape, Range, Equal, Where, Expand.
+"""Shape arithmetic: Shape, Gather, ConstantOfShape, Range, Expand (Cast, Equal, Where: cast.py, compare.py, where.py).
 
 Exports compute reshape targets from a tensor's shape at run time (PP-OCR's `Shape → Cast → Slice → Concat →
 Reshape`). pymace knows every shape at conversion time, so these ops only ever run in the NumPy reference while
@@ -10,19 +10,8 @@ import numpy as np
 from ..errors import ConvertError
 from .base import TensorInfo
 
-OP_TYPES = ("Shape", "Gather", "Cast", "ConstantOfShape", "Range", "Equal", "Where", "Expand")
+OP_TYPES = ("Shape", "Gather", "ConstantOfShape", "Range", "Expand")
 CASES = []  # reference-only: nothing runs on a device
-
-# ONNX TensorProto element types that shape arithmetic meets (onnx.TensorProto.DataType).
-ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
-               10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
-
-
-def _dtype(to: int) -> str:
-    if int(to) not in ONNX_DTYPES:
-        raise ConvertError(f"Cast to ONNX element type {to} is not supported")
-    return ONNX_DTYPES[int(to)]
-
 
 def _shape_slice(rank: int, start: int = 0, end: int | None = None) -> slice:
     return slice(start, rank if end is None else end)
@@ -39,10 +28,7 @@ def infer(*ins: TensorInfo, _op_type: str, **attrs) -> list:
             raise ConvertError(f"{_op_type}: the output shape depends on a tensor that is not constant")
         y = reference(*values, _op_type=_op_type, **attrs)[0]
         return [(y.shape, str(y.dtype))]
-    if _op_type == "Cast":
-        return [(ins[0].shape, _dtype(attrs["to"]))]
-    shape = tuple(np.broadcast_shapes(*[t.shape for t in ins]))
-    return [(shape, "bool" if _op_type == "Equal" else ins[1].dtype)]
+    raise ConvertError(f"shape_math has no op {_op_type}")
 
 
 def reference(*xs, _op_type: str, **attrs) -> list[np.ndarray]:
@@ -51,17 +37,11 @@ def reference(*xs, _op_type: str, **attrs) -> list[np.ndarray]:
                          np.int64)]
     if _op_type == "Gather":
         return [np.take(xs[0], xs[1].astype(np.int64), axis=attrs.get("axis", 0))]
-    if _op_type == "Cast":
-        return [np.asarray(xs[0]).astype(_dtype(attrs["to"]))]
     if _op_type == "ConstantOfShape":
         # IR form: `value` a number and `dtype` its element type (the ONNX attribute is a one-element tensor)
         return [np.full(tuple(int(d) for d in xs[0]), attrs.get("value", 0.0), attrs.get("dtype", "float32"))]
     if _op_type == "Range":
         return [np.arange(xs[0].item(), xs[1].item(), xs[2].item()).astype(xs[0].dtype)]
-    if _op_type == "Equal":
-        return [np.equal(xs[0], xs[1])]
-    if _op_type == "Where":
-        return [np.where(xs[0], xs[1], xs[2])]
     if _op_type == "Expand":
         shape = np.broadcast_shapes(xs[0].shape, tuple(int(d) for d in xs[1]))
         return [np.broadcast_to(xs[0], shape).copy()]

@@ -25,7 +25,7 @@ def _excluded(name: str) -> str | None:
     upper = name.upper()
     if upper.startswith(("TEST_CAST", "TEST_CASTLIKE")) and any(t in upper for t in _EXOTIC):
         return _NO_NUMPY_DTYPE
-    if upper.endswith("_BFLOAT16"):
+    if "_BFLOAT16" in upper:
         return _NO_NUMPY_DTYPE
     return None
 
@@ -66,6 +66,10 @@ EXCLUDED: dict[str, str] = {
     **{f"test_center_crop_pad_{k}_expanded": "the target shape is a graph input that reaches Pad's pads through "
        "arithmetic at run time; pymace fixes pads (and every shape) at conversion" for k in (
         "crop", "pad", "crop_and_pad", "crop_axes_hwc", "crop_negative_axes_hwc", "crop_axes_chw")},
+    "test_equal_string": "string tensors are not supported",
+    "test_equal_string_broadcast": "string tensors are not supported",
+    "test_causal_conv_with_state_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
+    "test_causal_conv_with_state_silu_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
     "test_flexattention_double_expanded_ver26": "MatMul's reference returns float32 for float64 inputs (gemm.py)",
 }
 
