@@ -506,9 +506,12 @@ IMPORTERS = {
     "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _squeeze, "ReduceMean": _reduce_mean, "Split": _split,
     "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
-    "Transpose": _transpose, "Cast": _cast, "CastLike": _cast_like, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
+    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
 }
+IMPORTERS.update({  # math, comparisons, reductions, normalizations
+    "CastLike": _cast_like,
+})
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
