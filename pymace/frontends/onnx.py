@@ -439,16 +439,20 @@ def _resize(imp: _Importer, n: _NodeView) -> None:
 
 
 def _softmax(imp: _Importer, n: _NodeView) -> None:
-    """Before opset 13 Softmax flattened the input to 2-D at `axis`; keep those semantics with Reshapes."""
+    """Before opset 13 Softmax, LogSoftmax and Hardmax flattened the input to 2-D at `axis`; keep those semantics
+    with Reshapes."""
     shape = imp.shape(n)
-    axis = int(n.get("axis", 1 if imp.opset < 13 else -1)) % max(len(shape), 1)
+    axis = int(n.get("axis", 1 if imp.opset < 13 else -1))
+    if not -len(shape) <= axis < max(len(shape), 1):
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): axis {axis} is out of range for rank {len(shape)}")
+    axis %= max(len(shape), 1)
     if imp.opset >= 13 or axis == len(shape) - 1:
-        imp.emit("Softmax", [n.input(0)], n.outputs, {"axis": axis}, n.name)
+        imp.emit(n.op_type, [n.input(0)], n.outputs, {"axis": axis}, n.name)
         return
     flat, soft = imp.temp(n, "flat"), imp.temp(n, "softmax")
     rows = int(np.prod(shape[:axis], dtype=np.int64))
     imp.emit("Reshape", [n.input(0)], [flat], {"shape": [rows, -1], "allowzero": 0}, f"{n.name}/flatten")
-    imp.emit("Softmax", [flat], [soft], {"axis": 1}, n.name)
+    imp.emit(n.op_type, [flat], [soft], {"axis": 1}, n.name)
     imp.emit("Reshape", [soft], n.outputs, {"shape": list(shape), "allowzero": 0}, f"{n.name}/restore")
 
 
@@ -512,6 +516,6 @@ IMPORTERS = {
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
 }
 IMPORTERS.update({  # math, comparisons, reductions, normalizations
-    "CastLike": _cast_like,
+    "CastLike": _cast_like, "LogSoftmax": _softmax, "Hardmax": _softmax,
 })
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
