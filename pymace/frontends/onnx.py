@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
                  "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2)}
+STATIC_INPUTS.update({op: (1,) for op in ops.reduce.OP_TYPES})  # axes
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
@@ -354,15 +355,19 @@ def _squeeze(imp: _Importer, n: _NodeView) -> None:
     imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
 
 
-def _reduce_mean(imp: _Importer, n: _NodeView) -> None:
-    axes = _axes_param(imp, n, 18)
-    if not axes:
-        if n.get("noop_with_empty_axes", 0):
+def _reduce(imp: _Importer, n: _NodeView) -> None:
+    """Reduce*: `axes` an attribute until opset 18 (ReduceSum: 13), then input 1. Without axes every axis is reduced,
+    unless noop_with_empty_axes: then nothing is (an Identity where the reduction of one element is itself)."""
+    axes = _axes_param(imp, n, 13 if n.op_type == "ReduceSum" else 18)
+    attrs = {"axes": axes or [], "keepdims": int(n.get("keepdims", 1))}
+    if not axes and n.get("noop_with_empty_axes", 0):
+        if n.op_type in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd"):
             imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
             return
-        axes = list(range(len(imp.shape(n))))
-    imp.emit("ReduceMean", [n.input(0)], n.outputs, {"axes": axes, "keepdims": int(n.get("keepdims", 1))},
-             n.name)
+        attrs["noop_with_empty_axes"] = 1
+    elif not axes:
+        attrs["axes"] = list(range(len(imp.shape(n))))
+    imp.emit(n.op_type, [n.input(0)], n.outputs, attrs, n.name)
 
 
 def _split(imp: _Importer, n: _NodeView) -> None:
@@ -508,7 +513,7 @@ IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
     "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
     "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
-    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "ReduceMean": _reduce_mean, "Split": _split,
+    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "Split": _split,
     "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
     "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
@@ -517,5 +522,6 @@ IMPORTERS = {
 }
 IMPORTERS.update({  # math, comparisons, reductions, normalizations
     "CastLike": _cast_like, "LogSoftmax": _softmax, "Hardmax": _softmax,
+    **{op: _reduce for op in ops.reduce.OP_TYPES},
 })
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

@@ -1,5 +1,6 @@
-/* Cast on storage-type values (pymace/ops/cast.py): TO_INT truncates toward zero, TO_BOOL gives 0 / 1, TO_HALF
- * rounds to half precision, COPY copies. */
+/* Cast (pymace/ops/cast.py). X_INT / Y_INT: the input / output is an integer or bool tensor, an int32 buffer on the
+ * device (docs/ir.md), else the storage type. Float to integer truncates toward zero; TO_BOOL gives 1 for every
+ * non-zero value; TO_HALF rounds a float to half precision; everything else converts the value as it is. */
 
 /* v rounded to the nearest half (ties to even), in float arithmetic: without cl_khr_fp16 a kernel may not declare
  * a private half to round through. Half keeps 11 significant bits down to 2^-14 and a step of 2^-24 below it;
@@ -12,17 +13,30 @@ inline float round_to_half(float v) {
   return fabs(r) > 65504.0f ? copysign(INFINITY, v) : r;
 }
 
-__kernel void cast(__global const store_t *x, __global store_t *y, int n) {
+#if X_INT
+#define X_PTR __global const int *
+#define LOAD_X(p, i) ((p)[i])
+#else
+#define X_PTR __global const store_t *
+#define LOAD_X(p, i) LOAD(p, i)
+#endif
+
+__kernel void cast(X_PTR x,
+#if Y_INT
+                   __global int *y,
+#else
+                   __global store_t *y,
+#endif
+                   int n) {
   const int i = get_global_id(0);
   if (i >= n) return;
-  const float v = LOAD(x, i);
-#if defined(TO_INT)
-  STORE(y, i, trunc(v));
-#elif defined(TO_BOOL)
-  STORE(y, i, v != 0.0f ? 1.0f : 0.0f);
+#if defined(TO_BOOL)
+  y[i] = LOAD_X(x, i) != 0;
+#elif Y_INT
+  y[i] = (int)LOAD_X(x, i);  /* a C cast of a float truncates toward zero */
 #elif defined(TO_HALF)
-  STORE(y, i, round_to_half(v));
+  STORE(y, i, round_to_half(LOAD_X(x, i)));
 #else
-  STORE(y, i, v);
+  STORE(y, i, (float)LOAD_X(x, i));
 #endif
 }

@@ -1,6 +1,7 @@
 /* y = f(x) for the function -DFN_<op type> selects (pymace/ops/math.py); P_A, P_B are its attributes. Each
  * work-item does 4 consecutive elements, the last one the n % 4 remainder. Comparisons are written so that NaN
- * falls through to an arithmetic branch and stays NaN (no fmax/fmin, which drop NaN). */
+ * falls through to an arithmetic branch and stays NaN (no fmax/fmin, which drop NaN). INT_ELEMS: the tensor is an
+ * integer or bool one, an int32 buffer (docs/ir.md), for Abs, Neg, Sign and Not. */
 #ifndef P_A
 #define P_A 0.0f
 #endif
@@ -8,6 +9,27 @@
 #define P_B 0.0f
 #endif
 
+#ifdef INT_ELEMS
+inline int fn(int x) {
+#if defined(FN_Abs)
+  return x < 0 ? -x : x;
+#elif defined(FN_Neg)
+  return -x;
+#elif defined(FN_Sign)
+  return (x > 0) - (x < 0);
+#elif defined(FN_Not)
+  return x == 0;
+#else
+#error "math.cl: this function takes no integer tensor"
+#endif
+}
+
+__kernel void math(__global const int *x, __global int *y, int n) {
+  const int i = get_global_id(0);
+  for (int j = i * 4; j < min(i * 4 + 4, n); ++j) y[j] = fn(x[j]);
+}
+
+#else
 inline float softplus(float x) { return (x > 0.0f ? x : 0.0f) + log1p(exp(-fabs(x))); }
 
 inline float fn(float x) {
@@ -70,8 +92,6 @@ inline float fn(float x) {
   return -x;
 #elif defined(FN_Sign)
   return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x * 0.0f;  /* NaN * 0 stays NaN */
-#elif defined(FN_Not)
-  return x == 0.0f ? 1.0f : 0.0f;  /* bools are stored as 0 / 1 */
 #else
 #error "math.cl needs -DFN_<op type>"
 #endif
@@ -86,3 +106,4 @@ __kernel void math(__global const store_t *x, __global store_t *y, int n) {
   }
   for (int j = i * 4; j < n; ++j) STORE(y, j, fn(LOAD(x, j)));
 }
+#endif

@@ -6,8 +6,9 @@ spans the group or is broadcast over it. Same-shape, per-channel ([1,C,1,1] or [
 then need at most three groups (outer, mid, inner) and run the vectorised `binary3` kernel; rarer patterns run
 `binary_nd`, which indexes every element through a small table of sizes and strides. A variadic op of n inputs
 is n - 1 such launches, each partial result in scratch. PRelu (unary.py), the comparisons (compare.py) and Where
-(where.py) reuse this machinery. Integer tensors are held as floats on the device (docs/ir.md): integer Div
-truncates toward zero there as in the reference."""
+(where.py) reuse this machinery. Integer and bool tensors are int32 buffers on the device (docs/ir.md): an op whose
+operands and output all are computes in int (Div truncates toward zero, Pow and Mod are exact), otherwise in
+float."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,10 +20,10 @@ from .base import Case, Const, Scratch, TensorInfo, broadcast, need_dtype, unifo
 
 OP_TYPES = ("Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Mean", "Sum")
 VARIADIC = ("Max", "Min", "Mean", "Sum")
-# binary.cl's OP: None passes operand a through (PRelu); IntDiv/IntPow: of integers; MeanLast: a Mean's last Add
+# binary.cl's OP: None passes operand a through (PRelu); FMod: Mod with fmod=1; MeanLast: a Mean's last Add
 OP_CODES = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3, None: 4, "Pow": 5, "Mod": 6, "FMod": 7, "Max": 8, "Min": 9,
-            "IntDiv": 10, "MeanLast": 11, "Equal": 12, "Less": 13, "Greater": 14, "LessOrEqual": 15,
-            "GreaterOrEqual": 16, "And": 17, "Or": 18, "Xor": 19, "Where": 20, "IntPow": 21}
+            "MeanLast": 11, "Equal": 12, "Less": 13, "Greater": 14, "LessOrEqual": 15, "GreaterOrEqual": 16,
+            "And": 17, "Or": 18, "Xor": 19, "Where": 20}
 _NUMPY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Max": np.maximum, "Min": np.minimum,
           "Sum": np.add, "Mean": np.add}
 
@@ -111,21 +112,22 @@ def strides(dims, span) -> list[int]:
     return out
 
 
-def storage_operand(ref):
-    """An operand as the kernels read it: a constant of integers or bools becomes storage-type floats (the device
-    holds every tensor in the storage type; docs/ir.md)."""
-    const = getattr(ref, "const", None)
-    return Const(const.astype(np.float32)) if const is not None and const.dtype.kind != "f" else ref
+def int_flag(name: str, ref) -> str:
+    """-D<NAME>_INT=1 when the tensor is an int32 buffer on the device (an integer or bool IR dtype; Scratch and
+    Const hold the storage type)."""
+    dtype = getattr(ref, "dtype", "float32")
+    return f"-D{name.upper()}_INT={int(np.dtype(dtype).kind in 'iub')}"
 
 
 def launch_elementwise(ctx, operands, out, op, act_options, program="binary", out_shape=None, extra=()):
     """Launch y = activate(op(a, b, s), s) over broadcast operands (a, optional b, optional third operand s:
     PRelu's slope or Where's y). `out` may be Scratch (then `out_shape` gives its shape); `extra`: more options."""
-    present = [(name, storage_operand(ref), shape) for name, ref, shape in operands if ref is not None]
+    present = [(name, ref, shape) for name, ref, shape in operands if ref is not None]
     shape = tuple(out.shape if out_shape is None else out_shape)
     dims, spans = collapse(shape, *[shape for _, _, shape in present])
     flags = tuple(f"-DHAS_{name.upper()}=1" for name, _, _ in present[1:])
-    options = (f"-DOP={OP_CODES[op]}",) + flags + tuple(act_options) + tuple(extra)
+    types = tuple(int_flag(name, ref) for name, ref, _ in present) + (int_flag("y", out),)
+    options = (f"-DOP={OP_CODES[op]}",) + flags + types + tuple(act_options) + tuple(extra)
     if len(dims) <= 3:
         dims = [1] * (3 - len(dims)) + dims
         args, vec = [], []
@@ -158,13 +160,7 @@ def launch(ctx, _op_type="Add", activation=None, activation_params=(), fmod=0, *
     operands = [("a", a, a.shape), ("b", b, b.shape)]
     if slope is not None:
         operands.append(("s", slope, slope_shape(int(np.prod(slope.shape)), len(out.shape))))
-    op = _op_type
-    if op == "Div" and np.dtype(a.dtype).kind in "iu":
-        op = "IntDiv"
-    elif op == "Pow" and np.dtype(a.dtype).kind in "iu":
-        op = "IntPow"
-    elif op == "Mod" and int(fmod):
-        op = "FMod"
+    op = "FMod" if _op_type == "Mod" and int(fmod) else _op_type
     launch_elementwise(ctx, operands, out, op, build_options(activation, activation_params))
 
 

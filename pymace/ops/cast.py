@@ -1,6 +1,7 @@
-"""Cast (`to`: an ONNX element type number) where it is not folded at conversion. On the device every tensor is
-held in the storage type (docs/ir.md), so a cast there only has to make the values what the target type can hold:
-to an integer truncates toward zero, to bool gives 0 / 1, to float16 rounds to half precision; other casts copy."""
+"""Cast (`to`: an ONNX element type number) where it is not folded at conversion. On the device float tensors are
+held in the storage type and integer and bool ones in int32 buffers (docs/ir.md), so a cast converts between the
+two: float to integer truncates toward zero, anything to bool gives 0 / 1, float to float16 rounds to half
+precision (the storage type may be wider); the rest keeps the value."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,17 +35,14 @@ def reference(x, _op_type=None, to=None, **attrs):
 
 def launch(ctx, _op_type=None, to=None, **attrs):
     x, y = ctx.inputs[0], ctx.outputs[0]
-    kind, source = np.dtype(target(to)).kind, np.dtype(x.dtype)
-    if kind == "b":
-        mode = "TO_BOOL"
-    elif kind in "iu" and source.kind == "f":
-        mode = "TO_INT"
-    elif target(to) == "float16" and source.itemsize > 2:
-        mode = "TO_HALF"
-    else:
-        mode = "COPY"  # the values already fit (float widening, integer to integer or float, bool to anything)
+    source, dest = np.dtype(x.dtype), np.dtype(target(to))
+    options = [f"-DX_INT={int(source.kind in 'iub')}", f"-DY_INT={int(dest.kind in 'iub')}"]
+    if dest.kind == "b":
+        options.append("-DTO_BOOL=1")
+    elif dest == np.float16 and source.kind == "f" and source.itemsize > 2:
+        options.append("-DTO_HALF=1")
     n = int(np.prod(y.shape))
-    ctx.kernel("cast", "cast", (n,), [x, y, np.int32(n)], options=(f"-D{mode}=1",))
+    ctx.kernel("cast", "cast", (n,), [x, y, np.int32(n)], options=tuple(options))
 
 
 def _exact16(low, high, shape):
@@ -62,4 +60,7 @@ CASES = [
     Case("int_to_float", [uniform(-300, 300, (6, 7), np.int64)], attrs={"to": 1}),
     Case("bool_to_float", [uniform(0, 1, (5, 5), bool)], attrs={"to": 1}),
     Case("int64_to_int32", [uniform(-1000, 1000, (3, 4), np.int64)], attrs={"to": 6}),
+    Case("int_to_bool", [uniform(-2, 3, (5, 6), np.int64)], attrs={"to": 9}),
+    Case("bool_to_int64", [uniform(0, 1, (7, 3), bool)], attrs={"to": 7}),
+    Case("large_int_to_float", [uniform(-60000, 60000, (9,), np.int32)], attrs={"to": 1}),
 ]

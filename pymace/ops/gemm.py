@@ -28,7 +28,10 @@ def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, trans
         y = alpha * ((a.T if transA else a) @ (b.T if transB else b))
         if bias is not None:
             y = y + beta * bias
-    return [act.reference(np.asarray(y, np.float32), activation, activation_params, slope)]
+    if np.asarray(a).dtype.kind != "f":  # integer MatMul/Gemm: folded shape arithmetic, no activation
+        return [np.asarray(y).astype(np.asarray(a).dtype)]
+    y = act.reference(np.asarray(y, np.float32), activation, activation_params, slope)
+    return [y.astype(np.asarray(a).dtype)]
 
 
 def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:

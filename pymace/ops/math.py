@@ -1,7 +1,8 @@
 """Elementwise math functions of one tensor: Erf, Gelu, Sqrt, Exp, Log, Floor, Round, the trigonometric family,
 Softplus, Elu, Selu, Mish, Not, … One kernel (kernels/math.cl) serves them all, the function chosen at build time
 by -DFN_<op type>, its attributes baked in as -DP_A/-DP_B. NaN propagates as in ONNX: every function of NaN is
-NaN (Not of a bool has no NaN). The fused-activation ops (Relu, Sigmoid, …) are in unary.py."""
+NaN (Not of a bool has no NaN). Integer and bool tensors (int32 on the device, docs/ir.md) run the kernel's
+integer function (-DINT_ELEMS). The fused-activation ops (Relu, Sigmoid, …) are in unary.py."""
 from __future__ import annotations
 
 import math
@@ -80,6 +81,7 @@ def reference(x, _op_type="Erf", **attrs):
 def launch(ctx, _op_type="Erf", **attrs):
     x, y = ctx.inputs[0], ctx.outputs[0]
     options = (f"-DFN_{_op_type}=1",) + tuple(f"-DP_{k}={v!r}f" for k, v in zip("AB", params(_op_type, **attrs)))
+    options += ("-DINT_ELEMS=1",) if np.dtype(x.dtype).kind in "iub" else ()
     n = int(np.prod(y.shape))
     ctx.kernel("math", "math", ((n + 3) // 4,), [x, y, np.int32(n)], options=options)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ops, passes
-from ..errors import KernelLaunchError, PymaceError
+from ..errors import ConvertError, InputError, KernelLaunchError, PymaceError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, LaunchContext, Scratch
 from ..reference.executor import check_inputs
@@ -19,6 +19,20 @@ from .programs import ProgramBuilder
 
 log = logging.getLogger(__name__)
 STORAGE = {"fp32": np.float32, "fp16": np.float16}
+DEVICE_INT = np.int32  # every integer and bool tensor on the device (docs/ir.md, "Integer tensors")
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def to_device_ints(data: np.ndarray, what: str, error=InputError) -> np.ndarray:
+    """An integer or bool array as the device's int32, refusing values that int32 cannot hold."""
+    data = np.asarray(data)
+    if data.size and data.dtype.kind in "iu" and (data.min() < -2**31 or data.max() >= 2**31):
+        raise error(f"{what}: integer values outside the int32 range the device holds "
+                         f"({data.min()} .. {data.max()})")
+    return np.ascontiguousarray(data, DEVICE_INT)
 
 
 @dataclass
@@ -28,7 +42,7 @@ class TensorRef:
     name: str
     shape: tuple[int, ...]
     const: np.ndarray | None = None
-    dtype: str = "float32"  # the IR dtype; on the device every tensor is held in the storage type (docs/ir.md)
+    dtype: str = "float32"  # the IR dtype; integer and bool tensors are int32 on the device
 
     @property
     def size(self) -> int:
@@ -130,6 +144,7 @@ class Plan:
     memory: MemoryReport = field(default_factory=MemoryReport)
     input_buffers: dict = field(default_factory=dict)  # graph input → (buffer, shape)
     output_buffers: dict = field(default_factory=dict)  # graph output → (buffer, shape)
+    int_dtypes: dict = field(default_factory=dict)  # integer/bool graph input or output → its IR dtype
     # Kernel arguments do not keep OpenCL buffers alive: the plan owns every buffer it bound.
     owned: list = field(default_factory=list)
     enqueuer: object = None  # set by the engine once the queue exists
@@ -200,6 +215,8 @@ class Planner:
             plan.input_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
         for name in graph.outputs:
             plan.output_buffers[name] = (buffers[root.get(name, name)], graph.tensors[name].shape)
+        plan.int_dtypes = {n: graph.tensors[n].dtype for n in [*graph.inputs, *graph.outputs]
+                           if not is_float(graph.tensors[n].dtype)}
         staging = self._stage_fp32(plan) if self.data_type == "fp16" else []
         plan.owned = [*buffers.values(), *self._const_buffers.values(), *staging]
         return plan
@@ -220,14 +237,16 @@ class Planner:
             bound[name] = (fp32, shape)
             return self._bind(node, spec, {})
 
-        first = [staged(n, s, "to_storage", True) for n, (_, s) in list(plan.input_buffers.items())]
-        last = [staged(n, s, "to_float", False) for n, (_, s) in list(plan.output_buffers.items())]
+        first = [staged(n, s, "to_storage", True) for n, (_, s) in list(plan.input_buffers.items())
+                 if n not in plan.int_dtypes]
+        last = [staged(n, s, "to_float", False) for n, (_, s) in list(plan.output_buffers.items())
+                if n not in plan.int_dtypes]
         plan.steps = first + plan.steps + last
         return made
 
     def _ref(self, name: str) -> TensorRef:
         t = self.graph.tensors[name]
-        return TensorRef(name, tuple(t.shape), t.data, str(t.dtype))
+        return TensorRef(name, tuple(t.shape), t.data, t.dtype)
 
     def _allocate(self, launches, root) -> dict:
         """Lifetimes per buffer-owning tensor and per scratch, then memory.plan, then device buffers."""
@@ -239,7 +258,8 @@ class Planner:
             name = root.get(name, name)
             if name in consts or not name:
                 return
-            sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * itemsize)
+            size = np.dtype(DEVICE_INT).itemsize if not is_float(graph.tensors[name].dtype) else itemsize
+            sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * size)
             if writes:
                 first.setdefault(name, step)
             last[name] = max(last.get(name, step), step)
@@ -271,7 +291,12 @@ class Planner:
     def _const_buffer(self, data: np.ndarray, writable: bool = False):
         key = id(data)
         if key not in self._const_buffers:
-            host = np.ascontiguousarray(data.astype(self.storage) if data.dtype.kind == "f" else data)
+            if data.dtype.kind == "f":
+                host = np.ascontiguousarray(data.astype(self.storage))
+            elif data.dtype.kind in "iub":
+                host = to_device_ints(data, "a constant tensor", ConvertError)
+            else:
+                host = np.ascontiguousarray(data)
             if host.nbytes == 0:
                 host = np.zeros(1, dtype=host.dtype)
             access = cl.mem_flags.READ_WRITE if writable else cl.mem_flags.READ_ONLY
@@ -363,16 +388,20 @@ def describe_failure(s: Step, e) -> str:
 
 def run_plan(queue, plan: Plan, feeds: dict[str, np.ndarray], profile: bool = False):
     """Copy inputs in, enqueue every step, copy outputs out (fp32 on the host whatever the storage type)."""
-    staged = [np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
+    staged = [to_device_ints(feeds[name], f"input {name!r}") if name in plan.int_dtypes else
+              np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
     for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
         cl.enqueue_copy(queue, buf, host, is_blocking=False)
     events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
     outputs = {}
     for name, (buf, shape) in plan.output_buffers.items():
-        host = np.empty(shape, dtype=np.float32)
+        host = np.empty(shape, dtype=DEVICE_INT if name in plan.int_dtypes else np.float32)
         cl.enqueue_copy(queue, host, buf, is_blocking=False)
         outputs[name] = host
     queue.finish()
+    for name, dtype in plan.int_dtypes.items():
+        if name in outputs:
+            outputs[name] = outputs[name].astype(dtype)
     if profile:
         times = [(e.profile.end - e.profile.start) * 1e-9 for e in events]
         return outputs, times
