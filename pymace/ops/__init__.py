@@ -5,6 +5,7 @@ from types import ModuleType
 
 from ..errors import UnsupportedOpError
 from . import (
+    argmax,
     batch_norm,
     binary,
     cast,
@@ -33,7 +34,7 @@ MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
 ]
-MODULES += [cast, compare, math, where]  # elementwise math, comparisons, normalizations, reductions
+MODULES += [argmax, cast, compare, math, where]  # elementwise math, comparisons, normalizations, reductions
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
 
