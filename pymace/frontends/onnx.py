@@ -497,6 +497,32 @@ def _cast_like(imp: _Importer, n: _NodeView) -> None:
     imp.emit("Cast", [n.input(0)], n.outputs, {"to": to}, n.name)
 
 
+def _layer_norm(imp: _Importer, n: _NodeView) -> None:
+    """LayerNormalization with explicit defaults; an omitted Mean between Y and InvStdDev gets a name of its own."""
+    outputs = list(n.outputs)
+    while len(outputs) > 1 and not outputs[-1]:
+        outputs.pop()
+    outputs = [o or imp.temp(n, f"unused{k}") for k, o in enumerate(outputs)]
+    attrs = {"axis": int(n.get("axis", -1)), "epsilon": float(n.get("epsilon", 1e-5))}
+    imp.emit("LayerNormalization", n.inputs, outputs, attrs, n.name)
+
+
+def _group_norm(imp: _Importer, n: _NodeView) -> None:
+    """GroupNormalization: before opset 21 scale and bias hold one value per group; the IR's are per channel."""
+    groups, channels = int(n.get("num_groups")), imp.shape(n)[1]
+    inputs = list(n.inputs)
+    if imp.opset < 21 and groups != channels:
+        for k, what in ((1, "scale"), (2, "bias")):
+            per_group = imp.const(n, k, what)
+            if per_group is None or per_group.shape != (groups,) or channels % groups:
+                raise ConvertError(f"node {n.name!r} (GroupNormalization): {what} must be a constant of "
+                                   f"{groups} values that divide {channels} channels")
+            inputs[k] = imp.temp(n, f"{what}_per_channel")
+            imp.add_const(inputs[k], np.repeat(per_group, channels // groups))
+    attrs = {"num_groups": groups, "epsilon": float(n.get("epsilon", 1e-5))}
+    imp.emit("GroupNormalization", inputs, n.outputs, attrs, n.name)
+
+
 def _shape(imp: _Importer, n: _NodeView) -> None:
     """Every shape is known at import, so Shape is a constant."""
     shape = np.array(imp.shape(n), np.int64)
@@ -523,5 +549,7 @@ IMPORTERS = {
 IMPORTERS.update({  # math, comparisons, reductions, normalizations
     "CastLike": _cast_like, "LogSoftmax": _softmax, "Hardmax": _softmax,
     **{op: _reduce for op in ops.reduce.OP_TYPES},
+    "LayerNormalization": _layer_norm, "GroupNormalization": _group_norm,
+    "InstanceNormalization": _with_defaults(epsilon=1e-5), "LRN": _with_defaults(alpha=1e-4, beta=0.75, bias=1.0),
 })
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

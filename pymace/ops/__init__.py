@@ -15,6 +15,7 @@ from . import (
     conv_transpose,
     gemm,
     math,
+    normalization,
     pad,
     pool,
     reduce,
@@ -34,7 +35,8 @@ MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
     shape_math, slice, softmax, split, transpose, unary,
 ]
-MODULES += [argmax, cast, compare, math, where]  # elementwise math, comparisons, normalizations, reductions
+# elementwise math, comparisons, normalizations, arg-reductions
+MODULES += [argmax, cast, compare, math, normalization, where]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
 
