@@ -328,8 +328,19 @@ def _batch_norm(imp: _Importer, n: _NodeView) -> None:
 
 
 def _clip(imp: _Importer, n: _NodeView) -> None:
+    """Clip with constant bounds is the IR's Clip (bounds as attributes); a bound computed at run time (a dB floor
+    from the signal's maximum, in audio front ends) makes it Max(x, min) then Min(·, max)."""
     if imp.opset < 11:
         lo, hi = n.get("min"), n.get("max")
+    elif any(n.input(k) and imp.info(n, n.input(k)).value is None for k in (1, 2)):
+        x = n.input(0)
+        if n.input(1):
+            x_lo = imp.temp(n, "min") if n.input(2) else n.outputs[0]
+            imp.emit("Max", [x, n.input(1)], [x_lo], {}, f"{n.name}/min" if n.input(2) else n.name)
+            x = x_lo
+        if n.input(2):
+            imp.emit("Min", [x, n.input(2)], n.outputs, {}, n.name)
+        return
     else:
         lo, hi = imp.const(n, 1, "min"), imp.const(n, 2, "max")
     attrs = {k: float(v) for k, v in (("min", lo), ("max", hi)) if v is not None}

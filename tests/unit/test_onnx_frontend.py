@@ -189,3 +189,14 @@ def test_wrong_input_shape_is_input_error():
     graph = onnx_frontend.load(zoo.source("mtcnn_rnet"), {"input_2": [1, 24, 24, 3]})
     with pytest.raises(InputError, match="input_2"):
         executor.run(graph, {"input_2": np.zeros((1, 3, 24, 24), np.float32)})
+
+
+@pytest.mark.parametrize("bounds", ["min", "max", "both"])
+def test_clip_with_a_bound_computed_at_run_time_becomes_max_and_min(bounds):
+    """openWakeWord's mel front end clips at (its maximum - 80 dB): the bound is a tensor, not a constant."""
+    nodes = [helper.make_node("ReduceMax", ["x"], ["top"], keepdims=0), helper.make_node("Sub", ["top", "db"], ["lo"]),
+             helper.make_node("Add", ["top", "db"], ["hi"]),
+             helper.make_node("Clip", ["x", "lo" if bounds != "max" else "", "hi" if bounds != "min" else ""], ["y"])]
+    graph = _check(_model(nodes, [("x", [2, 3, 17])], ["y"], {"db": np.float32(1.5)}), {"x": [2, 3, 17]})
+    kinds = [n.op_type for n in graph.nodes]
+    assert "Clip" not in kinds and ("Max" in kinds) == (bounds != "max") and ("Min" in kinds) == (bounds != "min")
