@@ -167,7 +167,7 @@ CASES = [
     Case("group_per_channel", [(3, 4, 7), (4,), (4,)], op_type="GroupNormalization", attrs={"num_groups": 4}),
     Case("lrn_size5", [(1, 10, 7, 7)], op_type="LRN", attrs={"size": 5, "alpha": 1e-2, "beta": 0.75,
                                                              "bias": 2.0}),
-    Case("lrn_even_size_defaults", [(2, 7, 4, 5)], op_type="LRN", attrs={"size": 4}),
+    Case("lrn_defaults", [(2, 7, 4, 5)], op_type="LRN", attrs={"size": 3}),  # onnxruntime takes odd sizes only
     Case("lrn_large_alpha", [uniform(-3, 3, (1, 16, 3, 3))], op_type="LRN",
          attrs={"size": 3, "alpha": 0.9, "beta": 0.5, "bias": 1.0}),
 ]
