@@ -50,11 +50,11 @@ def _exact16(low, high, shape):
     return lambda rng: rng.uniform(low, high, shape).astype(np.float16).astype(np.float32)
 
 
-CASES = [
+CASES = [  # the first one has defined results for NaN and ±inf (a NaN cast to an integer is undefined in ONNX)
+    Case("float_to_half", [uniform(-3, 3, (2, 3, 11))], attrs={"to": 10}),
     Case("float_to_int64", [_exact16(-50, 50, (3, 5, 7))], attrs={"to": 7}),
     Case("float_to_int32_odd", [_exact16(-9, 9, (13,))], attrs={"to": 6}),
     Case("float_to_bool", [lambda rng: rng.integers(-2, 3, (4, 9)).astype(np.float32)], attrs={"to": 9}),
-    Case("float_to_half", [uniform(-3, 3, (2, 3, 11))], attrs={"to": 10}),
     Case("float_to_half_range", [lambda rng: (rng.standard_normal((4, 50)) * 10.0 ** rng.integers(-7, 5, (4, 50))
                                               ).astype(np.float32)], attrs={"to": 10}),
     Case("int_to_float", [uniform(-300, 300, (6, 7), np.int64)], attrs={"to": 1}),
