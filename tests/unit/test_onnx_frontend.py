@@ -200,3 +200,18 @@ def test_clip_with_a_bound_computed_at_run_time_becomes_max_and_min(bounds):
     graph = _check(_model(nodes, [("x", [2, 3, 17])], ["y"], {"db": np.float32(1.5)}), {"x": [2, 3, 17]})
     kinds = [n.op_type for n in graph.nodes]
     assert "Clip" not in kinds and ("Max" in kinds) == (bounds != "max") and ("Min" in kinds) == (bounds != "min")
+
+
+def test_group_normalization_opset18_per_group_scale_becomes_per_channel():
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(5)
+    inits = {"s": rng.uniform(0.5, 1.5, 3).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
+    node = helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3, epsilon=1e-3)
+    model = _model([node], [("x", [2, 6, 4, 5])], ["y"], inits, opset=18)
+    x = rng.standard_normal((2, 6, 4, 5)).astype(np.float32)
+    graph = onnx_frontend.load(model)
+    scale = graph.tensors[graph.nodes[0].inputs[1]].data
+    np.testing.assert_array_equal(scale, np.repeat(inits["s"], 2))
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    np.testing.assert_allclose(executor.run(graph, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)
