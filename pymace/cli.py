@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import config
 from .errors import ConfigError, InputError, PymaceError, writing
+from .tools import cli_args
 
 
 def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
@@ -43,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also build every program the model needs for --device into the cache")
     _common(p)
 
-    p = sub.add_parser("run", help="run a model on inputs from .npy files")
+    p = sub.add_parser("run", help="run a model on inputs from .npy files (or random ones), and time it")
     p.add_argument("model")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
+    cli_args.add_inputs(p)
     p.add_argument("--output-dir", default=".")
-    p.add_argument("--rounds", type=int, default=1, help="run this many times (outputs of the last are written)")
+    cli_args.add_runs(p, 1)
     _common(p)
 
     p = sub.add_parser("zoo", help="real pretrained models from pinned registry packages")
@@ -73,30 +74,54 @@ def build_parser() -> argparse.ArgumentParser:
                         "run again to continue")
     _common(p)
 
-    p = sub.add_parser("benchmark", help="init time cold/warm, latency percentiles, per-op profile, memory")
-    p.add_argument("model")
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=5)
-    _common(p)
-
-    p = sub.add_parser("validate", help="compare outputs with the source framework's runtime")
-    p.add_argument("model")
-    p.add_argument("--reference", default="auto", choices=["auto", "onnxruntime", "litert", "tflite", "numpy"])
-    p.add_argument("--image", help="an image file to feed (preprocessed as the model records)")
-    p.add_argument("--threshold", type=float, help="minimum cosine similarity to pass")
-    _common(p)
-
-    p = sub.add_parser("report", help="write the deployment report (HTML with plots, or Markdown)")
-    p.add_argument("model")
-    p.add_argument("-o", "--output", default="pymace-report.html")
-    p.add_argument("--format", default="html", choices=["html", "md"])
-    p.add_argument("--runs", type=int, default=50)
-    _common(p)
-
+    _add_measuring_commands(sub)
     p = sub.add_parser("demo", help="fetch MobileNetV2, run it on the default device, classify a photo, report")
     p.add_argument("--out-dir", default=".")
     _common(p, data_type=False)
     return parser
+
+
+def _add_measuring_commands(sub) -> None:
+    """benchmark, validate, report: the commands that measure a model on a device."""
+    p = sub.add_parser("benchmark", help="init time cold/warm, latency percentiles, per-op profile, memory")
+    p.add_argument("model")
+    cli_args.add_runs(p, 50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--duration", type=float, metavar="S", help="time runs for S seconds (at least --runs)")
+    cli_args.add_inputs(p)
+    p.add_argument("--trace", metavar="FILE.json", help="write the per-op profile as a Chrome trace (Perfetto)")
+    p.add_argument("--csv", metavar="FILE.csv", help="write the per-op profile as CSV")
+    _common(p)
+
+    p = sub.add_parser("validate", help="compare outputs with the source framework's runtime")
+    p.add_argument("model")
+    p.add_argument("--reference", default="auto", choices=["auto", "onnxruntime", "litert", "tflite", "numpy"],
+                   help="auto: the source framework's runtime; numpy: pymace's own executor (no conversion check)")
+    p.add_argument("--source", metavar="MODEL", help="the source model, where the .pmace's record is out of date")
+    p.add_argument("--image", help="an image file to feed (preprocessed as the model records)")
+    cli_args.add_inputs(p, shapes=False)
+    p.add_argument("--samples", type=int, default=1, help="random inputs to compare (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first random input (default 0)")
+    p.add_argument("--threshold", type=float, help="minimum cosine similarity to pass")
+    p.add_argument("--layers", action="store_true",
+                   help="compare every intermediate tensor with the source framework; name the first divergent node")
+    p.add_argument("--dataset", metavar="DIR", help="image folder (class subfolders, or images + --labels): "
+                   "top-1/top-5 accuracy of pymace and the source framework, and their agreement")
+    p.add_argument("--labels", metavar="FILE", help="with --dataset: lines of IMAGE LABEL (a class index or name)")
+    p.add_argument("--limit", type=int, help="with --dataset: at most this many images")
+    cli_args.add_preprocessing(p)
+    _common(p)
+
+    p = sub.add_parser("report", help="write the deployment report (HTML with plots, or Markdown)")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", default="pymace-report.html", help="FILE.html or FILE.md")
+    p.add_argument("--format", choices=["html", "md"], help="default: from -o's extension (.md: Markdown)")
+    cli_args.add_runs(p, 50)
+    p.add_argument("--reference", default="auto", choices=["auto", "onnxruntime", "litert", "tflite", "numpy"],
+                   help="what validation compares with (as validate's --reference)")
+    p.add_argument("--image", help="validate on this image instead of random input")
+    _common(p)
+
 
 
 def _print_json(obj) -> None:
@@ -141,14 +166,7 @@ def cmd_devices(a) -> int:
 
 
 def _parse_shapes(items) -> dict[str, list[int]]:
-    shapes = {}
-    for item in items:
-        name, _, dims = item.partition("=")
-        try:
-            shapes[name] = [int(d) for d in dims.split(",")]
-        except ValueError:
-            raise InputError(f"--input-shape {item!r}: expected NAME=D0,D1,…") from None
-    return shapes
+    return cli_args.parse_shapes(items)
 
 
 def cmd_convert(a) -> int:
@@ -181,7 +199,11 @@ def _build_cache(model: str, a) -> dict:
 
 
 def cmd_cache(a) -> int:
-    stats = _build_cache(a.model, a)
+    from .tools.progress import Progress
+
+    with Progress(cli_args.show_progress(a)) as progress:
+        progress.task(f"building every program {Path(a.model).name} needs")
+        stats = _build_cache(a.model, a)
     if a.json:
         _print_json(stats)
     else:
@@ -190,30 +212,22 @@ def cmd_cache(a) -> int:
     return 0
 
 
-def _load_inputs(items) -> dict:
-    import numpy as np
-
-    feeds = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise InputError(f"--input {item!r}: expected NAME=FILE.npy")
-        try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"--input {name}: cannot read {path}: {e}") from None
-    return feeds
-
-
 def cmd_run(a) -> int:
+    import time
+
     import numpy as np
 
     from .engine import Engine
+    from .ir import pmace_file
 
-    engine = Engine(a.model, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
-    feeds = _load_inputs(a.input)
-    for _ in range(max(1, a.rounds)):
+    graph = pmace_file.load(a.model)
+    feeds, _ = cli_args.feeds(a, graph)  # checked before the device is touched
+    engine = Engine(graph, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
+    times = []
+    for _ in range(max(1, a.runs)):
+        t = time.perf_counter()
         outputs = engine.run(feeds)
+        times.append((time.perf_counter() - t) * 1e3)
     out_dir = Path(a.output_dir)
     written = {}
     with writing(out_dir):
@@ -222,11 +236,16 @@ def cmd_run(a) -> int:
             path = out_dir / (_safe_file_name(name) + ".npy")
             np.save(path, value)
             written[name] = {"path": str(path), "shape": list(value.shape)}
+    timing = {"init_ms": round(engine.init_stats["init_seconds"] * 1e3, 3), "runs": len(times),
+              "first_ms": round(times[0], 3), "median_ms": round(float(np.median(times)), 3)}
     if a.json:
-        _print_json({"outputs": written, "init": engine.init_stats})
+        _print_json({"outputs": written, "timing": timing, "init": engine.init_stats})
     else:
         for name, w in written.items():
             print(f"{name} {w['shape']} → {w['path']}")
+        steady = f", median {timing['median_ms']:.2f} ms over {len(times)} runs" if len(times) > 1 else ""
+        print(f"init {timing['init_ms']:.0f} ms, first run {timing['first_ms']:.2f} ms{steady} on "
+              f"{engine.device_name}")
     return 0
 
 
@@ -238,17 +257,25 @@ def cmd_zoo(a) -> int:
     from .tools import zoo
 
     if a.action == "list":
-        rows = [{"name": e.name, "package": e.package, "framework": e.framework, "description": e.description}
-                for e in zoo.ENTRIES.values()]
+        folder = zoo.zoo_dir(a.storage_dir)
+        rows = [{"name": name, "package": zoo.ENTRIES[name].package if name in zoo.ENTRIES else "onnx (test data)",
+                 "framework": zoo.ENTRIES[name].framework if name in zoo.ENTRIES else "onnx",
+                 "fetched": (folder / name / f"{name}.pmace").exists(), "description": zoo.describe(name)}
+                for name in zoo.names()]
         if a.json:
             _print_json({"models": rows})
         else:
+            print(f"{'name':<20} {'framework':<20} {'fetched':<8} description")
             for r in rows:
-                print(f"{r['name']:<20} {r['framework']:<20} {r['description']}")
+                print(f"{r['name']:<20} {r['framework']:<20} {'yes' if r['fetched'] else '':<8} {r['description']}")
         return 0
     if not a.name:
         raise InputError("pymace zoo fetch NAME: name a model (see `pymace zoo list`)")
-    path = zoo.fetch(a.name, storage_dir=a.storage_dir)
+    from .tools.progress import Progress
+
+    with Progress(cli_args.show_progress(a)) as progress:
+        progress.task(f"fetching {a.name} (pinned package, sha256 checked) and converting it")
+        path = zoo.fetch(a.name, storage_dir=a.storage_dir)
     _print_json({"model": str(path)}) if a.json else print(path)
     return 0
 
@@ -266,15 +293,19 @@ def cmd_inspect(a) -> int:
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)
-    if a.model:
+    if a.model and report["format"] in ("pymace program cache", "unreadable", "unknown format"):
         report["coverage"] = inspect.coverage(a.file, a.model, device_spec=a.device, data_type=a.data_type)
+    elif a.model:
+        raise ConfigError(f"--model: {a.file} is a {report['format']}, not a pymace program cache")
     if a.extract:
         report["extracted"] = [str(p) for p in inspect.extract(a.file, a.extract)]
+    code, summary = inspect.verdict(report)
+    report["exit_code"], report["summary"] = code, summary
     if a.json:
         _print_json(report)
     else:
-        print(inspect.render_text(report))
-    return 0
+        sys.stdout.write(inspect.render_text(report))
+    return code
 
 
 def cmd_tune(a) -> int:
@@ -306,28 +337,58 @@ def _progress_callback():
 
 
 def cmd_benchmark(a) -> int:
-    from .tools import benchmark
+    from .ir import pmace_file
+    from .tools import benchmark, profile_export
+    from .tools.progress import Progress
 
-    result = benchmark.benchmark(a.model, device=a.device, data_type=a.data_type, runs=a.runs, warmup=a.warmup,
-                                 storage_dir=a.storage_dir)
+    feeds, desc = cli_args.feeds(a, pmace_file.load(a.model))
+    with Progress(cli_args.show_progress(a)) as progress:
+        result = benchmark.benchmark(a.model, device=a.device, data_type=a.data_type, runs=a.runs, warmup=a.warmup,
+                                     storage_dir=a.storage_dir, feeds=feeds, input_desc=desc, duration=a.duration,
+                                     progress=progress)
+    result["exported"] = profile_export.write(result, a.trace, a.csv)
     _print_json(result) if a.json else _console().print(benchmark.render_text(result))
+    if not a.json:
+        for path in result["exported"]:
+            print(f"wrote {path}")
     return 0
 
 
 def cmd_validate(a) -> int:
     from .tools import validate
 
+    if a.dataset:
+        from .tools import dataset
+        from .tools.progress import Progress
+
+        with Progress(cli_args.show_progress(a)) as progress:
+            result = dataset.validate_dataset(a.model, a.dataset, labels=a.labels, reference=a.reference,
+                                              source=a.source, device=a.device, data_type=a.data_type,
+                                              storage_dir=a.storage_dir, preprocessing=cli_args.preprocessing(a),
+                                              limit=a.limit, progress=progress)
+        _print_json(result) if a.json else _console().print(dataset.render_text(result))
+        return 0
+    from .ir import pmace_file
+
+    graph = pmace_file.load(a.model)
+    inputs = cli_args.input_files(a.input, list(graph.inputs)) if a.input else None
     result = validate.validate(a.model, reference=a.reference, image=a.image, device=a.device,
-                               data_type=a.data_type, threshold=a.threshold, storage_dir=a.storage_dir)
+                               data_type=a.data_type, threshold=a.threshold, storage_dir=a.storage_dir,
+                               inputs=inputs, source=a.source, samples=a.samples, seed=a.seed,
+                               input_range=cli_args.parse_range(a.input_range), layers=a.layers)
     _print_json(result) if a.json else _console().print(validate.render_text(result))
     return 0 if result.get("passed") else 1
 
 
 def cmd_report(a) -> int:
     from .tools import report
+    from .tools.progress import Progress
 
-    path = report.write_report(a.model, a.output, device=a.device, data_type=a.data_type, fmt=a.format,
-                               runs=a.runs, commands=["pymace " + " ".join(sys.argv[1:])], storage_dir=a.storage_dir)
+    with Progress(cli_args.show_progress(a)) as progress:
+        path = report.write_report(a.model, a.output, device=a.device, data_type=a.data_type, fmt=a.format,
+                                   runs=a.runs, commands=["pymace " + " ".join(sys.argv[1:])],
+                                   storage_dir=a.storage_dir, image=a.image, reference=a.reference,
+                                   progress=progress)
     _print_json({"report": str(path)}) if a.json else print(f"wrote {path}")
     return 0
 
@@ -335,7 +396,10 @@ def cmd_report(a) -> int:
 def cmd_demo(a) -> int:
     from .tools import demo
 
-    demo.demo(device=a.device, storage_dir=a.storage_dir, out_dir=a.out_dir, console=_console())
+    console = None if a.json else _console()
+    result = demo.demo(device=a.device, storage_dir=a.storage_dir, out_dir=a.out_dir, console=console)
+    if a.json:
+        _print_json(result)
     return 0
 
 
@@ -376,6 +440,11 @@ def main(argv=None) -> int:
             raise ConfigError(f"`pymace {what}` needs an OpenCL device; --device reference runs the NumPy "
                               "executor, which has no kernels")
         return COMMANDS[a.command](a)
+    except BrokenPipeError:  # `pymace inspect … | head`: the reader has gone; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except PymaceError as e:
         if config.load().debug:
             raise

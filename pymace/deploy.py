@@ -21,6 +21,11 @@ TOP_KEYS = ("library_name", "models", "storage_dir")
 MODEL_KEYS = ("platform", "model_file_path", "model_sha256_checksum", "subgraphs", "runtime", "data_type",
               "limit_opencl_kernel_time", "validation_threshold")
 SUBGRAPH_KEYS = ("input_tensors", "input_shapes", "input_data_formats", "output_tensors", "output_shapes")
+# MACE keys that only steer MACE's own build, packaging or test harness (docs/yaml.md): accepted, one warning.
+BUILD_ONLY_KEYS = ("target_abis", "target_socs", "model_graph_format", "model_data_format", "build_type",
+                   "linkshared", "embed_model_data", "obfuscate", "winograd", "nnlib_graph_mode", "backend",
+                   "input_ranges", "validation_inputs_data", "cl_mem_type", "opencl_binary_paths",
+                   "opencl_parameter_path")
 _INT_TAG = "tag:yaml.org,2002:int"  # an unquoted integer (a quoted "4" is a one-dimensional shape)
 
 
@@ -62,6 +67,8 @@ class _Reader:
 
     def __init__(self, path: Path):
         self.path = path
+        self.unknown: list[tuple[int, str, str, tuple[str, ...]]] = []  # (line, key, where, known keys)
+        self.build_only: list[tuple[int, str]] = []  # (line, key)
 
     def fail(self, node: yaml.Node, message: str) -> ConfigError:
         return ConfigError(f"{self.path}:{node.start_mark.line + 1}: {message}")
@@ -74,11 +81,33 @@ class _Reader:
         for k, v in node.value:
             key = str(k.value)
             if allowed is not None and key not in allowed:
-                raise self.fail(k, f"unknown key {key!r} in {what} (known: {', '.join(allowed)})")
+                self._set_aside(k, key, what, allowed)
+                continue
             if key in out:
                 raise self.fail(k, f"key {key!r} appears twice in {what}")
             out[key] = (k, v)
         return out
+
+    def _set_aside(self, key_node: yaml.Node, key: str, what: str, allowed: tuple[str, ...]) -> None:
+        """A key pymace does not read: MACE's build-only keys are noted for one warning, the rest for one error."""
+        line = key_node.start_mark.line + 1
+        if key in BUILD_ONLY_KEYS:
+            self.build_only.append((line, key))
+        else:
+            self.unknown.append((line, key, what, allowed))
+
+    def report_set_aside(self) -> None:
+        """One warning naming the build-only keys; one error listing every unknown key with its line."""
+        if self.build_only:
+            keys = ", ".join(f"{key} (line {line})" for line, key in self.build_only)
+            log.warning("%s: MACE build-only keys accepted and ignored (pymace builds for the device at run time): "
+                        "%s", self.path, keys)
+        if self.unknown:
+            listed = "; ".join(f"{key!r} in {what} (line {line})" for line, key, what, _ in self.unknown)
+            known = {what: allowed for _, _, what, allowed in self.unknown}
+            raise ConfigError(f"{self.path}:{self.unknown[0][0]}: unknown key{'s' if len(self.unknown) > 1 else ''} "
+                              f"{listed}. Known keys: " + "; ".join(f"{what}: {', '.join(keys)}"
+                                                                    for what, keys in known.items()))
 
     def scalar(self, node: yaml.Node, key: str) -> str:
         if not isinstance(node, yaml.ScalarNode):
@@ -139,6 +168,7 @@ def load_config(path: str | Path) -> DeployConfig:
     r = _Reader(path)
     top = r.mapping(root, "the deployment file", TOP_KEYS)
     if "models" not in top:
+        r.report_set_aside()  # a misspelt `models` is named with the other unknown keys
         raise ConfigError(f"{path}: no `models:` section")
     models = {name: _model(r, path.parent, name, k, v)
               for name, (k, v) in r.mapping(top["models"][1], "models", None).items()}
@@ -146,6 +176,7 @@ def load_config(path: str | Path) -> DeployConfig:
         raise r.fail(top["models"][0], "models is empty")
     library = r.scalar(top["library_name"][1], "library_name") if "library_name" in top else path.stem
     storage = path.parent / r.scalar(top["storage_dir"][1], "storage_dir") if "storage_dir" in top else None
+    r.report_set_aside()
     return DeployConfig(path, library, models, storage)
 
 
@@ -153,6 +184,7 @@ def _model(r: _Reader, base: Path, name: str, key_node, node) -> ModelConfig:
     m = r.mapping(node, f"model {name!r}", MODEL_KEYS)
     for required in ("platform", "model_file_path"):
         if required not in m:
+            r.report_set_aside()  # a misspelt required key is named with the other unknown keys
             raise r.fail(key_node, f"model {name!r} needs `{required}`")
     cfg = ModelConfig(name, r.choice(m["platform"][1], "platform", PLATFORMS),
                       base / r.scalar(m["model_file_path"][1], "model_file_path"))

@@ -73,10 +73,33 @@ def read_layout_b(data: bytes) -> MaceFile:
     return MaceFile("B", values, integrity)
 
 
+def salvage_layout_b(data: bytes) -> MaceFile:
+    """A layout B file cut short: the whole pairs before the cut (the CRC trailer is gone with the tail), or
+    FormatError when not even the first pair is whole and text-keyed."""
+    from pymace.formats.protobuf import LENGTH, fields, parse_kv_pair
+
+    pairs = []
+    try:
+        for number, wire, value in fields(data):
+            if (number, wire) != (1, LENGTH):
+                break
+            pair = parse_kv_pair(value)
+            if not _plausible_key(pair.key):
+                break
+            pairs.append(pair)
+    except FormatError as error:
+        if not pairs:
+            raise
+        values = [(p.key, p.uint32s_value if p.uint32s_value and not p.bytes_value else p.bytes_value)
+                  for p in pairs]
+        return MaceFile("B", values, f"truncated: {len(pairs)} whole pairs readable ({error})")
+    raise FormatError("not cut short: its pairs end cleanly")
+
+
 def read_mace_file(data: bytes) -> MaceFile:
-    """Layout A or B, or FormatError saying why it is neither."""
+    """Layout A or B (or B cut short), or FormatError saying why it is neither."""
     reasons = []
-    for layout, read in (("A", read_layout_a), ("B", read_layout_b)):
+    for layout, read in (("A", read_layout_a), ("B", read_layout_b), ("B, truncated", salvage_layout_b)):
         try:
             return read(data)
         except FormatError as error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from .. import ops
 from ..errors import ConvertError, ModelError
 from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
+from ..ops import geometry
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
 
@@ -260,29 +260,30 @@ def _identity(imp: _Importer, n: _NodeView) -> None:
     imp.emit("Identity", [n.input(0)], [n.outputs[0]], {}, n.name)
 
 
-def _spatial(imp: _Importer, n: _NodeView, kernel: list[int]) -> dict:
-    """Explicit strides, dilations and pads of a Conv/Pool node, resolving `auto_pad`."""
-    rank = len(kernel)
-    strides = list(n.get("strides", [1] * rank))
-    dilations = list(n.get("dilations", [1] * rank))
-    pads = list(n.get("pads", [0] * (2 * rank)))
-    auto_pad = n.get("auto_pad", "NOTSET")
-    if auto_pad == "VALID":
-        pads = [0] * (2 * rank)
-    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        size = imp.shape(n)[2:]
-        total = [max(0, (math.ceil(x / s) - 1) * s + (k - 1) * d + 1 - x)
-                 for x, s, k, d in zip(size, strides, kernel, dilations)]
-        small = [t // 2 for t in total]
-        big = [t - t // 2 for t in total]
-        pads = small + big if auto_pad == "SAME_UPPER" else big + small
-    return {"kernel_shape": list(kernel), "strides": strides, "pads": pads, "dilations": dilations}
+def _window(n: _NodeView, resolve, *args, **kwargs):
+    """`resolve` (an ops/geometry window function) for node `n`, its errors naming the node."""
+    try:
+        return resolve(*args, **kwargs)
+    except ConvertError as e:
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): {e}") from None
+
+
+def _spatial(n: _NodeView) -> dict:
+    """The node's geometry attributes for ops/geometry (auto_pad resolved there)."""
+    return {a: n.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")} | {
+        "auto_pad": n.get("auto_pad", "NOTSET")}
+
+
+def _explicit(window) -> dict:
+    """The IR's geometry attributes: explicit kernel_shape, strides, pads and dilations."""
+    return {"kernel_shape": list(window.kernel), "strides": list(window.strides), "pads": list(window.pads),
+            "dilations": list(window.dilations)}
 
 
 def _conv(imp: _Importer, n: _NodeView) -> None:
-    kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
-    attrs = _spatial(imp, n, kernel) | {"group": int(n.get("group", 1))}
-    imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
+    group = n.get("group", 1)
+    window = _window(n, geometry.conv_window, imp.shape(n), imp.shape(n, 1), group, **_spatial(n))
+    imp.emit("Conv", n.inputs, n.outputs, _explicit(window) | {"group": int(group)}, n.name)
 
 
 def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
@@ -314,7 +315,9 @@ def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
 def _pool(imp: _Importer, n: _NodeView) -> None:
     if len(n.outputs) > 1 and n.outputs[1]:
         raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
-    attrs = _spatial(imp, n, list(n.get("kernel_shape"))) | {"ceil_mode": int(n.get("ceil_mode", 0))}
+    ceil_mode = int(n.get("ceil_mode", 0))
+    window = _window(n, geometry.pool_window, imp.shape(n), ceil_mode=ceil_mode, **_spatial(n))
+    attrs = _explicit(window) | {"ceil_mode": ceil_mode}
     if n.op_type == "AveragePool":
         attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
     imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
@@ -364,21 +367,6 @@ def _squeeze(imp: _Importer, n: _NodeView) -> None:
     if axes is None:  # squeeze every dim of size 1, made explicit
         axes = [i for i, d in enumerate(imp.shape(n)) if d == 1]
     imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
-
-
-def _reduce(imp: _Importer, n: _NodeView) -> None:
-    """Reduce*: `axes` an attribute until opset 18 (ReduceSum: 13), then input 1. Without axes every axis is reduced,
-    unless noop_with_empty_axes: then nothing is (an Identity where the reduction of one element is itself)."""
-    axes = _axes_param(imp, n, 13 if n.op_type == "ReduceSum" else 18)
-    attrs = {"axes": axes or [], "keepdims": int(n.get("keepdims", 1))}
-    if not axes and n.get("noop_with_empty_axes", 0):
-        if n.op_type in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd"):
-            imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
-            return
-        attrs["noop_with_empty_axes"] = 1
-    elif not axes:
-        attrs["axes"] = list(range(len(imp.shape(n))))
-    imp.emit(n.op_type, [n.input(0)], n.outputs, attrs, n.name)
 
 
 def _split(imp: _Importer, n: _NodeView) -> None:
@@ -498,42 +486,6 @@ def _cast(imp: _Importer, n: _NodeView) -> None:
     imp.emit("Identity" if same else "Cast", n.inputs, n.outputs, {} if same else {"to": to}, n.name)
 
 
-def _cast_like(imp: _Importer, n: _NodeView) -> None:
-    """CastLike(x, like) is Cast to `like`'s element type."""
-    like = imp.info(n, n.input(1)).dtype
-    if like == imp.info(n, n.input(0)).dtype:
-        imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
-        return
-    to = next((k for k, v in ops.cast.DTYPES.items() if v == like), None)
-    imp.emit("Cast", [n.input(0)], n.outputs, {"to": to}, n.name)
-
-
-def _layer_norm(imp: _Importer, n: _NodeView) -> None:
-    """LayerNormalization with explicit defaults; an omitted Mean between Y and InvStdDev gets a name of its own."""
-    outputs = list(n.outputs)
-    while len(outputs) > 1 and not outputs[-1]:
-        outputs.pop()
-    outputs = [o or imp.temp(n, f"unused{k}") for k, o in enumerate(outputs)]
-    attrs = {"axis": int(n.get("axis", -1)), "epsilon": float(n.get("epsilon", 1e-5))}
-    imp.emit("LayerNormalization", n.inputs, outputs, attrs, n.name)
-
-
-def _group_norm(imp: _Importer, n: _NodeView) -> None:
-    """GroupNormalization: before opset 21 scale and bias hold one value per group; the IR's are per channel."""
-    groups, channels = int(n.get("num_groups")), imp.shape(n)[1]
-    inputs = list(n.inputs)
-    if imp.opset < 21 and groups != channels:
-        for k, what in ((1, "scale"), (2, "bias")):
-            per_group = imp.const(n, k, what)
-            if per_group is None or per_group.shape != (groups,) or channels % groups:
-                raise ConvertError(f"node {n.name!r} (GroupNormalization): {what} must be a constant of "
-                                   f"{groups} values that divide {channels} channels")
-            inputs[k] = imp.temp(n, f"{what}_per_channel")
-            imp.add_const(inputs[k], np.repeat(per_group, channels // groups))
-    attrs = {"num_groups": groups, "epsilon": float(n.get("epsilon", 1e-5))}
-    imp.emit("GroupNormalization", inputs, n.outputs, attrs, n.name)
-
-
 def _shape(imp: _Importer, n: _NodeView) -> None:
     """Every shape is known at import, so Shape is a constant."""
     shape = np.array(imp.shape(n), np.int64)
@@ -557,10 +509,10 @@ IMPORTERS = {
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
 }
-IMPORTERS.update({  # math, comparisons, reductions, normalizations
-    "CastLike": _cast_like, "LogSoftmax": _softmax, "Hardmax": _softmax,
-    **{op: _reduce for op in ops.reduce.OP_TYPES},
-    "LayerNormalization": _layer_norm, "GroupNormalization": _group_norm,
-    "InstanceNormalization": _with_defaults(epsilon=1e-5), "LRN": _with_defaults(alpha=1e-4, beta=0.75, bias=1.0),
-})
+IMPORTERS.update({"LogSoftmax": _softmax, "Hardmax": _softmax})
+
+from . import onnx_math, onnx_quant  # noqa: E402  (op families in their own modules)
+
+IMPORTERS.update(onnx_math.IMPORTERS)
+IMPORTERS.update(onnx_quant.IMPORTERS)
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

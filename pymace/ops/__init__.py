@@ -13,11 +13,13 @@ from . import (
     concat,
     conv,
     conv_transpose,
+    depth_to_space,
     gemm,
     math,
     normalization,
     pad,
     pool,
+    quantize,
     reduce,
     reshape,
     resize,
@@ -32,8 +34,8 @@ from . import (
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
-    shape_math, slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
+    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
 ]
 # elementwise math, comparisons, normalizations, arg-reductions
 MODULES += [argmax, cast, compare, math, normalization, where]

@@ -20,30 +20,36 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PymaceError
+from .progress import QUIET
 
 COST_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "SeparableConv")  # ops whose cost is MACs, not elements
 
 
 def benchmark(model_path, device: str = "auto", data_type: str = "fp32", runs: int = 50, warmup: int = 5,
-              storage_dir: str | None = None, cold_processes: int = 1) -> dict:
-    """Measure `model_path` on `device`; a JSON-able dict (docs/benchmark.md)."""
+              storage_dir: str | None = None, cold_processes: int = 1, *, feeds: dict | None = None,
+              input_desc: dict | None = None, duration: float | None = None, progress=QUIET) -> dict:
+    """Measure `model_path` on `device`; a JSON-able dict (docs/benchmark.md). `feeds`: the inputs (default:
+    seeded uniform(-1, 1)); `duration`: time runs until that many seconds have passed (at least `runs`)."""
     from .. import Engine
     from ..ir import pmace_file
 
-    if runs < 1 or warmup < 0 or cold_processes < 1:
-        raise PymaceError("benchmark needs runs >= 1, warmup >= 0 and cold_processes >= 1")
+    if runs < 1 or warmup < 0 or cold_processes < 1 or (duration is not None and duration <= 0):
+        raise PymaceError("benchmark needs runs >= 1, warmup >= 0, cold_processes >= 1 and duration > 0")
     graph = pmace_file.load(str(model_path))
-    init = measure_init(model_path, device, data_type, cold_processes)
+    if feeds is None:
+        feeds = random_feeds(graph)
+        input_desc = {"kind": "random", "seed": 0, "distribution": "uniform(-1, 1)"}
+    init = measure_init(model_path, device, data_type, cold_processes, progress)
     engine = Engine(graph, device=device, data_type=data_type, storage_dir=storage_dir)
-    feeds = random_feeds(graph)
-    latency = _latency(engine, feeds, runs, warmup)
+    latency = _latency(engine, feeds, runs, warmup, duration, progress)
     profiled = Engine(graph, device=device, data_type=data_type, storage_dir=storage_dir, profile=True)
-    profile = _profile(profiled, feeds, runs=max(1, min(runs, 10)))
+    profile = _profile(profiled, feeds, runs=max(1, min(runs, 10)), progress=progress)
     steps = engine.plan.steps
     return {
         "model": model_summary(graph, model_path),
         "device": _device_facts(engine.device),
-        "data_type": data_type, "runs": runs, "warmup": warmup,
+        "data_type": data_type, "runs": latency["runs"], "warmup": warmup, "duration_s": duration,
+        "input": input_desc,
         "init": init,
         "latency_ms": latency,
         "throughput_per_s": round(1e3 / latency["mean"], 3) if latency["mean"] > 0 else None,
@@ -64,16 +70,19 @@ def random_feeds(graph, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 # --- init in fresh processes ---------------------------------------------------------------------------------
-def measure_init(model_path, device: str, data_type: str, processes: int = 1) -> dict:
+def measure_init(model_path, device: str, data_type: str, processes: int = 1, progress=QUIET) -> dict:
     """Cold and warm init, each the median over `processes` pairs (every pair in its own empty storage dir)."""
     from ..runtime.program_cache import no_other_caches_env
 
     env = {**os.environ, **no_other_caches_env()}
     cold, warm = [], []
+    advance = progress.task("init cold and warm, in fresh processes", 2 * processes)
     for _ in range(processes):
         with tempfile.TemporaryDirectory(prefix="pymace-bench-") as storage:
             cold.append(_child(model_path, device, data_type, storage, env))
+            advance()
             warm.append(_child(model_path, device, data_type, storage, env))
+            advance()
     result = {"processes": processes, "cold": _median_run(cold), "warm": _median_run(warm)}
     c, w = result["cold"]["init_seconds"], result["warm"]["init_seconds"]
     result["speedup"] = round(c / w, 3) if w > 0 else None
@@ -115,28 +124,42 @@ def init_once(model_path, device: str, data_type: str, storage_dir: str) -> dict
 
 
 # --- steady state --------------------------------------------------------------------------------------------
-def _latency(engine, feeds, runs: int, warmup: int) -> dict:
+def _latency(engine, feeds, runs: int, warmup: int, duration: float | None = None, progress=QUIET) -> dict:
     for _ in range(warmup):
         engine.run(feeds)
     samples = []
-    for _ in range(runs):
+    advance = progress.task(f"{runs} timed runs" if duration is None else f"timed runs for {duration:g} s",
+                            runs if duration is None else None)
+    start = time.perf_counter()
+    while len(samples) < runs or (duration is not None and time.perf_counter() - start < duration):
         t = time.perf_counter()
         engine.run(feeds)
         samples.append((time.perf_counter() - t) * 1e3)
+        advance()
     p = np.percentile(samples, [50, 90, 99])
-    return {"min": round(min(samples), 4), "p50": round(float(p[0]), 4), "p90": round(float(p[1]), 4),
-            "p99": round(float(p[2]), 4), "max": round(max(samples), 4),
-            "mean": round(statistics.fmean(samples), 4), "samples": [round(s, 4) for s in samples]}
+    return {"runs": len(samples), "min": round(min(samples), 4), "p50": round(float(p[0]), 4),
+            "p90": round(float(p[1]), 4), "p99": round(float(p[2]), 4), "max": round(max(samples), 4),
+            "mean": round(statistics.fmean(samples), 4), "stdev": round(statistics.pstdev(samples), 4),
+            "samples": [round(s, 4) for s in samples]}
 
 
-def _profile(engine, feeds, runs: int, top: int = 10) -> dict:
-    """Device time per node (median over `runs` profiled runs, its kernels summed), with GFLOP/s and GB/s."""
+def _profile(engine, feeds, runs: int, top: int = 10, progress=QUIET) -> dict:
+    """Device time per node (median over `runs` profiled runs, its kernels summed), with GFLOP/s and GB/s; and
+    per launch, in order (`steps`: what --trace and --csv export)."""
+    advance = progress.task("profiled runs (OpenCL events)", runs + 1)
     engine.run_profiled(feeds)  # warm-up: lazy drivers finish building at the first enqueue
-    per_run = [engine.run_profiled(feeds)[1] for _ in range(runs)]
+    advance()
+    per_run = []
+    for _ in range(runs):
+        per_run.append(engine.run_profiled(feeds)[1])
+        advance()
     step_s = np.median(np.array(per_run, dtype=np.float64), axis=0)
     itemsize = np.dtype(engine.storage).itemsize
     nodes: dict[int, dict] = {}
+    steps = []
     for step, seconds in zip(engine.plan.steps, step_s):
+        steps.append({"node": step.node.name, "op_type": step.node.op_type, "kernel": step.kernel_name,
+                      "time_ms": round(float(seconds) * 1e3, 6)})
         row = nodes.get(id(step.node))
         if row is None:
             flops, nbytes = node_cost(engine.graph, step.node, itemsize)
@@ -154,7 +177,7 @@ def _profile(engine, feeds, runs: int, top: int = 10) -> dict:
         r["time_ms"] = round(r["time_ms"], 5)
     rows = sorted(nodes.values(), key=lambda r: -r["time_ms"])
     return {"profiled_runs": runs, "device_ms": round(total, 4), "nodes": rows, "top": rows[:top],
-            "by_op_type": _by_op_type(rows, total)}
+            "by_op_type": _by_op_type(rows, total), "steps": steps}
 
 
 def _by_op_type(rows: list[dict], total: float) -> list[dict]:
@@ -239,53 +262,10 @@ def _device_facts(device) -> dict:
 
 # --- text for the CLI ----------------------------------------------------------------------------------------
 def render_text(result: dict):
-    """rich renderables for `pymace benchmark`."""
-    from rich.console import Group
-    from rich.table import Table
+    """rich renderables for `pymace benchmark` (benchmark_text.py)."""
+    from .benchmark_text import render
 
-    init, lat, mem, prog = result["init"], result["latency_ms"], result["memory"], result["programs"]
-    facts = Table.grid(padding=(0, 2))
-    for k, v in [
-        ("model", f"{result['model']['name']} ({result['model']['nodes']} nodes, {result['data_type']})"),
-        ("device", f"{result['device']['name']} ({result['device']['platform_name']})"),
-        ("init cold", f"{init['cold']['init_seconds'] * 1e3:.1f} ms ({init['cold']['programs_from_source']} "
-                      "programs built)"),
-        ("init warm", f"{init['warm']['init_seconds'] * 1e3:.1f} ms ({init['warm']['programs_from_cache']} from "
-                      f"cache, {init['warm']['programs_from_source']} built; ×{init['speedup']})"),
-        ("first inference", f"cold {init['cold']['first_inference_seconds'] * 1e3:.1f} ms, warm "
-                            f"{init['warm']['first_inference_seconds'] * 1e3:.1f} ms"),
-        ("latency ms", f"min {lat['min']:.2f}  p50 {lat['p50']:.2f}  p90 {lat['p90']:.2f}  p99 {lat['p99']:.2f}  "
-                       f"max {lat['max']:.2f}  mean {lat['mean']:.2f}  ({result['runs']} runs)"),
-        ("throughput", f"{result['throughput_per_s']} inferences/s"),
-        ("device memory", f"{mem['peak_device_bytes'] / 2**20:.1f} MiB (weights {mem['weights_bytes'] / 2**20:.1f}, "
-                          f"activations {mem['activation_bytes'] / 2**20:.1f})"),
-        ("programs", f"{prog['programs_from_cache']} from cache, {prog['programs_from_source']} from source"),
-        ("tuned nodes", f"{result['tuning']['tuned_nodes']} of {result['tuning']['kernel_nodes']}"),
-    ]:
-        facts.add_row(k, v)
-    parts = [facts, _table("time by op type (device, profiling events)", ["op type", "nodes", "ms", "%"],
-                           [[g["op_type"], g["nodes"], f"{g['time_ms']:.3f}", f"{g['percent']:.1f}"]
-                            for g in result["profile"]["by_op_type"]])]
-    parts.append(_table("top ops", ["node", "op", "kernel", "ms", "%", "GFLOP/s", "GB/s", "tuned"],
-                        [[r["node"], r["op_type"], ",".join(r["kernels"]), f"{r['time_ms']:.3f}",
-                          f"{r['percent']:.1f}", r["gflops"], r["gbps"], "yes" if r["tuned"] else ""]
-                         for r in result["profile"]["top"]]))
-    misses = init["warm"]["cache_misses"] or []
-    if misses:
-        parts.append(_table("warm-start cache misses", ["program", "reason"],
-                            [[m["program"], m["reason"]] for m in misses]))
-    return Group(*parts)
-
-
-def _table(title: str, columns: list[str], rows: list[list]):
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    return table
+    return render(result)
 
 
 def main(argv=None) -> int:

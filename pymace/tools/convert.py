@@ -5,8 +5,9 @@ import logging
 import os
 from pathlib import Path
 
-from .. import passes
+from .. import ops, passes
 from ..errors import ConvertError
+from ..extras import require
 from ..ir import pmace_file
 from ..ir.graph import Graph
 from ..ir.shapes import infer_shapes
@@ -33,22 +34,23 @@ def load_source(source: str | os.PathLike, input_shapes: dict | None = None) -> 
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
+        require(f"converting {path.name}", "convert", "onnx")
         from ..frontends import onnx as onnx_frontend
 
         return onnx_frontend.load(path, input_shapes)
     if suffix == ".tflite":
+        require(f"converting {path.name}", "convert", "tflite", "flatbuffers")
         from ..frontends import tflite
 
         return tflite.load(str(path))
-    if suffix == ".pth":
-        from ..frontends import onnx as onnx_frontend
+    if suffix == ".pth":  # built as IR directly: converting it needs no onnx
         from ..frontends import torch_mobilenet
 
-        graph = onnx_frontend.load(torch_mobilenet.to_onnx(path), input_shapes)
-        from .zoo import sha256_file
-
-        graph.metadata.update(framework="torch-mobilenet_v2", source_file=str(path), source_sha256=sha256_file(path))
-        return graph
+        fixed = {"input": list(torch_mobilenet.INPUT_SHAPE)}
+        if input_shapes and {k: list(v) for k, v in input_shapes.items()} != fixed:
+            raise ConvertError(f"{path.name}: torchvision's MobileNetV2 takes {fixed}; input shapes "
+                               f"{input_shapes} cannot be given")
+        return torch_mobilenet.to_graph(path)
     raise ConvertError(f"{path}: unknown model type {suffix or '(no suffix)'!r}; pymace converts "
                        f"{', '.join(SUFFIXES)}")
 
@@ -65,6 +67,7 @@ def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
             raise ConvertError(f"output tensors {missing} are not in the model (its outputs are {graph.outputs})")
         graph.outputs = list(outputs)
         graph.prune()
+    ops.check_supported(graph.nodes)  # every IR op a frontend emitted that pymace lacks, with its nodes, at once
     nodes_in = len(graph.nodes)
     graph = passes.run(graph)
     infer_shapes(graph)

@@ -5,14 +5,11 @@ Each format has an explainer: bytes (+ the current device, if known) → (JSON-a
 FormatError when the bytes are not its format; EXPLAINERS tries them in order.
 """
 import dataclasses
-import io
 import re
 import struct
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-
-from rich.console import Console, Group
-from rich.table import Table
 
 from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
@@ -120,6 +117,8 @@ def _explain(path: str | Path, device: DeviceRecord | None) -> tuple[dict, Binar
     except OSError as error:
         return {**head, "format": "unreadable", "reason": error.strerror or str(error)}, []
     head["size"] = len(data)
+    if not data:
+        return {**head, "format": "unknown format", "reason": "empty file"}, []
     reasons = []
     for name, explain in EXPLAINERS:
         try:
@@ -162,44 +161,101 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or "entry"
 
 
-def render(report: dict):
-    """The report as rich renderables, for the CLI to print."""
-    facts = Table.grid(padding=(0, 2))
-    for key in ("path", "size", "format", "version", "layout", "pairs", "integrity", "platform", "device_name",
-                "for_this_device", "reason"):
-        if report.get(key) is not None:
-            facts.add_row(key.replace("_", " "), str(report[key]))
-    parts = [facts]
+def verdict(report: dict) -> tuple[int, str]:
+    """(exit code, summary line): 0 intact (and covering the --model), 1 damaged or not covering, 2 unreadable
+    or not a known format — what a CI job gating a shipped cache needs."""
+    fmt = report["format"]
+    if fmt == "unreadable":
+        return 2, f"unreadable: {report.get('reason', '')}"
+    if fmt == "unknown format":
+        why = report.get("reason") if report.get("reason") == "empty file" else \
+            "not a cache or tuning file of pymace or MACE (reason above)"
+        return 2, f"unknown format: {why}"
+    entries = _all_entries(report)
+    parts = [f"{len(entries)} entries"]
+    judged = [e for e in entries if "usable_here" in e]
+    if judged:
+        usable = sum(bool(e["usable_here"]) for e in judged)
+        reasons = Counter(r for e in judged if not e["usable_here"] for r in (e.get("why_not") or "").split("; ") if r)
+        parts.append(f"{usable} usable here" + (" (not usable: " + "; ".join(
+            f"{why} ×{n}" for why, n in reasons.most_common(3)) + ")" if reasons else ""))
+    elif report.get("for_this_device"):
+        parts.append(report["for_this_device"])
+    damaged = report.get("integrity") not in (None, "ok", "no checksum in this layout")
+    if damaged:
+        parts.append("damaged: " + _short(report["integrity"]))
+    cov = report.get("coverage")
+    if cov:
+        parts.append(f"covers {cov['covered']} of {cov['programs']} programs {Path(cov['model']).name} needs on "
+                     f"{cov['device']} ({cov['data_type']})")
+    return (1 if damaged or (cov and not cov["complete"]) else 0), "; ".join(parts)
+
+
+def _all_entries(report: dict) -> list[dict]:
+    per_device = [e for d in report.get("devices", []) for e in d.get("entries") or []]
+    return (report.get("entries") or []) + per_device
+
+
+def _short(text: str, limit: int = 3) -> str:
+    """A long '; '-joined problem list cut to its first few items."""
+    items = [t for t in str(text).split("; ") if t]
+    return "; ".join(items[:limit]) + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+FACTS = ("path", "size", "format", "version", "layout", "pairs", "integrity", "platform", "device_name",
+         "for_this_device", "reason")
+CELL_LIMIT = 72  # text cells are cut here (hashes to 12 characters); --json has every value whole
+
+
+def render_text(report: dict, width: int | None = None) -> str:
+    """The report as plain text: facts, device sections, entry tables, coverage, and the summary line. Linear in
+    the number of entries (a 200k-pair file renders in about the time --json takes)."""
+    lines = [f"{k.replace('_', ' '):<16}{_short(report[k]) if k == 'integrity' else report[k]}"
+             for k in FACTS if report.get(k) is not None]
     for index, device in enumerate(report.get("devices", [])):
-        parts.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items() if k != "entries"))
+        lines.append(f"device {index}: " + ", ".join(f"{k}={v}" for k, v in device.items() if k != "entries"))
         if device.get("entries"):  # a tuning file keeps its entries per device class
-            parts.append(_entry_table(device["entries"]))
+            lines += text_table(device["entries"])
     entries = report.get("entries") or []
     if entries:
-        parts.append(_entry_table(entries, skip=("key",) if "cl_file" in entries[0] else ()))
-    return Group(*parts)
+        lines += text_table(entries, skip=("key",) if "cl_file" in entries[0] else ())
+    cov = report.get("coverage")
+    if cov:
+        lines.append(f"coverage of {cov['model']} on {cov['device']} ({cov['data_type']}): {cov['covered']} of "
+                     f"{cov['programs']} programs" + (" — complete" if cov["complete"] else " — INCOMPLETE"))
+        lines += [f"  missing {r['program']} [{r['options']}]: {r['reason']}" for r in cov["entries"]
+                  if not r["covered"]]
+    if report.get("extracted") is not None:
+        folder = Path(report["extracted"][0]).parent if report["extracted"] else "—"
+        lines.append(f"extracted {len(report['extracted'])} binaries into {folder}")
+    lines.append("summary: " + verdict(report)[1])
+    return "\n".join(lines) + "\n"
 
 
-def _entry_table(entries: list[dict], skip=()) -> Table:
-    table = Table(show_lines=False)
-    columns = [c for c in entries[0] if c not in skip]
-    for column in columns:
-        table.add_column(column.replace("_", " "), overflow="fold")
-    for row in entries:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    return table
+def text_table(rows: list[dict], skip=()) -> list[str]:
+    """Aligned columns; columns empty in every row are left out."""
+    columns = [c for c in rows[0] if c not in skip and any(_cell(r.get(c), c) for r in rows)]
+    cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    widths = [max(len(c.replace("_", " ")), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    head = "  ".join(c.replace("_", " ").ljust(w) for c, w in zip(columns, widths)).rstrip()
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return [head, "-" * len(head), *body]
 
 
-def _cell(value) -> str:
+def _cell(value, column: str = "") -> str:
     if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return "" if value is None else str(value)
+        value = " ".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    if column == "source_hash" and len(text) > 12:
+        return text[:12] + "…"
+    return text if len(text) <= CELL_LIMIT else text[:CELL_LIMIT - 1] + "…"
 
 
-def render_text(report: dict, width: int = 160) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(render(report))
-    return console.file.getvalue()
+def render(report: dict):
+    """The report as a rich renderable (the same plain text)."""
+    from rich.text import Text
+
+    return Text(render_text(report))
 
 
 def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = "auto",

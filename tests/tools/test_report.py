@@ -1,5 +1,6 @@
-"""report: one self-contained HTML file with every section of DESIGN.md §6, filled from real runs, that
-headless Chromium renders; and the Markdown variant with its PNGs beside it."""
+"""report: one self-contained HTML file that opens on a summary card and holds every section of DESIGN.md §6
+(plus the environment and tuning), filled from real runs, that headless Chromium renders; and the Markdown
+variant with its PNGs beside it, chosen by -o's extension."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,13 @@ import pytest
 from pymace.tools import benchmark, report, validate
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = ["overview", "binary", "workflow", "performance", "troubleshooting"]
+SECTIONS = ["overview", "binary", "workflow", "performance", "tuning", "troubleshooting"]
 
 
 @pytest.fixture(scope="module")
 def measured(small_pmace, storage):
     bench = json.loads(json.dumps(benchmark.benchmark(small_pmace, runs=5, warmup=1, storage_dir=storage)))
-    return bench, json.loads(json.dumps(validate.validate(small_pmace, storage_dir=storage)))
+    return bench, json.loads(json.dumps(validate.validate(small_pmace, "numpy", storage_dir=storage)))
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,33 @@ def test_html_is_self_contained_with_every_section(html_report, measured):
     assert f"{bench['init']['cold']['init_seconds'] * 1e3:.1f}" in text
     assert "PASS vs numpy" in text and "pymace report small.pmace" in text
     assert "Device dependency" in text
+    assert text.index("id='summary'") < text.index("<section")  # the summary comes first
+    for fact in ("latency p50", "init cold → warm", "time to first result", "pyopencl", "Python", "OS", "host"):
+        assert f"<dt>{fact}</dt>" in text, fact
+    assert f"--device {bench['device']['selector']}" in text  # the resolved device, not "auto"
+    assert "<details><summary>3 programs and their build options</summary>" in text
+    assert "why not" not in text  # every program hit: no empty column
+    assert "`" not in re.sub(r"<pre>.*?</pre>", "", text, flags=re.S)  # code spans are <code>, never raw
+    assert "<code>pymace inspect FILE --model MODEL</code>" in text
+    assert "No tuning file at" in text and "<code>pymace tune" in text  # nothing tuned in this storage dir
+
+
+def test_tuning_section_shows_entries_and_a_recorded_gain():
+    from pymace.tools import report_sections
+
+    device = {"name": "GPU X", "compute_units": 4}
+    entries = [{"key": "k1", "speedup": 1.5}, {"key": "k2", "speedup": 1.1}, {"key": "k3", "speedup": None}]
+    f = {"bench": {"device": device, "tuning": {"tuned_nodes": 2, "kernel_nodes": 3, "tuned_steps": 2, "steps": 4}},
+         "model_path": "m.pmace",
+         "tuning_file": {"path": "/s/pymace_tuned_params.json", "integrity": "ok", "for_this_device": "tuned",
+                         "devices": [{"name": "GPU X", "compute_units": 4, "entries": entries,
+                                      "measured": {"untuned_ms": 2.4, "tuned_ms": 2.0}},
+                                     {"name": "other", "compute_units": 9, "entries": entries}]}}
+    anchor, _, [(_, _, rows)] = report_sections.tuning(f)
+    facts = dict(rows)
+    assert anchor == "tuning" and facts["entries for this device"] == 3
+    assert facts["per-launch estimate"] == "median 1.30× over the default, best 1.50× (2 entries)"
+    assert facts["measured whole-model gain"] == "2.400 ms untuned → 2.000 ms tuned (1.20×)"
 
 
 def test_report_names_a_device_mismatch(small_pmace, storage, measured, tmp_path):
@@ -67,12 +95,43 @@ def test_markdown_writes_pngs_beside(small_pmace, storage, measured, tmp_path):
     for name in ("init", "latency", "ops"):
         png = tmp_path / f"r-{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png.name})" in text
-    assert text.count("\n## ") == 5
+    assert text.count("\n## ") == 6 and text.index("**Summary") < text.index("\n## ")
+
+
+def test_format_follows_the_extension(small_pmace, storage, measured, tmp_path):
+    bench, valid = measured
+    md = report.write_report(small_pmace, tmp_path / "r2.md", storage_dir=storage, bench=bench, valid=valid)
+    assert md.read_text().startswith("# pymace deployment report")
+    page = report.write_report(small_pmace, tmp_path / "r2.html", storage_dir=storage, bench=bench, valid=valid)
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    assert report.format_for("x.MD") == "md" and report.format_for("x.md", "html") == "html"
+
+
+def test_histogram_ticks_are_integers(measured):
+    import io
+
+    import matplotlib.image
+
+    from pymace.tools import report_plots
+
+    bench, _ = measured
+    png = report_plots.plot_latency(bench)
+    assert matplotlib.image.imread(io.BytesIO(png)).shape[2] in (3, 4)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.hist([1.0, 1.1, 1.2, 1.25, 1.3], bins=5)
+    report_plots._integer_ticks(ax.yaxis)
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    plt.close(fig)
 
 
 def test_measures_when_not_given(small_pmace, storage, tmp_path):
     out = report.write_report(small_pmace, tmp_path / "r.html", runs=3, storage_dir=storage)
-    assert "<section id='performance'>" in out.read_text()
+    text = out.read_text()
+    assert "<section id='performance'>" in text  # measured; validation skipped (no source model), in one line
+    assert "validation skipped: the model records no source framework" in text
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (make setup installs it)")
@@ -87,9 +146,13 @@ def test_chromium_renders_sections_and_images(html_report, tmp_path):
     pixels = matplotlib.image.imread(str(shot))
     assert pixels.shape[:2] == (4000, 1280)
     assert (pixels[:, :, :3] < 0.5).any(axis=2).mean() > 0.01  # text and plots, not a blank page
+    card = (abs(pixels[:, :, 0] - 0x4f / 255) < 0.03) & (abs(pixels[:, :, 2] - 0xbd / 255) < 0.03)
+    rows = card.any(axis=1).nonzero()[0]
+    assert rows.size and rows[0] < 250  # the summary card's border is at the top of the page
     dom = subprocess.run(flags + ["--dump-dom", html_report.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert all(f'id="{a}"' in dom for a in SECTIONS) and dom.count("<img") == 3
+    assert dom.index('id="summary"') < dom.index('id="overview"')
 
 
 @pytest.mark.slow

@@ -94,8 +94,8 @@ def test_storage_dir_is_where_the_engine_keeps_its_caches(tmp_path, rnet, monkey
 
 
 def test_unknown_key_names_key_and_line(tmp_path, rnet):
-    path = _write(tmp_path, rnet, extra_model="    target_abis: [arm64-v8a]\n")
-    with pytest.raises(ConfigError, match=r"deploy.yml:18: unknown key 'target_abis'"):
+    path = _write(tmp_path, rnet, extra_model="    target_abiz: [arm64-v8a]\n")
+    with pytest.raises(ConfigError, match=r"deploy.yml:18: unknown key 'target_abiz' in model 'rnet' \(line 18\)"):
         load_config(path)
     path = _write(tmp_path, rnet, extra_top="storage_dri: cache\n")
     with pytest.raises(ConfigError, match=r":2: unknown key 'storage_dri'"):
