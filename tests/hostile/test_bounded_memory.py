@@ -41,7 +41,7 @@ def _expand_model(path, target):
 
 def test_folding_cap_keeps_a_small_model_small(tmp_path):
     """Expand(ones(1, 1), [4096, 4096]) in a 250-byte ONNX made a 64 MB constant (4 GB for [32768, 32768]);
-    above PYMACE_FOLD_MAX_BYTES it stays a node, and running it says which cap to raise."""
+    above PYMACE_FOLD_MAX_BYTES it stays a node, which runs on the device (Expand has a kernel: ops/tile.py)."""
     _expand_model(tmp_path / "e.onnx", [4096, 4096])
     assert (tmp_path / "e.onnx").stat().st_size < 400
     env = {**__import__("os").environ, "PYMACE_FOLD_MAX_BYTES": str(1 << 20)}
@@ -50,7 +50,8 @@ def test_folding_cap_keeps_a_small_model_small(tmp_path):
     assert (tmp_path / "e.pmace").stat().st_size < 100_000
     rc, out, err = run_cli("run", tmp_path / "e.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
                            "--output-dir", tmp_path / "o", env=env)  # the input: seeded random
-    assert_one_line_error(rc, out, err, "PYMACE_FOLD_MAX_BYTES")
+    assert rc == 0, err
+    assert "[4096, 4096]" in out
 
 
 def test_default_cap_refuses_the_4gb_expand(tmp_path):
