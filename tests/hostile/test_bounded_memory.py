@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pymace.errors import ModelError
-from tests.hostile.conftest import assert_one_line_error, run_cli
+from tests.hostile.conftest import run_cli
 from tests.unit.test_torch_reader import _StorageRef, _TensorSpec, fake_torch, read_bytes, write_legacy  # noqa: F401
 
 
