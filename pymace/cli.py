@@ -62,9 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="say whether the cache covers this .pmace model on --device")
     _common(p)
 
-    p = sub.add_parser("cache", help="manage the compiled-program cache")
-    p.add_argument("action", choices=["build"], help="build: compile every program MODEL needs, without running")
-    p.add_argument("model")
+    p = sub.add_parser("cache", help="fill, export or import a storage dir's caches (programs, tuning, drivers')")
+    p.add_argument("action", choices=["build", "export", "import"],
+                   help="build MODEL: every program MODEL needs into the cache, and one run on random inputs to fill "
+                        "the drivers' caches; export --model M DIR: write a bundle of M's caches on --device; "
+                        "import DIR: merge a bundle into --storage-dir")
+    p.add_argument("model", metavar="MODEL|DIR")
+    p.add_argument("--model", dest="bundle_model", metavar="M", help="export: the model the bundle is for")
     _common(p)
 
     p = sub.add_parser("tune", help="tune each node's variant and each launch's local size for this device")
@@ -192,15 +196,33 @@ def cmd_convert(a) -> int:
 
 
 def _build_cache(model: str, a) -> dict:
-    from .engine import Engine
+    from .tools import cache_bundle
 
-    engine = Engine(model, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
+    engine = cache_bundle.build(model, a.device, a.data_type, a.storage_dir)
     return engine.init_stats | {"model": model}
 
 
 def cmd_cache(a) -> int:
+    from .tools import cache_bundle
     from .tools.progress import Progress
 
+    if a.action == "import":
+        storage = a.storage_dir or config.default_storage_dir()
+        result = cache_bundle.unpack(a.model, storage)
+        line = (f"{result['programs']} programs, {result['tuning_sections']} tuning sections, "
+                f"{result['driver_files']} driver cache files → {storage}")
+        _print_json(result) if a.json else print(line)
+        return 0
+    if a.action == "export":
+        if not a.bundle_model:
+            raise ConfigError("cache export needs --model M: the model whose caches the bundle carries")
+        with Progress(cli_args.show_progress(a)) as progress:
+            progress.task(f"building and exporting the caches {Path(a.bundle_model).name} needs")
+            manifest = cache_bundle.export(a.bundle_model, a.model, a.device, a.data_type, a.storage_dir)
+        line = (f"bundle {a.model}: {manifest['programs']} programs, {manifest['tuning_records']} tuning records, "
+                f"driver cache {manifest['driver_cache'] or 'none'}")
+        _print_json(manifest) if a.json else print(line)
+        return 0
     with Progress(cli_args.show_progress(a)) as progress:
         progress.task(f"building every program {Path(a.model).name} needs")
         stats = _build_cache(a.model, a)
@@ -423,7 +445,7 @@ def _model_defaults(a) -> None:
         return
     unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
     if unset:
-        model = getattr(a, "model", None)
+        model = getattr(a, "model", None) if getattr(a, "action", "build") == "build" else a.bundle_model
         defaults = dict(zip(("device", "data_type"), model_defaults(pmace_file.read_metadata(model) if model else {})))
         for k in unset:
             setattr(a, k, defaults[k])

@@ -14,6 +14,7 @@ from pathlib import Path
 from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
+from pymace.runtime import driver_caches
 from pymace.runtime import program_cache as cache_format
 from pymace.runtime.identity import DeviceIdentity
 from pymace.safe_io import read_bounded, write_new
@@ -132,8 +133,12 @@ def _explain(path: str | Path, device: DeviceIdentity | None) -> tuple[dict, Bin
 
 
 def inspect(path: str | Path, device: DeviceIdentity | None = None) -> dict:
-    """A JSON-able description of any cache or tuning file; never raises for what the file holds."""
-    return _explain(path, device)[0]
+    """A JSON-able description of any cache or tuning file; never raises for what the file holds. For pymace's
+    own files, also the driver caches their storage dir (the file's folder) holds (runtime/driver_caches.py)."""
+    report = _explain(path, device)[0]
+    if str(report.get("format", "")).startswith("pymace"):
+        report["driver_caches"] = driver_caches.report(Path(path).parent)
+    return report
 
 
 def extract(path: str | Path, out_dir: str | Path) -> list[Path]:
@@ -230,6 +235,9 @@ def render_text(report: dict, width: int | None = None) -> str:
                      f"{cov['programs']} programs" + (" — complete" if cov["complete"] else " — INCOMPLETE"))
         lines += [f"  missing {r['program']} [{r['options']}]: {r['reason']}" for r in cov["entries"]
                   if not r["covered"]]
+    for row in report.get("driver_caches", []):
+        lines.append(f"driver cache    {row['driver']}: {row['files']} files, {row['bytes']} bytes in {row['folder']}"
+                     if row["files"] else f"driver cache    {row['driver']}: none in {row['folder']}")
     if report.get("extracted") is not None:
         folder = Path(report["extracted"][0]).parent if report["extracted"] else "—"
         lines.append(f"extracted {len(report['extracted'])} binaries into {folder}")
