@@ -124,3 +124,36 @@ def test_running_a_pmace_imports_no_converter(model, tmp_path):
                           "--storage-dir", str(tmp_path), "--output-dir", str(tmp_path / "o")],
                          capture_output=True, text=True, env=clean_env(), check=True)
     assert out.stdout.strip().splitlines()[-1] == "[] 0"
+
+
+def test_a_build_worker_builds_what_this_process_loads():
+    import pyopencl as cl
+
+    from pymace.runtime import device, parallel_build
+
+    info = device.select("cpu")
+    worker = parallel_build.Worker(info)
+    try:
+        assert worker.ready()
+        scale = float(np.random.default_rng().uniform(2, 5))
+        source = "__kernel void scale(__global float *x) { x[get_global_id(0)] *= SCALE; }"
+        binary = worker.build(source, f"-DSCALE={scale!r}f")
+        assert worker.build("__kernel void broken(", "") is None  # a failed build is the caller's to redo
+    finally:
+        worker.close()
+    context = cl.Context([info.cl_device])
+    program = cl.Program(context, [info.cl_device], [binary]).build()
+    x = np.random.default_rng().uniform(-1, 1, 64).astype(np.float32)
+    buf = cl.Buffer(context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=x)
+    queue = cl.CommandQueue(context)
+    program.scale(queue, x.shape, None, buf)
+    got = np.empty_like(x)
+    cl.enqueue_copy(queue, got, buf)
+    assert rel_err(got, x * np.float32(scale)) <= 1e-6
+
+
+def test_misses_built_by_workers_run_right(model, tmp_path):
+    stats = run_child(model, tmp_path / "s", tmp_path / "y.npy", clean_env(PYMACE_BUILD_WORKERS="2"))
+    assert stats["programs_from_source"] >= 2 and stats["programs_from_cache"] == 0
+    stats = run_child(model, tmp_path / "s", tmp_path / "y2.npy", clean_env(PYMACE_BUILD_WORKERS="2"))
+    assert stats["programs_from_source"] == 0
