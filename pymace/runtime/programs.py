@@ -61,11 +61,12 @@ class ProgramBuilder:
         # The cache's own miss list, so that a binary the driver refuses is reported beside the cache's misses.
         self.stats = BuildStats(misses=cache.misses if cache is not None else [])
         self._programs: dict[tuple[str, str], cl.Program] = {}
+        self._missed: set[tuple[str, str]] = set()
 
     def get(self, stem: str, options) -> cl.Program:
         key = (stem, canonical_options(options))
         if key not in self._programs:
-            program = self._load_cached(*key)
+            program = self._load_cached(*key) if key not in self._missed else None
             self._programs[key] = program if program is not None else self._build_and_store(*key)
         return self._programs[key]
 
@@ -79,6 +80,7 @@ class ProgramBuilder:
             program = self._load_cached(*key)
             if program is None:
                 misses.append(key)
+                self._missed.add(key)  # `get` does not ask the cache again
             else:
                 self._programs[key] = program
         workers = parallel_build.worker_count(len(misses))
