@@ -82,7 +82,7 @@ def measure(model: str, args, scratch: str) -> dict[str, list[dict]]:
     first inference) filled; bundle: a new empty storage dir each, with the bundle exported from that one."""
     runs = {row: [] for row in args.rows}
     filled, bundle = tempfile.mkdtemp(dir=scratch), os.path.join(scratch, "bundle")
-    first_cold = start(model, args, filled)
+    first_cold = start(model, args, filled) if {"cold", "warm", "bundle"} & runs.keys() else None
     for i in range(args.processes):
         if "cold-off" in runs:
             runs["cold-off"].append(start(model, args, tempfile.mkdtemp(dir=scratch), caches_off=True))
@@ -107,10 +107,10 @@ def rows_of(name: str, runs: dict[str, list[dict]]) -> list[list]:
     rows = []
     for kind, results in runs.items():
         def med(key, results=results):
-            return statistics.median(r.get(key, 0.0) for r in results) * 1e3
+            return round(statistics.median(r.get(key, 0.0) for r in results) * 1e3)
 
         first = results[0]
-        own = statistics.median(r["init_s"] - r.get("device_seconds", 0.0) for r in results) * 1e3
+        own = round(statistics.median(r["init_s"] - r.get("device_seconds", 0.0) for r in results) * 1e3)
         rows.append([name, LABELS[kind], med("start_to_result_s"), med("cpu_s"), med("import_s"), med("init_s"),
                      med("device_seconds"), own, med("build_seconds"), med("load_seconds"), med("first_run_s"),
                      f"{first.get('programs_from_source', 0)} / {first.get('programs_from_cache', 0)}",
