@@ -2,10 +2,10 @@
 
 Each node gets engine actors — one per GPU (num_gpus=1) where the node has GPUs and --device allows them, else
 one on the node's OpenCL CPU device — and CPU actors running the source framework's reference runtime. Images go
-out in chunks of file bytes through the object store, each chunk to one engine actor and one reference actor,
-which call tools/dataset.py's per-image function (image_feeds); the driver scores every image with
-dataset.score_image and merges the rows in image order with dataset.merge, so the counts and metrics are those of
-a single-process run of the same images and options."""
+out in chunks of file bytes through the object store to the reference actors, which decode and preprocess them
+with tools/dataset.py's per-image function (image_feeds) and run the reference; the feeds go on to an engine
+actor; the driver scores every image with dataset.score_image and merges the rows in image order with
+dataset.merge, so the counts and metrics are those of a single-process run of the same images and options."""
 from __future__ import annotations
 
 import shutil
@@ -24,8 +24,8 @@ IN_FLIGHT = 2  # chunks queued per actor: the next one travels while the current
 
 
 class ImageWorker:
-    """A Ray actor holding one model: a pymace Engine (role "engine") or the source framework's runtime (role
-    "reference"); `run` takes a chunk of (file name, bytes) and gives each image's outputs."""
+    """A Ray actor holding one model: a pymace Engine (role "engine", `run`) or the source framework's runtime
+    (role "reference", `prepare`)."""
 
     def __init__(self, role: str, files: dict, job: dict):
         from ... import __version__
@@ -57,12 +57,20 @@ class ImageWorker:
     def describe(self) -> dict:
         return self.facts
 
-    def run(self, chunk: list[tuple[str, bytes]]) -> tuple[list[dict], str]:
-        outputs, how = [], ""
+    def prepare(self, chunk: list[tuple[str, bytes]]) -> tuple[list[dict], tuple[list[dict], str]]:
+        """A reference actor's work: each image of a chunk of (file name, bytes) decoded and preprocessed (once,
+        on a CPU) and run by the reference — (the feeds, (the reference's outputs, how the feeds were made)), as
+        two objects (num_returns=2) so that the feeds go on to an engine actor without passing the driver."""
+        feeds, wants, how = [], [], ""
         for name, data in chunk:
-            feeds, how = dataset.image_feeds(self.graph, name, data, self.preprocessing)
-            outputs.append(self.run_feeds(feeds))
-        return outputs, how
+            f, how = dataset.image_feeds(self.graph, name, data, self.preprocessing)
+            feeds.append(f)
+            wants.append(self.run_feeds(f))
+        return feeds, (wants, how)
+
+    def run(self, feeds: list[dict]) -> list[dict]:
+        """An engine actor's work: the model's outputs for each image's feeds."""
+        return [self.run_feeds(f) for f in feeds]
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -108,7 +116,7 @@ def validate_dataset_on_ray(cluster: Cluster, job: dataset.DatasetJob, device: s
                             len(job.items))
     t1 = time.perf_counter()
     try:
-        parts, how = _run_chunks(cluster, actors, facts, chunks, job, advance)
+        parts, how = _run_chunks(cluster, actors, plan, facts, chunks, job, advance)
     finally:
         _stop_workers(cluster, actors)
     t2 = time.perf_counter()
@@ -150,40 +158,49 @@ def _stop_workers(cluster: Cluster, actors: list) -> None:
             ray.kill(a)
 
 
-def _run_chunks(cluster: Cluster, actors: list, facts: list[dict], chunks: list, job, advance):
-    """Every chunk through one engine actor and one reference actor, each actor kept IN_FLIGHT chunks deep, no
-    side more than a window of chunks ahead of the other (so only that many chunks of bytes are out at once);
-    ({chunk index: rows}, how the inputs were made)."""
+def _run_chunks(cluster: Cluster, actors: list, plan: list, facts: list[dict], chunks: list, job, advance):
+    """Every chunk through a reference actor (decode, preprocess, reference run), then its feeds through an
+    engine actor — one on the same node when one is free, so the feeds stay in that node's object store. Each
+    actor is kept IN_FLIGHT chunks deep; at most a window of chunks is open at once, which bounds the bytes and
+    feeds out in the object store. ({chunk index: rows}, how the inputs were made)."""
     ray = cluster.ray
-    roles = {r: [a for a, f in zip(actors, facts) if f["role"] == r] for r in ("engine", "reference")}
-    queue = {r: deque(range(len(chunks))) for r in roles}
-    done = {r: {} for r in roles}
-    pending, data, parts, how = {}, {}, {}, ""
+    node_of = {id(a): node.id for a, (node, _, _, _) in zip(actors, plan)}
+    refs = [a for a, f in zip(actors, facts) if f["role"] == "reference"]
+    engines = [a for a, f in zip(actors, facts) if f["role"] == "engine"]
     load = {id(a): 0 for a in actors}
-    window = IN_FLIGHT * len(actors) + 1
+    todo, ready = deque(range(len(chunks))), deque()
+    pending, wants, parts, how, open_chunks = {}, {}, {}, "", 0
+    window = IN_FLIGHT * len(actors)
 
     def fill() -> None:
-        lowest = min((i for i in range(len(chunks)) if i not in parts), default=len(chunks))
-        for role, members in roles.items():
-            for actor in members:
-                while load[id(actor)] < IN_FLIGHT and queue[role] and queue[role][0] < lowest + window:
-                    i = queue[role].popleft()
-                    if i not in data:
-                        data[i] = ray.put([(p.name, dataset.read_image(p)) for p, _ in chunks[i]])
-                    pending[actor.run.remote(data[i])] = (role, actor, i)
-                    load[id(actor)] += 1
+        nonlocal open_chunks
+        for actor in refs:
+            while load[id(actor)] < IN_FLIGHT and todo and open_chunks < window:
+                i = todo.popleft()
+                images = [(p.name, dataset.read_image(p)) for p, _ in chunks[i]]
+                feeds, want = actor.prepare.options(num_returns=2).remote(images)
+                pending[want] = ("reference", actor, i, feeds)
+                load[id(actor)] += 1
+                open_chunks += 1
+        while ready and (free := [e for e in engines if load[id(e)] < IN_FLIGHT]):
+            i, feeds, node = ready.popleft()
+            engine = min(free, key=lambda e: (node_of[id(e)] != node, load[id(e)]))
+            pending[engine.run.remote(feeds)] = ("engine", engine, i, None)
+            load[id(engine)] += 1
 
     fill()
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        role, actor, i = pending.pop(ready[0])
+        done, _ = ray.wait(list(pending), num_returns=1)
+        role, actor, i, feeds = pending.pop(done[0])
         load[id(actor)] -= 1
-        done[role][i], how = cluster.get(ready[0], f"a {role} worker (images {chunks[i][0][0].name} …)")
-        if i in done["engine"] and i in done["reference"]:
-            got, want = done["engine"].pop(i), done["reference"].pop(i)
+        result = cluster.get(done[0], f"a {role} worker (images {chunks[i][0][0].name} …)")
+        if role == "reference":
+            wants[i], how = result
+            ready.append((i, feeds, node_of[id(actor)]))
+        else:
             parts[i] = [dataset.score_image(p, label, g, w, job.graph.outputs)
-                        for (p, label), g, w in zip(chunks[i], got, want)]
-            del data[i]
+                        for (p, label), g, w in zip(chunks[i], result, wants.pop(i))]
+            open_chunks -= 1
             advance(len(chunks[i]))
         fill()
     return parts, how
