@@ -47,13 +47,11 @@ def test_fleet_merges_two_device_classes_into_one_file_each_node_starts_warm_fro
     address, env = ray_cluster
     _, model = classifier
     out = tmp_path / "bundle"
-    r, builds = fleet(address, env, model, "--fleet-labels", "pool=b", "-o", out)  # worker B: PoCL basic
-    assert len(r["nodes"]) == 1 and list(builds) == ["basic"] and builds["basic"]["stats"]["programs_compiled"] == 3
     r, builds = fleet(address, env, model, "--fleet-resources", "poclA,poclB", "--tune", "--budget", "1", "-o", out)
-    assert len(r["nodes"]) == 2 and sorted(builds) == ["basic", "pthread"]
-    assert builds["pthread"]["stats"]["programs_compiled"] >= 3 and all(b["tuned"] for b in builds.values())
+    assert len(r["nodes"]) == 2 and sorted(builds) == ["basic", "pthread"]  # worker B runs PoCL's basic driver
+    assert all(b["stats"]["programs_compiled"] >= 3 and b["entries"] >= 3 and b["tuned"] for b in builds.values())
     assert [w["programs_from_source"] for w in r["warm"]] == [0, 0]
-    r, builds = fleet(address, env, model, "-o", out)  # every node: head and worker A share one device
+    r, builds = fleet(address, env, model, "-o", out)  # every node: the head and worker A share one device
     assert len(r["nodes"]) == 3 and sorted(builds) == ["basic", "pthread"]
     assert [b["stats"]["programs_compiled"] for b in builds.values()] == [0, 0]  # all in the file already
     assert len(r["warm"]) == 3 and all(w["programs_from_cache"] >= 3 for w in r["warm"])
