@@ -24,12 +24,15 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/pymace demo
 
+# ruff holds arguments, statements and complexity; test_code_size.py file and function lengths (both first: fast)
 test: setup
 	$(VENV)/bin/ruff check pymace tests benchmarks
+	$(PY) -m pytest -q tests/unit/test_code_size.py
 	$(PY) -m pytest -q -x --durations=15
 
 lint: setup
 	$(VENV)/bin/ruff check pymace tests benchmarks
+	$(PY) -m pytest -q tests/unit/test_code_size.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,17 +12,12 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import cosine, print_table, random_feeds  # noqa: E402
+from pymace.metrics import rel_err  # noqa: E402
 
 DEFAULT = "mobilenet_v2,blazeface,ppocr_cls,ppocr_det,mtcnn_pnet,mtcnn_rnet,mtcnn_onet"
-
-
-def rel(a, b) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
 def main() -> None:
@@ -44,7 +39,7 @@ def main() -> None:
             engine = Engine(graph, device=args.device, data_type=data_type)
             got = engine.run(feeds)
             cos = min(cosine(got[o], want[o]) for o in graph.outputs)
-            err = max(rel(got[o], want[o]) for o in graph.outputs)
+            err = max(rel_err(got[o], want[o]) for o in graph.outputs)
             mem = engine.memory
             rows.append([name, data_type, engine.device.name[:30], cos, f"{err:.2e}", len(engine.plan.steps),
                          f"{mem.total_bytes / 2**20:.1f}",

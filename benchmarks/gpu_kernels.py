@@ -5,7 +5,8 @@ name, and the slowest steps; the full per-step numbers go to OUT/gpu_kernels.jso
 
     python benchmarks/gpu_kernels.py --assets DIR [--models mobilenet_v2,resnet50] [--variants new,old] [--runs 30]
 
-Variants patch module constants of pymace.ops.conv / pymace.ops.gemm for the run (experiments, not settings)."""
+Variants patch module constants of pymace.ops.conv_gemm / conv_variants / gemm for the run (experiments, not
+settings). 32x32 conv_gemm tiles for small layers are among `pymace tune`'s candidates (conv_gemm.tilings)."""
 from __future__ import annotations
 
 import argparse
@@ -21,37 +22,31 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import cosine, device_only, median_ms  # noqa: E402
 from benchmarks.gpu import pmace_for, torch_model  # noqa: E402
-from pymace.ops import conv, gemm  # noqa: E402
+from pymace.ops import conv_gemm, conv_variants, gemm  # noqa: E402
 
 
-def _old_conv_choice(original):
+def _old_conv_kernel(original):
     """The kernel choice before conv_gemm: conv1x1 / conv_direct on the GPU too."""
 
-    def choose(x_shape, w_shape, group, k, s, p, out_hw, device, forced=None):
-        name, px = original(x_shape, w_shape, group, k, s, p, out_hw, device, forced)
-        if name == "conv_gemm" and not forced:
-            one = k == [1, 1] and s == [1, 1] and not any(p)
-            return original(x_shape, w_shape, group, k, s, p, out_hw, device, "conv1x1" if one else "conv_direct")
-        return name, px
+    def kernel(layer, device):
+        name = original(layer, device)
+        return ("conv1x1" if layer.is_1x1 else "conv_direct") if name == "conv_gemm" else name
 
-    return choose
+    return kernel
 
 
 DEVICE = "gpu"
 VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "new": {},
-    "old": {(conv, "choose_variant"): _old_conv_choice, (gemm, "SPLITK_MAX_ROWS"): 0},
-    "nosplit": {(conv, "GEMM_MIN_SLICES"): 1 << 30},
-    "fill4": {(conv, "GEMM_FILL"): 4},
-    "fill1": {(conv, "GEMM_FILL"): 1},
-    "ms4": {(conv, "GEMM_MIN_SLICES"): 4},
-    "tk64": {(conv, "GEMM_MAX_TK"): 64},
-    "ms4fill4": {(conv, "GEMM_MIN_SLICES"): 4, (conv, "GEMM_FILL"): 4},
-    "tk16": {(conv, "GEMM_MAX_TK"): 16, (conv, "GEMM_MIN_SLICES"): 32},
-    "small": {(conv, "GEMM_SMALL_TILES"): True},
-    "small_ms4": {(conv, "GEMM_SMALL_TILES"): True, (conv, "GEMM_MIN_SLICES"): 4},
-    "small_ms2": {(conv, "GEMM_SMALL_TILES"): True, (conv, "GEMM_MIN_SLICES"): 2},
-    "ms2": {(conv, "GEMM_MIN_SLICES"): 2},
+    "old": {(conv_variants, "default_kernel"): _old_conv_kernel, (gemm, "SPLITK_MAX_ROWS"): 0},
+    "nosplit": {(conv_gemm, "GEMM_MIN_SLICES"): 1 << 30},
+    "fill4": {(conv_gemm, "GEMM_FILL"): 4},
+    "fill1": {(conv_gemm, "GEMM_FILL"): 1},
+    "ms4": {(conv_gemm, "GEMM_MIN_SLICES"): 4},
+    "tk64": {(conv_gemm, "GEMM_MAX_TK"): 64},
+    "ms4fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 4, (conv_gemm, "GEMM_FILL"): 4},
+    "tk16": {(conv_gemm, "GEMM_MAX_TK"): 16, (conv_gemm, "GEMM_MIN_SLICES"): 32},
+    "ms2": {(conv_gemm, "GEMM_MIN_SLICES"): 2},
 }
 
 

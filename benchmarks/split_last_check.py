@@ -7,7 +7,7 @@ OpenCL 1.2 orders only a work-item's own memory accesses, so the pattern is corr
 program binary is PTX: this prints the fence and load instructions around the atomic (look for `membar.gl` or
 `fence.sc.gpu`/`fence.acq_rel.gpu`, and `ld.volatile`). Then it runs split-K convs (plain and SeparableConv, fp32
 and fp16, several tile and split shapes) `--runs` times with the in-kernel sums and compares every run bit for
-bit with the reduction launch. Only when both hold should ops/conv.py SPLIT_LAST_OFFERED become True."""
+bit with the reduction launch. Only when both hold should ops/conv_gemm.py SPLIT_LAST_OFFERED become True."""
 from __future__ import annotations
 
 import argparse

@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import device_only, print_table, random_feeds  # noqa: E402
 from pymace.engine import Engine  # noqa: E402
+from pymace.metrics import rel_err  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
@@ -53,7 +54,7 @@ def bench(name: str, args, storage: str) -> tuple[list, list]:
     want, got = untuned.run(feeds), tuned.run(feeds)
     base_dev, fast_dev = alternate_medians([device_only(untuned), device_only(tuned)], feeds, args.runs)
     base, fast = alternate_medians([untuned.run, tuned.run], feeds, args.runs)
-    diff = max(float(np.abs(got[k] - want[k]).max() / max(np.abs(want[k]).max(), 1e-12)) for k in want)
+    diff = max(rel_err(got[k], want[k]) for k in want)
     steps = sum(s.tuned for s in tuned.plan.steps)
     estimate = lambda v: f"{v:.2f}x" if v else "–"  # noqa: E731
     row = [name, f"{result['variants_complete']}/{result['variant_keys']}",

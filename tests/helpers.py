@@ -5,15 +5,8 @@ import numpy as np
 
 from pymace import ops
 from pymace.ir.graph import Graph, Node, Tensor
+from pymace.metrics import rel_err  # noqa: F401  (the tests' error metric, imported from here)
 from pymace.ops.base import Case, TensorInfo
-
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    """max|err| / max|ref| (the project's accuracy metric for kernels)."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
-    scale = max(float(np.max(np.abs(want))) if want.size else 0.0, 1e-12)
-    return float(np.max(np.abs(got - want))) / scale if want.size else 0.0
 
 
 def case_graph(module, case: Case, rng: np.random.Generator) -> tuple[Graph, dict[str, np.ndarray]]:
@@ -64,17 +57,42 @@ def opencl_devices():
     return [d for d in device.list_devices() if d.usable]
 
 
+def ort_session(model):
+    """An onnxruntime CPU session for an ONNX model: a ModelProto, its bytes, or a path."""
+    import onnx
+    import onnxruntime as ort
+
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
+    return ort.InferenceSession(source if isinstance(source, bytes) else str(source),
+                                providers=["CPUExecutionProvider"])
+
+
+def ort_run_model(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run an ONNX model on onnxruntime's CPU provider (the tests' one onnxruntime runner)."""
+    return ort_session(model).run(None, feeds)
+
+
+def onnx_model(nodes, feeds: dict[str, np.ndarray], outputs: list[str], initializers: dict | None = None,
+               opset: int = 18):
+    """A ModelProto of `nodes`: typed graph inputs for `feeds`, constant `initializers` (name -> array), and
+    untyped graph outputs (onnxruntime infers their types)."""
+    from onnx import helper, numpy_helper
+
+    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+              for n, a in feeds.items()]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_empty_tensor_value_info(o) for o in outputs],
+                              [numpy_helper.from_array(np.asarray(a), n) for n, a in (initializers or {}).items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 9
+    return model
+
+
 def ort_run(op_type, inputs, attrs, n_outputs=1, opset=18):
     """Run one ONNX node on onnxruntime; `inputs` may hold None for omitted optional inputs."""
-    import onnxruntime as ort
     from onnx import helper
 
     names = [f"i{k}" if a is not None else "" for k, a in enumerate(inputs)]
-    vi = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-          for n, a in zip(names, inputs, strict=True) if n]
-    outs = [helper.make_tensor_value_info(f"o{k}", vi[0].type.tensor_type.elem_type, None) for k in range(n_outputs)]
-    node = helper.make_node(op_type, names, [o.name for o in outs], **attrs)
-    model = helper.make_model(helper.make_graph([node], "g", vi, outs), opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {n: a for n, a in zip(names, inputs, strict=True) if n})
+    feeds = {n: np.asarray(a) for n, a in zip(names, inputs, strict=True) if n}
+    outputs = [f"o{k}" for k in range(n_outputs)]
+    node = helper.make_node(op_type, names, outputs, **attrs)
+    return ort_run_model(onnx_model([node], feeds, outputs, opset=opset), feeds)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from .. import ops
 from ..errors import ConvertError, ModelError
 from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
+from ..ops import geometry
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
 
@@ -259,29 +259,30 @@ def _identity(imp: _Importer, n: _NodeView) -> None:
     imp.emit("Identity", [n.input(0)], [n.outputs[0]], {}, n.name)
 
 
-def _spatial(imp: _Importer, n: _NodeView, kernel: list[int]) -> dict:
-    """Explicit strides, dilations and pads of a Conv/Pool node, resolving `auto_pad`."""
-    rank = len(kernel)
-    strides = list(n.get("strides", [1] * rank))
-    dilations = list(n.get("dilations", [1] * rank))
-    pads = list(n.get("pads", [0] * (2 * rank)))
-    auto_pad = n.get("auto_pad", "NOTSET")
-    if auto_pad == "VALID":
-        pads = [0] * (2 * rank)
-    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        size = imp.shape(n)[2:]
-        total = [max(0, (math.ceil(x / s) - 1) * s + (k - 1) * d + 1 - x)
-                 for x, s, k, d in zip(size, strides, kernel, dilations)]
-        small = [t // 2 for t in total]
-        big = [t - t // 2 for t in total]
-        pads = small + big if auto_pad == "SAME_UPPER" else big + small
-    return {"kernel_shape": list(kernel), "strides": strides, "pads": pads, "dilations": dilations}
+def _window(n: _NodeView, resolve, *args, **kwargs):
+    """`resolve` (an ops/geometry window function) for node `n`, its errors naming the node."""
+    try:
+        return resolve(*args, **kwargs)
+    except ConvertError as e:
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): {e}") from None
+
+
+def _spatial(n: _NodeView) -> dict:
+    """The node's geometry attributes for ops/geometry (auto_pad resolved there)."""
+    return {a: n.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")} | {
+        "auto_pad": n.get("auto_pad", "NOTSET")}
+
+
+def _explicit(window) -> dict:
+    """The IR's geometry attributes: explicit kernel_shape, strides, pads and dilations."""
+    return {"kernel_shape": list(window.kernel), "strides": list(window.strides), "pads": list(window.pads),
+            "dilations": list(window.dilations)}
 
 
 def _conv(imp: _Importer, n: _NodeView) -> None:
-    kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
-    attrs = _spatial(imp, n, kernel) | {"group": int(n.get("group", 1))}
-    imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
+    group = n.get("group", 1)
+    window = _window(n, geometry.conv_window, imp.shape(n), imp.shape(n, 1), group, **_spatial(n))
+    imp.emit("Conv", n.inputs, n.outputs, _explicit(window) | {"group": int(group)}, n.name)
 
 
 def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
@@ -313,7 +314,9 @@ def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
 def _pool(imp: _Importer, n: _NodeView) -> None:
     if len(n.outputs) > 1 and n.outputs[1]:
         raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
-    attrs = _spatial(imp, n, list(n.get("kernel_shape"))) | {"ceil_mode": int(n.get("ceil_mode", 0))}
+    ceil_mode = int(n.get("ceil_mode", 0))
+    window = _window(n, geometry.pool_window, imp.shape(n), ceil_mode=ceil_mode, **_spatial(n))
+    attrs = _explicit(window) | {"ceil_mode": ceil_mode}
     if n.op_type == "AveragePool":
         attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
     imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
@@ -507,3 +510,7 @@ IMPORTERS = {
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
+
+from . import onnx_quant  # noqa: E402  (quantized ops, in their own module)
+
+IMPORTERS.update(onnx_quant.IMPORTERS)

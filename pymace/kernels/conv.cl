@@ -1,9 +1,14 @@
-/* Conv, NCHW. Three variants; ops/conv.py choose_variant() picks one per node.
- * Build options: KH KW (kernel), SH SW (stride), DH DW (dilation), PX (output pixels per work-item), ACT.
- * Shapes and channel counts are arguments rather than -D options so that the ~50 convs of a model share a few
- * programs: fewer builds make a faster cold start, and the inner loops are bounded by the channels anyway.
- * Blocked weights are packed on the host as [G][ceil(Mg/4)][Cg*KH*KW][4] (zero-padded), bias and PRelu slope
- * as [G][ceil(Mg/4)][4], so that one LOAD4 fetches the values of 4 output channels. */
+/* Conv, NCHW: three kernel families, their host code in ops/conv_direct.py, conv_gemm.py and conv_cpu.py;
+ * ops/conv_variants.py picks a kernel per node (and `pymace tune` among its candidates).
+ *   conv1x1, conv_depthwise, conv_direct            portable: 4 output channels (depthwise: 1) x PX pixels
+ *   conv_gemm, conv_splitk_reduce                   GPUs: tiled implicit GEMM through __local memory, split K
+ *   conv1x1_cpu, conv_direct_cpu, conv_rows_cpu     CPUs (PoCL): explicit vectors, one work-item a work-group
+ * Build options: KH KW (kernel), SH SW (stride), DH DW (dilation), the epilogue's ACT (ACT_A, ACT_B) and HAS_RES
+ * (common.h), and each kernel's own (PX; TM TN TK SPLIT; VW MB …). Shapes and channel counts are arguments rather
+ * than -D options so that the ~50 convs of a model share a few programs: fewer builds make a faster cold start,
+ * and the inner loops are bounded by the channels anyway. conv1x1 and conv_direct take weights packed on the host
+ * as [G][ceil(Mg/4)][Cg*KH*KW][4] (zero-padded), bias and PRelu slope as [G][ceil(Mg/4)][4], so that one LOAD4
+ * fetches the values of 4 output channels. */
 
 #ifndef PX
 #define PX 4
@@ -281,7 +286,7 @@ void conv_gemm(__global const store_t *x, DW_PARAM __global const store_t *a, __
    * its partials before one work-item counts the tile; the last one puts the count back to 0 for the next run
    * and reads the others' partials through volatile loads, so that no cache line it holds from a neighbouring
    * tile serves a stale copy. OpenCL 1.2 orders only a work-item's own accesses, so whether the writers' fence
-   * reaches the whole device is up to the compiler: ops/conv.py does not offer this by default (SPLIT_LAST_OFFERED). */
+   * reaches the whole device is up to the compiler: ops/conv_gemm.py does not offer it (SPLIT_LAST_OFFERED). */
   __local int last;
   mem_fence(CLK_GLOBAL_MEM_FENCE);
   barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
@@ -345,7 +350,7 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
 
 /* ---- CPU (PoCL): explicit vectors, one work-item a work-group ----
  * PoCL turns mad() into a multiply and an add and keeps per-work-item arrays in memory unless loops over them
- * unroll, which held the kernels above to ~35 GFLOP/s on AVX-512. These work-items hold VW output pixels of MB
+ * unroll, which slows the kernels above on CPUs (benchmarks/NOTES.md). These work-items hold VW output pixels of MB
  * output channels as MB vectors of VW floats (one zmm register each for VW = 16), stream the input one vector
  * at a time and multiply it by each channel's weight broadcast from memory: one vector load per MB fma()
  * (vfmadd231ps with a {1to16} broadcast operand). With one work-item per work-group PoCL has no work-item loop
@@ -419,7 +424,7 @@ inline void conv1x1_block(__global const store_t *x, __global const store_t *w, 
 
 /* 1x1, stride 1, no padding, one group, P >= VW pixels: MB channels x PB blocks of VW consecutive pixels of the
  * flattened map in registers (each weight broadcast serves PB vectors, each input vector MB channels), NB blocks a
- * work-item (fewer work-groups when C is small: a work-group costs PoCL ~0.1 µs).
+ * work-item (fewer work-groups when C is small: each costs PoCL time).
  * Weights packed [ceil(M/MB)][C][MB], bias and slope [ceil(M/MB)][MB] (zero-padded). */
 #ifdef KERNEL_conv1x1_cpu
 __kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
@@ -488,8 +493,8 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
 /* Like conv_direct_cpu, but a work-item computes ROWS whole output rows (from oh0 = id 0 * ROWS) of MB channels
  * of one group (id 1 as z there), with the NR input rows of each of its CGB input channels that they need first
  * copied into private memory with their zero padding (BUFW floats a row, each input row copied once): every tap
- * is then a plain vector load, where conv_direct_cpu loads the blocks that touch the padding lane by lane (3x
- * slower on MobileNetV2's depthwise layers). Build options: CGB (input channels a group), ROWS, BUFW (>= PL + W
+ * is then a plain vector load, where conv_direct_cpu loads the blocks that touch the padding lane by lane (slower,
+ * benchmarks/NOTES.md). Build options: CGB (input channels a group), ROWS, BUFW (>= PL + W
  * and >= SW * max(OW, VW) + (KW - 1) * DW, a multiple of VW). With stride 2 the rows are staged deinterleaved
  * (even padded columns, then odd), so that every tap is one vector load rather than two and a shuffle. */
 #ifdef BUFW

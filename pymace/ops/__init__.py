@@ -10,9 +10,11 @@ from . import (
     concat,
     conv,
     conv_transpose,
+    depth_to_space,
     gemm,
     pad,
     pool,
+    quantize,
     reduce,
     reshape,
     resize,
@@ -26,8 +28,8 @@ from . import (
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, gemm, pad, pool, reduce, reshape, resize, separable_conv,
-    shape_math, slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
+    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

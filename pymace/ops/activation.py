@@ -14,6 +14,13 @@ CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmo
 FUSABLE = tuple(k for k in CODES if k)
 
 
+def clip_bounds(params=()) -> tuple[float | None, float | None]:
+    """Clip's (min, max) from its activation_params [min, max] as floats; None where a bound is absent."""
+    p = list(params or ())
+    lo, hi = (p + [None, None])[:2]
+    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+
+
 def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarray | None = None) -> np.ndarray:
     """Apply a fused activation to a producer's fp32 output `y` (NCHW or [N, C])."""
     p = list(params or ())
@@ -22,9 +29,8 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
     if activation == "Relu":
         return np.maximum(y, 0)
     if activation == "Clip":
-        lo = p[0] if len(p) > 0 and p[0] is not None else -np.inf
-        hi = p[1] if len(p) > 1 and p[1] is not None else np.inf
-        return np.clip(y, lo, hi).astype(y.dtype)
+        lo, hi = clip_bounds(p)
+        return np.clip(y, -np.inf if lo is None else lo, np.inf if hi is None else hi).astype(y.dtype)
     if activation == "HardSwish":
         return y * np.clip(y / 6 + 0.5, 0, 1)
     if activation == "HardSigmoid":
@@ -49,9 +55,8 @@ def build_options(activation: str | None, params=()) -> tuple[str, ...]:
     p = list(params or ())
     opts = [f"-DACT={CODES[activation]}"]
     if activation == "Clip":
-        lo = p[0] if len(p) > 0 and p[0] is not None else -3.4e38
-        hi = p[1] if len(p) > 1 and p[1] is not None else 3.4e38
-        opts += [f"-DACT_A={float(lo)!r}f", f"-DACT_B={float(hi)!r}f"]
+        lo, hi = clip_bounds(p)
+        opts += [f"-DACT_A={-3.4e38 if lo is None else lo!r}f", f"-DACT_B={3.4e38 if hi is None else hi!r}f"]
     elif activation == "HardSigmoid":
         alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
         opts += [f"-DACT_A={float(alpha)!r}f", f"-DACT_B={float(beta)!r}f"]

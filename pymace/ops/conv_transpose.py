@@ -8,45 +8,31 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, TensorInfo, ints
-from .conv import channel_vectors, pack_blocks, split_inputs
+from . import kernel_args
+from .base import Case, Const, TensorInfo
+from .conv_layer import Epilogue, pack_blocks, split_inputs, window_options
+from .geometry import transpose_window
 
 OP_TYPES = ("ConvTranspose",)
 
 
-def geometry(x_shape, w_shape, group=1, kernel_shape=None, strides=None, pads=None, dilations=None,
-             output_padding=None, output_shape=None, auto_pad="NOTSET"):
-    """(kernel, strides, pads [begins..., ends...], dilations, output spatial shape) with ONNX's rules."""
-    nd = len(x_shape) - 2
-    k = ints(kernel_shape or w_shape[2:])
-    s, d = ints(strides or [1] * nd), ints(dilations or [1] * nd)
-    op = ints(output_padding or [0] * nd)
-    full = [s[i] * (x_shape[2 + i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 for i in range(nd)]
-    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        output_shape = [x_shape[2 + i] * s[i] for i in range(nd)]
-    if output_shape is not None:  # ONNX: pads follow from the requested shape
-        out = ints(output_shape)[-nd:]
-        total = [full[i] - out[i] for i in range(nd)]
-        small, big = [t // 2 for t in total], [t - t // 2 for t in total]
-        p = small + big if auto_pad == "SAME_UPPER" else big + small
-    else:
-        p = ints(pads or [0] * 2 * nd)
-        out = [full[i] - p[i] - p[nd + i] for i in range(nd)]
-    return k, s, p, d, out
-
-
-def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1, **attrs):
+def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="ConvTranspose", group=1, activation=None, **attrs):
     names = ("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "auto_pad")
-    out = geometry(x.shape, w.shape, group, **{a: attrs[a] for a in names if a in attrs})[4]
-    return [((x.shape[0], w.shape[1] * group, *out), "float32")]
+    out = transpose_window(x.shape, w.shape, group, **{a: attrs[a] for a in names if a in attrs}).out
+    bias = split_inputs(rest, activation)[0]
+    m = w.shape[1] * int(group)
+    if bias is not None and tuple(bias.shape) != (m,):
+        raise ConvertError(f"bias of shape {list(bias.shape)} for {m} output channels")
+    return [((x.shape[0], m, *out), "float32")]
 
 
-def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
+def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,  # noqa: PLR0913
               dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
               activation_params=(), **_):
     b, _, slope = split_inputs(rest, activation)
-    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
-                               output_padding, output_shape, auto_pad)
+    win = transpose_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, output_padding,
+                           output_shape, auto_pad)
+    k, s, p, d, out = win.kernel, win.strides, win.pads, win.dilations, win.out
     n, c, nd, mg = x.shape[0], x.shape[1], len(k), w.shape[1]
     # Every input pixel times every tap: cols[n, g, m, tap, pixel]; then scatter-add each tap's plane.
     wt = w.reshape(group, c // group, mg * int(np.prod(k))).transpose(0, 2, 1)
@@ -65,25 +51,23 @@ def reference(x, w, *rest, _op_type="ConvTranspose", group=1, kernel_shape=None,
     return [act.reference(np.ascontiguousarray(y, np.float32), activation, activation_params, slope)]
 
 
-def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,
+def launch(ctx, *, _op_type="ConvTranspose", group=1, kernel_shape=None, strides=None, pads=None,  # noqa: PLR0913
            dilations=None, output_padding=None, output_shape=None, auto_pad="NOTSET", activation=None,
            activation_params=(), **_):
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D ConvTranspose with constant weights")
-    bias, _, slope = split_inputs(ctx.inputs[2:], activation)
-    k, s, p, d, out = geometry(x.shape, w.shape, group, kernel_shape, strides, pads, dilations,
-                               output_padding, output_shape, auto_pad)
-    (n, c, h, wd), mg = x.shape, w.shape[1]
+    epilogue = Epilogue.of(ctx, ctx.inputs[2:], activation, activation_params)
+    win = transpose_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, output_padding,
+                           output_shape, auto_pad)
+    (n, c, h, wd), mg, (oh, ow), p = x.shape, w.shape[1], win.out, win.pads
     cg, mbg = c // group, -(-mg // 4)
     # [C, Mg, KH, KW] -> rows per output channel ordered (tap, input channel) -> blocks of 4 output channels
-    rows = w.const.reshape(group, cg, mg, k[0] * k[1]).transpose(0, 2, 3, 1).reshape(group * mg, -1)
-    vectors = channel_vectors(ctx, bias, slope, group * mg, lambda v: pack_blocks(v, group))
-    opts = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}",
-            *act.build_options(activation, activation_params))
-    args = [x, Const(pack_blocks(rows, group)), *vectors, ctx.outputs[0],
-            *map(np.int32, (n, cg, mg, mbg, group, h, wd, out[0], out[1], p[0], p[1]))]
-    ctx.kernel("conv_transpose", "conv_transpose", (out[1], out[0], n * group * mbg), args, options=opts)
+    rows = w.const.reshape(group, cg, mg, -1).transpose(0, 2, 3, 1).reshape(group * mg, -1)
+    values = dict(x=x, w=Const(pack_blocks(rows, group)), **epilogue.args(group * mg, lambda v: pack_blocks(v, group)),
+                  y=ctx.outputs[0], N=n, CG=cg, MG=mg, MBG=mbg, G=group, H=h, W=wd, OH=oh, OW=ow, PT=p[0], PL=p[1])
+    kernel_args.launch(ctx, "conv_transpose", "conv_transpose", (ow, oh, n * group * mbg), values,
+                       window_options(win) + epilogue.options())
 
 
 def _attrs(k, s, pads, group=1, output_padding=(0, 0), dilations=(1, 1), **extra):

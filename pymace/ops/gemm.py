@@ -47,7 +47,7 @@ def choose_variant(rows: int, k: int, b_rows: bool, device, forced=None) -> str:
     pymace attribute `kernel_variant` (tests run every variant on every device)."""
     if forced:
         return forced
-    if getattr(device, "is_gpu", False) and b_rows and rows <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
+    if device.is_gpu and b_rows and rows <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
         return "gemm_splitk"
     return "gemm"
 

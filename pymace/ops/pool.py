@@ -1,54 +1,38 @@
 """MaxPool, AveragePool (1-D/2-D on devices, any rank in the reference) and the global pools.
 
-Output sizes follow ONNX: explicit `pads` ([begin..., end...]) or `auto_pad`; with `ceil_mode` a last window
-that would start beyond the input and its left padding is dropped. AveragePool divides by the in-bounds taps, or
-with `count_include_pad` by the taps inside the padded input (not the ceil_mode overhang), as onnxruntime does.
+Output sizes follow ONNX (ops/geometry.py): explicit `pads` ([begin..., end...]) or `auto_pad`; with `ceil_mode`
+a last window that would start beyond the input and its left padding is dropped. AveragePool divides by the
+in-bounds taps, or with `count_include_pad` by the taps inside the padded input (not the ceil_mode overhang), as
+onnxruntime does.
 The global pools are reductions over the spatial axes and run reduce.py's kernels."""
 from __future__ import annotations
 
 import functools
 import itertools
-import math
 
 import numpy as np
 
 from ..errors import ConvertError
+from . import kernel_args
 from .base import Case, TensorInfo
+from .geometry import Window, pool_window
 from .reduce import launch_reduce
 
 OP_TYPES = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 
 
-def geometry(spatial, kernel_shape, strides=None, pads=None, dilations=None, ceil_mode=0, auto_pad="NOTSET"):
-    """(strides, dilations, pads_begin, pads_end, output sizes) with ONNX defaults applied."""
-    r = len(spatial)
-    st, dl = list(strides or [1] * r), list(dilations or [1] * r)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dl, strict=True)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [math.ceil(n / s) for n, s in zip(spatial, st, strict=True)]
-        total = [max(0, (o - 1) * s + e - n) for o, s, e, n in zip(out, st, ext, spatial, strict=True)]
-        small = [t // 2 for t in total]
-        pb = small if auto_pad == "SAME_UPPER" else [t - s for t, s in zip(total, small, strict=True)]
-        return st, dl, pb, [t - b for t, b in zip(total, pb, strict=True)], out
-    p = list(pads or [0] * 2 * r) if auto_pad != "VALID" else [0] * 2 * r
-    pb, pe = p[:r], p[r:]
-    out = []
-    for n, s, e, b, a in zip(spatial, st, ext, pb, pe, strict=True):
-        o = (math.ceil if ceil_mode else math.floor)((n + b + a - e) / s) + 1
-        out.append(o - 1 if ceil_mode and (o - 1) * s >= n + b else o)
-    return st, dl, pb, pe, out
-
-
 def infer(x: TensorInfo, _op_type=None, kernel_shape=None, **attrs):
+    if len(x.shape) < 3:
+        raise ConvertError(f"input of shape {list(x.shape)} has no spatial axes (N, C, then at least one)")
     if _op_type.startswith("Global"):
         return [(x.shape[:2] + (1,) * (len(x.shape) - 2), x.dtype)]
-    out = geometry(x.shape[2:], kernel_shape, **_geometry_attrs(attrs))[-1]
-    return [(tuple(x.shape[:2]) + tuple(out), x.dtype)]  # MaxPool's optional Indices: reference only
+    out = _window(x.shape, kernel_shape, attrs).out
+    return [(tuple(x.shape[:2]) + out, x.dtype)]  # MaxPool's optional Indices: reference only
 
 
-def _geometry_attrs(attrs):
+def _window(x_shape, kernel_shape, attrs) -> Window:
     keys = ("strides", "pads", "dilations", "ceil_mode", "auto_pad")
-    return {k: attrs[k] for k in keys if attrs.get(k) is not None}
+    return pool_window(x_shape, kernel_shape, **{k: attrs[k] for k in keys if attrs.get(k) is not None})
 
 
 def reference(x, _op_type=None, kernel_shape=None, count_include_pad=0, storage_order=0, **attrs):
@@ -56,11 +40,12 @@ def reference(x, _op_type=None, kernel_shape=None, count_include_pad=0, storage_
         fn = np.max if _op_type == "GlobalMaxPool" else np.mean
         return [fn(x, axis=tuple(range(2, x.ndim)), keepdims=True).astype(x.dtype)]
     spatial = x.shape[2:]
-    st, dl, pb, pe, out = geometry(spatial, kernel_shape, **_geometry_attrs(attrs))
+    win = _window(x.shape, kernel_shape, attrs)
+    st, dl, pb, pe, out = win.strides, win.dilations, win.begin, win.end, win.out
     full = x.shape[:2] + tuple(out)
     acc = np.full(full, -np.inf if _op_type == "MaxPool" else 0, np.float64)
     count, arg = np.zeros(full), np.zeros(full, np.int64)
-    for tap in itertools.product(*[range(k) for k in kernel_shape]):
+    for tap in itertools.product(*[range(k) for k in win.kernel]):
         pos = [np.arange(o) * s - b + t * d for o, s, b, t, d in zip(out, st, pb, tap, dl, strict=True)]
         inside = [(p >= 0) & (p < n) for p, n in zip(pos, spatial, strict=True)]
         padded = [(p >= -b) & (p < n + e) for p, n, b, e in zip(pos, spatial, pb, pe, strict=True)]
@@ -96,18 +81,17 @@ def launch(ctx, _op_type=None, kernel_shape=None, count_include_pad=0, **attrs):
         return
     if len(x.shape) not in (3, 4):
         raise ConvertError(f"{_op_type} on a {len(x.shape)}-D tensor: devices pool 1-D and 2-D only")
-    st, dl, pb, pe, out = geometry(x.shape[2:], kernel_shape, **_geometry_attrs(attrs))
+    win = _window(x.shape, kernel_shape, attrs)
+    k, st, dl, pb, pe, out = win.kernel, win.strides, win.dilations, win.begin, win.end, win.out
     if len(out) == 1:  # 1-D pools as a 2-D pool of height 1
-        kernel_shape, st, dl, pb, pe, out = [1, *kernel_shape], [1, *st], [1, *dl], [0, *pb], [0, *pe], [1, *out]
+        k, st, dl, pb, pe, out = (1, *k), (1, *st), (1, *dl), (0, *pb), (0, *pe), (1, *out)
     h, w = x.shape[2:] if len(x.shape) == 4 else (1, x.shape[2])
     names = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL", "PB", "PR")
-    values = [*kernel_shape, *st, *dl, *pb, *pe]
-    options = tuple(f"-D{n}={int(v)}" for n, v in zip(names, values, strict=True)) + (
+    options = tuple(f"-D{n}={v}" for n, v in zip(names, (*k, *st, *dl, *pb, *pe), strict=True)) + (
         f"-DMODE_MAX={int(_op_type == 'MaxPool')}", f"-DCOUNT_PAD={int(bool(count_include_pad))}")
     planes = x.shape[0] * x.shape[1]
-    ctx.kernel("pool", "pool2d", (out[1], out[0], planes),
-               [x, y, np.int32(h), np.int32(w), np.int32(out[0]), np.int32(out[1]), np.int32(planes)],
-               options=options)
+    kernel_args.launch(ctx, "pool", "pool2d", (out[1], out[0], planes),
+                       dict(x=x, y=y, h=h, w=w, oh=out[0], ow=out[1], planes=planes), options)
 
 
 CASES = [

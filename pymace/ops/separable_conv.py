@@ -15,8 +15,12 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from . import conv
+from . import conv, conv_direct, conv_gemm, conv_variants
 from .base import Case, Scratch, TensorInfo
+from .conv_gemm import GemmTiling
+from .conv_layer import ConvLayer, Epilogue
+from .conv_variants import Variant
+from .geometry import Window, conv_window
 
 OP_TYPES = ("SeparableConv",)
 DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the depthwise output (a clamp)
@@ -24,11 +28,16 @@ DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the 
 
 def infer(x: TensorInfo, dw_w: TensorInfo, dw_b, pw_w: TensorInfo, *rest, _op_type="SeparableConv", **attrs):
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    out = conv.conv_geometry(x.shape, dw_w.shape, **geo)[4]
+    c = x.shape[1] if len(x.shape) > 1 else 0
+    out = conv_window(x.shape, dw_w.shape, c, **geo).out
+    if dw_w.shape[0] != c:
+        raise ConvertError(f"depthwise weights of shape {list(dw_w.shape)} for {c} channels")
+    if tuple(pw_w.shape[1:]) != (c, 1, 1):
+        raise ConvertError(f"1x1 weights of shape {list(pw_w.shape)} for {c} channels")
     return [((x.shape[0], pw_w.shape[0], *out), "float32")]
 
 
-def reference(x, dw_w, dw_b, pw_w, *rest, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None,
+def reference(x, dw_w, dw_b, pw_w, *rest, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None,  # noqa: PLR0913
               dilations=None, dw_activation=None, dw_activation_params=(), activation=None, activation_params=(),
               residual=False, **_):
     dw_inputs = [dw_b] if dw_b is not None else []
@@ -47,11 +56,8 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
     if activation == "Relu":
         return ("-DDW_LO=0.0f",)
     if activation == "Clip":
-        p = list(params or ())
-        lo = p[0] if len(p) > 0 and p[0] is not None else None
-        hi = p[1] if len(p) > 1 and p[1] is not None else None
-        return (*((f"-DDW_LO={float(lo)!r}f",) if lo is not None else ()),
-                *((f"-DDW_HI={float(hi)!r}f",) if hi is not None else ()))
+        lo, hi = act.clip_bounds(params)
+        return (*((f"-DDW_LO={lo!r}f",) if lo is not None else ()), *((f"-DDW_HI={hi!r}f",) if hi is not None else ()))
     return ()
 
 
@@ -60,41 +66,40 @@ FUSE_MAX_WORK = 512  # … and larger maps when channels x depthwise taps is at 
 FUSED_MAX_SPLIT = 8
 
 
-def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> tuple[int, int, int, int]:
-    """(TM, TN, TK, SPLIT) for the fused kernel. Each work-group also computes its K slice of the depthwise
-    output, so K is split more than for a plain conv (conv.gemm_tiling): down to 4 slices a split, up to 8
-    splits, while the work-groups stay within one per compute unit. 32-pixel tiles: more work-groups. (H200:
-    MobileNetV2's 14x14 and 7x7 pairs ran 21-24 µs fused this way, 32-42 µs as two launches.)"""
-    tm, tn, tk = (64 if m > 32 else 32), 32, conv.gemm_tk(c)
+def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> GemmTiling:
+    """The fused kernel's tiling. Each work-group also computes its K slice of the depthwise output, so K is
+    split more than for a plain conv (conv_gemm.default_tiling): down to 4 slices a split, up to 8 splits, while
+    the work-groups stay within one per compute unit; 32-pixel tiles make more work-groups (benchmarks/NOTES.md)."""
+    tm, tn, tk = (64 if m > 32 else 32), 32, conv_gemm.gemm_tk(c)
     tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-c // tk), 1
-    while split < FUSED_MAX_SPLIT and slices >= 4 * split and tiles * split * 2 <= getattr(device, "compute_units", 1):
+    while split < FUSED_MAX_SPLIT and slices >= 4 * split and tiles * split * 2 <= device.compute_units:
         split *= 2
-    return tm, tn, tk, split
+    return GemmTiling(tm, tn, tk, split)
 
 
-def variants(x_shape, dw_shape, m: int, k, s, p, out_hw, device) -> tuple[dict, list[dict]]:
-    """(the default variant, every variant worth timing): conv_gemm with the depthwise conv fused (-DDW_FUSED),
-    over conv_gemm's tilings, and "separate" — the depthwise kernel into a scratch buffer, then conv_gemm.
-    Fusing saves a launch but puts the depthwise work on the 1x1 conv's work-groups: on a large map with many
-    channels the two launches are faster (H200, MobileNetV2's 56x56 and 28x28 pairs: 17-22 µs separate, 28-49
-    fused). The default fuses small maps (FUSE_MAX_PIXELS) and narrow depthwise convs (FUSE_MAX_WORK);
-    `pymace tune` measures every variant."""
-    n, c = x_shape[:2]
-    pixels = out_hw[0] * out_hw[1]
-    fused = conv.gemm_choice(*fused_tiling(m, pixels, c, n, device))
-    px = conv.choose_variant(x_shape, dw_shape, c, k, s, p, out_hw, device, "conv_depthwise")[1]
-    separate = {"variant": "separate", "px": px}
-    default = fused if pixels <= FUSE_MAX_PIXELS or c * k[0] * k[1] <= FUSE_MAX_WORK else separate
-    return default, conv.distinct([default, fused, *conv.gemm_variants(m, pixels, c, n, device), separate])
+def variants(dw: ConvLayer, m: int, device) -> tuple[Variant, list[Variant]]:
+    """(the default variant, every variant worth timing) for the depthwise conv `dw` followed by a 1x1 conv to
+    `m` channels: conv_gemm with the depthwise conv fused (-DDW_FUSED) over conv_gemm's tilings, and "separate",
+    the depthwise kernel into a scratch buffer, then conv_gemm. Fusing saves a launch but puts the depthwise
+    work on the 1x1 conv's work-groups, which on a large map with many channels is slower than two launches
+    (benchmarks/NOTES.md). The default fuses small maps (FUSE_MAX_PIXELS) and narrow depthwise convs
+    (FUSE_MAX_WORK); `pymace tune` measures every variant."""
+    n, c, pixels = dw.n, dw.c, dw.pixels
+    fused = Variant("conv_gemm", tiling=fused_tiling(m, pixels, c, n, device))
+    separate = Variant("separate", conv_variants.pixels_per_item(dw, "conv_depthwise", device))
+    default = fused if pixels <= FUSE_MAX_PIXELS or c * dw.w_shape[2] * dw.w_shape[3] <= FUSE_MAX_WORK else separate
+    tiled = [Variant("conv_gemm", tiling=t) for t in conv_gemm.tilings(m, pixels, c, n, device)]
+    return default, list(dict.fromkeys([default, fused, *tiled, separate]))
 
 
-def variant_key(x_shape, dw_shape, m: int, s, p, d, residual) -> str:
+def choice_key(dw: ConvLayer, m: int, residual: bool) -> str:
+    w = dw.window
     dims = lambda v: "x".join(map(str, v))  # noqa: E731
-    return (f"SeparableConv x={dims(x_shape)} dw={dims(dw_shape[2:])} m={m} s={dims(s)} p={','.join(map(str, p))} "
-            f"d={dims(d)}{' res' if residual else ''}")
+    return (f"SeparableConv x={dims(dw.x_shape)} dw={dims(dw.w_shape[2:])} m={m} s={dims(w.strides)} "
+            f"p={','.join(map(str, w.pads))} d={dims(w.dilations)}{' res' if residual else ''}")
 
 
-def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,
+def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,  # noqa: PLR0913
            dw_activation=None, dw_activation_params=(), activation=None, activation_params=(), residual=False,
            kernel_variant=None, tiling=None, **_):
     x, dw_w, dw_b, pw_w = ctx.inputs[:4]
@@ -104,39 +109,40 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
     if dw_w.shape[:2] != (c, 1) or pw_w.shape[1:] != (c, 1, 1):
         raise ConvertError(f"node {ctx.node.name!r}: SeparableConv weights {dw_w.shape} and {pw_w.shape} do not "
                            f"fit {c} channels")
-    bias, res, slope = conv.split_inputs(ctx.inputs[4:], activation, residual)
-    res = [res] if res is not None else []
-    k, s, p, d, out = conv.conv_geometry(x.shape, dw_w.shape, kernel_shape, strides, pads, dilations)
-    default, candidates = variants(x.shape, dw_w.shape, m, k, s, p, out, ctx.device)
-    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused, fused_tiling's or `tiling` [TM, TN,
-        # TK, SPLIT(, last)]
-        chosen = next(v for v in candidates if v["variant"] == kernel_variant)
-        if tiling and kernel_variant == "conv_gemm":
-            chosen = conv.gemm_choice(*tiling)
+    window = conv_window(x.shape, dw_w.shape, c, kernel_shape, strides, pads, dilations)
+    dw = ConvLayer(tuple(x.shape), tuple(dw_w.shape), c, window)
+    epilogue = Epilogue.of(ctx, ctx.inputs[4:], activation, activation_params, residual)
+    default, candidates = variants(dw, m, ctx.device)
+    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused, fused_tiling's or `tiling`'s
+        chosen = next((v for v in candidates if v.kernel == kernel_variant), None)
+        if chosen is None:
+            raise ConvertError(f"kernel_variant {kernel_variant!r} is not one of conv_gemm, separate")
+        chosen = Variant("conv_gemm", tiling=GemmTiling(*tiling)) if tiling and chosen.tiling else chosen
     else:
-        chosen = ctx.choose(variant_key(x.shape, dw_w.shape, m, s, p, d, bool(res)), default, candidates)
-    geometry = (f"-DKH={k[0]}", f"-DKW={k[1]}", f"-DSH={s[0]}", f"-DSW={s[1]}", f"-DDH={d[0]}", f"-DDW={d[1]}")
-    epilogue = (*act.build_options(activation, activation_params), *(("-DHAS_RES=1",) if res else ()))
-    if chosen["variant"] == "separate":  # the two convs as two launches, the depthwise output in a scratch buffer
-        mid = Scratch(n * c * out[0] * out[1])
-        conv.launch_depthwise(ctx, x, dw_w, dw_b, None, [], out, p, chosen["px"],
-                              geometry + act.build_options(dw_activation, dw_activation_params), y=mid)
-        one = ("-DKH=1", "-DKW=1", "-DSH=1", "-DSW=1", "-DDH=1", "-DDW=1")
-        mid_info = TensorInfo((n, c, *out))
-        return conv.launch_gemm(ctx, mid_info, pw_w, bias, slope, res, out, {"build": one + epilogue,
-                                                                            "pads": (0, 0)}, source=mid)
+        key = choice_key(dw, m, epilogue.residual is not None)
+        chosen = Variant.of(ctx.choose(key, default.choice(), [v.choice() for v in candidates]))
+    if chosen.kernel == "separate":  # the two convs as two launches, the depthwise output in a scratch buffer
+        mid = Scratch(n * c * window.out[0] * window.out[1])
+        dw_epilogue = Epilogue(dw_b, activation=dw_activation, activation_params=tuple(dw_activation_params or ()))
+        conv_direct.launch_depthwise(ctx, dw, x, dw_w.const, dw_epilogue, chosen.px, y=mid)
+        one = Window((1, 1), (1, 1), (0,) * 4, (1, 1), window.out)  # the 1x1 conv, over the scratch buffer
+        pw = ConvLayer((n, c, *window.out), tuple(pw_w.shape), 1, one)
+        tiling = conv_gemm.default_tiling(m, pw.pixels, pw.reduction, n, ctx.device)
+        conv_gemm.launch(ctx, pw, mid, pw_w.const, epilogue, tiling)
+        return
     dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
-    depthwise = (np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32), np.asarray(dw_bias, np.float32),
-                 ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
-    tiling, last = conv.gemm_params(chosen)
-    conv.launch_gemm(ctx, x, pw_w, bias, slope, res, out, {"build": geometry + epilogue, "pads": p}, tiling,
-                     depthwise, last=last)
+    fused = conv_gemm.FusedDepthwise(np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32),
+                                     np.asarray(dw_bias, np.float32),
+                                     ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
+    # the 1x1 conv's GEMM over the depthwise conv's window: its B tile is the depthwise output
+    conv_gemm.launch(ctx, ConvLayer(tuple(x.shape), tuple(pw_w.shape), 1, window), x, pw_w.const, epilogue,
+                     chosen.tiling, fused)
 
 
-def _case(name, x, c_out, k=3, s=1, pads=1, dw_bias=True, pw_bias=True, residual=False, **attrs):
+def _case(name, x, c_out, k=3, s=1, pads=1, residual=False, **attrs):
     c = x[1]
-    inputs = [x, (c, 1, k, k), (c,) if dw_bias else None, (c_out, c, 1, 1), (c_out,) if pw_bias else None]
-    consts = [1, 3] + ([2] if dw_bias else []) + ([4] if pw_bias else [])
+    inputs = [x, (c, 1, k, k), (c,), (c_out, c, 1, 1), (c_out,)]
+    consts = [1, 2, 3, 4]
     if residual:
         inputs.append((x[0], c_out, (x[2] + 2 * pads - k) // s + 1, (x[3] + 2 * pads - k) // s + 1))
         attrs["residual"] = True

@@ -10,7 +10,8 @@ pass returns a new graph sharing its tensors."""
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
-from ..ops import conv, separable_conv
+from ..ops import separable_conv
+from ..ops.geometry import conv_window
 from .rewrite import const, sole_consumer
 
 
@@ -28,18 +29,19 @@ def _pointwise(graph: Graph, node: Node) -> bool:
     if node.op_type != "Conv" or "kernel_variant" in node.attrs or node.attrs.get("group", 1) != 1:
         return False
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
-    k, s, p, _, _ = conv.conv_geometry(x.shape, w.shape, node.attrs.get("kernel_shape"), node.attrs.get("strides"),
-                                       node.attrs.get("pads"), node.attrs.get("dilations"),
-                                       node.attrs.get("auto_pad", "NOTSET"))
-    return len(x.shape) == 4 and w.is_const and k == [1, 1] and s == [1, 1] and not any(p)
+    a = node.attrs
+    win = conv_window(x.shape, w.shape, a.get("group", 1), a.get("kernel_shape"), a.get("strides"), a.get("pads"),
+                      a.get("dilations"), a.get("auto_pad", "NOTSET"))
+    return len(x.shape) == 4 and w.is_const and win.kernel == (1, 1) and win.strides == (1, 1) and not any(win.pads)
 
 
 def _fused(graph: Graph, dw: Node, pw: Node) -> Node:
     a = dw.attrs
     x, w = graph.tensors[dw.inputs[0]], graph.tensors[dw.inputs[1]]
-    k, s, p, d, _ = conv.conv_geometry(x.shape, w.shape, a.get("kernel_shape"), a.get("strides"), a.get("pads"),
-                                       a.get("dilations"), a.get("auto_pad", "NOTSET"))
-    attrs = {"kernel_shape": k, "strides": s, "pads": p, "dilations": d}
+    win = conv_window(x.shape, w.shape, a.get("group", 1), a.get("kernel_shape"), a.get("strides"), a.get("pads"),
+                      a.get("dilations"), a.get("auto_pad", "NOTSET"))
+    attrs = {"kernel_shape": list(win.kernel), "strides": list(win.strides), "pads": list(win.pads),
+             "dilations": list(win.dilations)}
     if a.get("activation"):
         attrs["dw_activation"] = a["activation"]
         attrs["dw_activation_params"] = list(a.get("activation_params", []))

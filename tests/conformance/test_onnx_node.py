@@ -12,6 +12,7 @@ from onnx.backend.test.case.node import collect_testcases
 from pymace import ops
 from pymace.errors import PymaceError
 from pymace.frontends import onnx as onnx_frontend
+from pymace.metrics import rel_err
 from pymace.reference import executor
 
 _NO_NUMPY_DTYPE = "pymace tensors are NumPy arrays; ONNX's 8/4/2-bit floats and ints and bfloat16 have no NumPy dtype"
@@ -56,6 +57,13 @@ EXCLUDED: dict[str, str] = {
     "(0.1511 for the exact 1.3595/9 = 0.151056)",
     "test_resize_downsample_scales_linear_align_corners": "ONNX takes align_corners' output length unrounded "
     "(in·scale = 2.4, not 2) when scales are given; pymace's Resize uses the output's integer length",
+    **{f"test_quantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
+        "e4m3fn", "e5m2", "int4", "uint4", "int2", "uint2", "float4e2m1")},
+    **{f"test_dequantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
+        "e4m3fn", "e4m3fn_float16", "e4m3fn_zero_point", "int4", "uint4", "int2", "uint2", "float4e2m1")},
+    **{k: "pymace holds ConvInteger/MatMulInteger's int32 results as float32 tensors (exact below 2^24), so "
+          "the Cast to float that follows them in real graphs is free" for k in (
+        "test_convinteger_without_padding", "test_convinteger_with_padding", "test_matmulinteger")},
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
 }
@@ -106,20 +114,7 @@ def test_node_case(case):
             want = _array(want)
             assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
             assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
-            assert err_ratio(got, want) <= _tolerance(want), f"{name}: max|err|/max|ref| = {err_ratio(got, want):.3g}"
-
-
-def err_ratio(got: np.ndarray, want: np.ndarray) -> float:
-    """max|err|/max|ref| over the finite reference values; NaN and ±inf must match exactly."""
-    if not want.size:
-        return 0.0
-    g, w = got.astype(np.float64), want.astype(np.float64)
-    same = (g == w) | (np.isnan(g) & np.isnan(w))
-    finite = np.isfinite(w)
-    if not (same | finite).all():
-        return float("inf")
-    scale = max(float(np.abs(w[finite]).max()), 1e-30) if finite.any() and want.dtype.kind == "f" else 1.0
-    return float(np.where(same, 0.0, np.abs(g - w)).max()) / scale
+            assert rel_err(got, want) <= _tolerance(want), f"{name}: max|err|/max|ref| = {rel_err(got, want):.3g}"
 
 
 def test_counts(record_property):

@@ -9,6 +9,7 @@ import skimage.transform
 from ai_edge_litert.interpreter import Interpreter
 
 from pymace.frontends import tflite
+from pymace.metrics import rel_err
 from pymace.reference import executor
 from pymace.tools import zoo
 from pymace.tools.convert import convert
@@ -37,10 +38,6 @@ def litert(model_path):
 def graph(request, model_path):
     """The bare import, and the full convert pipeline (passes, shape inference)."""
     return tflite.load(model_path) if request.param == "frontend" else convert(model_path)
-
-
-def rel_err(y, r):
-    return float(np.abs(y - r).max() / np.abs(r).max())
 
 
 def face_score(outputs) -> float:

@@ -3,14 +3,15 @@ runs in onnxruntime and classifies real photos; converted to pymace's IR it matc
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import skimage.data
 
 from pymace.frontends import torch_mobilenet
+from pymace.metrics import rel_err
 from pymace.reference import executor
 from pymace.tools import zoo
 from pymace.tools.convert import convert
+from tests import helpers
 
 TOL = 1e-4
 # photo → (ImageNet class, probability onnxruntime gives with pymace's preprocessing)
@@ -25,7 +26,7 @@ def pth():
 @pytest.fixture(scope="module")
 def ort_session(pth):
     model = torch_mobilenet.to_onnx(pth)
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return helpers.ort_session(model)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +77,11 @@ def test_onnxruntime_classifies_photos(ort_session, photo):
 def test_reference_matches_onnxruntime_on_photos(graph, ort_session, photo):
     x = torch_mobilenet.preprocess(getattr(skimage.data, photo)())
     ref, out = ort_session.run(None, {"input": x})[0], executor.run(graph, {"input": x})["logits"]
-    assert np.abs(out - ref).max() / np.abs(ref).max() <= TOL
+    assert rel_err(out, ref) <= TOL
     assert out.argmax() == PHOTOS[photo][0]
 
 
 def test_reference_matches_onnxruntime_on_random_input(graph, ort_session):
     x = np.random.default_rng(7).standard_normal((1, 3, 224, 224)).astype(np.float32)
     ref, out = ort_session.run(None, {"input": x})[0], executor.run(graph, {"input": x})["logits"]
-    assert np.abs(out - ref).max() / np.abs(ref).max() <= TOL
+    assert rel_err(out, ref) <= TOL

@@ -3,12 +3,13 @@ onnxruntime on fresh seeded inputs, max|err|/max|ref| ≤ 1e-4."""
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
+from pymace.metrics import rel_err
 from pymace.reference import executor
 from pymace.tools import zoo
 from pymace.tools.convert import convert
+from tests.helpers import ort_session
 
 TOL = 1e-4
 ZOO = {"ppocr_cls": {"x": [1, 3, 48, 192]}, "ppocr_det": {"x": [1, 3, 320, 320]},
@@ -34,7 +35,7 @@ def _compare(graph, session, feeds) -> list[float]:
     want = session.run(graph.outputs, feeds)
     for name, w in zip(graph.outputs, want):
         assert got[name].shape == w.shape, f"{name}: {got[name].shape} != {w.shape}"
-    return [float(np.abs(got[n] - w).max() / np.abs(w).max()) for n, w in zip(graph.outputs, want)]
+    return [rel_err(got[n], w) for n, w in zip(graph.outputs, want)]
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +48,10 @@ def zoo_models(tmp_path_factory):
             if name in zoo.LIGHT:
                 path = tmp_path_factory.mktemp("light") / f"{name}.onnx"
                 path.write_bytes(zoo.light_model(name).SerializeToString())
-                cache[name] = (convert(path), ort.InferenceSession(str(path)))
+                cache[name] = (convert(path), ort_session(path))
             else:
                 path = zoo.source(name)
-                cache[name] = (convert(path, input_shapes=ZOO[name]), ort.InferenceSession(str(path)))
+                cache[name] = (convert(path, input_shapes=ZOO[name]), ort_session(path))
         return cache[name]
 
     return get
@@ -94,7 +95,7 @@ def test_mobilenet_v2_from_torch_weights():
     path = zoo.source("mobilenet_v2")
     model = torch_mobilenet.to_onnx(path)
     graph = convert(path)
-    session = ort.InferenceSession(model.SerializeToString())
+    session = ort_session(model)
     x = np.random.default_rng(3).standard_normal((1, 3, 224, 224)).astype(np.float32)
     errs = _compare(graph, session, {graph.inputs[0]: x})
     print("mobilenet_v2", errs)

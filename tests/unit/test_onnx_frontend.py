@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -12,6 +11,7 @@ from pymace.errors import ConvertError, InputError, ModelError, PymaceError, Uns
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
 from pymace.tools import zoo
+from tests.helpers import ort_run_model
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=13) -> onnx.ModelProto:
@@ -26,7 +26,7 @@ def _check(model, shapes: dict, seed=0, input_shapes=None):
     graph = onnx_frontend.load(model, input_shapes)
     rng = np.random.default_rng(seed)
     feeds = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
-    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)
+    want = ort_run_model(model, feeds)
     got = executor.run(graph, feeds)
     for name, w in zip(graph.outputs, want):
         np.testing.assert_allclose(got[name], w, rtol=1e-5, atol=1e-5 * np.abs(w).max())

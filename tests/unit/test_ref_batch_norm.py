@@ -1,23 +1,10 @@
 """BatchNormalization's NumPy reference against onnxruntime on single-node models, fresh random inputs."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from pymace.ops import batch_norm
 from pymace.ops.base import TensorInfo
-
-
-def run_onnx(arrays, attrs):
-    names = [f"in{i}" for i in range(len(arrays))]
-    node = helper.make_node("BatchNormalization", names, ["y"], **attrs)
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, a.shape) for n, a in zip(names, arrays,
-                                                                                          strict=True)]
-    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    model = helper.make_model(helper.make_graph([node], "g", inputs, [out]),
-                              opset_imports=[helper.make_opsetid("", 15)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, dict(zip(names, arrays, strict=True)))[0]
+from tests.helpers import ort_run
 
 
 @pytest.mark.parametrize("shape, epsilon", [((2, 6, 9, 11), 1e-5), ((3, 10), 1e-3), ((1, 4, 13), 1e-5),
@@ -29,7 +16,7 @@ def test_matches_onnxruntime(shape, epsilon):
               rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32),
               rng.uniform(0.1, 3, c).astype(np.float32)]
     got = batch_norm.reference(*arrays, _op_type="BatchNormalization", epsilon=epsilon)[0]
-    want = run_onnx(arrays, dict(epsilon=epsilon))
+    want = ort_run("BatchNormalization", arrays, dict(epsilon=epsilon), opset=15)[0]
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max(), rtol=0)
     infos = [TensorInfo(a.shape) for a in arrays]
@@ -41,4 +28,4 @@ def test_default_epsilon_and_fused_relu():
     arrays = [rng.standard_normal((1, 5, 4, 4)).astype(np.float32)] + [
         rng.uniform(0.2, 2, 5).astype(np.float32) for _ in range(4)]
     got = batch_norm.reference(*arrays, _op_type="BatchNormalization", activation="Relu")[0]
-    np.testing.assert_allclose(got, np.maximum(run_onnx(arrays, {}), 0), atol=1e-5)
+    np.testing.assert_allclose(got, np.maximum(ort_run("BatchNormalization", arrays, {}, opset=15)[0], 0), atol=1e-5)

@@ -1,22 +1,10 @@
 """Add/Sub/Mul/Div references against onnxruntime (broadcasting both ways), and the host-side broadcast plan."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from pymace.ops import binary
 from pymace.ops.base import TensorInfo
-
-
-def run_onnx(op, a, b):
-    node = helper.make_node(op, ["a", "b"], ["y"])
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, x.shape) for n, x in (("a", a), ("b", b))]
-    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    model = helper.make_model(helper.make_graph([node], "g", inputs, [out]),
-                              opset_imports=[helper.make_opsetid("", 14)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"a": a, "b": b})[0]
-
+from tests.helpers import ort_run
 
 SHAPES = [((2, 5, 7, 9), (2, 5, 7, 9)), ((1, 6, 13, 11), (1, 6, 1, 1)), ((2, 7, 5, 5), (7, 1, 1)),
           ((1,), (2, 3, 5, 6)), ((2, 1, 5, 1), (1, 3, 1, 7)), ((3, 4, 9), (9,)), ((), (4, 3))]
@@ -29,7 +17,7 @@ def test_matches_onnxruntime(op, sa, sb):
     a = rng.standard_normal(sa).astype(np.float32)
     b = (rng.uniform(0.5, 2, sb) * rng.choice([-1, 1], sb)).astype(np.float32)
     got = binary.reference(a, b, _op_type=op)[0]
-    want = run_onnx(op, a, b)
+    want = ort_run(op, [a, b], {}, opset=14)[0]
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert binary.infer(TensorInfo(sa), TensorInfo(sb), _op_type=op)[0][0] == want.shape

@@ -1,24 +1,11 @@
 """Pooling references against onnxruntime: ceil_mode, asymmetric pads, dilations, count_include_pad, auto_pad,
 1-D/3-D, MaxPool's Indices, and the global pools; fresh random inputs."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from pymace.ops import pool
 from pymace.ops.base import TensorInfo
-
-
-def run_onnx(op, x, attrs, outputs=1):
-    names = ["y", "i"][:outputs]
-    node = helper.make_node(op, ["x"], names, **attrs)
-    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-            helper.make_tensor_value_info("i", TensorProto.INT64, None)][:outputs]
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)], outs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})
-
+from tests.helpers import ort_run
 
 POOL_CASES = [
     ((1, 5, 8, 8), {"kernel_shape": [2, 2], "strides": [2, 2]}),
@@ -44,7 +31,7 @@ def test_matches_onnxruntime(op, extra, shape, attrs):
     x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
     attrs = {**attrs, **extra}
     got = pool.reference(x, _op_type=op, **attrs)[0]
-    want = run_onnx(op, x, attrs)[0]
+    want = ort_run(op, [x], attrs, opset=19)[0]
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert pool.infer(TensorInfo(shape), _op_type=op, **attrs)[0][0] == want.shape
@@ -56,7 +43,8 @@ def test_matches_onnxruntime(op, extra, shape, attrs):
 ])
 def test_dilated_maxpool_matches_onnxruntime(shape, attrs):
     x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
-    np.testing.assert_allclose(pool.reference(x, _op_type="MaxPool", **attrs)[0], run_onnx("MaxPool", x, attrs)[0])
+    want = ort_run("MaxPool", [x], attrs, opset=19)[0]
+    np.testing.assert_allclose(pool.reference(x, _op_type="MaxPool", **attrs)[0], want)
 
 
 @pytest.mark.parametrize("storage_order", [0, 1])
@@ -64,7 +52,7 @@ def test_maxpool_indices_match_onnxruntime(storage_order):
     x = np.random.default_rng(9).standard_normal((2, 3, 7, 6)).astype(np.float32)
     attrs = {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [1, 0, 1, 1], "storage_order": storage_order}
     y, idx = pool.reference(x, _op_type="MaxPool", **attrs)
-    want_y, want_idx = run_onnx("MaxPool", x, attrs, outputs=2)
+    want_y, want_idx = ort_run("MaxPool", [x], attrs, n_outputs=2, opset=19)
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(idx, want_idx)
 
@@ -74,6 +62,6 @@ def test_maxpool_indices_match_onnxruntime(storage_order):
 def test_global_pools_match_onnxruntime(op, shape):
     x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
     got = pool.reference(x, _op_type=op)[0]
-    want = run_onnx(op, x, {})[0]
+    want = ort_run(op, [x], {}, opset=19)[0]
     assert got.shape == want.shape == pool.infer(TensorInfo(shape), _op_type=op)[0][0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -1,20 +1,10 @@
 """ReduceMean reference against onnxruntime (opset 13: axes as an attribute), and the launch plan."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from pymace.ops import reduce
 from pymace.ops.base import TensorInfo
-
-
-def run_onnx(x, attrs):
-    node = helper.make_node("ReduceMean", ["x"], ["y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})[0]
+from tests.helpers import ort_run
 
 
 @pytest.mark.parametrize("shape, attrs", [
@@ -25,7 +15,7 @@ def run_onnx(x, attrs):
 def test_matches_onnxruntime(shape, attrs):
     x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
     got = reduce.reference(x, _op_type="ReduceMean", **attrs)[0]
-    want = run_onnx(x, attrs)
+    want = ort_run("ReduceMean", [x], attrs, opset=13)[0]
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert reduce.infer(TensorInfo(shape), _op_type="ReduceMean", **attrs)[0][0] == want.shape

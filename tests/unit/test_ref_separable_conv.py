@@ -1,17 +1,17 @@
 """SeparableConv's NumPy reference against onnxruntime running the two ONNX nodes it stands for: a depthwise
 Conv (+ Relu/Clip), a 1x1 Conv, then pymace's fused residual Add and activation, on fresh random inputs."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from pymace.ops import separable_conv
 from pymace.ops.base import TensorInfo
+from tests.helpers import onnx_model, ort_run_model
 
 ONNX_ACT = {"Relu": "Relu", "Clip": "Clip", "HardSwish": "HardSwish", "PRelu": "PRelu"}
 
 
-def run_onnx(case, arrays):
+def separate_nodes_on_onnxruntime(case, arrays):
     """The case as ONNX nodes on onnxruntime (opset 14: HardSwish, Clip's bounds as inputs)."""
     x, dw_w, dw_b, pw_w, *rest = arrays
     a = case.attrs
@@ -50,19 +50,15 @@ def run_onnx(case, arrays):
         nodes.append(helper.make_node(ONNX_ACT[a["activation"]], [y, *extra], ["y"]))
     else:
         nodes.append(helper.make_node("Identity", [y], ["y"]))
-    inputs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, v.shape) for k, v in feeds.items()]
-    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)[0]
+    inits = {k: np.asarray(v, np.float32) for k, v in inits.items()}
+    return ort_run_model(onnx_model(nodes, feeds, ["y"], inits, opset=14), feeds)[0]
 
 
 @pytest.mark.parametrize("case", separable_conv.CASES, ids=lambda c: c.name)
 def test_cases_match_onnxruntime(case):
     arrays = case.make_inputs(np.random.default_rng(7))
     got = separable_conv.reference(*arrays, **case.attrs)[0]
-    want = run_onnx(case, arrays)
+    want = separate_nodes_on_onnxruntime(case, arrays)
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max(), rtol=0)
     infos = [TensorInfo(a.shape) if a is not None else None for a in arrays]

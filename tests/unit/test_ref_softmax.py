@@ -1,20 +1,10 @@
 """Softmax (opset 13) reference against onnxruntime on every axis position, fresh random inputs."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from pymace.ops import softmax
 from pymace.ops.base import TensorInfo
-
-
-def run_onnx(x, attrs):
-    node = helper.make_node("Softmax", ["x"], ["y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})[0]
+from tests.helpers import ort_run
 
 
 @pytest.mark.parametrize("shape, attrs", [((6, 10), {}), ((3, 1000), {"axis": 1}), ((2, 5, 7, 3), {"axis": 1}),
@@ -23,7 +13,7 @@ def run_onnx(x, attrs):
 def test_matches_onnxruntime(shape, attrs):
     x = np.random.default_rng(sum(shape)).normal(0, 5, shape).astype(np.float32)
     got = softmax.reference(x, _op_type="Softmax", **attrs)[0]
-    want = run_onnx(x, attrs)
+    want = ort_run("Softmax", [x], attrs, opset=13)[0]
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     assert softmax.infer(TensorInfo(shape), _op_type="Softmax", **attrs) == [(shape, "float32")]
@@ -34,4 +24,4 @@ def test_large_logits_stay_finite():
     got = softmax.reference(x, _op_type="Softmax")[0]
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got.sum(axis=-1), 1, rtol=1e-5)
-    np.testing.assert_allclose(got, run_onnx(x, {}), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got, ort_run("Softmax", [x], {}, opset=13)[0], rtol=1e-5, atol=1e-7)

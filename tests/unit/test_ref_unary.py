@@ -1,27 +1,16 @@
 """Unary activation references against onnxruntime, fresh random inputs (Clip's bounds and PRelu's slope as
 ONNX inputs there, as IR attributes / input here)."""
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from pymace.ops import unary
 from pymace.ops.base import TensorInfo
+from tests.helpers import ort_run
 
 
-def run_onnx(op, x, attrs=None, extra=()):
-    """One-node model; `extra` inputs (Clip bounds, PRelu slope) are initializers, "" where omitted."""
-    inits, names = [], ["x"]
-    for i, e in enumerate(extra):
-        names.append("" if e is None else f"e{i}")
-        if e is not None:
-            inits.append(numpy_helper.from_array(np.asarray(e, np.float32), f"e{i}"))
-    node = helper.make_node(op, names, ["y"], **(attrs or {}))
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})[0]
+def clip_bounds(lo, hi) -> list:
+    """Clip's min and max as ONNX inputs (None: omitted)."""
+    return [None if v is None else np.float32(v) for v in (lo, hi)]
 
 
 @pytest.mark.parametrize("op, attrs", [
@@ -32,7 +21,7 @@ def test_matches_onnxruntime(op, attrs):
     x = np.random.default_rng(len(op)).normal(0, 4, (2, 5, 7, 3)).astype(np.float32)
     got = unary.reference(x, _op_type=op, **attrs)[0]
     assert got.shape == x.shape and got.dtype == np.float32
-    np.testing.assert_allclose(got, run_onnx(op, x, attrs), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, ort_run(op, [x], attrs, opset=14)[0], rtol=1e-6, atol=1e-6)
     assert unary.infer(TensorInfo(x.shape), _op_type=op, **attrs) == [(x.shape, "float32")]
 
 
@@ -41,7 +30,7 @@ def test_clip_matches_onnxruntime(lo, hi):
     x = np.random.default_rng(5).normal(0, 4, (3, 4, 5)).astype(np.float32)
     attrs = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
     got = unary.reference(x, _op_type="Clip", **attrs)[0]
-    np.testing.assert_array_equal(got, run_onnx("Clip", x, extra=(lo, hi)))
+    np.testing.assert_array_equal(got, ort_run("Clip", [x, *clip_bounds(lo, hi)], {}, opset=14)[0])
 
 
 def test_clip_keeps_integer_dtype():
@@ -55,4 +44,4 @@ def test_prelu_broadcasts_like_onnxruntime(xs, ss):
     rng = np.random.default_rng(sum(xs))
     x, slope = rng.standard_normal(xs).astype(np.float32), rng.uniform(-1, 1, ss).astype(np.float32)
     got = unary.reference(x, slope, _op_type="PRelu")[0]
-    np.testing.assert_allclose(got, run_onnx("PRelu", x, extra=(slope,)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, ort_run("PRelu", [x, slope], {}, opset=14)[0], rtol=1e-6, atol=1e-7)

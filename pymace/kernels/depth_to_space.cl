@@ -1,0 +1,26 @@
+/* DepthToSpace / SpaceToDepth, NCHW: output element (n·C_out + c, y, x) gathers one input element.
+ * ORDER 0: DepthToSpace DCR (channel (i·BS + j)·C_out + c), 1: DepthToSpace CRD (channel c·BS² + i·BS + j),
+ * 2: SpaceToDepth DCR (output channel (i·BS + j)·C_in + c reads pixel (y·BS + i, x·BS + j) of channel c),
+ * 3: SpaceToDepth CRD (output channel c·BS² + i·BS + j). */
+__kernel void depth_to_space(__global const store_t *in, __global store_t *out, int c_in, int h_in, int w_in,
+                             int c_out, int h_out, int w_out, int nc_out) {
+  const int x = get_global_id(0), y = get_global_id(1), nc = get_global_id(2);
+  if (x >= w_out || y >= h_out || nc >= nc_out) return;  /* the global size may be rounded up */
+  const int n = nc / c_out, c = nc % c_out;
+#if ORDER >= 2
+#if ORDER == 2
+  const int block = c / c_in, src_c = c % c_in;
+#else
+  const int block = c % (BS * BS), src_c = c / (BS * BS);
+#endif
+  const int src_y = y * BS + block / BS, src_x = x * BS + block % BS;
+#else
+  const int i = y % BS, j = x % BS, src_y = y / BS, src_x = x / BS;
+#if ORDER == 0
+  const int src_c = (i * BS + j) * c_out + c;
+#else
+  const int src_c = c * BS * BS + i * BS + j;
+#endif
+#endif
+  STORE(out, (nc * h_out + y) * w_out + x, LOAD(in, ((n * c_in + src_c) * h_in + src_y) * w_in + src_x));
+}
