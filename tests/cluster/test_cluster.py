@@ -57,7 +57,7 @@ def test_fleet_merges_two_device_classes_into_one_file_each_node_starts_warm_fro
     assert len(r["warm"]) == 3 and all(w["programs_from_cache"] >= 3 for w in r["warm"])
 
     merged = parse_cache_file((out / "mace_cl_compiled_program.bin").read_bytes())
-    assert not merged.problems and {e.device.device_name.split("-")[0] for e in merged.entries} == {"basic", "pthread"}
+    assert not merged.problems and {e.device.name.split("-")[0] for e in merged.entries} == {"basic", "pthread"}
     assert len({e.device for e in merged.entries}) == 2  # two devices to the program cache, not one
     code, text, err = pymace("inspect", out / "mace_cl_compiled_program.bin", "--json", "--device", "reference")
     report = json.loads(text)

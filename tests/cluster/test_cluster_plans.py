@@ -59,6 +59,6 @@ def test_merging_keeps_every_device_and_driver_and_what_the_file_held(tmp_path):
     assert merge_into_file(tmp_path / ProgramCache.FILE_NAME, entries)
     merged = parse_cache_file((tmp_path / ProgramCache.FILE_NAME).read_bytes())
     assert not merged.problems
-    got = sorted((e.device.device_name, e.device.driver_version, e.program, e.binary) for e in merged.entries)
+    got = sorted((e.device.name, e.device.driver_version, e.program, e.binary) for e in merged.entries)
     assert got == [("X", "1.0", "conv", b"1.0 conv"), ("X", "2.0", "conv", b"2.0 conv"),  # the stale one replaced
                    ("Y", "1.0", "conv", b"Y conv"), ("Y", "1.0", "keep", b"other device, other program")]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import tempfile
 import time
-from dataclasses import astuple
 from pathlib import Path
 
 from ... import __version__
@@ -36,14 +35,14 @@ def node_devices(kind: str = "auto") -> dict:
     found = [d for d in device.list_devices() if d.usable and (kind == "auto" or d.is_gpu == (kind == "gpu"))]
     return {"pymace": __version__, "host": socket.gethostname(),
             "devices": [{"selector": d.selector, "name": d.name, "is_gpu": d.is_gpu,
-                         "record": list(astuple(program_cache.DeviceRecord.of(d)))} for d in found]}
+                         "record": list(d.identity.cache_fields())} for d in found]}
 
 
 def _selector(record: list) -> str:
     from ...runtime import device
 
     for d in device.list_devices():
-        if d.usable and list(astuple(program_cache.DeviceRecord.of(d))) == list(record):
+        if d.usable and list(d.identity.cache_fields()) == list(record):
             return d.selector
     raise ClusterError(f"device {record[0]} ({record[3]}, driver {record[2]}) is not on this node any more")
 
@@ -80,7 +79,7 @@ def build_for_device(model: bytes, record: list, data_type: str, budget: float |
         mine = [e for e in cache.entries if e.device == device]
         seeded = {e.key for e in program_cache.parse_cache_file(seed or b"").entries}
         stats["programs_compiled"] = sum(e.key not in seeded for e in mine)  # by the tuner or the engine
-        tuning = _own_tuning(_read(storage / tuning_file.FILE_NAME), engine.device)
+        tuning = _own_tuning(_read(storage / tuning_file.FILE_NAME), engine.device.identity)
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return {"host": socket.gethostname(), "device": engine.device_name, "stats": stats, "tuned": tuned,
             "cache": program_cache.encode_cache_file(mine), "tuning": tuning}
@@ -108,10 +107,11 @@ def warm_start(model: bytes, cache: bytes, tuning: bytes | None, data_type: str,
     return {"host": socket.gethostname(), "devices": rows}
 
 
-def _own_tuning(data: bytes, device) -> bytes | None:
-    """The sections of a tuning file that are `device`'s class, as a tuning file; None if there are none."""
+def _own_tuning(data: bytes, identity) -> bytes | None:
+    """The sections of a tuning file of the class of the device with this identity, as a tuning file; None if
+    there are none."""
     sections, _ = tuning_file.parse(data) if data else ([], [])
-    wanted = tuning_file.device_class(device)
+    wanted = tuning_file.device_class(identity)
     mine = [(cls, entries) for cls, entries in sections if tuning_file.same_class(cls, wanted)]
     return tuning_file.encode(mine) if mine else None
 
@@ -258,7 +258,7 @@ def merge_into(out: Path, builds: list[dict]) -> dict:
     data = path.read_bytes()
     merged = program_cache.parse_cache_file(data)
     return {"cache_file": str(path), "bytes": data, "size": len(data), "entries": len(merged.entries),
-            "devices": [d.device_name for d in merged.devices],
+            "devices": [d.name for d in merged.devices],
             "tuning_file": str(tuning_path) if tuning_path.exists() else None,
             "tuning_bytes": _read(tuning_path) or None}
 
@@ -270,9 +270,6 @@ def _merge_tuning(path: Path, raw: bytes, node: str) -> None:
     for cls, records in sections:
         target = tuning_file.TuningFile(path, cls, {}, None)
         for key, record in records.items():
-            if "choice" in record:
-                target.put_choice(key, record["choice"], record)
-            else:
-                target.put(key, record["lws"], record)
+            target.put(key, record)
         if not target.save():
             raise ClusterError(f"could not write {path} (see the warning above)")
