@@ -61,17 +61,29 @@ class LocalCluster:
         self.stop()
 
     def start(self) -> None:
-        """The head first, then the workers together; returns when the head's GCS lists every node alive."""
-        self._start_node(0, self.nodes[0])
-        self._wait_until_started([0])
-        for i, spec in enumerate(self.nodes[1:], 1):
+        """The nodes one after the other, head first; returns when the head's GCS lists every node alive."""
+        for i, spec in enumerate(self.nodes):
             self._start_node(i, spec)
-        self._wait_until_started(range(1, len(self.nodes)))
         self._wait_for(len(self.nodes))
 
-    def _start_node(self, index: int, spec: NodeSpec) -> None:
-        temp = self.root / f"n{index}"  # each node its own temp dir (sockets, logs, session)
-        temp.mkdir()
+    def _start_node(self, index: int, spec: NodeSpec, attempts: int = 3) -> None:
+        """`ray start --block` for one node, until it logs "Ray runtime started". A raylet has 30 s to register
+        (fixed in Ray); on a busy machine it may miss that and exit: then the node is started again."""
+        for attempt in range(attempts):
+            temp = self.root / f"n{index}.{attempt}"  # each node its own temp dir (sockets, logs, session)
+            temp.mkdir()
+            process = self._launch(index, spec, temp)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while process.poll() is None and time.monotonic() < deadline:
+                if "Ray runtime started" in self._log(index):
+                    self.processes.append(process)
+                    return
+                time.sleep(0.2)
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+        raise RuntimeError(f"ray node {index} did not start ({attempts} attempts): {self._log(index)[-2000:]}")
+
+    def _launch(self, index: int, spec: NodeSpec, temp: Path) -> subprocess.Popen:
         where = ["--head", "--port", str(self.port)] if index == 0 else ["--address", self.address]
         command = [RAY, "start", "--block", "--node-ip-address", "127.0.0.1", *where, "--num-cpus",
                    str(spec.num_cpus), "--num-gpus", "0", "--temp-dir", str(temp),
@@ -83,23 +95,8 @@ class LocalCluster:
         if spec.labels:
             command += ["--labels", ",".join(f"{k}={v}" for k, v in spec.labels.items())]
         env = {**os.environ, **self.env, **spec.env}
-        log = open(self.root / f"n{index}.log", "wb")
-        self.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True))
-
-    def _wait_until_started(self, indices) -> None:
-        """`ray start` logs "Ray runtime started" once its node's processes are up."""
-        deadline = time.monotonic() + START_TIMEOUT_S
-        waiting = set(indices)
-        while waiting and time.monotonic() < deadline:
-            for i in list(waiting):
-                if self.processes[i].poll() is not None:
-                    raise RuntimeError(f"ray node {i} exited: {self._log(i)[-2000:]}")
-                if "Ray runtime started" in self._log(i):
-                    waiting.discard(i)
-            time.sleep(0.2)
-        if waiting:
-            raise RuntimeError(f"ray nodes {sorted(waiting)} did not start in {START_TIMEOUT_S:.0f} s")
+        with open(self.root / f"n{index}.log", "wb") as log:
+            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _log(self, index: int) -> str:
         return (self.root / f"n{index}.log").read_text(errors="replace")

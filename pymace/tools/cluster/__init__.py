@@ -67,16 +67,16 @@ class Cluster:
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node.id, soft=False), **resources}
 
     def get(self, refs, where: str = "a worker"):
-        """ray.get, with a worker's PymaceError raised here as itself (one line), and a lost worker as a
-        ClusterError naming `where`."""
+        """ray.get, with a worker's error (its PymaceError's line, or the last line of anything else) and a lost
+        worker raised as a ClusterError naming `where`."""
         from ray import exceptions
 
         try:
             return self.ray.get(refs)
         except exceptions.RayTaskError as error:
             cause = getattr(error, "cause", None)
-            if isinstance(cause, PymaceError):
-                raise type(cause)(f"on {where}: {cause}") from None
+            if isinstance(cause, PymaceError):  # the worker's one line, and its error kept as the cause
+                raise ClusterError(f"on {where}: {cause}") from cause
             raise ClusterError(f"on {where}: {_first_line(cause or error)}") from None
         except exceptions.RayError as error:
             raise ClusterError(f"{where} was lost: {_first_line(error)}") from None

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from ...errors import ClusterError
+from ...errors import ClusterError, PymaceError
 from .. import dataset
 from ..progress import QUIET
 from . import Cluster, Node, check_version, select_nodes
@@ -29,13 +29,21 @@ class ImageWorker:
 
     def __init__(self, role: str, files: dict, job: dict):
         from ... import __version__
-        from ...ir import pmace_file
 
         self.folder = Path(tempfile.mkdtemp(prefix="pymace-worker-"))
+        self.facts = {"role": role, "pymace": __version__, "host": socket.gethostname()}
+        self.failed = None
+        try:
+            self._open(role, files, job)
+        except PymaceError as error:  # raised by describe(), as a task's error: one line at the driver
+            self.failed = error
+
+    def _open(self, role: str, files: dict, job: dict) -> None:
+        from ...ir import pmace_file
+
         model = self.folder / "model.pmace"
         model.write_bytes(files["model"])
         self.graph, self.preprocessing = pmace_file.load(str(model)), job["preprocessing"]
-        self.facts = {"role": role, "pymace": __version__, "host": socket.gethostname()}
         if role == "engine":
             from ...engine import Engine
 
@@ -55,6 +63,8 @@ class ImageWorker:
             self.facts["device"] = job["kind"]
 
     def describe(self) -> dict:
+        if self.failed is not None:
+            raise self.failed
         return self.facts
 
     def prepare(self, chunk: list[tuple[str, bytes]]) -> tuple[list[dict], tuple[list[dict], str]]:

@@ -157,45 +157,43 @@ def fleet_build(runner: Runner, model_path, output_dir, data_type: str, kind: st
     every node starts warm from it. A JSON-able dict (docs/cluster.md)."""
     if kind not in KINDS:
         raise ConfigError(f"with --fleet, --device is one of {', '.join(KINDS)} (every device of that kind)")
-    model = Path(model_path).read_bytes()
-    out = Path(output_dir)
-    clock = [time.perf_counter()]
-
-    def lap() -> float:
-        clock.append(time.perf_counter())
-        return round(clock[-1] - clock[-2], 3)
-
+    model, out, t0 = Path(model_path).read_bytes(), Path(output_dir), time.perf_counter()
     nodes = runner.nodes(*selection)
     progress.task(f"listing the OpenCL devices of {len(nodes)} nodes")
     found = [runner.get(h, f"node {n.name}") for n, h in zip(nodes, [runner.submit(n, node_devices, kind)
                                                                         for n in nodes])]
     for node, facts in zip(nodes, found):
         check_version(facts["pymace"], f"node {node.name}")
-    seconds = {"devices": lap()}
     plan = assign(nodes, found)
     if not plan:
         raise ClusterError(f"no usable OpenCL device{'' if kind == 'auto' else ' of kind ' + kind} on "
                            f"{', '.join(n.name for n in nodes)}")
+    t1 = time.perf_counter()
     builds = _build(runner, plan, model, out, data_type, budget, progress)
-    seconds["builds"] = lap()
+    t2 = time.perf_counter()
     merged = merge_into(out, builds)
-    seconds["merge"] = lap()
-    advance = progress.task(f"starting an engine on every device of {len(nodes)} nodes from the merged files",
-                            len(nodes))
-    shared = runner.put(merged["bytes"])
-    tuning = runner.put(merged.pop("tuning_bytes"))
-    handles = [runner.submit(n, warm_start, model, shared, tuning, data_type, kind) for n in nodes]
-    warm = []
-    for node, h in zip(nodes, handles):
-        warm += [{"node": node.name, **row} for row in runner.get(h, f"node {node.name}")["devices"]]
-        advance()
-    del merged["bytes"]
-    seconds["warm_starts"] = lap()
+    t3 = time.perf_counter()
+    warm = _warm_starts(runner, nodes, model, merged, (data_type, kind), progress)
+    seconds = {"devices": t1 - t0, "builds": t2 - t1, "merge": t3 - t2, "warm_starts": time.perf_counter() - t3}
     return {"model": str(model_path), "mode": "ray" if runner.cluster else "local",
             "address": runner.cluster.address if runner.cluster else None, "data_type": data_type,
             "nodes": [{"node": n.name, "devices": [d["name"] for d in f["devices"]]} for n, f in zip(nodes, found)],
-            "builds": builds, "merged": merged, "warm": warm, "seconds": seconds,
+            "builds": builds, "merged": merged, "warm": warm, "seconds": {k: round(v, 3) for k, v in seconds.items()},
             "all_warm": bool(warm) and all(w["programs_from_source"] == 0 for w in warm)}
+
+
+def _warm_starts(runner: Runner, nodes: list[Node], model: bytes, merged: dict, how: tuple[str, str],
+                 progress) -> list[dict]:
+    """Every node's warm_start from the merged files (whose bytes leave `merged` here)."""
+    advance = progress.task(f"starting an engine on every device of {len(nodes)} nodes from the merged files",
+                            len(nodes))
+    cache, tuning = runner.put(merged.pop("bytes")), runner.put(merged.pop("tuning_bytes"))
+    handles = [runner.submit(n, warm_start, model, cache, tuning, *how) for n in nodes]
+    rows = []
+    for node, h in zip(nodes, handles):
+        rows += [{"node": node.name, **row} for row in runner.get(h, f"node {node.name}")["devices"]]
+        advance()
+    return rows
 
 
 def assign(nodes: list[Node], found: list[dict]) -> list[tuple[Node, dict]]:
