@@ -14,6 +14,7 @@ WITHOUT_RAY = ("import sys; sys.modules['ray'] = None  # as if the [cluster] ext
                "from pymace.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
+@pytest.mark.cluster
 def test_dataset_on_three_nodes_gives_the_single_process_numbers(ray_cluster, classifier, photos, storage):
     address, env = ray_cluster
     _, model = classifier
@@ -43,6 +44,7 @@ def fleet(address, env, model, *options):
     return r, {b["device"].split("-")[0]: b for b in r["builds"]}
 
 
+@pytest.mark.cluster
 def test_fleet_merges_two_device_classes_into_one_file_each_node_starts_warm_from(ray_cluster, classifier, tmp_path):
     address, env = ray_cluster
     _, model = classifier
