@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=60.0,
                    help="seconds of tuning: variants (their builds included), then local sizes (default 60); "
                         "run again to continue")
+    p.add_argument("--runs", type=int, default=7, metavar="N",
+                   help="then N runs each of the tuned and the default plan, alternating: tuned choices that are "
+                        "not faster go back to the default (default 7; 0: no such check)")
     _common(p)
 
     _add_measuring_commands(sub)
@@ -329,7 +332,8 @@ def cmd_tune(a) -> int:
     from .tools import tune_report
 
     result = tuner.tune(a.model, device=a.device, data_type=a.data_type, budget=a.budget,
-                        storage_dir=a.storage_dir, progress=None if a.json else _progress_callback())
+                        storage_dir=a.storage_dir, progress=None if a.json else _progress_callback(),
+                        runs=max(0, a.runs))
     _print_json(result) if a.json else _console().print(tune_report.render_text(result))
     if not result["saved"]:  # what was measured is lost: a script must not take this run for a success
         print(f"pymace: error: the tuning file {result['tuning_file']} was not saved: {result['save_warning']}",
