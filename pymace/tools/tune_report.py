@@ -56,8 +56,10 @@ def _proof(proof: dict) -> list:
     for name, what in (("end_to_end", "as tuned"), ("final", "as kept")):
         e = proof.get(name)
         if e and (name == "end_to_end" or proof["refused"]):
-            lines.append(f"end to end {what}, median of {proof['runs']} runs: default {e['default_us']:.0f} µs, "
-                         f"tuned {e['tuned_us']:.0f} µs ({_gain(e['default_us'], e['tuned_us'])})")
+            d, t = e.get("default_runs_us") or [0], e.get("tuned_runs_us") or [0]
+            lines.append(f"end to end {what}, median of {proof['runs']} runs: default {e['default_us']:.0f} µs "
+                         f"({min(d):.0f}–{max(d):.0f}), tuned {e['tuned_us']:.0f} µs ({min(t):.0f}–{max(t):.0f}): "
+                         f"{_gain(e['default_us'], e['tuned_us'])}")
     lines.append(proof["verdict"])
     return [*out, Text("\n".join(lines))]
 

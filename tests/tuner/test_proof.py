@@ -148,3 +148,17 @@ def test_tune_keeps_only_what_its_measurement_found_faster(tmp_path):
     console = Console(width=160, record=True)
     console.print(tune_report.render_text(result))
     assert p["verdict"] in console.export_text()
+
+
+def test_end_to_end_needs_a_clear_loss_or_win():
+    """A whole run's host time is noisy: the median alone does not decide, most turns must agree."""
+    def e(default, tuned):
+        return {"default_us": sorted(default)[len(default) // 2], "tuned_us": sorted(tuned)[len(tuned) // 2],
+                "default_runs_us": default, "tuned_runs_us": tuned}
+
+    mixed = e([10, 10, 10, 10, 30, 30, 30], [12, 12, 12, 12, 25, 25, 25])  # median 20% slower, 4 of 7 turns
+    assert not proof.clearly(mixed, slower=True) and not proof.clearly(mixed, slower=False)
+    steady = e([10, 11, 10, 12, 10, 11, 30], [13, 14, 13, 15, 13, 14, 20])  # slower in 6 of 7 turns
+    assert proof.clearly(steady, slower=True) and not proof.clearly(steady, slower=False)
+    assert proof.clearly(e([13, 14, 13, 15, 13, 14, 20], [10, 11, 10, 12, 10, 11, 30]), slower=False)
+    assert not proof.clearly(e([10] * 7, [10.2] * 7), slower=True)  # within MIN_GAIN
