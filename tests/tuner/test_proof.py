@@ -162,3 +162,23 @@ def test_end_to_end_needs_a_clear_loss_or_win():
     assert proof.clearly(steady, slower=True) and not proof.clearly(steady, slower=False)
     assert proof.clearly(e([13, 14, 13, 15, 13, 14, 20], [10, 11, 10, 12, 10, 11, 30]), slower=False)
     assert not proof.clearly(e([10] * 7, [10.2] * 7), slower=True)  # within MIN_GAIN
+
+
+@needs_device
+def test_the_command_runs_the_check_unless_told_not_to(tmp_path, capsys):
+    import json
+
+    from pymace.cli import main
+    from pymace.ir import pmace_file
+    from tests.tuner.common import DEVICES
+
+    graph, _ = chain_graph()
+    model = tmp_path / "chain.pmace"
+    pmace_file.save(graph, str(model))
+    storage = tmp_path / "storage"
+    argv = ["tune", str(model), "--budget", "30", "--storage-dir", str(storage), "--device", DEVICES[0].selector]
+    assert main([*argv, "--runs", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["proof"]["end_to_end"] is None  # measured nothing
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "tuned against default" in text or "nothing tuned differs from the default" in text

@@ -196,7 +196,8 @@ def prove(b: Bench, runs: int = RUNS, timer: TimeRun = time_run) -> dict:
     base = {"runs": runs, "layers": [], "end_to_end": None, "final": None, "kept": [], "refused": [],
             "output_rel_err": None}
     if not groups or runs <= 0:
-        return {**base, "verdict": "nothing tuned differs from the default" if not groups else "not measured"}
+        return {**base, "verdict": "nothing tuned differs from the default" if not groups else
+                "the tuned plan was not checked against the default (no runs asked for)"}
     feeds = feeds_for(b.graph)
     error = _warm_up(default, tuned, feeds)
     sides = side_by_side(b, default, tuned, feeds, runs, timer)
