@@ -105,6 +105,30 @@ def _export_driver_cache(driver: str, out: Path) -> dict:
     return {"driver": driver, "files": len(files), "bytes": sum(p.stat().st_size for p in files)}
 
 
+def command(a, print_json) -> int:
+    """`pymace cache export --model M DIR` and `pymace cache import DIR` (arguments parsed by pymace/cli.py)."""
+    from .. import config
+    from . import cli_args
+    from .progress import Progress
+
+    if a.action == "import":
+        storage = a.storage_dir or config.default_storage_dir()
+        result = unpack(a.model, storage)
+        line = (f"{result['programs']} programs, {result['tuning_sections']} tuning sections, "
+                f"{result['driver_files']} driver cache files → {storage}")
+        print_json(result) if a.json else print(line)
+        return 0
+    if not a.bundle_model:
+        raise ConfigError("cache export needs --model M: the model whose caches the bundle carries")
+    with Progress(cli_args.show_progress(a)) as progress:
+        progress.task(f"building and exporting the caches {Path(a.bundle_model).name} needs")
+        manifest = export(a.bundle_model, a.model, a.device, a.data_type, a.storage_dir)
+    line = (f"bundle {a.model}: {manifest['programs']} programs, {manifest['tuning_records']} tuning records, "
+            f"driver cache {manifest['driver_cache'] or 'none'}")
+    print_json(manifest) if a.json else print(line)
+    return 0
+
+
 def unpack(bundle_dir: str, storage_dir: str) -> dict:
     """Merge the bundle in `bundle_dir` into `storage_dir`; returns what came in."""
     bundle, storage = Path(bundle_dir), Path(storage_dir)
@@ -164,4 +188,4 @@ def _copy_absent(source: Path, target: Path) -> int:
     return copied
 
 
-__all__ = ["build", "export", "unpack", "driver_of", "MANIFEST"]
+__all__ = ["build", "export", "unpack", "command", "driver_of", "MANIFEST"]
