@@ -64,10 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("cache", help="fill, export or import a storage dir's caches (programs, tuning, drivers')")
-    p.add_argument("action", choices=["build", "export", "import"],
-                   help="build MODEL: every program MODEL needs into the cache, and one run on random inputs to fill "
-                        "the drivers' caches; export --model M DIR: write a bundle of M's caches on --device; "
-                        "import DIR: merge a bundle into --storage-dir")
+    p.add_argument("action", choices=["build", "export", "import"], help="build M | export --model M DIR | import DIR")
     p.add_argument("model", metavar="MODEL|DIR")
     p.add_argument("--model", dest="bundle_model", metavar="M", help="export: the model the bundle is for")
     p.add_argument("--tune", action="store_true", help="tune first (as `pymace tune`), then build the tuned plan")
