@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="say whether the cache covers this .pmace model on --device")
     _common(p)
 
-    p = sub.add_parser("cache", help="manage the compiled-program cache")
-    p.add_argument("action", choices=["build"], help="build: compile every program MODEL needs, without running")
-    p.add_argument("model")
+    p = sub.add_parser("cache", help="fill, export or import a storage dir's caches (programs, tuning, drivers')")
+    p.add_argument("action", choices=["build", "export", "import"], help="build M | export --model M DIR | import DIR")
+    p.add_argument("model", metavar="MODEL|DIR")
+    p.add_argument("--model", dest="bundle_model", metavar="M", help="export: the model the bundle is for")
     p.add_argument("--tune", action="store_true", help="tune first (as `pymace tune`), then build the tuned plan")
     p.add_argument("--budget", type=float, default=60.0, help="with --tune: seconds of tuning per device (default 60)")
     cluster_commands.add_fleet_options(p)
@@ -201,15 +202,18 @@ def cmd_convert(a) -> int:
 
 
 def _build_cache(model: str, a) -> dict:
-    from .engine import Engine
+    from .tools import cache_bundle
 
-    engine = Engine(model, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
+    engine = cache_bundle.build(model, a.device, a.data_type, a.storage_dir)
     return engine.init_stats | {"model": model}
 
 
 def cmd_cache(a) -> int:
+    from .tools import cache_bundle
     from .tools.progress import Progress
 
+    if a.action != "build":
+        return cache_bundle.command(a, _print_json)
     if a.fleet is None and (a.fleet_resources or a.fleet_labels or a.output):
         raise ConfigError("--fleet-resources, --fleet-labels and --output go with --fleet")
     if a.fleet is not None:
@@ -239,6 +243,7 @@ def cmd_run(a) -> int:
 
     from .engine import Engine
     from .ir import pmace_file
+    from .safe_io import save_npy_atomic
 
     graph = pmace_file.load(a.model)
     feeds, _ = cli_args.feeds(a, graph)  # checked before the device is touched
@@ -254,7 +259,7 @@ def cmd_run(a) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, value in outputs.items():
             path = out_dir / (_safe_file_name(name) + ".npy")
-            np.save(path, value)
+            save_npy_atomic(path, value)  # a full disk leaves the earlier file, never half of a new one
             written[name] = {"path": str(path), "shape": list(value.shape)}
     timing = {"init_ms": round(engine.init_stats["init_seconds"] * 1e3, 3), "runs": len(times),
               "first_ms": round(times[0], 3), "median_ms": round(float(np.median(times)), 3)}
@@ -438,7 +443,7 @@ def _model_defaults(a) -> None:
         return
     unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
     if unset:
-        model = getattr(a, "model", None)
+        model = getattr(a, "model", None) if getattr(a, "action", "build") == "build" else a.bundle_model
         defaults = dict(zip(("device", "data_type"), model_defaults(pmace_file.read_metadata(model) if model else {})))
         for k in unset:
             setattr(a, k, defaults[k])

@@ -24,7 +24,7 @@ __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int
   for (int j = 0; j < k; ++j) STORE(y, base + j * inner, j == at ? 1.0f : 0.0f);
 #else
   float m = -INFINITY, s = 0.0f;
-  for (int j = 0; j < k; ++j) m = fmax(m, LOAD(x, base + j * inner));
+  for (int j = 0; j < k; ++j) m = max_nan(m, LOAD(x, base + j * inner));
   for (int j = 0; j < k; ++j) s += exp(LOAD(x, base + j * inner) - m);
   for (int j = 0; j < k; ++j) STORE(y, base + j * inner, NORMALISE(LOAD(x, base + j * inner), m, s));
 #endif
@@ -41,11 +41,11 @@ __kernel void softmax_wg(__global const store_t *x, __global store_t *y, int k, 
   const bool live = r < rows;  /* every work-item must reach the barriers */
   float m = -INFINITY;
   if (live)
-    for (int j = lid; j < k; j += WG) m = fmax(m, LOAD(x, base + j * inner));
+    for (int j = lid; j < k; j += WG) m = max_nan(m, LOAD(x, base + j * inner));
   part[lid] = m;
   barrier(CLK_LOCAL_MEM_FENCE);
   for (int s = WG / 2; s > 0; s >>= 1) {
-    if (lid < s) part[lid] = fmax(part[lid], part[lid + s]);
+    if (lid < s) part[lid] = max_nan(part[lid], part[lid + s]);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   m = part[0];

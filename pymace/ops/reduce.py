@@ -27,6 +27,7 @@ WG_MAX_ROWS = 4096  # with this many rows the serial kernel already fills the de
 
 
 def norm_axes(rank: int, axes, noop_with_empty_axes=0) -> tuple[int, ...]:
+    """The reduced axes, sorted; ConvertError for an axis out of range or given twice."""
     if axes is None or len(axes) == 0:
         return () if noop_with_empty_axes else tuple(range(rank))
     bad = [int(a) for a in axes if not -max(rank, 1) <= int(a) < max(rank, 1)]

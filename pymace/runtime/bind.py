@@ -124,6 +124,7 @@ class Prepared:
 
     def __init__(self, plan: LaunchPlan, context, device: DeviceInfo, programs: ProgramBuilder, weights: Weights):
         self.plan, self.context, self.device, self.weights = plan, context, device, weights
+        programs.build_all((launch.spec.program, launch.options) for launch in plan.launches)
         self._settled = [self._settle(launch, programs) for launch in plan.launches]
         self._spare_kernels = True  # the kernels made while settling are still unbound
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import DeviceError
 from ..ops.base import DeviceTraits
+from . import driver_caches
 from .identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,16 @@ def _probe(info: DeviceInfo) -> None:
 _DEVICES: list[DeviceInfo] | None = None
 
 
-def list_devices(probe: bool = True) -> list[DeviceInfo]:
-    """Every OpenCL device of every platform, probed once per process."""
+def list_devices(probe: bool = True, storage_dir: str | None = None) -> list[DeviceInfo]:
+    """Every OpenCL device of every platform, probed once per process. The first call initialises the OpenCL
+    platform: just before, the drivers' caches are pointed at `storage_dir` (default: the default storage dir)
+    where the user has not placed them (runtime/driver_caches.py)."""
     global _DEVICES
     if _DEVICES is not None:
         return _DEVICES
+    from ..config import default_storage_dir
+
+    driver_caches.point_driver_caches(storage_dir or default_storage_dir())
     found, passed = [], _load_probe_memo()
     try:
         platforms = cl.get_platforms()
@@ -205,9 +211,10 @@ def default_device(devices: list[DeviceInfo]) -> DeviceInfo | None:
     return (nvidia or gpus or usable or [None])[0]
 
 
-def select(spec: str = "auto") -> DeviceInfo:
-    """Resolve a --device selector: auto | cpu | gpu | P:D (platform and device indices)."""
-    devices = list_devices()
+def select(spec: str = "auto", storage_dir: str | None = None) -> DeviceInfo:
+    """Resolve a --device selector: auto | cpu | gpu | P:D (platform and device indices); `storage_dir`: where
+    the drivers' caches go if this call is the process's first look at OpenCL (list_devices)."""
+    devices = list_devices(storage_dir=storage_dir)
     usable = [d for d in devices if d.usable]
     if not devices:
         raise DeviceError("no OpenCL device found (install Debian's pocl-opencl-icd, or a GPU driver)")

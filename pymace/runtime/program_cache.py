@@ -248,6 +248,16 @@ class ProgramCache:
             self._entries[entry.key] = entry
             self._new[entry.slot] = entry
 
+    def entries(self) -> dict[tuple, Entry]:
+        """Every entry read from the file or stored since, by key (device, program, source hash, options)."""
+        return dict(self._entries)
+
+    def add_entries(self, entries: Iterable[Entry]) -> None:
+        """Entries, of any device, to merge into the file at the next save (`pymace cache export/import`)."""
+        for entry in entries:
+            self._entries[entry.key] = entry
+            self._new[entry.slot] = entry
+
     def save(self) -> bool:
         """Merge new entries into the file on disk. False, with one warning, when that fails; never raises."""
         if not self._new and not self._rewrite:

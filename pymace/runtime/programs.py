@@ -2,7 +2,9 @@
 
 Source text and build options are data: a program is `kernels/<stem>.cl` with `kernels/common.h` inlined in
 front (so the source hash covers the include) and a canonical, sorted option list. pyopencl's own binary cache is
-bypassed (we build with the low-level program object) so that pymace's cache is the only one in the path."""
+bypassed (we build with the low-level program object) so that pymace's cache is the only one in the path. The
+programs a plan needs are asked for together (`build_all`): hits load from the cache, and misses build at once,
+here and in worker processes (runtime/parallel_build.py)."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import KernelBuildError
+from . import parallel_build
 from .device import DeviceInfo, cl
 from .plan import canonical_options
 from .program_cache import program_key, source_hash
@@ -28,6 +31,11 @@ def kernel_source(stem: str) -> str:
     return f"{common}\n#line 1\n{body}"
 
 
+@cache
+def source_digest(stem: str) -> str:
+    return source_hash(kernel_source(stem))
+
+
 @dataclass
 class BuildStats:
     """What program building cost this engine: shown by Engine.init_stats, benchmark and the report."""
@@ -37,9 +45,12 @@ class BuildStats:
     build_seconds: float = 0.0  # compiling from source
     load_seconds: float = 0.0  # creating programs from cached binaries
     misses: list = field(default_factory=list)  # (program key, reason): cache misses and refused binaries
+    build_workers: int = 0  # worker processes that built misses beside this one (runtime/parallel_build.py)
+    built_by_workers: int = 0  # of the programs from source
 
     def as_dict(self) -> dict:
         return {"programs_from_cache": self.from_cache, "programs_from_source": self.from_source,
+                "build_workers": self.build_workers, "built_by_workers": self.built_by_workers,
                 "build_seconds": round(self.build_seconds, 4), "load_seconds": round(self.load_seconds, 4),
                 "cache_misses": [{"program": k, "reason": r} for k, r in self.misses]}
 
@@ -50,37 +61,85 @@ class ProgramBuilder:
         # The cache's own miss list, so that a binary the driver refuses is reported beside the cache's misses.
         self.stats = BuildStats(misses=cache.misses if cache is not None else [])
         self._programs: dict[tuple[str, str], cl.Program] = {}
+        self._missed: set[tuple[str, str]] = set()
 
     def get(self, stem: str, options) -> cl.Program:
         key = (stem, canonical_options(options))
         if key not in self._programs:
-            self._programs[key] = self._load_or_build(*key)
+            program = self._load_cached(*key) if key not in self._missed else None
+            self._programs[key] = program if program is not None else self._build_and_store(*key)
         return self._programs[key]
 
-    def _load_or_build(self, stem: str, options: str) -> cl.Program:
-        source = kernel_source(stem)
-        digest = source_hash(source)
-        if self.cache is not None:
-            binary = self.cache.lookup(stem, digest, options)
-            if binary is not None:
-                t = time.perf_counter()
-                try:
-                    prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
-                    self.stats.from_cache += 1
-                    self.stats.load_seconds += time.perf_counter() - t
-                    return prg
-                except cl.Error as e:  # a binary the driver refuses is a miss, never an error
-                    log.warning("cached binary of %s refused by the driver (%s); building from source", stem, e)
-                    self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
+    def build_all(self, wanted) -> None:
+        """Load or build every program of `wanted` ((stem, options) pairs) ahead of `get`: the cache's hits first,
+        then the misses at once, in this process and in worker processes (runtime/parallel_build.py). Misses
+        left (no workers, or a build that failed there) are built by `get`, one after another."""
+        keys = list(dict.fromkeys((stem, canonical_options(options)) for stem, options in wanted))
+        misses = []
+        for key in (k for k in keys if k not in self._programs):
+            program = self._load_cached(*key)
+            if program is None:
+                misses.append(key)
+                self._missed.add(key)  # `get` does not ask the cache again
+            else:
+                self._programs[key] = program
+        workers = parallel_build.worker_count(len(misses))
+        if not workers:
+            return
         t = time.perf_counter()
-        prg = self._build_from_source(stem, source, options)
+        jobs = [(key, kernel_source(key[0]), key[1]) for key in misses]
+        built, by_workers = parallel_build.build_all(jobs, self._build_here, self._from_binary, self.device,
+                                                     workers)
+        for (stem, options), found in built.items():
+            if found is not None:
+                self._programs[stem, options], binary = found
+                self._store(stem, options, binary)
+                self.stats.from_source += 1
+        self.stats.build_seconds += time.perf_counter() - t
+        self.stats.build_workers = workers
+        self.stats.built_by_workers += len(by_workers)
+
+    def _load_cached(self, stem: str, options: str) -> cl.Program | None:
+        """The program from the cache's binary; None on a miss or a binary the driver refuses."""
+        if self.cache is None:
+            return None
+        binary = self.cache.lookup(stem, source_digest(stem), options)
+        if binary is None:
+            return None
+        t = time.perf_counter()
+        try:
+            prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
+        except cl.Error as e:  # a binary the driver refuses is a miss, never an error
+            log.warning("cached binary of %s refused by the driver (%s); building from source", stem, e)
+            self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
+            return None
+        self.stats.from_cache += 1
+        self.stats.load_seconds += time.perf_counter() - t
+        return prg
+
+    def _build_and_store(self, stem: str, options: str) -> cl.Program:
+        t = time.perf_counter()
+        prg = self._build_from_source(stem, kernel_source(stem), options)
         self.stats.from_source += 1
         self.stats.build_seconds += time.perf_counter() - t
-        if self.cache is not None:
-            binaries = prg.get_info(cl.program_info.BINARIES)
-            if binaries and binaries[0]:
-                self.cache.store(stem, digest, options, bytes(binaries[0]))
+        self._store(stem, options, _binary(prg))
         return prg
+
+    def _build_here(self, key: tuple[str, str]):
+        """A miss built in this process for build_all: (program, binary), or None when the build failed."""
+        try:
+            prg = self._build_from_source(key[0], kernel_source(key[0]), key[1])
+        except KernelBuildError:  # `get` builds it again and raises the error with the driver's log
+            return None
+        return prg, _binary(prg)
+
+    def _from_binary(self, key: tuple[str, str], binary: bytes):
+        """A worker's binary made a program of this context (build_all): (program, binary)."""
+        return cl.Program(self.context, [self.device.cl_device], [binary]).build(key[1]), binary
+
+    def _store(self, stem: str, options: str, binary: bytes | None) -> None:
+        if self.cache is not None and binary:
+            self.cache.store(stem, source_digest(stem), options, binary)
 
     def _build_from_source(self, stem: str, source: str, options: str) -> cl.Program:
         low = cl._cl._Program(self.context, source)  # low-level: no pyopencl binary cache
@@ -101,3 +160,8 @@ class ProgramBuilder:
     def save_cache(self) -> None:
         if self.cache is not None:
             self.cache.save()
+
+
+def _binary(prg: cl.Program) -> bytes | None:
+    binaries = prg.get_info(cl.program_info.BINARIES)
+    return bytes(binaries[0]) if binaries and binaries[0] else None

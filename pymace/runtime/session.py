@@ -52,7 +52,7 @@ class Session:
     def open(cls, device: str | DeviceInfo, storage_dir: str, use_cache: bool = True, use_tuning: bool = True,
              profile: bool = False) -> Session:
         """`device`: a selector (auto | cpu | gpu | P:D) or a DeviceInfo already selected."""
-        info = devices.select(device) if isinstance(device, str) else device
+        info = devices.select(device, str(storage_dir)) if isinstance(device, str) else device
         return cls(info, storage_dir, use_cache, use_tuning, profile)
 
     @property
