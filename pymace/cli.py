@@ -219,6 +219,7 @@ def cmd_run(a) -> int:
 
     from .engine import Engine
     from .ir import pmace_file
+    from .safe_io import save_npy_atomic
 
     graph = pmace_file.load(a.model)
     feeds, _ = cli_args.feeds(a, graph)  # checked before the device is touched
@@ -234,7 +235,7 @@ def cmd_run(a) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, value in outputs.items():
             path = out_dir / (_safe_file_name(name) + ".npy")
-            np.save(path, value)
+            save_npy_atomic(path, value)  # a full disk leaves the earlier file, never half of a new one
             written[name] = {"path": str(path), "shape": list(value.shape)}
     timing = {"init_ms": round(engine.init_stats["init_seconds"] * 1e3, 3), "runs": len(times),
               "first_ms": round(times[0], 3), "median_ms": round(float(np.median(times)), 3)}

@@ -11,10 +11,28 @@ class Config:
     debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
     pyopencl_enqueue: bool  # PYMACE_PYOPENCL_ENQUEUE=1: enqueue through pyopencl, not the ctypes fast path
     no_device_fusion: bool  # PYMACE_NO_DEVICE_FUSION=1: plans run the model's nodes as converted (benchmarks)
+    # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
+    # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
+    fold_max_bytes: int = 256 << 20
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def _bytes(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{name}={value[:40]!r}: expected a number of bytes")
+    return n
 
 
 def load() -> Config:
@@ -24,6 +42,7 @@ def load() -> Config:
         debug=_flag("PYMACE_DEBUG"),
         pyopencl_enqueue=_flag("PYMACE_PYOPENCL_ENQUEUE"),
         no_device_fusion=_flag("PYMACE_NO_DEVICE_FUSION"),
+        fold_max_bytes=_bytes("PYMACE_FOLD_MAX_BYTES", 256 << 20),
     )
 
 

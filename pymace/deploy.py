@@ -5,12 +5,14 @@ key and its line, and an unknown key — usually a typo — stops the run instea
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from .errors import ConfigError, PymaceError
+from .safe_io import read_text_bounded
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ BUILD_ONLY_KEYS = ("target_abis", "target_socs", "model_graph_format", "model_da
                    "input_ranges", "validation_inputs_data", "cl_mem_type", "opencl_binary_paths",
                    "opencl_parameter_path")
 _INT_TAG = "tag:yaml.org,2002:int"  # an unquoted integer (a quoted "4" is a one-dimensional shape)
+MAX_YAML_BYTES = 4 << 20
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 @dataclass
@@ -79,7 +83,11 @@ class _Reader:
             raise self.fail(node, f"{what} must be a mapping")
         out: dict[str, tuple] = {}
         for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise self.fail(k, f"a key of {what} is not a plain name")
             key = str(k.value)
+            if "\0" in key:
+                raise self.fail(k, f"a key of {what} holds a NUL character")
             if allowed is not None and key not in allowed:
                 self._set_aside(k, key, what, allowed)
                 continue
@@ -112,6 +120,8 @@ class _Reader:
     def scalar(self, node: yaml.Node, key: str) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, f"{key} must be a single value")
+        if "\0" in str(node.value):  # a "\0" escape: no path or name may hold a NUL
+            raise self.fail(node, f"{key} holds a NUL character")
         return str(node.value)
 
     def choice(self, node: yaml.Node, key: str, choices: tuple[str, ...]) -> str:
@@ -154,11 +164,15 @@ def load_config(path: str | Path) -> DeployConfig:
     """Parse and check a deployment YAML; paths in it are relative to the YAML file."""
     path = Path(path)
     try:
-        root = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
+        root = yaml.compose(read_text_bounded(path, MAX_YAML_BYTES), Loader=yaml.SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a deployment file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -170,7 +184,7 @@ def load_config(path: str | Path) -> DeployConfig:
     if "models" not in top:
         r.report_set_aside()  # a misspelt `models` is named with the other unknown keys
         raise ConfigError(f"{path}: no `models:` section")
-    models = {name: _model(r, path.parent, name, k, v)
+    models = {_model_name(r, name, k): _model(r, path.parent, name, k, v)
               for name, (k, v) in r.mapping(top["models"][1], "models", None).items()}
     if not models:
         raise r.fail(top["models"][0], "models is empty")
@@ -178,6 +192,15 @@ def load_config(path: str | Path) -> DeployConfig:
     storage = path.parent / r.scalar(top["storage_dir"][1], "storage_dir") if "storage_dir" in top else None
     r.report_set_aside()
     return DeployConfig(path, library, models, storage)
+
+
+def _model_name(r: _Reader, name: str, key_node) -> str:
+    """A model's name becomes the file `<out>/<name>.pmace`: letters, digits, `_`, `.`, `-`, not starting with a
+    dot, so that it can name no other folder (`../x`, `/abs/x`) and no hidden file."""
+    if not MODEL_NAME.fullmatch(name):
+        raise r.fail(key_node, f"model name {name[:60]!r}: use letters, digits, '_', '.' and '-', not starting "
+                               "with '.'")
+    return name
 
 
 def _model(r: _Reader, base: Path, name: str, key_node, node) -> ModelConfig:
@@ -257,7 +280,7 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
     for m in config.models.values():
         check_model_file(m)
         meta = {"library_name": config.library_name, "model_name": m.name, "runtime": m.runtime,
-                "storage_dir": str(config.storage_dir.resolve()) if config.storage_dir else None,
+                **_storage_metadata(config.storage_dir),
                 "data_type": m.data_type, "limit_opencl_kernel_time": m.limit_opencl_kernel_time,
                 "validation_threshold": m.validation_threshold,
                 "input_data_formats": {n: f for sg in m.subgraphs
@@ -274,6 +297,17 @@ def convert_config(path: str | Path, out_dir: str | Path | None = None) -> list[
         log.info("model %s → %s (%d nodes)", m.name, target, len(graph.nodes))
         written.append(target)
     return written
+
+
+def _storage_metadata(storage_dir: Path | None) -> dict:
+    """The YAML's storage_dir as the model records it, with this user's tag (pymace/trust.py): only this user's
+    own conversions can choose where caches are loaded from."""
+    if storage_dir is None:
+        return {"storage_dir": None}
+    from .trust import storage_dir_tag
+
+    path = str(storage_dir.resolve())
+    return {"storage_dir": path, "storage_dir_tag": storage_dir_tag(path)}
 
 
 def _check_output_shapes(graph, m: ModelConfig) -> None:

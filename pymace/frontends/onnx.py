@@ -21,10 +21,12 @@ from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops import geometry
 from ..ops.base import TensorInfo
-from ..passes.fold_constants import evaluate, foldable
+from ..passes.fold_constants import evaluate, foldable, too_big
+from ..safe_io import read_bounded, shorten
 
 log = logging.getLogger(__name__)
 
+MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message; larger models keep weights as external data
 # Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
@@ -44,11 +46,11 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
         return src, {"source_file": None, "source_sha256": hashlib.sha256(data).hexdigest()}
     path = Path(src)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_ONNX_BYTES)
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file") from None
     except OSError as e:
-        raise ModelError(f"{path}: cannot read ({e.strerror})") from None
+        raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
@@ -56,11 +58,15 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
         raise ModelError(f"{path}: not a readable ONNX model, truncated or corrupt ({type(e).__name__})") from None
     if not model.HasField("graph") or not model.graph.output:
         raise ModelError(f"{path}: not an ONNX model (no graph outputs)")
+    g = model.graph
+    if not all(isinstance(t.name, str) for t in (*g.input, *g.output, *g.initializer)):
+        raise ModelError(f"{path}: tensor names that are not UTF-8 text")  # protobuf hands them back as bytes
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
-        except OSError as e:
-            raise ModelError(f"{path}: external weight data missing ({e})") from None
+        except Exception as e:  # onnx raises OSError, ValueError or ValidationError for bad locations/offsets
+            raise ModelError(shorten(f"{path}: external weight data cannot be read ({type(e).__name__}: {e})")) \
+                from None
     return model, {"source_file": str(path), "source_sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -86,7 +92,12 @@ class _Importer:
         self._add_inputs(g.input)
         for index, proto in enumerate(_toposort(g, set(self.infos))):
             node = _NodeView(proto, index, self.names)
-            IMPORTERS.get(node.op_type, _generic)(self, node)
+            try:
+                IMPORTERS.get(node.op_type, _generic)(self, node)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
+                # a missing or malformed attribute or input (MaxPool without kernel_shape, Cast without `to`)
+                raise ConvertError(shorten(f"node {node.name!r} ({node.op_type}): malformed attributes or inputs "
+                                           f"({type(e).__name__}: {e})")) from e
         for name in self.graph.outputs:
             if name not in self.infos:
                 raise ModelError(f"graph output {name!r} is never produced")
@@ -136,7 +147,7 @@ class _Importer:
         for i in inputs:
             if i and i not in self.infos:
                 raise ModelError(f"node {name!r} ({op_type}) reads undefined tensor {i!r}")
-        if foldable(node, lambda n: self.infos[n].value is not None):
+        if foldable(node, lambda n: self.infos[n].value is not None) and too_big(node, self.infos) is None:
             values = {i: self.infos[i].value for i in inputs if i}
             for out, value in zip(outputs, evaluate(node, values)):
                 if out:
@@ -162,6 +173,8 @@ class _NodeView:
     def __init__(self, proto: onnx.NodeProto, index: int, taken: set[str]):
         self.op_type = proto.op_type
         self.inputs, self.outputs = list(proto.input), list(proto.output)
+        if not all(isinstance(t, str) for t in self.inputs + self.outputs + [self.op_type, proto.name]):
+            raise ModelError(f"node {index} has names that are not UTF-8 text")  # protobuf hands them back as bytes
         name = proto.name or f"{proto.op_type}_{index}"
         self.name = name if name not in taken else f"{name}_{index}"
         taken.add(self.name)
@@ -189,9 +202,12 @@ def _attr_value(a: onnx.AttributeProto, node_name: str):
 
 def _array(t: onnx.TensorProto) -> np.ndarray:
     try:
-        return numpy_helper.to_array(t).copy()
+        value = numpy_helper.to_array(t).copy()
     except Exception as e:
-        raise ModelError(f"tensor {t.name!r} cannot be read ({type(e).__name__}: {e})") from None
+        raise ModelError(shorten(f"tensor {t.name!r} cannot be read ({type(e).__name__}: {e})")) from None
+    if value.dtype.kind not in "biuf":
+        raise ConvertError(f"tensor {t.name!r} holds {value.dtype} values (strings, complex): pymace handles numbers")
+    return value
 
 
 def _elem_dtype(elem_type: int) -> str:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
+from ..safe_io import read_bounded
 
+MAX_FILE_BYTES = 8 << 30  # the file is read whole (a FIFO or /dev/zero is refused before that)
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
 # torch storage class -> element dtype (little-endian). Anything else (quantised, bfloat16, …) is refused.
@@ -95,8 +97,7 @@ class _Unpickler(pickle.Unpickler):
 def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a legacy-format torch state dict into {name: array}. Any problem is a ModelError."""
     try:
-        with open(path, "rb") as f:
-            buf = f.read()
+        buf = read_bounded(path, MAX_FILE_BYTES)
     except OSError as e:
         raise ModelError(f"cannot read {path}: {e.strerror}") from None
     if buf[:2] == b"PK":
@@ -170,5 +171,11 @@ def _materialise(name, t, storages: dict[str, _Storage]) -> np.ndarray:
         raise ModelError(f"tensor {name}: size {size} stride {stride} reaches past its storage")
     if not all(size):
         return np.zeros(size, data.dtype)
+    # A view may not repeat storage elements: a zero stride (or overlapping ones) would let a few bytes of storage
+    # expand into gigabytes when the tensor is copied out. State dicts hold plain (contiguous or permuted) tensors.
+    if any(st == 0 and n > 1 for n, st in zip(size, stride, strict=True)) or \
+            int(np.prod(size, dtype=object)) > data.size - offset:
+        raise ModelError(f"tensor {name}: size {size} stride {stride} repeats elements of its storage "
+                         f"({data.size} elements)")
     view = np.lib.stride_tricks.as_strided(data[offset:], size, [st * data.itemsize for st in stride])
     return np.array(view, dtype=data.dtype.newbyteorder("="))  # own, writable, native-order copy

@@ -106,7 +106,7 @@ def topological_order(nodes, ready, what: str, io=lambda n: (n.inputs, n.outputs
             else:
                 rest.append(n)
         if len(rest) == len(pending):
-            missing = sorted({i for n in rest for i in io(n)[0] if i not in ready})
+            missing = sorted({i for n in rest for i in io(n)[0] if i not in ready}, key=str)
             raise ModelError(f"{what} has a cycle or reads undefined tensors: {missing[:8]}")
         pending = rest
     return ordered

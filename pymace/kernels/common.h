@@ -19,16 +19,22 @@ typedef float store_t;
 #define ACT 0
 #endif
 
+/* NaN in, NaN out, as in ONNX and NumPy (np.maximum, np.clip): fmax/fmin/clamp return the other operand when one is
+ * NaN, which would turn a NaN the model produced into a plausible number. These compare so that a NaN falls
+ * through to the result. max_nan(-INFINITY, v) is v for every v, so it also starts a running maximum. */
+inline float max_nan(float a, float b) { return (a > b || isnan(a)) ? a : b; }
+inline float clip_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
 /* `slope` is the PRelu slope of channel `c` (ignored by other activations). */
 inline float activate(float x, float slope) {
 #if ACT == 1
-  return fmax(x, 0.0f);
+  return x < 0.0f ? 0.0f : x;
 #elif ACT == 2
-  return fmin(fmax(x, ACT_A), ACT_B);
+  return clip_nan(x, ACT_A, ACT_B);
 #elif ACT == 3
-  return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+  return x * clip_nan(x / 6.0f + 0.5f, 0.0f, 1.0f);
 #elif ACT == 4
-  return clamp(ACT_A * x + ACT_B, 0.0f, 1.0f);
+  return clip_nan(ACT_A * x + ACT_B, 0.0f, 1.0f);
 #elif ACT == 5
   return 1.0f / (1.0f + exp(-x));
 #elif ACT == 6

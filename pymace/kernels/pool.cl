@@ -15,7 +15,7 @@ __kernel void pool2d(__global const store_t *x, __global store_t *y, int h, int 
       const int ix = x0 + kx * DW;
       if (ix < 0 || ix >= w) continue;
       const float v = LOAD(x, base + iy * w + ix);
-      acc = MODE_MAX ? fmax(acc, v) : acc + v;
+      acc = MODE_MAX ? max_nan(acc, v) : acc + v;
       ++count;
     }
   }

@@ -8,7 +8,7 @@ __kernel void quantize_linear(__global const store_t *x, __global store_t *q, __
   if (i >= n) return;
   const int c = channels > 1 ? (i / inner) % channels : 0;
   const float v = rint(LOAD(x, i) / as_float(table[c])) + (float)table[channels + c];  /* rint: half to even */
-  STORE(q, i, clamp(v, QMIN, QMAX));
+  STORE(q, i, isnan(v) ? QMIN : clamp(v, QMIN, QMAX)); /* NaN: the lowest value, as onnxruntime gives */
 }
 #endif
 

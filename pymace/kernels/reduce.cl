@@ -2,7 +2,7 @@
  * `rows` = outer * inner outputs. Accumulation is in float whatever the storage type. */
 #if OP_MAX
 #define INIT (-INFINITY)
-#define ACC(a, v) fmax(a, v)
+#define ACC(a, v) max_nan(a, v)
 #define FINISH(a, k) (a)
 #else
 #define INIT 0.0f

@@ -8,7 +8,7 @@ __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int
   if (r >= rows) return;
   const int base = (r / inner) * k * inner + r % inner;
   float m = -INFINITY, s = 0.0f;
-  for (int j = 0; j < k; ++j) m = fmax(m, LOAD(x, base + j * inner));
+  for (int j = 0; j < k; ++j) m = max_nan(m, LOAD(x, base + j * inner));
   for (int j = 0; j < k; ++j) s += exp(LOAD(x, base + j * inner) - m);
   const float inv = 1.0f / s;
   for (int j = 0; j < k; ++j) STORE(y, base + j * inner, exp(LOAD(x, base + j * inner) - m) * inv);
@@ -25,11 +25,11 @@ __kernel void softmax_wg(__global const store_t *x, __global store_t *y, int k, 
   const bool live = r < rows;  /* every work-item must reach the barriers */
   float m = -INFINITY;
   if (live)
-    for (int j = lid; j < k; j += WG) m = fmax(m, LOAD(x, base + j * inner));
+    for (int j = lid; j < k; j += WG) m = max_nan(m, LOAD(x, base + j * inner));
   part[lid] = m;
   barrier(CLK_LOCAL_MEM_FENCE);
   for (int s = WG / 2; s > 0; s >>= 1) {
-    if (lid < s) part[lid] = fmax(part[lid], part[lid + s]);
+    if (lid < s) part[lid] = max_nan(part[lid], part[lid + s]);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   m = part[0];

@@ -49,17 +49,28 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
     raise ValueError(f"unknown fused activation {activation!r}")
 
 
+def c_float(value) -> str:
+    """`value` as an OpenCL C float literal for a -D option: inf and NaN as the C macros (`inff` is no literal)."""
+    v = float(value)
+    if np.isnan(v):
+        return "NAN"
+    if np.isinf(v):
+        return "INFINITY" if v > 0 else "(-INFINITY)"
+    return f"{v!r}f"
+
+
 def build_options(activation: str | None, params=()) -> tuple[str, ...]:
     """-D options selecting `activate()` in kernels/common.h. Parameters are baked into the program so the hot
     loop passes no extra arguments; each distinct value gives its own program (as MACE does)."""
     p = list(params or ())
     opts = [f"-DACT={CODES[activation]}"]
     if activation == "Clip":
-        lo, hi = clip_bounds(p)
-        opts += [f"-DACT_A={-3.4e38 if lo is None else lo!r}f", f"-DACT_B={3.4e38 if hi is None else hi!r}f"]
+        lo, hi = clip_bounds(p)  # unbounded: inf stays inf, as in ONNX
+        opts += [f"-DACT_A={c_float(-np.inf if lo is None else lo)}",
+                 f"-DACT_B={c_float(np.inf if hi is None else hi)}"]
     elif activation == "HardSigmoid":
         alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
-        opts += [f"-DACT_A={float(alpha)!r}f", f"-DACT_B={float(beta)!r}f"]
+        opts += [f"-DACT_A={c_float(alpha)}", f"-DACT_B={c_float(beta)}"]
     elif activation == "LeakyRelu":
-        opts += [f"-DACT_A={float(p[0] if p else 0.01)!r}f"]
+        opts += [f"-DACT_A={c_float(p[0] if p else 0.01)}"]
     return tuple(opts)

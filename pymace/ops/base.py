@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConvertError
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -115,3 +117,22 @@ class LaunchContext:
 
 def ints(values) -> list[int]:
     return [int(v) for v in values]
+
+
+def check_axis(axis, rank: int, op: str, what: str = "axis", extra: int = 0) -> int:
+    """`axis` normalised to [0, rank + extra), ONNX's negative axes counted from the end; ConvertError unless it
+    is an integer in [-(rank + extra), rank + extra)."""
+    n = rank + extra
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -n <= axis < n:
+        raise ConvertError(f"{op} {what} {str(axis)[:40]} is out of range for rank {rank}")
+    return int(axis) % n if n else 0
+
+
+def check_ints(values, op: str, what: str) -> list[int]:
+    """`values` as a list of ints; ConvertError unless it is a list of integers."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ConvertError(f"{op} {what} {str(values)[:40]} is not a list of integers")
+    out = list(values)
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in out):
+        raise ConvertError(f"{op} {what} {str(out)[:60]} is not a list of integers")
+    return [int(v) for v in out]

@@ -12,7 +12,16 @@ from .base import Case, Const, TensorInfo
 OP_TYPES = ("BatchNormalization",)
 
 
-def infer(x: TensorInfo, *params, _op_type="BatchNormalization", **_):
+def infer(x: TensorInfo, *params, _op_type="BatchNormalization", activation=None, **_):
+    """y has x's shape; scale, B, mean and var are one value per channel (axis 1), a PRelu slope 1 or C."""
+    if len(x.shape) < 2:
+        raise ConvertError(f"BatchNormalization of a rank-{len(x.shape)} input (N, C, ... expected)")
+    c = x.shape[1]
+    if len(params) < 4 or any(p is None or tuple(p.shape) != (c,) for p in params[:4]):
+        got = [list(p.shape) if p is not None else None for p in params[:4]]
+        raise ConvertError(f"BatchNormalization of {list(x.shape)}: scale, B, mean, var must each be [{c}], not {got}")
+    if activation == "PRelu" and (len(params) < 5 or int(np.prod(params[-1].shape)) not in (1, c)):
+        raise ConvertError(f"BatchNormalization's fused PRelu slope must hold 1 or {c} values")
     return [(x.shape, "float32")]
 
 

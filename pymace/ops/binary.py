@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConvertError
 from .activation import build_options
 from .activation import reference as activation_reference
 from .base import Case, Const, TensorInfo
@@ -17,8 +18,32 @@ OP_TYPES = ("Add", "Sub", "Mul", "Div")
 OP_CODES = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3, None: 4}  # None: pass operand a through (PRelu)
 
 
-def infer(a: TensorInfo, b: TensorInfo, *slope, _op_type=None, **attrs):
-    return [(tuple(np.broadcast_shapes(a.shape, b.shape)), a.dtype)]
+def broadcast(op: str, *shapes) -> tuple[int, ...]:
+    """NumPy's (= ONNX's multidirectional) broadcast of `shapes`; ConvertError naming them when they do not."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ConvertError(f"{op}: shapes {[list(s) for s in shapes]} do not broadcast") from None
+
+
+def check_slope(op: str, out_shape, slope) -> None:
+    """A fused PRelu's slope (the node's last input) broadcasts per channel onto the output."""
+    if slope is None:
+        raise ConvertError(f"{op}: a fused PRelu needs its slope as the last input")
+    shape = slope_shape(int(np.prod(slope.shape)), len(out_shape))
+    if broadcast(op, out_shape, shape) != tuple(out_shape):
+        raise ConvertError(f"{op}: PRelu slope {list(slope.shape)} does not fit the output {list(out_shape)}")
+
+
+def infer(a: TensorInfo, b: TensorInfo, *slope, _op_type=None, activation=None, **attrs):
+    if a is None or b is None:
+        raise ConvertError(f"{_op_type} needs two inputs")
+    if np.dtype(a.dtype) != np.dtype(b.dtype):
+        raise ConvertError(f"{_op_type} of {a.dtype} and {b.dtype}: ONNX gives both inputs one type")
+    out = broadcast(_op_type, a.shape, b.shape)
+    if activation == "PRelu":
+        check_slope(_op_type, out, slope[-1] if slope else None)
+    return [(out, a.dtype)]
 
 
 def reference(a, b, *slope, _op_type="Add", activation=None, activation_params=(), **attrs):

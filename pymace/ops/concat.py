@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, TensorInfo
+from ..errors import ConvertError
+from .base import Case, TensorInfo, check_axis
 
 OP_TYPES = ("Concat",)
 
 
 def infer(*ins: TensorInfo, axis: int, _op_type: str = "Concat", **_) -> list:
+    if not ins or any(t is None for t in ins):
+        raise ConvertError("Concat needs every input")
     shape = list(ins[0].shape)
-    axis %= len(shape)
+    axis = check_axis(axis, len(shape), "Concat")
+    for t in ins[1:]:
+        if len(t.shape) != len(shape) or any(a != b for k, (a, b) in enumerate(zip(t.shape, shape)) if k != axis):
+            raise ConvertError(f"Concat inputs {[list(t.shape) for t in ins][:8]} differ off axis {axis}")
+        if t.dtype != ins[0].dtype:
+            raise ConvertError(f"Concat inputs of dtypes {ins[0].dtype} and {t.dtype}")
     shape[axis] = sum(t.shape[axis] for t in ins)
     return [(tuple(shape), ins[0].dtype)]
 

@@ -5,25 +5,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, Const, TensorInfo, ints
+from ..errors import ConvertError
+from .base import Case, Const, TensorInfo, check_axis, check_ints
 
 OP_TYPES = ("Pad",)
 MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}
 
 
 def _pads(rank: int, pads, axes=None) -> tuple[list[int], list[int]]:
-    """Begin and end pads of every axis."""
-    pads = ints(pads)
-    axes = [a % rank for a in ints(axes)] if axes is not None else list(range(rank))
+    """Begin and end pads of every axis (negative: crop, as ONNX allows)."""
+    pads = check_ints(pads, "Pad", "pads")
+    axes = [check_axis(a, rank, "Pad") for a in check_ints(axes, "Pad", "axes")] if axes is not None \
+        else list(range(rank))
+    if len(pads) != 2 * len(axes) or len(set(axes)) != len(axes):
+        raise ConvertError(f"Pad pads {pads[:16]} must hold a begin and an end for each of the {len(axes)} axes")
     begin, end = [0] * rank, [0] * rank
     for k, a in enumerate(axes):
         begin[a], end[a] = pads[k], pads[k + len(axes)]
     return begin, end
 
 
-def infer(x: TensorInfo, pads, axes=None, _op_type: str = "Pad", **_) -> list:
+def infer(x: TensorInfo, pads, mode="constant", value=0.0, axes=None, _op_type: str = "Pad", **_) -> list:
     begin, end = _pads(len(x.shape), pads, axes)
-    return [(tuple(d + b + e for d, b, e in zip(x.shape, begin, end, strict=True)), x.dtype)]
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in MODES:
+        raise ConvertError(f"Pad mode {str(mode)[:20]!r} is not one of {', '.join(MODES)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConvertError(f"Pad value {str(value)[:20]!r} is not a number")
+    out = tuple(d + b + e for d, b, e in zip(x.shape, begin, end, strict=True))
+    kept = [d + min(b, 0) + min(e, 0) for d, b, e in zip(x.shape, begin, end, strict=True)]
+    if any(o < 0 or k < 0 for o, k in zip(out, kept)):
+        raise ConvertError(f"Pad pads {begin + end} crop more than the input {list(x.shape)} holds")
+    if mode != "constant" and any(o > 0 and k == 0 for o, k in zip(out, kept)):
+        raise ConvertError(f"Pad mode {mode!r} cannot extend an axis left empty by the crop (pads {begin + end})")
+    return [(out, x.dtype)]
 
 
 def reference(x, pads, mode="constant", value=0.0, axes=None, _op_type: str = "Pad", **_) -> list[np.ndarray]:

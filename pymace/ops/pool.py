@@ -53,7 +53,7 @@ def reference(x, _op_type=None, kernel_shape=None, count_include_pad=0, storage_
         valid = _all(inside)
         v = x[(...,) + clipped]
         if _op_type == "MaxPool":
-            take = valid & (v > acc)
+            take = valid & ((v > acc) | np.isnan(v))  # NaN propagates, as np.max (acc stays NaN once it is)
             acc = np.where(take, v, acc)
             order = clipped[::-1] if storage_order else clipped
             flat = np.ravel_multi_index(order, spatial[::-1] if storage_order else spatial)

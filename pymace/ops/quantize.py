@@ -68,6 +68,7 @@ def reference(x, scale, zero=None, _op_type="QuantizeLinear", axis=1, block_size
     out = np.dtype(_out_type(np.asarray(zero) if zero is not None else None, output_dtype))
     info = np.iinfo(out)
     q = np.rint(x.astype(np.float32) / s.astype(np.float32)).astype(np.float64) + z
+    q = np.where(np.isnan(q), info.min, q)  # NaN has no integer: the lowest value, as onnxruntime gives
     return [np.clip(q, info.min, info.max).astype(out)]
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, Scratch, TensorInfo
+from ..errors import ConvertError
+from .base import Case, Scratch, TensorInfo, check_axis, check_ints
 
 OP_TYPES = ("ReduceMean",)
 WG_MIN_K = 64  # below this a serial loop per row is as fast as a work-group reduction
@@ -16,9 +17,13 @@ WG_MAX_ROWS = 4096  # with this many rows the serial kernel already fills the de
 
 
 def norm_axes(rank: int, axes, noop_with_empty_axes=0) -> tuple[int, ...]:
+    """The reduced axes, sorted; ConvertError for an axis out of range or given twice."""
     if axes is None or len(axes) == 0:
         return () if noop_with_empty_axes else tuple(range(rank))
-    return tuple(sorted(int(a) % rank for a in axes))
+    red = [check_axis(a, rank, "ReduceMean", "axes") for a in check_ints(axes, "ReduceMean", "axes")]
+    if len(set(red)) != len(red):
+        raise ConvertError(f"ReduceMean axes {red} repeat")
+    return tuple(sorted(red))
 
 
 def infer(x: TensorInfo, *rest, _op_type=None, axes=None, keepdims=1, noop_with_empty_axes=0, **attrs):

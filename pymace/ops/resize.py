@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
-from .base import Case, Const, TensorInfo, ints
+from .base import Case, Const, TensorInfo, check_axis, check_ints, ints
 
 OP_TYPES = ("Resize",)
 ROUND = {"round_prefer_floor": lambda x: np.ceil(x - 0.5), "round_prefer_ceil": lambda x: np.floor(x + 0.5),
@@ -70,15 +70,48 @@ def axis_table(n_in, n_out, scale, mode, coordinate_transformation_mode, nearest
     return lo, np.minimum(lo + 1, n_in - 1), x - lo
 
 
+TRANSFORMS = ("asymmetric", "align_corners", "pytorch_half_pixel", "half_pixel", "half_pixel_symmetric")
+POLICIES = ("stretch", "not_larger", "not_smaller")
+
+
 def _settings(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_floor",
               antialias=0, **_):
     mode, ctm, nm = _text(mode), _text(coordinate_transformation_mode), _text(nearest_mode)
     if mode not in ("nearest", "linear") or antialias:
-        raise ConvertError(f"Resize mode {mode!r}{' with antialias' if antialias else ''} is not supported")
+        raise ConvertError(f"Resize mode {str(mode)[:20]!r}{' with antialias' if antialias else ''} is not supported")
+    if ctm not in TRANSFORMS or nm not in ROUND:
+        raise ConvertError(f"Resize coordinate_transformation_mode {str(ctm)[:30]!r} / nearest_mode {str(nm)[:20]!r}"
+                           " is not supported")
     return mode, ctm, nm
 
 
+def _check(shape, scales, sizes, axes, policy) -> None:
+    """Scales finite and > 0, sizes >= 0, one value per resized axis, a known policy, no empty axis resized."""
+    rank = len(shape)
+    if axes is not None:
+        axes = [check_axis(a, rank, "Resize", "axes") for a in check_ints(axes, "Resize", "axes")]
+        if len(set(axes)) != len(axes):
+            raise ConvertError(f"Resize axes {axes} repeat")
+    count = len(axes) if axes is not None else rank
+    if sizes is not None and len(sizes):
+        values = check_ints(sizes, "Resize", "sizes")
+        if len(values) != count or any(v < 0 for v in values):
+            raise ConvertError(f"Resize sizes {values[:8]}: {count} values >= 0 expected")
+    elif scales is not None:
+        values = [float(s) for s in scales]
+        if len(values) != count or not all(np.isfinite(v) and v > 0 for v in values):
+            raise ConvertError(f"Resize scales {values[:8]}: {count} finite values > 0 expected")
+    else:
+        raise ConvertError("Resize needs scales or sizes")
+    if _text(policy) not in POLICIES:
+        raise ConvertError(f"Resize keep_aspect_ratio_policy {str(policy)[:20]!r} is not one of {POLICIES}")
+    if 0 in [shape[a] for a in (axes if axes is not None else range(rank))]:
+        raise ConvertError(f"Resize of {list(shape)}: an empty axis has nothing to sample")
+
+
 def infer(x: TensorInfo, *_, scales=None, sizes=None, axes=None, keep_aspect_ratio_policy="stretch", **attrs):
+    _settings(**attrs)
+    _check(x.shape, scales, sizes, axes, keep_aspect_ratio_policy)
     return [(geometry(x.shape, scales, sizes, axes, keep_aspect_ratio_policy)[0], x.dtype)]
 
 

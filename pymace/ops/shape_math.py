@@ -28,15 +28,31 @@ def _shape_slice(rank: int, start: int = 0, end: int | None = None) -> slice:
     return slice(start, rank if end is None else end)
 
 
+def _made_shape(ins, _op_type: str, attrs) -> tuple[tuple[int, ...], str]:
+    """Output shape and dtype of Range, ConstantOfShape and Expand from their constant parameters, without
+    making the output (a 250-byte model can ask for gigabytes)."""
+    if any(t.value is None for t in ins[1 if _op_type == "Expand" else 0:]):
+        raise ConvertError(f"{_op_type}: the output shape depends on a tensor that is not constant")
+    if _op_type == "ConstantOfShape":
+        dims = tuple(int(d) for d in np.asarray(ins[0].value).reshape(-1))
+        if any(d < 0 for d in dims):
+            raise ConvertError(f"ConstantOfShape of negative dims {list(dims)[:8]}")
+        return dims, str(np.dtype(attrs.get("dtype", "float32")))
+    if _op_type == "Expand":
+        target = tuple(int(d) for d in np.asarray(ins[1].value).reshape(-1))
+        return tuple(np.broadcast_shapes(ins[0].shape, target)), ins[0].dtype
+    start, limit, delta = (np.asarray(t.value).reshape(-1)[0].item() for t in ins[:3])  # Range
+    if delta == 0:
+        raise ConvertError("Range with delta 0")
+    return (max(0, int(np.ceil((limit - start) / delta))),), ins[0].dtype
+
+
 def infer(*ins: TensorInfo, _op_type: str, **attrs) -> list:
-    if _op_type in ("Shape", "Gather", "Range", "ConstantOfShape", "Expand"):
+    if _op_type in ("Range", "ConstantOfShape", "Expand"):
+        return [_made_shape(ins, _op_type, attrs)]
+    if _op_type in ("Shape", "Gather"):  # only shapes matter: evaluate on zeros
         # an unknown value becomes a zero-strided view of zeros: right shape, no memory
         values = [t.value if t.value is not None else np.broadcast_to(np.zeros((), t.dtype), t.shape) for t in ins]
-        if _op_type in ("Shape", "Gather"):  # only shapes matter: evaluate on zeros
-            y = reference(*values, _op_type=_op_type, **attrs)[0]
-            return [(y.shape, str(y.dtype))]
-        if any(t.value is None for t in ins[1 if _op_type == "Expand" else 0:]):
-            raise ConvertError(f"{_op_type}: the output shape depends on a tensor that is not constant")
         y = reference(*values, _op_type=_op_type, **attrs)[0]
         return [(y.shape, str(y.dtype))]
     if _op_type == "Cast":
@@ -69,5 +85,12 @@ def reference(*xs, _op_type: str, **attrs) -> list[np.ndarray]:
 
 
 def launch(ctx, _op_type: str, **_) -> None:
+    if all(r is None or r.const is not None for r in ctx.inputs):
+        from ..passes.fold_constants import fold_cap
+
+        made = sum(r.size for r in ctx.outputs) * 8
+        raise ConvertError(f"node {ctx.node.name!r} ({_op_type}) makes a constant of about {made} bytes, above the "
+                           f"folding cap of {fold_cap()} bytes, and it has no device kernel; raise "
+                           "PYMACE_FOLD_MAX_BYTES and convert again to fold it")
     raise ConvertError(f"node {ctx.node.name!r} ({_op_type}) is shape arithmetic that should have been folded at "
                        "conversion; its inputs were not constant (convert the model again with fixed input shapes)")

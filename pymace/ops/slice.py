@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, Const, TensorInfo, ints
+from ..errors import ConvertError
+from .base import Case, Const, TensorInfo, check_axis, check_ints
 
 OP_TYPES = ("Slice",)
 
 
 def plan(shape, starts, ends, axes=None, steps=None) -> list[tuple[int, int, int]]:
-    """(first index, step, count) per axis of `shape`, after ONNX's clamping rules."""
-    axes = ints(axes) if axes is not None else list(range(len(starts)))
-    steps = ints(steps) if steps is not None else [1] * len(axes)
+    """(first index, step, count) per axis of `shape`, after ONNX's clamping rules; ConvertError for axes out of
+    range or repeated, a step of 0, or lists of different lengths."""
+    starts, ends = check_ints(starts, "Slice", "starts"), check_ints(ends, "Slice", "ends")
+    axes = check_ints(axes, "Slice", "axes") if axes is not None else list(range(len(starts)))
+    steps = check_ints(steps, "Slice", "steps") if steps is not None else [1] * len(axes)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ConvertError(f"Slice starts, ends, axes, steps have lengths {len(starts)}, {len(ends)}, {len(axes)}, "
+                           f"{len(steps)}")
+    axes = [check_axis(a, len(shape), "Slice") for a in axes]
+    if len(set(axes)) != len(axes) or 0 in steps:
+        raise ConvertError(f"Slice axes {axes} repeat or steps {steps} hold a 0")
     out = [(0, 1, d) for d in shape]
-    for a, s, e, st in zip(axes, ints(starts), ints(ends), steps, strict=True):
+    for a, s, e, st in zip(axes, starts, ends, steps, strict=True):
         dim = shape[a]
         s, e = (s + dim if s < 0 else s), (e + dim if e < 0 else e)
         if st > 0:

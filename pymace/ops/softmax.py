@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, TensorInfo
+from .base import Case, TensorInfo, check_axis
 from .reduce import WG_MAX_ROWS, WG_MIN_K
 
 OP_TYPES = ("Softmax",)
 
 
-def infer(x: TensorInfo, _op_type=None, **attrs):
+def infer(x: TensorInfo, _op_type=None, axis=-1, **attrs):
+    check_axis(axis, len(x.shape), "Softmax")
     return [(x.shape, x.dtype)]
 
 

@@ -5,22 +5,30 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
-from .base import Case, TensorInfo, ints
+from .base import Case, TensorInfo, check_axis, check_ints
 
 OP_TYPES = ("Split",)
 
 
 def sizes(dim: int, split=None, num_outputs: int | None = None) -> list[int]:
+    """The pieces' sizes along the axis: `split` as given (checked: each >= 0, summing to `dim`), or
+    `num_outputs` pieces of ceil(dim / num_outputs), the last one smaller."""
     if split is not None:
-        return ints(split)
-    if num_outputs:
-        chunk = -(-dim // num_outputs)
-        return [min(chunk, dim - k * chunk) for k in range(num_outputs)]
+        pieces = check_ints(split, "Split", "sizes")
+        if not pieces or any(s < 0 for s in pieces) or sum(pieces) != dim:
+            raise ConvertError(f"Split sizes {pieces[:16]} must be >= 0 and sum to the axis' {dim}")
+        return pieces
+    if num_outputs is not None:
+        if isinstance(num_outputs, bool) or not isinstance(num_outputs, (int, np.integer)) or \
+                not 1 <= num_outputs <= max(dim, 1):
+            raise ConvertError(f"Split num_outputs {str(num_outputs)[:20]} must be in [1, {max(dim, 1)}]")
+        chunk = -(-dim // int(num_outputs))
+        return [max(0, min(chunk, dim - k * chunk)) for k in range(int(num_outputs))]
     raise ConvertError("Split needs `split` sizes or `num_outputs` (the frontend sets them from the node)")
 
 
 def infer(x: TensorInfo, axis: int = 0, split=None, num_outputs=None, _op_type: str = "Split", **_) -> list:
-    axis %= len(x.shape)
+    axis = check_axis(axis, len(x.shape), "Split")
     pieces = sizes(x.shape[axis], split, num_outputs)
     return [(x.shape[:axis] + (s,) + x.shape[axis + 1:], x.dtype) for s in pieces]
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, Const, TensorInfo, ints
+from ..errors import ConvertError
+from .base import Case, Const, TensorInfo, check_ints
 
 OP_TYPES = ("Transpose",)
 
 
 def _perm(rank: int, perm) -> list[int]:
-    return ints(perm) if perm is not None else list(range(rank))[::-1]
+    if perm is None:
+        return list(range(rank))[::-1]
+    perm = check_ints(perm, "Transpose", "perm")
+    if sorted(perm) != list(range(rank)):
+        raise ConvertError(f"Transpose perm {perm[:16]} is not a permutation of the {rank} axes")
+    return perm
 
 
 def infer(x: TensorInfo, perm=None, _op_type: str = "Transpose", **_) -> list:

@@ -1,5 +1,9 @@
 """Constant folding: a node whose inputs are all constants runs once through its NumPy reference, and its
-outputs become constants. This is how shape arithmetic (Shape → Gather → Concat → Reshape) disappears."""
+outputs become constants. This is how shape arithmetic (Shape → Gather → Concat → Reshape) disappears.
+
+Folding is capped (PYMACE_FOLD_MAX_BYTES, default 256 MiB): a node whose outputs would take more stays in the
+graph and runs on the device, so that a 250-byte model cannot make a gigabyte constant (Expand, Tile,
+ConstantOfShape); an op with no kernel then says so, naming the cap."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +18,32 @@ def foldable(node: Node, is_const) -> bool:
     present = [i for i in node.inputs if i]
     module = ops.REGISTRY.get(node.op_type)
     return bool(present) and module is not None and hasattr(module, "reference") and all(map(is_const, present))
+
+
+def fold_cap() -> int:
+    from ..config import load
+
+    return load().fold_max_bytes
+
+
+def output_bytes(shapes_and_dtypes) -> int:
+    """Bytes of outputs given as (shape, dtype) pairs."""
+    total = 0
+    for shape, dtype in shapes_and_dtypes:
+        n = np.dtype(dtype).itemsize
+        for d in shape:
+            n *= int(d)
+        total += n
+    return total
+
+
+def too_big(node: Node, infos) -> int | None:
+    """The bytes folding `node` would make, when that is above the cap; else None. `infos` maps tensor names to
+    TensorInfo (the inputs' shapes and values)."""
+    from ..ir.shapes import infer_node
+
+    made = output_bytes((i.shape, i.dtype) for i in infer_node(node, infos))
+    return made if made > fold_cap() else None
 
 
 def evaluate(node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -37,7 +67,8 @@ def run(graph: Graph) -> Graph:
                                                                              node.attrs.get("end")]
             graph.tensors[node.outputs[0]] = Tensor(node.outputs[0], shape.shape, "int64", shape)
             continue
-        if not foldable(node, lambda n: n in graph.tensors and graph.tensors[n].is_const):
+        if not foldable(node, lambda n: n in graph.tensors and graph.tensors[n].is_const) or output_bytes(
+                (graph.tensors[o].shape, graph.tensors[o].dtype) for o in node.outputs if o) > fold_cap():
             kept.append(node)
             continue
         values = {i: graph.tensors[i].data for i in node.inputs if i}

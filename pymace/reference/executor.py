@@ -2,6 +2,8 @@
 for kernel tests and is itself checked against onnxruntime / LiteRT on real models."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from .. import ops
@@ -11,6 +13,9 @@ from ..ir.graph import Graph
 
 def check_inputs(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Validate names and shapes of the user's inputs; return them as float32 arrays."""
+    if not isinstance(feeds, Mapping) or not all(isinstance(k, str) for k in feeds):
+        raise InputError(f"inputs must be a dict {{input name: array}} (the model's inputs are {graph.inputs}), "
+                         f"not {type(feeds).__name__}")
     unknown = sorted(set(feeds) - set(graph.inputs))
     if unknown:
         raise InputError(f"unknown input(s) {unknown}; the model's inputs are {graph.inputs}")

@@ -87,14 +87,16 @@ def input_files(items, input_names: list[str]) -> dict[str, str]:
 
 
 def load_arrays(files: dict[str, str]) -> dict:
-    import numpy as np
+    from ..safe_io import load_npy
 
     feeds = {}
     for name, path in files.items():
         try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"--input {name}: cannot read {path}: {e}") from None
+            feeds[name] = load_npy(path)  # a header that claims more than the file holds is refused unread
+        except OSError as e:
+            raise InputError(f"--input {name}: cannot read {path}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise InputError(f"--input {name}: {e}") from None
     return feeds
 
 

@@ -11,6 +11,7 @@ from ..extras import require
 from ..ir import pmace_file
 from ..ir.graph import Graph
 from ..ir.shapes import infer_shapes
+from ..ir.verify import verify
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def convert(source: str | os.PathLike, out: str | os.PathLike | None = None, *,
     nodes_in = len(graph.nodes)
     graph = passes.run(graph)
     infer_shapes(graph)
-    graph.verify()
+    verify(graph)  # what load() will check: a model that disagrees with its ops is never written
     if metadata:
         graph.metadata.update(metadata)
     graph.metadata["converter"] = converter_fingerprint()

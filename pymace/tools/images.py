@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, PymaceError
 from ..extras import require
+from ..safe_io import load_npy
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 DEMO_PHOTO = Path(__file__).resolve().parent.parent / "data" / "chelsea.npy"  # CC0, pymace/data/README.md
@@ -25,7 +26,7 @@ def load_image(image) -> np.ndarray:
         path = Path(image)
         try:
             if path.suffix.lower() == ".npy":
-                image = np.load(path, allow_pickle=False)
+                image = load_npy(path)
             else:
                 require(f"reading {path.name}", "image", "PIL")
                 from PIL import Image, UnidentifiedImageError

@@ -4,6 +4,7 @@ is intact, and whether it can serve the current device; write its binaries out.
 Each format has an explainer: bytes (+ the current device, if known) → (JSON-able report, binaries), raising
 FormatError when the bytes are not its format; EXPLAINERS tries them in order.
 """
+import os
 import re
 import struct
 from collections import Counter
@@ -15,8 +16,10 @@ from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
 from pymace.runtime import program_cache as cache_format
 from pymace.runtime.identity import DeviceIdentity
+from pymace.safe_io import read_bounded, write_new
 from pymace.tools import tune_report
 
+MAX_FILE_BYTES = 1 << 30  # far above any real cache (MobileNetV2's is a few MB); a larger file is not read
 Binaries = list[tuple[str, bytes]]  # (descriptive name, bytes) for extract
 Explainer = Callable[[bytes, DeviceIdentity | None], tuple[dict, Binaries]]
 
@@ -112,7 +115,7 @@ EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pyma
 def _explain(path: str | Path, device: DeviceIdentity | None) -> tuple[dict, Binaries]:
     head = {"path": str(path)}
     try:
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_FILE_BYTES)
     except OSError as error:
         return {**head, "format": "unreadable", "reason": error.strerror or str(error)}, []
     head["size"] = len(data)
@@ -141,13 +144,16 @@ def extract(path: str | Path, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     targets = [out / f"{i:03d}-{_safe_name(name)}.{_EXTENSIONS.get(binary_kind(b), 'bin')}"
                for i, (name, b) in enumerate(binaries)]
-    existing = [t.name for t in targets if t.exists()]
+    existing = [t.name for t in targets if os.path.lexists(t)]  # a dangling symlink counts: it is never followed
     if existing:
         raise PymaceError(f"{out} already holds {existing[0]}; extract into an empty directory")
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
         for target, (_, binary) in zip(targets, binaries, strict=True):
-            target.write_bytes(binary)
+            try:
+                write_new(target, binary)
+            except FileExistsError:
+                raise PymaceError(f"{out} already holds {target.name}; extract into an empty directory") from None
     return targets
 
 

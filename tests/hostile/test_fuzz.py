@@ -1,0 +1,30 @@
+"""Short runs of the fuzzers in benchmarks/ (the long runs, ≥ 10,000 .pmace and ≥ 5,000 ONNX/TFLite cases, are
+`benchmarks/fuzz_pmace.py` and `benchmarks/fuzz_import.py`): every mutated model is refused in one line or runs
+on the device with the reference's outputs; no case kills its worker, hangs, grows memory past its bound or
+raises another exception. A failure names the case: replay it with `--first N --cases 1`."""
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import fuzz_import  # noqa: E402
+import fuzz_pmace  # noqa: E402
+
+FIRST = random.Random().randrange(10**6)  # fresh cases every run; the failure message names them
+
+
+def _check(summary, what):
+    assert summary.outcomes, what
+    assert not summary.defects, summary.table(what)
+
+
+@pytest.mark.slow
+def test_pmace_mutations():
+    _check(fuzz_pmace.fuzz(80, FIRST), f".pmace fuzz, cases {FIRST}..{FIRST + 79}")
+
+
+@pytest.mark.slow
+def test_onnx_and_tflite_mutations():
+    _check(fuzz_import.fuzz(45, FIRST), f"ONNX/TFLite fuzz, cases {FIRST}..{FIRST + 44}")
