@@ -19,9 +19,12 @@ def default_limit() -> int:
 
 
 class ExecutorPool:
-    def __init__(self, make: Callable[[], object], first: object | None = None, limit: int | None = None):
-        """`make()` → a new executor; `first`: one made already (the engine's `plan`)."""
-        self._make = make
+    def __init__(self, make: Callable[[], object], first: object | None = None, limit: int | None = None,
+                 discard: Callable[[object], None] | None = None):
+        """`make()` → a new executor; `first`: one made already (the engine's `plan`); `discard(executor)`
+        frees one for `close`."""
+        self._make, self._discard = make, discard
+        self._closed = False
         self._free = [first] if first is not None else []
         self._made = len(self._free)
         self._limit = max(1, limit or default_limit())
@@ -74,9 +77,28 @@ class ExecutorPool:
 
     def release(self, executor) -> None:
         with self._lock:
-            self._free.append(executor)
-            if self._waiting:
-                self._changed.notify()
+            if not self._closed:
+                self._free.append(executor)
+                if self._waiting:
+                    self._changed.notify()
+                return
+        self._free_one(executor)
+
+    def close(self) -> None:
+        """Free the idle executors now, and each busy one when its run gives it back; the pool still serves a
+        caller that took it before (its executors are freed after the run)."""
+        with self._changed:
+            self._closed, idle, self._free = True, self._free, []
+            self._changed.notify_all()
+        for executor in idle:
+            self._free_one(executor)
+
+    def _free_one(self, executor) -> None:
+        with self._lock:
+            self._made -= 1
+            self._changed.notify()
+        if self._discard is not None:
+            self._discard(executor)
 
 
 __all__ = ["ExecutorPool", "default_limit"]

@@ -134,3 +134,32 @@ def _symbolic(graph: Graph, declared: dict, convert_other) -> Graph:
     for name, dims in symbolic.output_dims(graph, at, bindings, source_outputs).items():
         graph.tensors[name].shape = dims
     return graph
+
+
+CONVERTED_DIR = "converted"  # in the storage dir: models Engine("model.onnx") converted
+
+
+def converted_model(source: str | os.PathLike, storage_dir: str) -> Path:
+    """The .pmace of a source model, converted now unless `storage_dir` holds it already: named by the source
+    file's sha256, pymace's version and the converter's fingerprint, so that a changed file or converter converts
+    again. Its dims stay symbolic (no input_shapes). ConvertError / MissingExtraError (the [convert] extra) /
+    ModelError as `convert` gives them."""
+    from .. import __version__
+    from .zoo import sha256_file
+
+    path = Path(source)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ConvertError(f"{path}: unknown model type {path.suffix or '(no suffix)'!r}; pymace converts "
+                           f"{', '.join(SUFFIXES)}")
+    try:
+        digest = sha256_file(path)
+    except FileNotFoundError:
+        raise ConvertError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ConvertError(f"{path}: cannot read ({e.strerror or e})") from None
+    target = Path(storage_dir) / CONVERTED_DIR / (f"{path.stem[:64]}-{digest[:16]}-{__version__}-"
+                                                  f"{converter_fingerprint()}.pmace")
+    if not target.exists():
+        log.info("converting %s → %s", path, target)
+        convert(path, target)
+    return target
