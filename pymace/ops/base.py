@@ -174,7 +174,8 @@ def broadcast(*shapes, op: str = "") -> tuple[int, ...]:
     try:
         return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ConvertError(f"{op + ': ' if op else ''}shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+        named = " and ".join(str(list(s)) for s in shapes)
+        raise ConvertError(f"{op + ': ' if op else ''}shapes {named} do not broadcast") from None
 
 
 def axis_index(axis, rank: int, what: str = "axis") -> int:
