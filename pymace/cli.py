@@ -20,7 +20,8 @@ def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
     p.add_argument("--storage-dir", help="where caches live (default: $PYMACE_STORAGE_DIR or the user cache dir)")
     if device:
         p.add_argument("--device", default=config.load().device,
-                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE (default: auto, or the model's runtime)")
+                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE | N | a device name (default: auto, or the "
+                       "model's runtime)")
     if data_type:
         p.add_argument("--data-type", choices=["fp32", "fp16"],
                        help="storage type on the device; compute is fp32 (default: the model's, else fp32)")
