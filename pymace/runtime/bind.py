@@ -88,6 +88,11 @@ class Weights:
         with self._lock:
             return sum(entry[2] for entry in self._by_content.values())
 
+    def held(self) -> list[tuple[str, tuple, int]]:
+        """(dtype, shape, device bytes) of each buffer held now."""
+        with self._lock:
+            return [(np.dtype(key[0]).name, key[1], entry[2]) for key, entry in self._by_content.items()]
+
     def __len__(self) -> int:
         return len(self._by_content)
 

@@ -99,7 +99,7 @@ class ShapePlans:
         graph = self._specialised(key)
         t1 = time.perf_counter()
         programs = self.session.programs
-        before = _program_counts(programs)
+        before, weight_bytes = _program_counts(programs), self.weights.bytes
         plan = self.session.plan(graph, self.data_type)
         prepared = self.session.prepare(plan, weights=self.weights)
         first = prepared.bind(self.session.queue())
@@ -113,7 +113,8 @@ class ShapePlans:
         stats = {"specialize_seconds": round(t1 - t0, 4), "plan_seconds": round(time.perf_counter() - t1, 4),
                  "programs_needed": needed, "programs_shared": needed - cached - built,
                  "programs_from_cache": cached, "programs_from_source": built,
-                 "activation_bytes": plan.memory.activation_bytes}
+                 "activation_bytes": plan.memory.activation_bytes,
+                 "weight_bytes_uploaded": self.weights.bytes - weight_bytes}
         return ShapePlan(key, graph, prepared, first, pool, stats)
 
     @property
