@@ -257,8 +257,7 @@ class Engine:
         else:
             from .runtime.executor import run_plan
 
-            entry = self._entry(feeds)
-            with entry.pool.take() as executor:
+            with self._take(feeds) as executor:
                 outputs = run_plan(executor, feeds)
         return [outputs[n] for n in wanted] if as_list else {n: outputs[n] for n in wanted}
 
@@ -269,7 +268,7 @@ class Engine:
         from .runtime.executor import run_plan
 
         feeds = check_feeds(self.graph, feeds)
-        with self._entry(feeds).pool.take() as executor:
+        with self._take(feeds) as executor:
             return run_plan(executor, feeds, profile=True)
 
     def plan_for(self, shapes: Mapping[str, tuple]) -> dict:
@@ -282,6 +281,10 @@ class Engine:
     def _entry(self, feeds: dict):
         self._check_open()
         return self._plans.get(shape_key(self.graph, feeds))
+
+    def _take(self, feeds: dict):
+        self._check_open()
+        return self._plans.take(shape_key(self.graph, feeds))
 
     def _check_open(self) -> None:
         if self.closed:

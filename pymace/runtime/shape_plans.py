@@ -1,8 +1,7 @@
 """Plans by input shape: one engine runs a symbolic model (ir/symbolic.py) at any input shape.
 
     plans = ShapePlans(session, graph, "fp32", limit=8)
-    entry = plans.get(((1, 3, 640, 480),))       # input shapes, in the graph's input order
-    with entry.pool.take() as executor:
+    with plans.take(((1, 3, 640, 480),)) as executor:   # input shapes, in the graph's input order
         outputs = run_plan(executor, feeds)
 
 A shape seen for the first time is planned: the graph specialised (symbols substituted, shapes inferred, the
@@ -10,21 +9,24 @@ shape arithmetic folded, verified), planned (runtime/plan.py), prepared and boun
 the shapes share, they share: the session's programs (a program whose build options are the same is built once,
 whatever the shape), and the weight buffers (one per distinct content, Weights). What a shape owns: its plan's
 local sizes and kernels, and its executors' activation buffers — a pool of them (runtime/pool.py). At most
-`limit` shapes are kept (least recently used first out): an evicted shape's executors are freed when idle, its
-weight references given back. A static graph has one shape, planned the same way."""
+`limit` shapes are kept (least recently used first out): an evicted shape's executors are freed when idle, and
+its weight references given back once the last of them is; a caller that found the shape just before it was
+evicted plans it again. A static graph has one shape, planned the same way."""
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..errors import ConvertError, InputError, ModelError
+from ..errors import ConfigError, ConvertError, InputError, ModelError
 from ..ir import symbolic
 from ..ir.graph import Graph
 from .bind import BoundPlan, Prepared, Weights
 from .plan import STORAGE
-from .pool import ExecutorPool
+from .pool import ExecutorPool, PoolClosed
 
 DEFAULT_LIMIT = 8  # shapes kept at once: each holds its executors' activation memory (Engine(max_plans=...))
 
@@ -43,8 +45,8 @@ class ShapePlan:
     stats: dict = field(default_factory=dict)
 
     def close(self) -> None:
-        self.pool.close()
-        self.prepared.close()
+        """Free the executors (busy ones when their runs end), then give back the weights."""
+        self.pool.close(then=self.prepared.close)
 
 
 def _program_counts(programs) -> tuple[int, int]:
@@ -64,10 +66,13 @@ class ShapePlans:
         self._lock = threading.Lock()  # the table; never held while planning
         self._planning = threading.Lock()  # one shape planned at a time: a second caller of it waits for it
         self.planned = 0  # shapes planned so far (evicted ones included)
+        self.closed = False
 
     def get(self, key: Key) -> ShapePlan:
-        """The plan of these input shapes, planned now if it is new (and the oldest evicted past `limit`)."""
+        """The plan of these input shapes, planned now if it is new (and the oldest evicted past `limit`);
+        ConfigError once closed."""
         with self._lock:
+            self._check_open()
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
@@ -78,12 +83,30 @@ class ShapePlans:
             if found is None:
                 found = self._plan(key)
             with self._lock:
+                if self.closed:  # closed while this shape was planned
+                    found.close()
+                    self._check_open()
                 self._entries[key] = found
                 self._entries.move_to_end(key)
                 evicted = [self._entries.popitem(last=False)[1] for _ in range(len(self._entries) - self.limit)]
         for entry in evicted:
             entry.close()
         return found
+
+    @contextmanager
+    def take(self, key: Key) -> Iterator[BoundPlan]:
+        """An executor of these input shapes' plan for one run (planned first if new), given back after it."""
+        while True:
+            entry = self.get(key)
+            try:
+                executor = entry.pool.acquire()
+            except PoolClosed:  # evicted between get and acquire (or the engine closed: get refuses then)
+                continue
+            break
+        try:
+            yield executor
+        finally:
+            entry.pool.release(executor)
 
     def _specialised(self, key: Key) -> Graph:
         if not symbolic.is_symbolic(self.graph):
@@ -132,9 +155,14 @@ class ShapePlans:
         for entry in self.entries():
             entry.pool.limit = value
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConfigError("this engine is closed")
+
     def close(self) -> None:
         """Free every shape's executors (idle now, busy ones when their runs end) and the weights."""
         with self._lock:
+            self.closed = True
             entries, self._entries = list(self._entries.values()), OrderedDict()
         for entry in entries:
             entry.close()

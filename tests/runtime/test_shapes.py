@@ -9,6 +9,7 @@ import pytest
 
 from pymace import Engine
 from pymace.errors import InputError
+from pymace.runtime.pool import ExecutorPool, PoolClosed
 from tests.helpers import opencl_devices, ort_session, rel_err
 from tests.unit.test_symbolic import shape_chain_model
 
@@ -74,9 +75,12 @@ def test_plan_for_warms_a_shape_up(model, tmp_path):
         assert engine._plans.planned == planned  # the run found the plan
 
 
-def test_threads_at_different_shapes(model, tmp_path):
+@pytest.mark.parametrize("max_plans", [None, 1], ids=["kept", "evicted-while-running"])
+def test_threads_at_different_shapes(model, tmp_path, max_plans):
+    """With max_plans=1 every shape evicts the one another thread is running: its run finishes on its executor,
+    the next caller of that shape plans it again."""
     path, session = model
-    engine = Engine(path, device=DEVICES[0].selector, storage_dir=str(tmp_path))
+    engine = Engine(path, device=DEVICES[0].selector, storage_dir=str(tmp_path), max_plans=max_plans)
     wrong, start = [], threading.Barrier(len(SHAPES) * 2)
 
     def worker(seed):
@@ -95,6 +99,20 @@ def test_threads_at_different_shapes(model, tmp_path):
         t.join()
     engine.close()
     assert wrong == []
+    assert len(engine._plans.weights) == 0 and engine.executors == 0
+
+
+def test_a_closed_pool_frees_its_last_executor_then_calls_back():
+    freed, done = [], []
+    pool = ExecutorPool(lambda: object(), limit=2, discard=freed.append)
+    a, b = pool.acquire(), pool.acquire()
+    pool.release(a)
+    pool.close(then=lambda: done.append(True))
+    assert freed == [a] and done == []  # b is still running
+    with pytest.raises(PoolClosed):
+        pool.acquire()
+    pool.release(b)
+    assert freed == [a, b] and done == [True] and pool.made == 0
 
 
 @pytest.mark.parametrize("shape,match", [((1, 4, 32, 32), "x"), ((1, 3, 32), "x"), ((3, 32, 32), "x")])
