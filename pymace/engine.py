@@ -239,7 +239,7 @@ class Engine:
     def example_inputs(self, seed: int = 0, low: float = -1.0, high: float = 1.0) -> dict[str, np.ndarray]:
         """Random inputs (uniform in [low, high)) of the model's example shapes."""
         rng = np.random.default_rng(seed)
-        shapes = symbolic.example_shapes(self.graph)
+        shapes = symbolic.example_shapes(self.graph, complete=True)
         return {n: rng.uniform(low, high, shapes[n]).astype(self.graph.tensors[n].dtype) for n in self.graph.inputs}
 
     # --- running --------------------------------------------------------------------------------------

@@ -42,12 +42,18 @@ def symbols(graph: Graph) -> list[str]:
     return found
 
 
-def example_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
-    """Input shapes the graph is known to take: its own for a static graph, else the converter's example."""
+def example_shapes(graph: Graph, complete: bool = False) -> dict[str, tuple[int, ...]]:
+    """Input shapes the graph is known to take: its own for a static graph, else the converter's example;
+    `complete`: one InputError unless every input has one (random inputs are made of them)."""
     if not is_symbolic(graph):
         return {n: tuple(graph.tensors[n].shape) for n in graph.inputs}
     example = graph.metadata.get("example_shapes") or {}
-    return {n: tuple(int(d) for d in example[n]) for n in graph.inputs if n in example}
+    found = {n: tuple(int(d) for d in example[n]) for n in graph.inputs if n in example}
+    missing = [n for n in graph.inputs if n not in found]
+    if complete and missing:
+        raise InputError(f"input(s) {missing} have dynamic dims and the model records no example shape: give "
+                         "the inputs")
+    return found
 
 
 def bind(graph: Graph, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:

@@ -122,3 +122,21 @@ def test_device_by_name_and_index(model, tmp_path):
         Engine(path, device="no-such-device-name", storage_dir=str(tmp_path))
     with pytest.raises(DeviceError, match="no OpenCL device matches"):
         Engine(path, device=len(listed), storage_dir=str(tmp_path))
+
+
+def test_cli_runs_a_symbolic_model_at_a_given_or_the_example_shape(model, tmp_path):
+    import subprocess
+    import sys
+
+    from pymace.tools.convert import convert
+
+    convert(model[0], tmp_path / "m.pmace")  # no input shapes: the dims stay dynamic
+    run = [sys.executable, "-m", "pymace.cli", "run", str(tmp_path / "m.pmace"), "--device", "reference", "--storage-dir", str(tmp_path),
+           "--output-dir", str(tmp_path / "out")]
+    given = subprocess.run([*run, "--input-shape", "x=2,3,20,30"], capture_output=True, text=True)
+    assert given.returncode == 0, given.stderr
+    assert np.load(tmp_path / "out" / "y.npy").shape == (2, 3, 20, 15)
+    example = subprocess.run(run, capture_output=True, text=True)  # the shape the conversion checked
+    assert example.returncode == 0, example.stderr
+    wrong = subprocess.run([*run, "--input-shape", "x=1,5,20,30"], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr and "dim 1 is 3" in wrong.stderr
