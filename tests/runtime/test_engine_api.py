@@ -131,8 +131,8 @@ def test_cli_runs_a_symbolic_model_at_a_given_or_the_example_shape(model, tmp_pa
     from pymace.tools.convert import convert
 
     convert(model[0], tmp_path / "m.pmace")  # no input shapes: the dims stay dynamic
-    run = [sys.executable, "-m", "pymace.cli", "run", str(tmp_path / "m.pmace"), "--device", "reference", "--storage-dir", str(tmp_path),
-           "--output-dir", str(tmp_path / "out")]
+    run = [sys.executable, "-m", "pymace.cli", "run", str(tmp_path / "m.pmace"), "--device", "reference",
+           "--storage-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
     given = subprocess.run([*run, "--input-shape", "x=2,3,20,30"], capture_output=True, text=True)
     assert given.returncode == 0, given.stderr
     assert np.load(tmp_path / "out" / "y.npy").shape == (2, 3, 20, 15)
