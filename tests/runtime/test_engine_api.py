@@ -138,5 +138,7 @@ def test_cli_runs_a_symbolic_model_at_a_given_or_the_example_shape(model, tmp_pa
     assert np.load(tmp_path / "out" / "y.npy").shape == (2, 3, 20, 15)
     example = subprocess.run(run, capture_output=True, text=True)  # the shape the conversion checked
     assert example.returncode == 0, example.stderr
+    source = subprocess.run([*run[:4], model[0], *run[5:]], capture_output=True, text=True)  # the .onnx itself
+    assert source.returncode == 0, source.stderr
     wrong = subprocess.run([*run, "--input-shape", "x=1,5,20,30"], capture_output=True, text=True)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr and "dim 1 is 3" in wrong.stderr
