@@ -3,6 +3,7 @@ plan, programs built vs shared, weight bytes it uploads, the first run), a run o
 onnxruntime at the same shape; every output checked against onnxruntime first.
 
     python benchmarks/shapes.py [--model ppocr_det] [--device cpu] [--shapes 1x3x320x320,1x3x256x416,2x3x192x224]
+    python benchmarks/shapes.py --model rec.onnx --fix x=N,3,48,W --shapes 1x3x48x320,1x3x48x160,2x3x48x256
 
 --model: a zoo name (its ONNX source is opened, dims dynamic) or a path to an .onnx file with dynamic dims.
 On the GPU machine: python benchmarks/shapes.py --device gpu."""
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--shapes", default="1x3x320x320,1x3x256x416,2x3x192x224")
     ap.add_argument("--runs", type=int, default=5, help="timed runs a shape (median)")
+    ap.add_argument("--fix", help="NAME=D0,D1,…: dims fixed at conversion (a name keeps a dim dynamic)")
     ap.add_argument("--storage-dir", help="default: a fresh temporary dir (a cold program cache)")
     args = ap.parse_args(argv)
     import onnxruntime as ort
@@ -61,7 +63,13 @@ def main(argv=None) -> int:
     shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
     storage = args.storage_dir or tempfile.mkdtemp(prefix="pymace-shapes-")
     t = time.perf_counter()
-    with pymace.Engine(path, device=args.device, storage_dir=storage) as engine:
+    fixed = None
+    if args.fix:
+        name, dims = args.fix.split("=", 1)
+        fixed = {name: [int(d) if d.isdigit() else d for d in dims.split(",")]}
+    opened = pymace.Engine.with_input_shapes(path, fixed, storage, device=args.device) if fixed else \
+        pymace.Engine(path, device=args.device, storage_dir=storage)
+    with opened as engine:
         init_s = time.perf_counter() - t
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         rows = [shape_row(engine, session, shape, args.runs) for shape in shapes]

@@ -49,23 +49,25 @@ class NodeArg:
     dtype: str
 
 
-def open_model(model, storage_dir: str | None = None) -> Graph:
-    """The graph of a .pmace file, a Graph as it is, or a source model converted (once) into the storage dir."""
-    if isinstance(model, Graph):
-        return model
-    path = str(model)
-    if Path(path).suffix.lower() not in SOURCE_SUFFIXES:
-        return pmace_file.load(path)
+def open_model(model, storage_dir: str | None = None, input_shapes: dict | None = None) -> Graph:
+    """The graph of a .pmace file, a Graph as it is, or a source model converted (once) into the storage dir;
+    `input_shapes` (input → dims, ints or symbol names) fixes a source model's dims at conversion."""
+    path = None if isinstance(model, Graph) else str(model)
+    source = path is not None and Path(path).suffix.lower() in SOURCE_SUFFIXES
+    if input_shapes and not source:
+        raise ConfigError("input_shapes apply to a source model (.onnx, .tflite), which is converted with them")
+    if not source:
+        return model if path is None else pmace_file.load(path)
     from .config import default_storage_dir
     from .errors import ModelError
     from .tools.convert import convert, converted_model
 
-    target = converted_model(path, storage_dir or default_storage_dir())
+    target = converted_model(path, storage_dir or default_storage_dir(), input_shapes)
     try:
         return pmace_file.load(str(target))
     except ModelError as e:  # a damaged conversion in the storage dir is converted again
         log.warning("%s; converting %s again", e, path)
-        convert(path, target)
+        convert(path, target, input_shapes=input_shapes)
         return pmace_file.load(str(target))
 
 
@@ -124,6 +126,14 @@ class Engine:
         self.init_stats["cache_warning"] = getattr(cache, "load_warning", None)
         self.init_stats["tuning_warning"] = getattr(self.tuning, "load_warning", None)
         self.init_stats["tuned_steps"] = sum(s.tuned for s in self.plan.steps) if self.plan else 0
+
+    @classmethod
+    def with_input_shapes(cls, source: str | os.PathLike, input_shapes: dict, storage_dir: str | None = None,
+                          **options) -> Engine:
+        """A source model converted with `input_shapes` (input → dims: an int fixes a dim, a name keeps it
+        dynamic), for a model whose dims cannot all stay symbolic (PP-OCR's recogniser needs its height fixed:
+        {"x": ["N", 3, 48, "W"]}); kept in the storage dir like Engine(source). `options`: Engine's."""
+        return cls(open_model(source, storage_dir, input_shapes), storage_dir=storage_dir, **options)
 
     # --- what onnxruntime users reach for ------------------------------------------------------------------
     def get_inputs(self) -> list[NodeArg]:

@@ -139,11 +139,14 @@ def _symbolic(graph: Graph, declared: dict, convert_other) -> Graph:
 CONVERTED_DIR = "converted"  # in the storage dir: models Engine("model.onnx") converted
 
 
-def converted_model(source: str | os.PathLike, storage_dir: str) -> Path:
+def converted_model(source: str | os.PathLike, storage_dir: str, input_shapes: dict | None = None) -> Path:
     """The .pmace of a source model, converted now unless `storage_dir` holds it already: named by the source
-    file's sha256, pymace's version and the converter's fingerprint, so that a changed file or converter converts
-    again. Its dims stay symbolic (no input_shapes). ConvertError / MissingExtraError (the [convert] extra) /
-    ModelError as `convert` gives them."""
+    file's sha256, pymace's version, the converter's fingerprint and the `input_shapes` asked for, so that a
+    changed file, converter or shape converts again. Dims `input_shapes` does not fix (all, without it) stay
+    symbolic. ConvertError / MissingExtraError (the [convert] extra) / ModelError as `convert` gives them."""
+    import hashlib
+    import json
+
     from .. import __version__
     from .zoo import sha256_file
 
@@ -157,9 +160,12 @@ def converted_model(source: str | os.PathLike, storage_dir: str) -> Path:
         raise ConvertError(f"{path}: no such file") from None
     except OSError as e:
         raise ConvertError(f"{path}: cannot read ({e.strerror or e})") from None
-    target = Path(storage_dir) / CONVERTED_DIR / (f"{path.stem[:64]}-{digest[:16]}-{__version__}-"
+    shapes = "" if not input_shapes else "-" + hashlib.sha256(json.dumps(
+        {k: [d if isinstance(d, str) else int(d) for d in v] for k, v in input_shapes.items()},
+        sort_keys=True).encode()).hexdigest()[:8]
+    target = Path(storage_dir) / CONVERTED_DIR / (f"{path.stem[:64]}-{digest[:16]}{shapes}-{__version__}-"
                                                   f"{converter_fingerprint()}.pmace")
     if not target.exists():
         log.info("converting %s → %s", path, target)
-        convert(path, target)
+        convert(path, target, input_shapes=input_shapes)
     return target

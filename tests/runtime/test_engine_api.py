@@ -142,3 +142,17 @@ def test_cli_runs_a_symbolic_model_at_a_given_or_the_example_shape(model, tmp_pa
     assert source.returncode == 0, source.stderr
     wrong = subprocess.run([*run, "--input-shape", "x=1,5,20,30"], capture_output=True, text=True)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr and "dim 1 is 3" in wrong.stderr
+
+
+def test_input_shapes_fix_some_dims_of_a_source_model(model, tmp_path):
+    path, session = model
+    engine = Engine.with_input_shapes(path, {"x": ["B", 3, 24, "W"]}, storage_dir=str(tmp_path), device="reference")
+    assert engine.get_inputs()[0].shape == ["B", 3, 24, "W"]
+    x = fresh((2, 3, 24, 36), 9)
+    assert rel_err(engine.run(None, {"x": x})[0], session.run(None, {"x": x})[0]) <= TOL
+    with pytest.raises(InputError, match="dim 2 is 24"):
+        engine.run({"x": fresh((1, 3, 20, 36))})
+    again = Engine.with_input_shapes(path, {"x": ["B", 3, 24, "W"]}, storage_dir=str(tmp_path), device="reference")
+    assert len(list((tmp_path / CONVERTED_DIR).iterdir())) == 1 and again.graph.inputs == ["x"]
+    with pytest.raises(ConfigError, match="source model"):
+        Engine.with_input_shapes(engine.graph, {"x": [1, 3, 24, 24]}, device="reference")
