@@ -21,7 +21,8 @@ def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
     p.add_argument("--storage-dir", help="where caches live (default: $PYMACE_STORAGE_DIR or the user cache dir)")
     if device:
         p.add_argument("--device", default=config.load().device,
-                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE (default: auto, or the model's runtime)")
+                       help="auto | cpu | gpu | reference | PLATFORM:DEVICE | N | a device name (default: auto, or the "
+                       "model's runtime)")
     if data_type:
         p.add_argument("--data-type", choices=["fp32", "fp16"],
                        help="storage type on the device; compute is fp32 (default: the model's, else fp32)")
@@ -241,11 +242,10 @@ def cmd_run(a) -> int:
 
     import numpy as np
 
-    from .engine import Engine
-    from .ir import pmace_file
+    from .engine import Engine, open_model
     from .safe_io import save_npy_atomic
 
-    graph = pmace_file.load(a.model)
+    graph = open_model(a.model, a.storage_dir)  # a .onnx / .tflite is converted once into the storage dir
     feeds, _ = cli_args.feeds(a, graph)  # checked before the device is touched
     engine = Engine(graph, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
     times = []
@@ -436,15 +436,21 @@ COMMANDS = {"devices": cmd_devices, "convert": cmd_convert, "run": cmd_run, "zoo
 def _model_defaults(a) -> None:
     """--device and --data-type default to what the model's deployment YAML recorded, else auto and fp32. (convert
     leaves them unset: --gencode's engine reads each converted model's own.)"""
-    from .engine import model_defaults
+    from .engine import SOURCE_SUFFIXES, model_defaults
     from .ir import pmace_file
 
     if a.command == "convert":
         return
+    model = getattr(a, "model", None)
+    source = model is not None and Path(model).suffix.lower() in SOURCE_SUFFIXES
+    if source and a.command != "run":
+        raise ConfigError(f"`pymace {a.command}` takes a .pmace model; convert {model} first: pymace convert {model}")
     unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
     if unset:
-        model = getattr(a, "model", None) if getattr(a, "action", "build") == "build" else a.bundle_model
-        defaults = dict(zip(("device", "data_type"), model_defaults(pmace_file.read_metadata(model) if model else {})))
+        if getattr(a, "action", "build") != "build":  # cache export / import: the model is --model
+            model, source = a.bundle_model, False
+        metadata = pmace_file.read_metadata(model) if model and not source else {}
+        defaults = dict(zip(("device", "data_type"), model_defaults(metadata)))
         for k in unset:
             setattr(a, k, defaults[k])
 

@@ -3,8 +3,14 @@
 Real exports are not tidy: Paddle keeps weights in `Constant` nodes and computes reshape targets from `Shape`,
 keras2onnx feeds NHWC inputs through Transposes, dims are symbolic (`p2o.DynamicDimension.0`, `unk__12`), and
 static parameters move from attributes to inputs between opsets. The importer walks the nodes in order with
-every shape known (symbolic dims come from `input_shapes`), folds each node whose inputs are all constant, and
-turns static parameters into IR attributes (docs/ir.md) — one importer function per ONNX op type."""
+every shape known, folds each node whose inputs are all constant, and turns static parameters into IR attributes
+(docs/ir.md) — one importer function per ONNX op type.
+
+Symbolic dims stay symbolic unless `input_shapes` fixes them: the walk then runs at a probe binding
+(ir/symbolic.probe_binding), a Shape of an activation stays in the graph, and so does the arithmetic computed
+from it (its values at the probe are carried for the importers that need them); a Reshape, Slice or Resize whose
+parameters come from there keeps them as inputs (ir/symbolic.DYNAMIC_FORMS). Any other importer that needs such
+a value as a constant refuses the node. tools/convert.py converts at two probes and compares the graphs."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from .. import ops
 from ..errors import ConvertError, ModelError
+from ..ir import symbolic
 from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
 from ..ops import geometry
@@ -37,10 +44,13 @@ STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1
 STATIC_INPUTS.update({op: (1,) for op in ops.reduce.OP_TYPES})  # axes
 
 
-def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
-    """Import an ONNX model (a path or an onnx.ModelProto) into a verified IR graph with every shape known."""
+def load(path_or_model, input_shapes: dict[str, list] | None = None, probe: int = 0) -> Graph:
+    """Import an ONNX model (a path or an onnx.ModelProto) into a verified IR graph with every shape known.
+    `input_shapes` fixes input dims (ints; a name keeps that dim symbolic under the name). A model left with
+    symbolic dims is imported at probe binding `probe` (0 or 1), and its graph's metadata holds `input_dims`
+    (input → declared dims, names included) and `output_dims` (the source's declared output dims)."""
     model, meta = _read(path_or_model)
-    imp = _Importer(model, dict(input_shapes or {}), meta)
+    imp = _Importer(model, dict(input_shapes or {}), meta, probe)
     return imp.run()
 
 
@@ -77,9 +87,11 @@ def _read(src) -> tuple[onnx.ModelProto, dict]:
 class _Importer:
     """Builds the IR graph node by node; importers call `emit` and the accessors below."""
 
-    def __init__(self, model: onnx.ModelProto, input_shapes: dict, meta: dict):
+    def __init__(self, model: onnx.ModelProto, input_shapes: dict, meta: dict, probe: int = 0):
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
-        self.model, self.input_shapes = model, input_shapes
+        self.model, self.input_shapes, self.probe = model, input_shapes, probe
+        self.declared: dict[str, tuple] = {}  # inputs with symbolic dims → their dims
+        self.tainted: set[str] = set()  # tensors whose values follow from symbolic dims (known at the probe)
         name = model.graph.name or Path(meta.get("source_file") or "model").stem
         self.graph = Graph(name, [], {}, [], [o.name for o in model.graph.output], {
             "framework": "onnx", **meta, "opset": self.opset, "ir_version": model.ir_version,
@@ -106,6 +118,10 @@ class _Importer:
             if name not in self.infos:
                 raise ModelError(f"graph output {name!r} is never produced")
         self.graph.metadata["input_shapes"] = {i: list(self.graph.tensors[i].shape) for i in self.graph.inputs}
+        if self.declared:
+            self.graph.metadata["input_dims"] = {i: list(d) for i, d in self.declared.items()}
+            self.graph.metadata["output_dims"] = {o.name: _declared_dims(o) for o in self.model.graph.output
+                                                  if o.type.tensor_type.HasField("shape")}
         self.graph.verify()
         return self.graph
 
@@ -114,8 +130,11 @@ class _Importer:
         unknown = sorted(set(self.input_shapes) - {i.name for i in real})
         if unknown:
             raise ConvertError(f"input_shapes names {unknown}, but the model's inputs are {[i.name for i in real]}")
+        dims = {vi.name: _input_shape(vi, self.input_shapes.get(vi.name)) for vi in real}
+        self.declared = {n: d for n, d in dims.items() if any(map(symbolic.is_symbol, d))}
+        binding = symbolic.probe_binding(self.declared, self.probe)
         for vi in real:
-            shape = _input_shape(vi, self.input_shapes.get(vi.name))
+            shape = symbolic.concrete(dims[vi.name], binding)
             dtype = _elem_dtype(vi.type.tensor_type.elem_type) if vi.type.tensor_type.elem_type else "float32"
             self.graph.inputs.append(vi.name)
             self.graph.tensors[vi.name] = Tensor(vi.name, shape, dtype)
@@ -133,6 +152,10 @@ class _Importer:
         if not name:
             return None
         info = self.info(node, name)
+        if name in self.tainted:
+            raise ConvertError(f"node {node.name!r} ({node.op_type}): {what} ({name!r}) is computed from the "
+                               "input's symbolic dims, and pymace needs it as a constant here; fix the input's "
+                               "shape with --input-shape (input_shapes= in Python)")
         if info.value is None:
             raise ConvertError(f"node {node.name!r} ({node.op_type}): {what} ({name!r}) must be a constant")
         return info.value
@@ -151,6 +174,9 @@ class _Importer:
         for i in inputs:
             if i and i not in self.infos:
                 raise ModelError(f"node {name!r} ({op_type}) reads undefined tensor {i!r}")
+        if any(i in self.tainted for i in inputs) or (op_type == "Shape" and self.declared):
+            self._emit_symbolic(node)
+            return
         if foldable(node, lambda n: self.infos[n].value is not None) and too_big(node, self.infos) is None:
             values = {i: self.infos[i].value for i in inputs if i}
             for out, value in zip(outputs, evaluate(node, values)):
@@ -162,6 +188,20 @@ class _Importer:
                 self.infos[out] = info
                 self.graph.tensors[out] = Tensor(out, info.shape, info.dtype)
         self.graph.nodes.append(node)
+
+    def _emit_symbolic(self, node: Node) -> None:
+        """A node computed from symbolic dims stays in the graph; its values at the probe go on."""
+        values = symbolic.values_of(node, self.infos) or []
+        for k, (out, info) in enumerate(zip(node.outputs, infer_node(node, self.infos))):
+            if out:
+                self.infos[out] = TensorInfo(info.shape, info.dtype, values[k] if k < len(values) else None)
+                self.graph.tensors[out] = Tensor(out, info.shape, info.dtype)
+                self.tainted.add(out)
+        self.graph.nodes.append(node)
+
+    def symbolic(self, node: _NodeView, *indices: int) -> bool:
+        """Whether any of these inputs of `node` is computed from symbolic dims."""
+        return any(node.input(k) in self.tainted for k in indices)
 
     def temp(self, node: _NodeView, suffix: str) -> str:
         """A fresh tensor name for an importer that expands one ONNX node into several IR nodes."""
@@ -223,22 +263,33 @@ def _elem_dtype(elem_type: int) -> str:
         raise ConvertError(f"ONNX element type {elem_type} is not supported") from None
 
 
-def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
-    """The input's shape: static dims from the model, symbolic ones from `given` (input_shapes)."""
+ANONYMOUS_DIMS = ("", "?")  # exporters' "some size": each such dim is a symbol of its own
+
+
+def _declared_dims(vi: onnx.ValueInfoProto) -> list | None:
+    """The declared dims: ints, and names for dynamic ones (an unnamed one is `<tensor>.<axis>`); None for an
+    unknown rank."""
     t = vi.type.tensor_type
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?")
-            for d in t.shape.dim] if t.HasField("shape") else None
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else
+            d.dim_param if d.dim_param not in ANONYMOUS_DIMS else f"{vi.name}.{axis}"
+            for axis, d in enumerate(t.shape.dim)]
+
+
+def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple:
+    """The input's dims: the model's, where `given` (input_shapes) fixes or renames them."""
+    dims = _declared_dims(vi)
     if given is not None:
-        given = [int(d) for d in given]
+        given = [d if isinstance(d, str) else int(d) for d in given]
         if dims is not None and (len(given) != len(dims) or any(
                 isinstance(d, int) and d != g for d, g in zip(dims, given))):
             raise ConvertError(f"input {vi.name!r}: input_shapes gives {given}, the model declares "
                                f"{[d for d in dims]}")
         return tuple(given)
-    if dims is None or any(not isinstance(d, int) for d in dims):
-        unknown = "unknown rank" if dims is None else f"dims {dims}"
-        raise ConvertError(f"input {vi.name!r} has {unknown}; give its shape with --input-shape {vi.name}=D0,D1,… "
-                           "(input_shapes= in Python, input_shapes in a deployment YAML)")
+    if dims is None:
+        raise ConvertError(f"input {vi.name!r} has unknown rank; give its shape with --input-shape "
+                           f"{vi.name}=D0,D1,… (input_shapes= in Python, input_shapes in a deployment YAML)")
     return tuple(dims)
 
 
@@ -301,10 +352,18 @@ def _explicit(window) -> dict:
             "dilations": list(window.dilations)}
 
 
+def _same(imp: _Importer, n: _NodeView) -> dict:
+    """SAME padding with a stride depends on the input's size: with symbolic dims, `auto_pad` stays, and each
+    concrete shape's plan resolves it (ir/symbolic.resolve)."""
+    auto_pad = n.get("auto_pad", "NOTSET")
+    strided = any(s > 1 for s in n.get("strides") or [])
+    return {"auto_pad": auto_pad} if imp.declared and auto_pad in ("SAME_UPPER", "SAME_LOWER") and strided else {}
+
+
 def _conv(imp: _Importer, n: _NodeView) -> None:
     group = n.get("group", 1)
     window = _window(n, geometry.conv_window, imp.shape(n), imp.shape(n, 1), group, **_spatial(n))
-    attrs = _explicit(window) | {"group": int(group)}
+    attrs = _explicit(window) | {"group": int(group)} | _same(imp, n)
     if len(window.kernel) == 1:  # Conv1d runs as a 2-D Conv of height 1 between alias reshapes
         _conv1d(imp, n, attrs)
         return
@@ -313,8 +372,8 @@ def _conv(imp: _Importer, n: _NodeView) -> None:
 
 def _conv1d(imp: _Importer, n: _NodeView, attrs: dict) -> None:
     (p0, p1), one = attrs["pads"], [1]
-    attrs = {"kernel_shape": one + attrs["kernel_shape"], "strides": one + attrs["strides"],
-             "pads": [0, p0, 0, p1], "dilations": one + attrs["dilations"], "group": attrs["group"]}
+    attrs = attrs | {"kernel_shape": one + attrs["kernel_shape"], "strides": one + attrs["strides"],
+                     "pads": [0, p0, 0, p1], "dilations": one + attrs["dilations"]}  # auto_pad, group as they are
     x, w = imp.temp(n, "x2d"), imp.temp(n, "w2d")
     imp.emit("Unsqueeze", [n.input(0)], [x], {"axes": [2]}, f"{n.name}/to_2d")
     imp.emit("Unsqueeze", [n.input(1)], [w], {"axes": [2]}, f"{n.name}/w_to_2d")
@@ -354,7 +413,7 @@ def _pool(imp: _Importer, n: _NodeView) -> None:
         raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
     ceil_mode = int(n.get("ceil_mode", 0))
     window = _window(n, geometry.pool_window, imp.shape(n), ceil_mode=ceil_mode, **_spatial(n))
-    attrs = _explicit(window) | {"ceil_mode": ceil_mode}
+    attrs = _explicit(window) | {"ceil_mode": ceil_mode} | _same(imp, n)
     if n.op_type == "AveragePool":
         attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
     imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
@@ -388,6 +447,9 @@ def _clip(imp: _Importer, n: _NodeView) -> None:
 
 
 def _reshape(imp: _Importer, n: _NodeView) -> None:
+    if imp.opset >= 5 and imp.symbolic(n, 1):  # the dynamic form (ir/symbolic.py)
+        imp.emit("Reshape", n.inputs[:2], n.outputs, {"allowzero": int(n.get("allowzero", 0))}, n.name)
+        return
     shape = n.get("shape") if imp.opset < 5 else imp.const(n, 1, "shape")
     attrs = {"shape": [int(d) for d in shape], "allowzero": int(n.get("allowzero", 0))}
     imp.emit("Reshape", [n.input(0)], n.outputs, attrs, n.name)
@@ -433,6 +495,9 @@ def _pad(imp: _Importer, n: _NodeView) -> None:
 
 
 def _slice(imp: _Importer, n: _NodeView) -> None:
+    if imp.opset >= 10 and imp.symbolic(n, 1, 2, 3, 4):  # the dynamic form (ir/symbolic.py)
+        imp.emit("Slice", n.inputs[:5], n.outputs, {}, n.name)
+        return
     if imp.opset < 10:
         starts, ends, axes, steps = n.get("starts"), n.get("ends"), n.get("axes"), None
     else:
@@ -460,6 +525,9 @@ def _resize(imp: _Importer, n: _NodeView) -> None:
              "nearest_mode": "floor" if legacy else n.get("nearest_mode", "round_prefer_floor")}
     if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
         raise ConvertError(f"node {n.name!r} (Resize): tf_crop_and_resize is not supported")
+    if not legacy and imp.symbolic(n, 2, 3) and n.get("axes") is None:  # the dynamic form (ir/symbolic.py)
+        imp.emit("Resize", [n.input(0), "", n.input(2), n.input(3)], n.outputs, attrs, n.name)
+        return
     if n.op_type == "Upsample" and imp.opset < 9:
         scales, sizes = n.get("scales"), None
     else:
@@ -524,7 +592,11 @@ def _cast(imp: _Importer, n: _NodeView) -> None:
 
 
 def _shape(imp: _Importer, n: _NodeView) -> None:
-    """Every shape is known at import, so Shape is a constant."""
+    """Every shape is known at import, so Shape is a constant — unless the model has symbolic dims."""
+    if imp.declared and imp.info(n, n.input(0)).value is None:
+        imp.emit("Shape", n.inputs[:1], n.outputs[:1], {k: int(v) for k, v in n.attrs.items()
+                                                        if k in ("start", "end")}, n.name)
+        return
     shape = np.array(imp.shape(n), np.int64)
     imp.add_const(n.outputs[0], shape[n.get("start", 0):n.get("end", len(shape))])
 

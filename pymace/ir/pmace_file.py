@@ -17,11 +17,13 @@ from ..errors import ModelError, writing
 from ..safe_io import atomic_writer, npy_bytes, npy_from_buffer, open_regular, shorten
 from ..trust import trusted_storage_dir
 from .graph import Graph, Node, Tensor
-from .verify import check_dims, check_dtype, verify
+from .symbolic import is_symbolic
+from .verify import check_dims, check_dtype, check_symbolic_dims, verify, verify_symbolic
 
 log = logging.getLogger(__name__)
 FORMAT = "pmace"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # 2 added symbolic dims (docs/pmace-format.md); a version 1 file is a version 2 file without them
 
 
 MAX_GRAPH_JSON = 16 << 20  # graph.json of the largest real models is well under 2 MiB; JSON objects take ~20x
@@ -31,7 +33,8 @@ _META_TYPES = {"runtime": str, "data_type": str, "storage_dir": str, "storage_di
                "framework": str,
                "source_file": str, "source_sha256": str, "labels": list, "preprocessing": dict,
                "validation_threshold": dict, "input_data_formats": dict, "input_shapes": dict,
-               "limit_opencl_kernel_time": int, "library_name": str, "model_name": str, "zoo_name": str}
+               "limit_opencl_kernel_time": int, "library_name": str, "model_name": str, "zoo_name": str,
+               "example_shapes": dict}
 
 
 def save(graph: Graph, path: str) -> None:
@@ -51,7 +54,8 @@ def save(graph: Graph, path: str) -> None:
         with atomic_writer(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
             z.writestr("graph.json", json.dumps(doc, default=_json_default))
             for i, t in enumerate(consts):
-                z.writestr(f"const/{i}.npy", npy_bytes(np.ascontiguousarray(t.data)))
+                z.writestr(f"const/{i}.npy", npy_bytes(np.ascontiguousarray(t.data).reshape(t.data.shape)))  # 0-d
+                # stays 0-d (ascontiguousarray makes it 1-d)
 
 
 def _json_default(v):
@@ -118,9 +122,9 @@ def _read_doc(z: zipfile.ZipFile, path: str) -> dict:
     doc = json.loads(_member(z, "graph.json", MAX_GRAPH_JSON))
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"{path}: not a pymace model file")
-    if doc.get("version") != VERSION:
-        raise ModelError(f"{path}: model file version {str(doc.get('version'))[:20]} (this pymace reads {VERSION});"
-                         " convert the model again")
+    if doc.get("version") not in READS:
+        raise ModelError(f"{path}: model file version {str(doc.get('version'))[:20]} (this pymace reads "
+                         f"{', '.join(map(str, READS))}); convert the model again")
     meta = doc.get("metadata") or {}
     if not isinstance(meta, dict):
         raise ModelError("metadata is not a mapping")
@@ -147,11 +151,12 @@ def _names(items, what: str) -> list[str]:
     return list(items)
 
 
-def _tensor(t, z: zipfile.ZipFile, const_index: int) -> Tensor:
+def _tensor(t, z: zipfile.ZipFile, const_index: int, version: int) -> Tensor:
     if not isinstance(t, dict) or not isinstance(t.get("name"), str):
         raise ModelError("a tensor record is not a mapping with a name")
     name = t["name"]
-    shape = None if t.get("shape") is None else check_dims(t["shape"], f"tensor {name!r}")
+    dims = check_symbolic_dims if version >= 2 else check_dims
+    shape = None if t.get("shape") is None else dims(t["shape"], f"tensor {name!r}")
     dtype = check_dtype(t.get("dtype"), f"tensor {name!r}")
     data = None
     if t.get("const") is True:
@@ -179,7 +184,7 @@ def load(path: str) -> Graph:
         if not isinstance(doc.get("tensors"), list) or not isinstance(doc.get("nodes"), list):
             raise ModelError("tensors and nodes must be lists")
         for t in doc["tensors"]:
-            tensor = _tensor(t, z, ci)
+            tensor = _tensor(t, z, ci, doc["version"])
             ci += tensor.is_const
             if tensor.name in tensors:
                 raise ModelError(f"tensor {tensor.name!r} is recorded twice")
@@ -187,5 +192,5 @@ def load(path: str) -> Graph:
         nodes = [_node(n) for n in doc["nodes"]]
         graph = Graph(str(doc.get("name")), nodes, tensors, _names(doc.get("inputs"), "inputs"),
                       _names(doc.get("outputs"), "outputs"), dict(doc.get("metadata") or {}))
-        verify(graph)
+        verify_symbolic(graph) if is_symbolic(graph) else verify(graph)
     return graph

@@ -1,7 +1,9 @@
 """Shape inference over the IR: every tensor gets its shape and dtype from its producer's `infer`.
 
-Constants carry their values into `TensorInfo.value`, so shape arithmetic (Shape, Gather, Cast, …) can be
-inferred and folded before a model reaches a device."""
+Constants carry their values into `TensorInfo.value`, and so does shape arithmetic that is left in a graph (Shape,
+Gather, Concat, … of a tensor whose shape is known: ir/symbolic.values_of), so that a Reshape, Slice or Resize
+whose parameters are computed that way (a dynamic form, ir/symbolic.resolve) has its shape inferred too. A graph
+with symbolic input dims has no shapes of its own: ir/symbolic.specialize gives the graph of a concrete shape."""
 from __future__ import annotations
 
 from .. import ops
@@ -12,7 +14,11 @@ from .graph import Graph, Node, Tensor
 
 def infer_node(node: Node, infos: dict[str, TensorInfo]) -> list[TensorInfo]:
     """TensorInfo of each output of `node`, from the infos of its inputs (omitted inputs arrive as None)."""
+    from .symbolic import resolve
+
     module = ops.get(node.op_type)
+    if node.inputs and node.inputs[0] in infos:
+        node = resolve(node, infos)
     try:
         ins = [infos[i] if i else None for i in node.inputs]
     except KeyError as e:
@@ -39,19 +45,25 @@ def graph_infos(graph: Graph) -> dict[str, TensorInfo]:
         t = graph.tensors[name]
         if t.shape is None:
             raise ConvertError(f"input {name!r} has no shape; give one (input_shapes)")
+        if any(isinstance(d, str) for d in t.shape):
+            raise ConvertError(f"input {name!r} has symbolic dims {list(t.shape)}: shapes are inferred for a "
+                               "concrete input shape (ir/symbolic.specialize)")
         infos[name] = TensorInfo(tuple(t.shape), t.dtype)
     return infos
 
 
 def infer_shapes(graph: Graph) -> Graph:
     """Set shape and dtype of every tensor the nodes produce (in place; also returns the graph)."""
+    from .symbolic import values_of
+
     graph.toposort()
     infos = graph_infos(graph)
     for node in graph.nodes:
-        for name, info in zip(node.outputs, infer_node(node, infos)):
+        values = values_of(node, infos) or ()
+        for k, (name, info) in enumerate(zip(node.outputs, infer_node(node, infos))):
             if not name:
                 continue
-            infos[name] = info
+            infos[name] = TensorInfo(info.shape, info.dtype, values[k]) if k < len(values) else info
             t = graph.tensors.get(name)
             if t is None:
                 graph.tensors[name] = Tensor(name, info.shape, info.dtype)

@@ -143,3 +143,49 @@ def verify(graph: Graph) -> Graph:
             t.shape = shape
             infos[name] = TensorInfo(shape, t.dtype)
     return graph
+
+
+MAX_SYMBOL = 128  # characters of a symbolic dim's name
+
+
+def check_symbolic_dims(shape, what: str) -> tuple:
+    """`shape` as a tuple of dims, each an int in [0, 2³¹) or a symbol's name (a non-empty printable str)."""
+    if not isinstance(shape, (list, tuple)):
+        raise ModelError(f"{what}: shape {str(shape)[:60]} is not a list of dims")
+    names = [d for d in shape if isinstance(d, str)]
+    for d in names:
+        if not 0 < len(d) <= MAX_SYMBOL or not d.isprintable():
+            raise ModelError(f"{what}: symbolic dim {d[:40]!r} is not a name of 1 to {MAX_SYMBOL} printable "
+                             "characters")
+    check_dims([1 if isinstance(d, str) else d for d in shape], what)
+    return tuple(d if isinstance(d, str) else int(d) for d in shape)
+
+
+def verify_symbolic(graph: Graph) -> Graph:
+    """Check a graph with symbolic input dims (ir/symbolic.py) and return it: structure and constant records
+    here; every shape, dtype and attribute at the graph's example binding (metadata example_shapes), whose
+    graph ir/symbolic.specialize builds and verifies. Only graph inputs and outputs may hold symbols."""
+    from .symbolic import specialize
+
+    if not isinstance(graph.inputs, list) or not isinstance(graph.outputs, list) or not graph.outputs:
+        raise ModelError("the model declares no outputs")
+    graph.verify()
+    for name, t in graph.tensors.items():
+        if t.is_const:
+            if not isinstance(t.data, np.ndarray) or t.shape is None or tuple(t.shape) != t.data.shape:
+                raise ModelError(f"tensor {name!r}: its declared shape is not its data's")
+            if check_dtype(t.dtype, f"tensor {name!r}") != check_dtype(t.data.dtype, f"tensor {name!r}"):
+                raise ModelError(f"tensor {name!r}: declared dtype {t.dtype}, its data is {t.data.dtype}")
+        elif t.shape is not None:
+            symbolic_dims = any(isinstance(d, str) for d in t.shape)
+            if symbolic_dims and name not in graph.inputs and name not in graph.outputs:
+                raise ModelError(f"tensor {name!r} has symbolic dims; only graph inputs and outputs may")
+    example = graph.metadata.get("example_shapes")
+    if not isinstance(example, dict) or set(example) != set(graph.inputs):
+        raise ModelError("a model with symbolic dims must record example_shapes for every input")
+    shapes = {n: check_dims(example[n], f"example shape of {n!r}") for n in graph.inputs}
+    try:
+        specialize(graph, shapes)
+    except PymaceError as e:
+        raise ModelError(f"at its example input shapes {shapes}: {e}") from None
+    return graph

@@ -169,12 +169,13 @@ def uniform(low: float, high: float, shape, dtype=np.float32):
     return lambda rng: rng.uniform(low, high, shape).astype(dtype)
 
 
-def broadcast(*shapes) -> tuple[int, ...]:
-    """The multidirectional (numpy) broadcast of `shapes`, or a ConvertError naming them."""
+def broadcast(*shapes, op: str = "") -> tuple[int, ...]:
+    """The multidirectional (numpy) broadcast of `shapes`, or a ConvertError naming them (and the op)."""
     try:
         return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ConvertError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+        named = " and ".join(str(list(s)) for s in shapes)
+        raise ConvertError(f"{op + ': ' if op else ''}shapes {named} do not broadcast") from None
 
 
 def axis_index(axis, rank: int, what: str = "axis") -> int:

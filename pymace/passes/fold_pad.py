@@ -21,6 +21,8 @@ def _spatial_pads(pad) -> list[int] | None:
 
 
 def _absorbs(node) -> bool:
+    if node.attrs.get("auto_pad", "NOTSET") != "NOTSET":  # its padding follows from its input's size
+        return False
     if node.op_type == "Conv":
         return True
     if node.op_type == "AveragePool" and not node.attrs.get("ceil_mode", 0):

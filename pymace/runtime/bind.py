@@ -9,7 +9,9 @@ Two stages, so that any number of executors share what can be shared:
 Each bound Step knows its launch (the spec) and the buffers it touches (what the tuner checks and restores)."""
 from __future__ import annotations
 
+import hashlib
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,25 +34,67 @@ from .programs import ProgramBuilder
 
 
 class Weights:
-    """The constant buffers of an engine: each array uploaded once (float data in the storage type), read-only,
-    shared by every executor — and by every plan of the same graph and data type."""
+    """The constant buffers of an engine: float data in the storage type, read-only, one device buffer per
+    distinct content — shared by every executor, and by the plans of every input shape (whose launches pack the
+    same weights into new arrays of the same content). Plans hold references (`acquire`, `release`); a buffer no
+    plan holds is freed."""
 
     def __init__(self, context, storage):
         self.context, self.storage = context, storage
-        self._buffers: dict[int, tuple[object, np.ndarray]] = {}
-        self._lock = threading.Lock()  # executors may be bound from several threads at once
+        self._by_content: dict[tuple, list] = {}  # content key → [buffer, references, bytes]
+        self._key_of: dict[int, tuple] = {}  # id of a live array → its content key (dropped when it dies)
+        self._lock = threading.Lock()  # plans may be prepared from several threads at once
 
-    def buffer(self, data: np.ndarray):
+    def _key(self, data: np.ndarray) -> tuple:
+        key = self._key_of.get(id(data))
+        if key is None:
+            digest = hashlib.blake2b(np.ascontiguousarray(data).view(np.uint8).reshape(-1), digest_size=16)
+            key = (data.dtype.str, data.shape, digest.digest())
+            self._key_of[id(data)] = key
+            weakref.finalize(data, self._key_of.pop, id(data), None)
+        return key
+
+    def acquire(self, data: np.ndarray) -> tuple[object, tuple]:
+        """(the device buffer holding `data`, its key for `release`), uploading it unless its content is there."""
         with self._lock:
-            found = self._buffers.get(id(data))
+            key = self._key(data)
+            found = self._by_content.get(key)
             if found is None:
                 host = _device_array(data, self.storage)
                 if host.nbytes == 0:
                     host = np.zeros(1, dtype=host.dtype)
                 flags = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR
-                found = self._buffers[id(data)] = (cl.Buffer(self.context, flags, hostbuf=host), data)  # `data`
-                # stays alive with its buffer, so that its id is not reused by another array
-            return found[0]
+                found = self._by_content[key] = [cl.Buffer(self.context, flags, hostbuf=host), 0, host.nbytes]
+            found[1] += 1
+            return found[0], key
+
+    def buffer(self, data: np.ndarray):
+        """The buffer holding `data`, held as long as the Weights live."""
+        return self.acquire(data)[0]
+
+    def release(self, keys) -> None:
+        with self._lock:
+            for key in keys:
+                found = self._by_content.get(key)
+                if found is not None:
+                    found[1] -= 1
+                    if found[1] <= 0:
+                        del self._by_content[key]
+                        found[0].release()
+
+    @property
+    def bytes(self) -> int:
+        """Device bytes of the buffers held now."""
+        with self._lock:
+            return sum(entry[2] for entry in self._by_content.values())
+
+    def held(self) -> list[tuple[str, tuple, int]]:
+        """(dtype, shape, device bytes) of each buffer held now."""
+        with self._lock:
+            return [(np.dtype(key[0]).name, key[1], entry[2]) for key, entry in self._by_content.items()]
+
+    def __len__(self) -> int:
+        return len(self._by_content)
 
 
 def _device_array(data: np.ndarray, storage) -> np.ndarray:
@@ -108,6 +152,12 @@ class BoundPlan:
     prepared: Prepared | None = None  # programs and weights, shared with the other executors
     int_dtypes: dict = field(default_factory=dict)  # integer/bool graph input or output → its IR dtype
 
+    def release(self) -> None:
+        """Free this executor's device buffers now (it cannot run again)."""
+        for buffer in self.owned:
+            buffer.release()
+        self.owned, self.steps, self.enqueuer = [], [], None
+
 
 @dataclass
 class _Settled:
@@ -128,6 +178,23 @@ class Prepared:
         self._settled = [self._settle(launch, programs) for launch in plan.launches]
         self._spare_kernels = True  # the kernels made while settling are still unbound
         self._lock = threading.Lock()
+        self._weight_keys: list[tuple] = []
+        self._consts = [self._const_buffers(launch) for launch in plan.launches]
+
+    def _const_buffers(self, launch: Launch) -> dict[int, object]:
+        """Argument index → the weight buffer of each constant argument of a launch (held until `close`)."""
+        found = {}
+        for k, a in enumerate(launch.spec.args):
+            data = a.const if isinstance(a, TensorRef) else a.data if isinstance(a, Const) else None
+            if data is not None and self.plan.buffer_key(a) is None:
+                found[k], key = self.weights.acquire(data)
+                self._weight_keys.append(key)
+        return found
+
+    def close(self) -> None:
+        """Give back the weight buffers this plan holds (its executors are released on their own)."""
+        keys, self._weight_keys, self._consts = self._weight_keys, [], []
+        self.weights.release(keys)
 
     def _settle(self, launch: Launch, programs: ProgramBuilder) -> _Settled:
         program = programs.get(launch.spec.program, launch.options)
@@ -152,9 +219,9 @@ class Prepared:
         buffers.update(staging)
         owned = [*slots, *staging.values()]
         steps = []
-        for launch, settled in zip(plan.launches, self._settled, strict=True):
+        for launch, settled, consts in zip(plan.launches, self._settled, self._consts, strict=True):
             kernel = settled.kernel if spare else cl.Kernel(settled.program, launch.spec.name)
-            args, touches = self._args(launch, buffers, owned)
+            args, touches = self._args(launch, buffers, owned, consts)
             kernel.set_args(*args)
             steps.append(Step(launch, kernel, whole_groups(launch.spec.gws, settled.lws), settled.lws,
                               settled.tuned, touches))
@@ -163,17 +230,15 @@ class Prepared:
         return BoundPlan(queue, steps, plan.memory, inputs, outputs, owned, Enqueuer(queue, steps), self,
                          plan.int_dtypes)
 
-    def _args(self, launch: Launch, buffers: dict, owned: list) -> tuple[list, tuple]:
+    def _args(self, launch: Launch, buffers: dict, owned: list, consts: dict) -> tuple[list, tuple]:
         """The kernel arguments of a launch, and the per-executor buffers among them."""
         values, touched = [], {}
-        for a in launch.spec.args:
+        for k, a in enumerate(launch.spec.args):
             key = self.plan.buffer_key(a)
             if key is not None:
                 values.append(touched.setdefault(key, buffers[key]))
-            elif isinstance(a, TensorRef) and a.const is not None:
-                values.append(self.weights.buffer(a.const))
-            elif isinstance(a, Const):
-                values.append(self.weights.buffer(a.data))
+            elif k in consts:
+                values.append(consts[k])
             elif isinstance(a, Counters):  # written by the kernel while it runs: every executor has its own
                 zeros = np.zeros(max(a.size, 1), np.int32)
                 owned.append(cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,

@@ -211,25 +211,46 @@ def default_device(devices: list[DeviceInfo]) -> DeviceInfo | None:
     return (nvidia or gpus or usable or [None])[0]
 
 
-def select(spec: str = "auto", storage_dir: str | None = None) -> DeviceInfo:
-    """Resolve a --device selector: auto | cpu | gpu | P:D (platform and device indices); `storage_dir`: where
-    the drivers' caches go if this call is the process's first look at OpenCL (list_devices)."""
+def select(spec: str | int = "auto", storage_dir: str | None = None) -> DeviceInfo:
+    """Resolve a --device selector: auto | cpu | gpu | P:D (platform and device indices) | N (the N-th device
+    `pymace devices` lists) | a name: a case-insensitive part of one device's name, vendor or platform
+    (by_name). `storage_dir`: where the drivers' caches go if this call is the process's first look at OpenCL
+    (list_devices)."""
     devices = list_devices(storage_dir=storage_dir)
     usable = [d for d in devices if d.usable]
     if not devices:
         raise DeviceError("no OpenCL device found (install Debian's pocl-opencl-icd, or a GPU driver)")
-    spec = (spec or "auto").strip().lower()
+    spec = str("auto" if spec is None or spec == "" else spec).strip().lower()
     if spec == "auto":
         chosen = default_device(devices)
     elif spec in ("cpu", "gpu"):
         chosen = next((d for d in usable if d.is_gpu == (spec == "gpu")), None)
     elif ":" in spec and all(part.isdigit() for part in spec.split(":", 1)):
         chosen = next((d for d in devices if d.selector == spec), None)
-        if chosen is not None and not chosen.usable:
-            raise DeviceError(f"device {spec} ({chosen.name}) is not usable: {chosen.problem}")
+    elif spec.isdigit():
+        chosen = devices[int(spec)] if int(spec) < len(devices) else None
     else:
-        raise DeviceError(f"unknown device {spec!r}: use auto, cpu, gpu, reference or PLATFORM:DEVICE")
+        chosen = by_name(spec, usable) or by_name(spec, devices)  # a broken driver's twin does not make it ambiguous
+    if chosen is not None and not chosen.usable:
+        raise DeviceError(f"device {chosen.selector} ({chosen.name}) is not usable: {chosen.problem}")
     if chosen is None:
         have = ", ".join(f"{d.selector} {d.name}" for d in usable) or "none usable"
         raise DeviceError(f"no OpenCL device matches {spec!r} (devices: {have})")
     return chosen
+
+
+def by_name(spec: str, devices: list[DeviceInfo]) -> DeviceInfo | None:
+    """The one device whose name (else vendor, platform name or version: "pocl", "NVIDIA CUDA") holds `spec`,
+    ignoring case; None when none does; DeviceError listing the candidates when several do."""
+    wanted = spec.strip().lower()
+    for fields in (lambda d: [d.name], lambda d: [d.vendor, d.platform_name, d.platform_version]):
+        found = [d for d in devices if any(wanted in f.lower() for f in fields(d))]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = "; ".join(f"{d.selector} {d.name} ({d.platform_name})" for d in found)
+            raise DeviceError(f"device {spec!r} matches {len(found)} devices: {listed}; name one by its id "
+                              "(PLATFORM:DEVICE)")
+    if not wanted:
+        raise DeviceError("an empty device name")
+    return None

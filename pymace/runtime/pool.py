@@ -18,10 +18,17 @@ def default_limit() -> int:
     return max(2, os.cpu_count() or 1)
 
 
+class PoolClosed(RuntimeError):
+    """The pool was closed before this caller got an executor (runtime/shape_plans.py plans the shape again)."""
+
+
 class ExecutorPool:
-    def __init__(self, make: Callable[[], object], first: object | None = None, limit: int | None = None):
-        """`make()` → a new executor; `first`: one made already (the engine's `plan`)."""
-        self._make = make
+    def __init__(self, make: Callable[[], object], first: object | None = None, limit: int | None = None,
+                 discard: Callable[[object], None] | None = None):
+        """`make()` → a new executor; `first`: one made already (the engine's `plan`); `discard(executor)`
+        frees one for `close`."""
+        self._make, self._discard = make, discard
+        self._closed, self._then = False, None
         self._free = [first] if first is not None else []
         self._made = len(self._free)
         self._limit = max(1, limit or default_limit())
@@ -55,12 +62,14 @@ class ExecutorPool:
 
     def acquire(self):
         """A free executor, or a new one while fewer than `limit` exist, else the next one given back. Pair with
-        `release`."""
+        `release`. PoolClosed once the pool is closed (also for a caller that was waiting)."""
         with self._lock:
-            while not self._free and self._made >= self._limit:
+            while not self._closed and not self._free and self._made >= self._limit:
                 self._waiting += 1
                 self._changed.wait()
                 self._waiting -= 1
+            if self._closed:
+                raise PoolClosed("this executor pool is closed")
             if self._free:
                 return self._free.pop()  # the most recently used: a lone caller keeps reusing one executor
             self._made += 1  # reserved: made outside the lock, so other runs go on meanwhile
@@ -74,9 +83,38 @@ class ExecutorPool:
 
     def release(self, executor) -> None:
         with self._lock:
-            self._free.append(executor)
-            if self._waiting:
-                self._changed.notify()
+            if not self._closed:
+                self._free.append(executor)
+                if self._waiting:
+                    self._changed.notify()
+                return
+        self._free_one(executor)
+
+    def close(self, then: Callable[[], None] | None = None) -> None:
+        """Free the idle executors now and each busy one when its run gives it back; new callers get PoolClosed.
+        `then()` runs once the last executor is freed (now, if none is busy)."""
+        with self._changed:
+            self._closed, self._then, idle, self._free = True, then, self._free, []
+            self._changed.notify_all()
+        for executor in idle:
+            self._free_one(executor)
+        self._finish()
+
+    def _free_one(self, executor) -> None:
+        with self._lock:
+            self._made -= 1
+            self._changed.notify()
+        if self._discard is not None:
+            self._discard(executor)
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._lock:
+            then = self._then if self._closed and self._made == 0 else None
+            if then is not None:
+                self._then = None
+        if then is not None:
+            then()
 
 
-__all__ = ["ExecutorPool", "default_limit"]
+__all__ = ["ExecutorPool", "PoolClosed", "default_limit"]

@@ -65,8 +65,11 @@ def benchmark(model_path, device: str = "auto", data_type: str = "fp32", runs: i
 
 
 def random_feeds(graph, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {n: rng.uniform(-1, 1, graph.tensors[n].shape).astype(graph.tensors[n].dtype) for n in graph.inputs}
+    """Random inputs of the model's shapes (a model with dynamic dims: the example shapes its conversion checked)."""
+    from ..ir.symbolic import example_shapes
+
+    rng, shapes = np.random.default_rng(seed), example_shapes(graph, complete=True)
+    return {n: rng.uniform(-1, 1, shapes[n]).astype(graph.tensors[n].dtype) for n in graph.inputs}
 
 
 # --- init in fresh processes ---------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ def feeds(a, graph, seed: int = 0) -> tuple[dict, dict]:
     for the rest; checked against the model before any device work."""
     import numpy as np
 
+    from ..ir import symbolic
     from ..reference.executor import check_inputs
 
     files = input_files(a.input, list(graph.inputs))
@@ -116,9 +117,11 @@ def feeds(a, graph, seed: int = 0) -> tuple[dict, dict]:
     low, high = parse_range(getattr(a, "input_range", "-1,1") or "-1,1")
     rng = np.random.default_rng(seed)
     random = [n for n in graph.inputs if n not in given]
+    example = symbolic.example_shapes(graph)  # dynamic dims: the example shape the converter checked
     for n in random:
-        t = graph.tensors[n]
-        given[n] = rng.uniform(low, high, shapes.get(n, t.shape)).astype(t.dtype)
+        if n not in shapes and n not in example:
+            raise InputError(f"input {n!r} has dynamic dims {graph.tensors[n].shape}: give --input or --input-shape")
+        given[n] = rng.uniform(low, high, shapes.get(n, example.get(n))).astype(graph.tensors[n].dtype)
     check_inputs(graph, given)
     desc = {"kind": "files" if not random else "random", "files": files}
     if random:

@@ -124,10 +124,12 @@ def make_feeds(graph, image=None, seed: int = 0, input_range: tuple[float, float
                preprocessing: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """An image (a path or an HxWx3 uint8 array) preprocessed as the model records, or seeded random data."""
     if image is None:
+        from ..ir.symbolic import example_shapes
+
         rng = np.random.default_rng(seed)
+        shapes = example_shapes(graph, complete=True)  # dynamic dims: the example shape the converter checked
         low, high = input_range
-        feeds = {n: rng.uniform(low, high, graph.tensors[n].shape).astype(graph.tensors[n].dtype)
-                 for n in graph.inputs}
+        feeds = {n: rng.uniform(low, high, shapes[n]).astype(graph.tensors[n].dtype) for n in graph.inputs}
         return feeds, {"kind": "random", "seed": seed, "distribution": f"uniform({low:g}, {high:g})"}
     from .images import load_image, preprocess
 

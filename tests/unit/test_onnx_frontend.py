@@ -138,11 +138,18 @@ def test_nhwc_input_with_transpose_and_shape_arithmetic():
     assert graph.nodes[1].attrs["shape"] == [2, -1]
 
 
-def test_symbolic_dims_need_input_shapes():
+def test_symbolic_dims_are_kept_unless_input_shapes_fix_them():
     model = _model([helper.make_node("Relu", ["x"], ["y"])], [("x", ["p2o.DynamicDimension.0", 3, "unk__1"])],
                    ["y"])
-    with pytest.raises(ConvertError, match="input 'x'.*input_shapes"):
-        onnx_frontend.load(model)
+    graph = onnx_frontend.load(model)  # imported at the first probe binding, the declared dims recorded
+    assert graph.metadata["input_dims"] == {"x": ["p2o.DynamicDimension.0", 3, "unk__1"]}
+    assert graph.tensors["x"].shape == (1, 3, 224)
+    assert onnx_frontend.load(model, probe=1).tensors["x"].shape == (2, 3, 352)
+    renamed = onnx_frontend.load(model, {"x": ["N", 3, 7]})
+    assert renamed.metadata["input_dims"] == {"x": ["N", 3, 7]} and renamed.tensors["x"].shape == (1, 3, 7)
+    unknown_rank = _model([helper.make_node("Relu", ["x"], ["y"])], [("x", None)], ["y"])
+    with pytest.raises(ConvertError, match="input 'x'.*unknown rank.*input_shapes"):
+        onnx_frontend.load(unknown_rank)
     with pytest.raises(ConvertError, match="declares"):
         onnx_frontend.load(model, {"x": [1, 4, 5]})
     with pytest.raises(ConvertError, match="nope"):
