@@ -11,6 +11,9 @@ class Config:
     debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
     pyopencl_enqueue: bool  # PYMACE_PYOPENCL_ENQUEUE=1: enqueue through pyopencl, not the ctypes fast path
     no_device_fusion: bool  # PYMACE_NO_DEVICE_FUSION=1: plans run the model's nodes as converted (benchmarks)
+    # PYMACE_NO_<NAME>_FUSION=1 (NAME one of passes.DEVICE_FUSIONS, e.g. SE): a GPU plan skips that one fusion
+    no_fusions: frozenset[str]
+    split_last: bool  # PYMACE_SPLIT_LAST=1: conv_gemm's split K summed in-kernel by default (experiments)
 
 
 def _flag(name: str) -> bool:
@@ -24,6 +27,10 @@ def load() -> Config:
         debug=_flag("PYMACE_DEBUG"),
         pyopencl_enqueue=_flag("PYMACE_PYOPENCL_ENQUEUE"),
         no_device_fusion=_flag("PYMACE_NO_DEVICE_FUSION"),
+        no_fusions=frozenset(name[len("PYMACE_NO_"):-len("_FUSION")].lower() for name in os.environ
+                             if name.startswith("PYMACE_NO_") and name.endswith("_FUSION") and _flag(name)
+                             and name != "PYMACE_NO_DEVICE_FUSION"),
+        split_last=_flag("PYMACE_SPLIT_LAST"),
     )
 
 

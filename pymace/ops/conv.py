@@ -105,6 +105,9 @@ CASES = [
           dilations=[1, 1], group=24),
     _case("dw5x5", (1, 16, 16, 16), (16, 1, 5, 5), kernel_shape=[5, 5], pads=[2] * 4, strides=[1, 1],
           dilations=[1, 1], group=16, activation="HardSwish"),
+    _case("dw3x3_silu", (1, 16, 9, 10), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=16, activation="Silu", kernel_variant="conv_depthwise"),
+    _case("1x1_silu", (1, 20, 7, 9), (12, 20, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="Silu"),
     _case("dw_multiplier2", (1, 8, 9, 9), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
           dilations=[1, 1], group=8),
     Case("prelu", [(1, 10, 12, 12), (14, 10, 3, 3), (14,), np.linspace(-0.5, 0.5, 14, dtype=np.float32)],
@@ -125,6 +128,8 @@ CASES = [
           dilations=[2, 2], group=1, kernel_variant="conv_gemm"),
     _case("gemm_splitk_7x7", (1, 128, 7, 7), (40, 128, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           activation="HardSwish", kernel_variant="conv_gemm"),
+    _case("gemm_silu_splitk", (1, 96, 6, 6), (48, 96, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+          activation="Silu", kernel_variant="conv_gemm"),
     _case("gemm_small_map_32x32_tk32", (1, 3, 5, 5), (24, 3, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           kernel_variant="conv_gemm"),
     # the fused residual Add (passes/fuse_residual.py) on every variant, with and without an activation after it
