@@ -23,13 +23,14 @@ from . import (
     slice,
     softmax,
     split,
+    squeeze_excite,
     transpose,
     unary,
 )
 
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
-    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    resize, separable_conv, shape_math, slice, softmax, split, squeeze_excite, transpose, unary,
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

@@ -13,7 +13,9 @@ from . import (
     fold_pad,
     fuse_activation,
     fuse_hardswish,
+    fuse_prologue,
     fuse_residual,
+    fuse_se,
     fuse_separable,
     fuse_silu,
     prune,
@@ -53,6 +55,8 @@ def run(graph: Graph, pipeline=None) -> Graph:
 # measure each (benchmarks/gpu_sweep.py --fusions).
 DEVICE_FUSIONS = [
     ("silu", fuse_silu),  # x · Sigmoid(x) → the producer's activation
+    ("se", fuse_se),  # squeeze-excitation: pool → FC → FC → gate → one SqueezeExcite node
+    ("prologue", fuse_prologue),  # x · s (the SE scale) and BN(+ReLU) before a conv → the conv's prologue
     ("separable", fuse_separable),  # depthwise → 1x1 pairs → SeparableConv
 ]
 

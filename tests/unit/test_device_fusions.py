@@ -101,3 +101,106 @@ def test_no_silu_fusion_when_a_tensor_has_other_readers(change):
 def test_silu_fusion_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("PYMACE_NO_SILU_FUSION", "1")
     assert "Sigmoid" in op_types(passes.for_device(_silu(np.random.default_rng(2)), GPU))
+
+
+# ---- fuse_se + fuse_prologue: a squeeze-excitation block → SqueezeExcite, its Mul → the next conv's prologue ----
+
+def _se_block(rng, gate="Sigmoid", fc1_act="Silu", batch=1, extra_reader=None, pool="GlobalAveragePool"):
+    """EfficientNet's block: expand 1x1 + SiLU, GAP, FC1 + act, FC2 + gate, x · s, project 1x1 (+ x)."""
+    c, e, r = 8, 24, 6
+    w = lambda *s: rng.standard_normal(s).astype(np.float32) * 0.4  # noqa: E731
+    inits = {"we": w(e, c, 1, 1), "w1": w(r, e, 1, 1), "b1": w(r), "w2": w(e, r, 1, 1), "b2": w(e),
+             "wp": w(c, e, 1, 1), "bp": w(c)}
+    nodes = [helper.make_node("Conv", ["x", "we"], ["ex"]), helper.make_node("Sigmoid", ["ex"], ["exs"]),
+             helper.make_node("Mul", ["ex", "exs"], ["h"])]
+    nodes.append(helper.make_node("GlobalAveragePool", ["h"], ["g"]) if pool == "GlobalAveragePool"
+                 else helper.make_node("ReduceMean", ["h"], ["g"], axes=[2, 3], keepdims=1))
+    nodes.append(helper.make_node("Conv", ["g", "w1", "b1"], ["f1"]))
+    if fc1_act == "Silu":
+        nodes += [helper.make_node("Sigmoid", ["f1"], ["f1s"]), helper.make_node("Mul", ["f1", "f1s"], ["a1"])]
+    else:
+        nodes.append(helper.make_node(fc1_act, ["f1"], ["a1"]))
+    nodes.append(helper.make_node("Conv", ["a1", "w2", "b2"], ["f2"]))
+    nodes.append(helper.make_node("Sigmoid", ["f2"], ["s"]) if gate == "Sigmoid"
+                 else helper.make_node("HardSigmoid", ["f2"], ["s"], alpha=1 / 6, beta=0.5))
+    nodes += [helper.make_node("Mul", ["h", "s"], ["m"]), helper.make_node("Conv", ["m", "wp", "bp"], ["p"]),
+              helper.make_node("Add", ["p", "x"], ["y"])]
+    outputs = ["y"]
+    if extra_reader:
+        nodes.append(helper.make_node("Relu", [extra_reader], ["z"]))
+        outputs.append("z")
+    return model(nodes, [batch, c, 9, 10], outputs, inits)
+
+
+@pytest.mark.parametrize("gate,fc1_act,batch,pool", [("Sigmoid", "Silu", 1, "GlobalAveragePool"),
+                                                     ("HardSigmoid", "Relu", 2, "ReduceMean")],
+                         ids=["effnet", "mbv3_batch2_reducemean"])
+def test_squeeze_excitation_block_becomes_one_node_and_a_prologue(gate, fc1_act, batch, pool, monkeypatch,
+                                                                   tmp_path):
+    graph = _se_block(np.random.default_rng(3), gate, fc1_act, batch, pool=pool)
+    fused = fused_same_outputs(graph)
+    assert op_types(fused) == ["Conv", "SqueezeExcite", "Conv"]
+    se, project = fused.nodes[1], fused.nodes[2]
+    assert se.attrs["gate"] == gate and se.attrs.get("activation") == ("Silu" if fc1_act == "Silu" else "Relu")
+    assert project.attrs["fused_inputs"] == ["prologue_scale"] and project.inputs[-1] == se.outputs[0]
+    assert project.attrs.get("residual")
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert [s.node.op_type for s in steps].count("SqueezeExcite") <= 2
+
+
+@pytest.mark.parametrize("reader", ["m", "g", "f1"], ids=["scaled_tensor", "pooled", "fc1"])
+def test_no_squeeze_excitation_fusion_where_an_intermediate_has_another_reader(reader):
+    fused = fused_same_outputs(_se_block(np.random.default_rng(4), extra_reader=reader))
+    assert ("SqueezeExcite" in op_types(fused)) == (reader == "m")
+    assert "Mul" in op_types(fused) if reader == "m" else True  # the Mul stays when its output has two readers
+
+
+def test_squeeze_excitation_fusions_can_be_turned_off(monkeypatch):
+    graph = _se_block(np.random.default_rng(5))
+    monkeypatch.setenv("PYMACE_NO_SE_FUSION", "1")
+    assert "SqueezeExcite" not in op_types(passes.for_device(graph, GPU))
+    monkeypatch.setenv("PYMACE_NO_PROLOGUE_FUSION", "1")
+    monkeypatch.delenv("PYMACE_NO_SE_FUSION")
+    fused = passes.for_device(graph, GPU)
+    assert "SqueezeExcite" in op_types(fused) and "Mul" in op_types(fused)
+
+
+def _dense_layer(rng, act="Relu", k=1, bn_reader=False):
+    """DenseNet's pre-activation: BN → ReLU → conv (a 3x3 conv with padding when k = 3)."""
+    c = 6
+    inits = {"w0": rng.standard_normal((c, 3, 3, 3)).astype(np.float32), "g": rng.uniform(0.5, 1.5, c),
+             "b": rng.standard_normal(c), "mu": rng.standard_normal(c), "var": rng.uniform(0.5, 1.5, c),
+             "w": rng.standard_normal((5, c, k, k)).astype(np.float32)}
+    inits = {n: np.asarray(v, np.float32) for n, v in inits.items()}
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["t"]),  # a conv with an activation: the BN does not fold into it
+             helper.make_node("BatchNormalization", ["t", "g", "b", "mu", "var"], ["n"])]
+    nodes += [helper.make_node("Relu", ["n"], ["r"])] if act == "Relu" else [helper.make_node("Identity", ["n"], ["r"])]
+    nodes.append(helper.make_node("Conv", ["r", "w"], ["y"], pads=[k // 2] * 4))
+    outputs = ["y", "r"] if bn_reader else ["y"]
+    return model(nodes, [1, 3, 8, 7], outputs, inits)
+
+
+@pytest.mark.parametrize("act,k", [("Relu", 1), ("Relu", 3), (None, 3)], ids=["relu_1x1", "relu_3x3_pad", "bn_3x3"])
+def test_batch_norm_before_a_conv_becomes_its_prologue(act, k, monkeypatch, tmp_path):
+    graph = _dense_layer(np.random.default_rng(6), act, k)
+    assert "BatchNormalization" in op_types(graph)
+    fused = fused_same_outputs(graph)
+    assert "BatchNormalization" not in op_types(fused)
+    conv = fused.nodes[-1]
+    assert conv.attrs["fused_inputs"] == ["prologue_scale", "prologue_shift"]
+    assert conv.attrs.get("prologue_activation") == act
+    runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+
+
+def test_no_prologue_when_the_normalised_tensor_is_read_elsewhere():
+    assert "BatchNormalization" in op_types(fused_same_outputs(_dense_layer(np.random.default_rng(7), bn_reader=True)))
+
+
+def test_an_add_of_a_conv_output_to_itself_is_no_residual():
+    """Add(c, c) (convert-time fuse_residual): the conv would read its own output."""
+    w = np.random.default_rng(8).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Add", ["c", "c"], ["y"])]
+    graph = model(nodes, [1, 3, 6, 6], ["y"], {"w": w})
+    assert op_types(graph) == ["Conv", "Add"]
+    fused_same_outputs(graph)
