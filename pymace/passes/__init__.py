@@ -12,11 +12,13 @@ from . import (
     fold_constants,
     fold_pad,
     fuse_activation,
+    fuse_concat,
     fuse_hardswish,
     fuse_prologue,
     fuse_residual,
     fuse_se,
     fuse_separable,
+    fuse_shuffle,
     fuse_silu,
     prune,
     remove_identity,
@@ -58,6 +60,8 @@ DEVICE_FUSIONS = [
     ("se", fuse_se),  # squeeze-excitation: pool → FC → FC → gate → one SqueezeExcite node
     ("prologue", fuse_prologue),  # x · s (the SE scale) and BN(+ReLU) before a conv → the conv's prologue
     ("separable", fuse_separable),  # depthwise → 1x1 pairs → SeparableConv
+    ("concat", fuse_concat),  # a channel Concat → the conv of its last input, copying the others in
+    ("shuffle", fuse_shuffle),  # channel shuffle → the conv's output layout; channel Slices → their readers' views
 ]
 
 

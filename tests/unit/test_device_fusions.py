@@ -204,3 +204,111 @@ def test_an_add_of_a_conv_output_to_itself_is_no_residual():
     graph = model(nodes, [1, 3, 6, 6], ["y"], {"w": w})
     assert op_types(graph) == ["Conv", "Add"]
     fused_same_outputs(graph)
+
+
+# ---- fuse_concat + fuse_shuffle: channel Concats, ShuffleNet's shuffle and splits without launches ----
+
+def _w(rng, *shape):
+    return (rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+
+
+def _dense_block(rng, layers=3, growth=4, c0=6):
+    """DenseNet: each layer reads the Concat of all before it through BN → ReLU → 1x1 → ReLU → 3x3."""
+    inits, nodes, feats = {"w0": _w(rng, c0, 3, 3, 3)}, [], ["f0"]
+    nodes.append(helper.make_node("Conv", ["x", "w0"], ["f0"], pads=[1, 1, 1, 1]))
+    for i in range(layers):
+        c = c0 + i * growth
+        inits |= {f"g{i}": rng.uniform(0.5, 1.5, c).astype(np.float32), f"b{i}": _w(rng, c),
+                  f"m{i}": _w(rng, c), f"v{i}": rng.uniform(0.5, 1.5, c).astype(np.float32),
+                  f"wa{i}": _w(rng, 8, c, 1, 1), f"wb{i}": _w(rng, growth, 8, 3, 3)}
+        nodes += [helper.make_node("Concat", list(feats), [f"cat{i}"], axis=1),
+                  helper.make_node("BatchNormalization", [f"cat{i}", f"g{i}", f"b{i}", f"m{i}", f"v{i}"], [f"n{i}"]),
+                  helper.make_node("Relu", [f"n{i}"], [f"r{i}"]),
+                  helper.make_node("Conv", [f"r{i}", f"wa{i}"], [f"a{i}"]),
+                  helper.make_node("Relu", [f"a{i}"], [f"ar{i}"]),
+                  helper.make_node("Conv", [f"ar{i}", f"wb{i}"], [f"f{i + 1}"], pads=[1, 1, 1, 1])]
+        feats.append(f"f{i + 1}")
+    nodes.append(helper.make_node("Concat", feats, ["y"], axis=1))
+    return model(nodes, [1, 3, 9, 8], ["y"], inits)
+
+
+def test_dense_block_runs_without_concat_or_batch_norm_launches(monkeypatch, tmp_path):
+    graph = _dense_block(np.random.default_rng(10))
+    assert op_types(graph).count("Concat") == 4 and op_types(graph).count("BatchNormalization") == 3
+    fused = fused_same_outputs(graph)
+    assert set(op_types(fused)) == {"Conv"} and len(fused.nodes) == 7
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert {s.kernel_name for s in steps} <= {"conv_gemm", "conv_splitk_reduce"}
+
+
+def _inception(rng, extra_reader=False):
+    """GoogLeNet: four branches (1x1; 1x1 → 3x3; 1x1 → 3x3; max pool → 1x1) joined by one Concat."""
+    inits = {"w1": _w(rng, 5, 6, 1, 1), "w2": _w(rng, 4, 6, 1, 1), "w2b": _w(rng, 7, 4, 3, 3),
+             "w3": _w(rng, 3, 6, 1, 1), "w3b": _w(rng, 2, 3, 3, 3), "w4": _w(rng, 3, 6, 1, 1)}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["b1"]), helper.make_node("Conv", ["x", "w2"], ["t2"]),
+             helper.make_node("Conv", ["t2", "w2b"], ["b2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["x", "w3"], ["t3"]),
+             helper.make_node("Conv", ["t3", "w3b"], ["b3"], pads=[1, 1, 1, 1]),
+             helper.make_node("MaxPool", ["x"], ["t4"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
+             helper.make_node("Conv", ["t4", "w4"], ["b4"]), helper.make_node("Concat", ["b1", "b2", "b3", "b4"], ["y"],
+                                                                           axis=1)]
+    outputs = ["y", "b4"] if extra_reader else ["y"]
+    return model(nodes, [2, 6, 7, 9], outputs, inits)
+
+
+def test_inception_concat_becomes_three_prefix_copies(monkeypatch, tmp_path):
+    graph = _inception(np.random.default_rng(11))
+    fused = fused_same_outputs(graph)
+    assert "Concat" not in op_types(fused)
+    prefixed = [n for n in fused.nodes if "prefix" in (n.attrs.get("fused_inputs") or ())]
+    assert len(prefixed) == 3
+    runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+
+
+def test_concat_stays_when_its_last_input_is_read_elsewhere():
+    fused = fused_same_outputs(_inception(np.random.default_rng(12), extra_reader=True))
+    assert "Concat" in op_types(fused)
+
+
+def _shuffle_units(rng, c=16, units=2):
+    """ShuffleNetV2's unit, twice: split the channels, branch 2 (1x1 + ReLU, depthwise 3x3, 1x1 + ReLU) on the
+    second half, Concat with the first half, channel shuffle (Reshape → Transpose → Reshape)."""
+    h = c // 2
+    inits = {"s0": np.int64([0]), "s1": np.int64([h]), "s2": np.int64([c]), "ax": np.int64([1]),
+             "split": np.int64([1, 2, h, 8, 8]), "back": np.int64([1, c, 8, 8])}
+    nodes, x = [], "x"
+    for u in range(units):
+        inits |= {f"wa{u}": _w(rng, h, h, 1, 1), f"wd{u}": _w(rng, h, 1, 3, 3), f"wb{u}": _w(rng, h, h, 1, 1)}
+        nodes += [helper.make_node("Slice", [x, "s0", "s1", "ax"], [f"x1_{u}"]),
+                  helper.make_node("Slice", [x, "s1", "s2", "ax"], [f"x2_{u}"]),
+                  helper.make_node("Conv", [f"x2_{u}", f"wa{u}"], [f"a{u}"]),
+                  helper.make_node("Relu", [f"a{u}"], [f"ar{u}"]),
+                  helper.make_node("Conv", [f"ar{u}", f"wd{u}"], [f"d{u}"], group=h, pads=[1, 1, 1, 1]),
+                  helper.make_node("Conv", [f"d{u}", f"wb{u}"], [f"b{u}"]),
+                  helper.make_node("Relu", [f"b{u}"], [f"br{u}"]),
+                  helper.make_node("Concat", [f"x1_{u}", f"br{u}"], [f"cat{u}"], axis=1),
+                  helper.make_node("Reshape", [f"cat{u}", "split"], [f"r{u}"]),
+                  helper.make_node("Transpose", [f"r{u}"], [f"t{u}"], perm=[0, 2, 1, 3, 4]),
+                  helper.make_node("Reshape", [f"t{u}", "back"], [f"u{u}" if u < units - 1 else "y"])]
+        x = f"u{u}"
+    return model(nodes, [1, c, 8, 8], ["y"], inits)
+
+
+def test_shuffle_units_run_as_their_convs_alone(monkeypatch, tmp_path):
+    graph = _shuffle_units(np.random.default_rng(13))
+    assert {"Slice", "Concat", "Transpose"} <= set(op_types(graph))
+    fused = fused_same_outputs(graph)
+    assert op_types(fused) == ["Conv", "SeparableConv"] * 2
+    sep = fused.nodes[1]
+    assert sep.attrs["shuffle_groups"] == 2 and sep.attrs["fused_inputs"] == ["prefix"]
+    assert fused.nodes[2].attrs["input_channels"] == [8, 16] and fused.nodes[3].attrs["prefix_channels"] == [0, 8]
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert len(steps) == 4
+
+
+def test_concat_and_shuffle_fusions_can_be_turned_off(monkeypatch):
+    graph = _shuffle_units(np.random.default_rng(14))
+    monkeypatch.setenv("PYMACE_NO_SHUFFLE_FUSION", "1")
+    assert "Transpose" in op_types(passes.for_device(graph, GPU))
+    monkeypatch.setenv("PYMACE_NO_CONCAT_FUSION", "1")
+    assert "Concat" in op_types(passes.for_device(graph, GPU))
