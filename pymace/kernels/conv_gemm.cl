@@ -17,6 +17,7 @@
  *                  squeeze-excitation scale per image and channel (PSN = C); the padding stays 0
  *   output layout  conv channel m is channel j = YC0 + m of an output of YCT channels, stored at channel
  *                  (j % (YCT/YG)) * YG + j / (YCT/YG): YG = 2 is ShuffleNet's channel shuffle, YG = 1 none
+ *   -DPRO_POOL=k   (a 1x1 conv) each input value is the max over the k x k window around it, stride 1
  *   -DPREFIX       channels PC0 .. PC0+PC-1 of `pre` (PCT channels) are copied to output channels 0 .. PC-1
  *                  (through the same layout) by every work-item a share: a Concat whose last input is this
  *                  conv, without its launch */
@@ -91,6 +92,26 @@ inline float im2col_value(__global const store_t *xn, PRO_FORMALS int k, int K, 
   return ok ? PRO_APPLY(v, c) : 0.0f;
 }
 
+#ifdef PRO_POOL
+/* -DPRO_POOL=k (a 1x1 conv, stride 1, no padding): its input is the max over the k x k window (stride 1, the
+ * window centred, the padding ignored) of x: GoogLeNet's max pool before each inception's fourth branch. */
+inline float pooled_value(__global const store_t *xn, int k, int K, int H, int W, int ih0, int iw0) {
+  if (k >= K) return 0.0f;
+  __global const store_t *xc = xn + (size_t)k * H * W;
+  float v = -INFINITY;
+  for (int dy = 0; dy < PRO_POOL; ++dy) {
+    const int ih = ih0 + dy - PRO_POOL / 2;
+    for (int dx = 0; dx < PRO_POOL; ++dx) {
+      const int iw = iw0 + dx - PRO_POOL / 2;
+      const bool ok = ih >= 0 && ih < H && iw >= 0 && iw < W;
+      const float xv = LOAD(xc, ok ? ih * W + iw : 0);
+      v = ok ? fmax(v, xv) : v;
+    }
+  }
+  return v;
+}
+#endif
+
 #ifdef PREFIX
 /* This work-item's share of the prefix copy: channels PC0.. of `pre` to output channels 0 .. PC-1. */
 inline void copy_prefix(__global const store_t *pre, __global store_t *y, int PC, int PC0, int PCT, int P, int YCT,
@@ -151,6 +172,8 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
   float4 areg[A_PER];
 #ifdef DW_FUSED
 #define B_VALUE(k) dw_value(xn, dww, dwb, k, K, H, W, ih0, iw0)
+#elif defined(PRO_POOL)
+#define B_VALUE(k) pooled_value(xn, k, K, H, W, ih0, iw0)
 #else
 #define B_VALUE(k) im2col_value(xn, PRO_ARGS k, K, H, W, ih0, iw0)
 #endif

@@ -27,7 +27,9 @@ def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", group=1, activat
     rest, fusion = ConvFusion.split(rest, attrs)
     x_shape = fusion.x_shape(x.shape)
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    out = conv_window(x_shape, w.shape, group, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo).out
+    window = conv_window(x_shape, w.shape, group, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo)
+    fusion.check_window(window)
+    out = window.out
     bias, res, _ = split_inputs(rest, activation, residual)
     if bias is not None and tuple(bias.shape) != (w.shape[0],):
         raise ConvertError(f"bias of shape {list(bias.shape)} for {w.shape[0]} output channels")
@@ -68,6 +70,7 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     rest, fusion = ConvFusion.split(ctx.inputs[2:], attrs)
     x_shape = fusion.x_shape(x.shape)
     window = conv_window(x_shape, w.shape, group, kernel_shape, strides, pads, dilations, auto_pad)
+    fusion.check_window(window)
     layer = ConvLayer(x_shape, tuple(w.shape), int(group), window)
     epilogue = Epilogue.of(ctx, rest, activation, activation_params, residual)
     if fusion.active and (group != 1 or kernel_variant not in (None, "conv_gemm")):
@@ -210,6 +213,9 @@ CASES = [
          dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, activation="Relu", fused_inputs=["prefix"],
               prefix_channels=[5, 35], shuffle_groups=2, kernel_variant="conv_gemm", tiling=[32, 32, 16, 4, 0]),
          consts=(1, 2)),
+    Case("fused_max_pool_prologue_prefix", [(1, 12, 7, 9), (10, 12, 1, 1), (10,), (1, 6, 7, 9)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="Relu", prologue_max_pool=3,
+              fused_inputs=["prefix"]), consts=(1, 2)),
     Case("fused_prefix_prologue_splitk_last", [(2, 48, 5, 6), (20, 48, 1, 1), None, (48,), (2, 33, 5, 6)],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, fused_inputs=["prologue_scale", "prefix"],
               kernel_variant="conv_gemm", tiling=[32, 32, 16, 3, 1]), consts=(1, 3)),

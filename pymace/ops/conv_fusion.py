@@ -10,6 +10,8 @@ pymace's own attributes (docs/ir.md, "Conv fusions"), set by plan-time passes (p
                        padding stays 0
   prologue_shift       input [C]: added after the scale (a BatchNormalization before the conv)
   prologue_activation  None or "Relu": applied after the scale and shift
+  prologue_max_pool    k (odd; a 1x1 conv, stride 1, no padding, and no other prologue): the conv reads the max
+                       over the k x k window around each pixel (stride 1, the padding ignored): a MaxPool fused
   prefix               input [N, Cp, OH, OW]: its channels `prefix_channels` ([c0, c1], default all) come first in
                        the output, then the conv's: a Concat whose last input is this conv, without its launch
   shuffle_groups       G: the output channels (prefix included) come out as ShuffleNet's channel shuffle leaves
@@ -28,9 +30,17 @@ from ..errors import ConvertError
 from .base import Const
 
 FUSED_INPUTS = ("prologue_scale", "prologue_shift", "prefix")
-ATTRS = ("fused_inputs", "input_channels", "prologue_activation", "prefix_channels", "shuffle_groups", "out_offset",
-         "out_channels")
+ATTRS = ("fused_inputs", "input_channels", "prologue_activation", "prologue_max_pool", "prefix_channels",
+         "shuffle_groups", "out_offset", "out_channels")
 PROLOGUE_ACTIVATIONS = (None, "Relu")
+
+
+def _pool_size(k, extra: dict) -> int | None:
+    if k is None:
+        return None
+    if int(k) < 1 or int(k) % 2 == 0 or "prologue_scale" in extra:
+        raise ConvertError(f"prologue_max_pool {k} is not an odd window size, or comes with a prologue_scale")
+    return int(k)
 
 
 def _pair(value, what: str, channels: int) -> tuple[int, int]:
@@ -53,6 +63,7 @@ class ConvFusion:
     shuffle_groups: int = 1
     out_offset: int | None = None
     out_channels: int | None = None
+    max_pool: int | None = None
 
     @classmethod
     def split(cls, rest, attrs: dict) -> tuple[list, ConvFusion]:
@@ -76,7 +87,7 @@ class ConvFusion:
                      extra.get("prologue_scale"), extra.get("prologue_shift"), attrs.get("prologue_activation"),
                      extra.get("prefix"), tuple(attrs["prefix_channels"]) if attrs.get("prefix_channels") else None,
                      int(attrs.get("shuffle_groups") or 1), None if offset is None else int(offset),
-                     None if total is None else int(total))
+                     None if total is None else int(total), _pool_size(attrs.get("prologue_max_pool"), extra))
         if fusion.shift is not None and fusion.scale is None or fusion.prologue_activation and fusion.scale is None:
             raise ConvertError("prologue_shift and prologue_activation need a prologue_scale")
         return rest, fusion
@@ -84,7 +95,12 @@ class ConvFusion:
     @property
     def active(self) -> bool:
         return (self.input_channels is not None or self.scale is not None or self.prefix is not None
-                or self.shuffle_groups != 1 or self.out_offset is not None)
+                or self.shuffle_groups != 1 or self.out_offset is not None or self.max_pool is not None)
+
+    def check_window(self, window) -> None:
+        """The conv's window where a fusion needs a particular one (the max-pool prologue: a plain 1x1 conv)."""
+        if self.max_pool is not None and (window.kernel != (1, 1) or window.strides != (1, 1) or any(window.pads)):
+            raise ConvertError("prologue_max_pool needs a 1x1 conv, stride 1, no padding")
 
     @property
     def prologue(self) -> bool:
@@ -139,6 +155,10 @@ class ConvFusion:
                 x = x + np.asarray(self.shift, np.float32).reshape((1, c) + (1,) * (x.ndim - 2))
             if self.prologue_activation == "Relu":
                 x = np.maximum(x, 0)
+        if self.max_pool is not None:
+            k, (h, w) = self.max_pool, x.shape[2:]
+            padded = np.pad(x, [(0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)], constant_values=-np.inf)
+            x = np.max([padded[:, :, i:i + h, j:j + w] for i in range(k) for j in range(k)], axis=0)
         return np.ascontiguousarray(x, np.float32)
 
     def reference_output(self, y: np.ndarray) -> np.ndarray:
@@ -171,6 +191,8 @@ class ConvFusion:
             per_image = len(self.scale.shape) > 1 and self.scale.shape[0] == n > 1
             values |= dict(ps=self.scale, pt=shift, PSN=c if per_image else 0)
             options += ("-DPROLOGUE=1",) + (("-DPRO_RELU=1",) if self.prologue_activation == "Relu" else ())
+        if self.max_pool is not None:
+            options += (f"-DPRO_POOL={self.max_pool}",)
         return values, options
 
     def layout_values(self, m: int) -> dict:

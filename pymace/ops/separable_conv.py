@@ -29,7 +29,7 @@ DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the 
 
 def _fusion(rest, attrs) -> tuple[list, ConvFusion]:
     rest, fusion = ConvFusion.split(rest, attrs)
-    if fusion.prologue:
+    if fusion.prologue or fusion.max_pool is not None:
         raise ConvertError("SeparableConv takes no prologue (ops/conv_fusion.py)")
     return rest, fusion
 

@@ -3,6 +3,7 @@ applies it while it loads the input and the scaled tensor never goes through mem
   Conv(x · s)                       s [N, C, 1, 1]: a squeeze-excitation scale (after passes/fuse_se.py)
   Conv(act(BatchNormalization(x)))  act none or Relu: DenseNet's pre-activation (BN → ReLU → conv), 61 of them
                                     in DenseNet-121, each a launch of its own otherwise
+  Conv1x1(MaxPool_kxk,s1(x))        GoogLeNet's fourth inception branch (9 of them): `prologue_max_pool`
 become Conv(x) with `prologue_scale` (and `prologue_shift`, `prologue_activation`). The padding stays 0, as it is
 for the scaled tensor.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node
+from ..ops.geometry import conv_window
 from .rewrite import const, new_const, remove, sole_consumer
 
 
@@ -22,6 +24,7 @@ def _conv_takes_prologue(graph: Graph, conv: Node) -> bool:
     x = graph.tensors[conv.inputs[0]]
     return (conv.op_type == "Conv" and a.get("group", 1) == 1 and a.get("kernel_variant") in (None, "conv_gemm")
             and not a.get("fused_inputs") and a.get("input_channels") is None and x.shape is not None
+            and a.get("prologue_max_pool") is None
             and len(x.shape) == 4 and conv.inputs.count(conv.inputs[0]) == 1
             and sole_consumer(graph, conv.inputs[0], conv))
 
@@ -50,6 +53,22 @@ def _batch_norm(graph: Graph, bn: Node) -> tuple[str, np.ndarray, np.ndarray] | 
     return bn.inputs[0], scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
+def _max_pool(graph: Graph, pool: Node, conv: Node) -> int | None:
+    """k when `pool` is a k x k max pool of stride 1 keeping the map's size and `conv` a plain 1x1 conv."""
+    a = pool.attrs
+    k = list(a.get("kernel_shape") or ())
+    if pool.op_type != "MaxPool" or len(pool.outputs) > 1 and pool.outputs[1] or len(k) != 2 or k[0] != k[1] \
+            or k[0] % 2 == 0 or list(a.get("strides") or [1, 1]) != [1, 1] or a.get("auto_pad", "NOTSET") != "NOTSET" \
+            or list(a.get("pads") or [0] * 4) != [k[0] // 2] * 4 or list(a.get("dilations") or [1, 1]) != [1, 1]:
+        return None
+    c = conv.attrs
+    w = graph.tensors[conv.inputs[1]].shape
+    win = conv_window(graph.tensors[conv.inputs[0]].shape, w, 1, c.get("kernel_shape"), c.get("strides"),
+                      c.get("pads"), c.get("dilations"), c.get("auto_pad", "NOTSET"))
+    plain = win.kernel == (1, 1) and win.strides == (1, 1) and not any(win.pads)
+    return k[0] if plain and "residual" not in c else None
+
+
 def run(graph: Graph) -> Graph:
     producers = graph.producers()
     for conv in [n for n in graph.nodes if n.op_type == "Conv"]:
@@ -66,10 +85,14 @@ def run(graph: Graph) -> Graph:
             names = ["prologue_scale", "prologue_shift"]
             if node.attrs.get("activation") == "Relu":
                 conv.attrs["prologue_activation"] = "Relu"
+        elif (k := _max_pool(graph, node, conv)) is not None:
+            x, extra, names = node.inputs[0], [], []
+            conv.attrs["prologue_max_pool"] = k
         else:
             continue
         graph.tensors.pop(conv.inputs[0], None)
         conv.inputs = [x, *conv.inputs[1:], *extra]
-        conv.attrs["fused_inputs"] = names
+        if names:
+            conv.attrs["fused_inputs"] = names
         remove(graph, node)
     return graph
