@@ -1,15 +1,20 @@
 """pymace on an NVIDIA GPU through OpenCL vs torch (eager and CUDA graphs) over torchvision architectures, one call.
 
     bash benchmarks/gpu_machine.sh python3 benchmarks/gpu_sweep.py [--models a,b] [--runs 100] [--rounds 3]
+        [--variants default,before,split-last,no-se,…]
 
 Each architecture gets seeded random weights with randomised BatchNorm statistics, is exported to ONNX by torch
-(opset 17), converted by pymace and run at batch 1 on the same input as torch. Timings alternate between pymace
-and torch in `--rounds` rounds of `--runs` runs each; the table holds medians over all rounds. pymace's
-"device" time is its enqueue loop with the inputs already on the device (as torch's inputs are); "+copies" is
-`Engine.run` with the host copies. A model that fails to convert or run gets its one-line reason in the table."""
+(opset 17), converted by pymace and run at batch 1 on the same input as torch. Each plan variant
+(benchmarks/fusion_variants.py: the GPU plan's fusions all on, some off, the in-kernel split-K sums on) is one
+engine per data type; timings alternate between every engine and torch in `--rounds` rounds of `--runs` runs
+each; the table holds medians over all rounds. pymace's "device" time is its enqueue loop with the inputs
+already on the device (as torch's inputs are); "+copies" is `Engine.run` with the host copies. "launches" is
+the plan's kernel launches, "÷convs" launches per conv of the model. A model that fails to convert or run gets
+its one-line reason in the table."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import statistics
@@ -23,6 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import cosine, device_only, print_table  # noqa: E402
+from benchmarks.fusion_variants import check, variant_env  # noqa: E402
 
 MODELS = ["mobilenet_v2", "resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0",
           "regnet_y_400mf", "squeezenet1_1", "googlenet", "densenet121", "mnasnet1_0", "convnext_tiny", "vit_b_16"]
@@ -60,13 +66,19 @@ def times_ms(fn, runs: int) -> list[float]:
 
 
 class TorchRunner:
+    """torch eager and CUDA-graph replays of the model on the GPU (without CUDA, for dry runs: eager on the CPU
+    for both)."""
+
     def __init__(self, model, x: np.ndarray):
         import torch
 
-        self.torch = torch
-        self.model, self.x = model.cuda(), torch.from_numpy(x).cuda()
+        self.torch, self.cuda = torch, torch.cuda.is_available()
+        device = "cuda" if self.cuda else "cpu"
+        self.model, self.x = model.to(device), torch.from_numpy(x).to(device)
         with torch.inference_mode():
             self.reference = self.model(self.x).float().cpu().numpy()
+            if not self.cuda:
+                return
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
@@ -80,9 +92,12 @@ class TorchRunner:
     def eager(self) -> None:
         with self.torch.inference_mode():
             self.model(self.x)
-        self.torch.cuda.synchronize()
+        if self.cuda:
+            self.torch.cuda.synchronize()
 
     def replay(self) -> None:
+        if not self.cuda:
+            return self.eager()
         self.graph.replay()
         self.torch.cuda.synchronize()
 
@@ -91,9 +106,30 @@ def count_convs(graph) -> int:
     return sum(n.op_type in ("Conv", "SeparableConv", "ConvTranspose") for n in graph.nodes)
 
 
-def measure(name: str, args, storage: str) -> list[list]:
-    """Rows for one architecture: one per data type, or one row holding the failure."""
+def make_engines(graph, feeds, args, storage: str) -> list[tuple[str, str, object, float, np.ndarray]]:
+    """(variant, data type, engine, init s, output) for every variant and data type; each engine plans (and runs
+    once) under its variant's environment."""
     from pymace import Engine
+    from pymace.runtime import device as devices
+
+    if args.as_gpu:  # dry runs off the GPU machine: this device planned as a 132-unit GPU (the fusions apply)
+        described = dataclasses.replace(devices.select(args.device), is_gpu=True, compute_units=132)
+        devices.select = lambda spec: described
+    made = []
+    for variant in args.variants.split(","):
+        for data_type in args.data_types.split(","):
+            with variant_env(variant):
+                t0 = time.perf_counter()
+                engine = Engine(graph, device=args.device, data_type=data_type, storage_dir=storage,
+                                use_tuning=args.tuned)
+                init_s = time.perf_counter() - t0
+                out = engine.run(feeds)[graph.outputs[0]]
+            made.append((variant, data_type, engine, init_s, out))
+    return made
+
+
+def measure(name: str, args, storage: str) -> list[list]:
+    """Rows for one architecture: one per variant and data type."""
     from pymace.tools.convert import convert
 
     model = torch_model(name)
@@ -104,24 +140,22 @@ def measure(name: str, args, storage: str) -> list[list]:
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     feeds = {graph.inputs[0]: x}
     torch_run = TorchRunner(model, x)
-    rows = []
-    for data_type in args.data_types.split(","):
-        t0 = time.perf_counter()
-        engine = Engine(graph, device="gpu", data_type=data_type, storage_dir=storage, use_tuning=args.tuned)
-        init_s = time.perf_counter() - t0
-        out = engine.run(feeds)[graph.outputs[0]]
-        dev, host, eager, replay = [], [], [], []
-        run_dev = device_only(engine)
-        for fn in (run_dev, lambda: engine.run(feeds), torch_run.eager, torch_run.replay):
-            times_ms(fn, 10)  # warm-up
-        for _ in range(args.rounds):
-            dev += times_ms(run_dev, args.runs)
-            host += times_ms(lambda: engine.run(feeds), args.runs // 2)
-            eager += times_ms(torch_run.eager, args.runs // 2)
-            replay += times_ms(torch_run.replay, args.runs)
-        med = [statistics.median(t) for t in (dev, host, eager, replay)]
-        rows.append([name, data_type, *med, med[0] / med[3], cosine(out, torch_run.reference),
-                     len(engine.plan.steps), count_convs(graph), init_s])
+    engines = make_engines(graph, feeds, args, storage)
+    runners = [(device_only(e), lambda e=e: e.run(feeds)) for _, _, e, _, _ in engines]
+    for fn in [f for pair in runners for f in pair] + [torch_run.eager, torch_run.replay]:
+        times_ms(fn, 10)  # warm-up
+    dev, host, eager, replay = [[] for _ in engines], [[] for _ in engines], [], []
+    for _ in range(args.rounds):
+        for k, (run_dev, run_host) in enumerate(runners):
+            dev[k] += times_ms(run_dev, args.runs)
+            host[k] += times_ms(run_host, args.runs // 2)
+        eager += times_ms(torch_run.eager, args.runs // 2)
+        replay += times_ms(torch_run.replay, args.runs)
+    eager_ms, graph_ms, convs, rows = statistics.median(eager), statistics.median(replay), count_convs(graph), []
+    for k, (variant, data_type, engine, init_s, out) in enumerate(engines):
+        dev_ms, host_ms, launches = statistics.median(dev[k]), statistics.median(host[k]), len(engine.plan.steps)
+        rows.append([name, variant, data_type, dev_ms, host_ms, eager_ms, graph_ms, dev_ms / graph_ms,
+                     cosine(out, torch_run.reference), launches, convs, launches / convs, init_s])
         print(rows[-1], flush=True)
     return rows
 
@@ -132,10 +166,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--data-types", default="fp32,fp16")
+    ap.add_argument("--variants", default="default", help="plan variants (benchmarks/fusion_variants.py), e.g. "
+                    "default,before,split-last,no-se")
     ap.add_argument("--tuned", action="store_true", help="use the storage dir's tuning file")
     ap.add_argument("--work", default="/tmp/pymace-gpu-sweep")
     ap.add_argument("--storage-dir")
+    ap.add_argument("--device", default="gpu")
+    ap.add_argument("--as-gpu", action="store_true", help="plan --device as a GPU (dry runs without one)")
     args = ap.parse_args()
+    check(args.variants.split(","))
     os.makedirs(args.work, exist_ok=True)
     storage = args.storage_dir or tempfile.mkdtemp(prefix="storage-", dir=args.work)
     rows, failed = [], []
@@ -146,13 +185,16 @@ def main() -> None:
             failed.append([name, f"{type(e).__name__}: {' '.join(str(e).split())[:150]}"])
             traceback.print_exc(limit=3)
     print_table("pymace (OpenCL) vs torch on the same GPU, batch 1, median ms",
-                ["model", "dtype", "pymace dev", "+copies", "torch eager", "CUDA graph", "÷graph", "cosine",
-                 "launches", "convs", "init s"], rows)
-    for data_type in args.data_types.split(","):
-        ratios = [r[6] for r in rows if r[1] == data_type and math.isfinite(r[6])]
-        if ratios:
-            geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-            print(f"{data_type}: geomean pymace device / CUDA graph over {len(ratios)} models = {geo:.3f}")
+                ["model", "variant", "dtype", "pymace dev", "+copies", "torch eager", "CUDA graph", "÷graph",
+                 "cosine", "launches", "convs", "÷convs", "init s"], rows)
+    for variant in args.variants.split(","):
+        for data_type in args.data_types.split(","):
+            ratios = [r[7] for r in rows if r[1:3] == [variant, data_type] and math.isfinite(r[7])]
+            if ratios:
+                geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                over = [r[0] for r in rows if r[1:3] == [variant, data_type] and r[11] > 1.2]
+                print(f"{variant} {data_type}: geomean pymace device / CUDA graph over {len(ratios)} models = "
+                      f"{geo:.3f}; launches > 1.2 x convs: {', '.join(over) or 'none'}")
     if failed:
         print_table("not run", ["model", "reason"], failed)
 
