@@ -6,6 +6,7 @@ import logging
 
 from ..ir.graph import Graph
 from ..ir.shapes import infer_shapes
+from ..ops.base import DeviceTraits
 from . import (
     cancel_transposes,
     fold_batch_norm,
@@ -13,7 +14,9 @@ from . import (
     fold_pad,
     fuse_activation,
     fuse_concat,
+    fuse_gelu,
     fuse_hardswish,
+    fuse_layer_norm,
     fuse_prologue,
     fuse_residual,
     fuse_se,
@@ -33,6 +36,8 @@ PIPELINE = [
     remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
+    fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
@@ -65,7 +70,7 @@ DEVICE_FUSIONS = [
 ]
 
 
-def for_device(graph: Graph, device) -> Graph:
+def for_device(graph: Graph, device: DeviceTraits) -> Graph:
     """The graph a plan runs on `device`: the model's, or on a GPU a copy with DEVICE_FUSIONS applied (fewer
     launches pay on a GPU, where NVIDIA's OpenCL costs the host ~8 µs an enqueue; some of them recompute work that
     a CPU would pay for). Convert-time passes (PIPELINE) stay device-neutral, so one .pmace file serves every
@@ -73,7 +78,7 @@ def for_device(graph: Graph, device) -> Graph:
     from ..config import load as load_config
 
     config = load_config()
-    if not getattr(device, "is_gpu", False) or config.no_device_fusion:
+    if not device.is_gpu or config.no_device_fusion:
         return graph
     work = working_copy(graph)
     for name, p in DEVICE_FUSIONS:
