@@ -34,10 +34,9 @@ def gpu_described(selector: str):
 
 def plan_launches(graph, device) -> tuple[int, collections.Counter]:
     """(launches, launches by op type) of the fp32 plan `graph` gets on `device` (planning only)."""
-    from pymace.runtime.executor import Planner
+    from pymace.runtime.plan import make_plan
 
-    launches, _ = Planner(graph, device, None, None, "fp32").collect_launches()
-    by_op = collections.Counter(node.op_type for node, specs in launches for _ in specs)
+    by_op = collections.Counter(launch.node.op_type for launch in make_plan(graph, device.traits, "fp32").launches)
     return sum(by_op.values()), by_op
 
 

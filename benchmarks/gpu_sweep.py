@@ -31,7 +31,8 @@ from benchmarks.common import cosine, device_only, print_table  # noqa: E402
 from benchmarks.fusion_variants import check, variant_env  # noqa: E402
 
 MODELS = ["mobilenet_v2", "resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0",
-          "regnet_y_400mf", "squeezenet1_1", "googlenet", "densenet121", "mnasnet1_0", "convnext_tiny", "vit_b_16"]
+          "regnet_y_400mf", "squeezenet1_1", "googlenet", "densenet121", "mnasnet1_0", "convnext_tiny", "vit_b_16",
+          "swin_t"]
 
 
 def torch_model(name: str):
@@ -106,30 +107,45 @@ def count_convs(graph) -> int:
     return sum(n.op_type in ("Conv", "SeparableConv", "ConvTranspose") for n in graph.nodes)
 
 
-def make_engines(graph, feeds, args, storage: str) -> list[tuple[str, str, object, float, np.ndarray]]:
-    """(variant, data type, engine, init s, output) for every variant and data type; each engine plans (and runs
-    once) under its variant's environment."""
+def plan_signature(graph, device, data_type: str) -> tuple:
+    """What tells two plan variants apart: every launch's program and tuning key (kernel, options, shapes)."""
+    from pymace.runtime.plan import make_plan
+
+    return tuple((launch.program_key, launch.tuning_key) for launch in make_plan(graph, device, data_type).launches)
+
+
+def make_engines(graph, feeds, args, storage: str) -> tuple[list[tuple], dict[tuple[str, str], str]]:
+    """(variant, data type, engine, init s, output) for every variant and data type whose plan differs from the
+    variants before it, and {(variant, data type): the earlier variant with the same plan}. Each engine plans (and
+    runs once) under its variant's environment."""
     from pymace import Engine
     from pymace.runtime import device as devices
 
     if args.as_gpu:  # dry runs off the GPU machine: this device planned as a 132-unit GPU (the fusions apply)
         described = dataclasses.replace(devices.select(args.device), is_gpu=True, compute_units=132)
         devices.select = lambda spec: described
-    made = []
+    traits = devices.select(args.device).traits
+    made, same, seen = [], {}, {}
     for variant in args.variants.split(","):
         for data_type in args.data_types.split(","):
             with variant_env(variant):
+                signature = (data_type, plan_signature(graph, traits, data_type))
+                if signature in seen:
+                    same[(variant, data_type)] = seen[signature]
+                    continue
+                seen[signature] = variant
                 t0 = time.perf_counter()
                 engine = Engine(graph, device=args.device, data_type=data_type, storage_dir=storage,
                                 use_tuning=args.tuned)
                 init_s = time.perf_counter() - t0
                 out = engine.run(feeds)[graph.outputs[0]]
             made.append((variant, data_type, engine, init_s, out))
-    return made
+    return made, same
 
 
 def measure(name: str, args, storage: str) -> list[list]:
-    """Rows for one architecture: one per variant and data type."""
+    """Rows for one architecture, one per variant and data type; a variant whose plan equals an earlier one's is
+    not timed again: its row is that one's, with the earlier variant's name in the last column."""
     from pymace.tools.convert import convert
 
     model = torch_model(name)
@@ -140,7 +156,7 @@ def measure(name: str, args, storage: str) -> list[list]:
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     feeds = {graph.inputs[0]: x}
     torch_run = TorchRunner(model, x)
-    engines = make_engines(graph, feeds, args, storage)
+    engines, same = make_engines(graph, feeds, args, storage)
     runners = [(device_only(e), lambda e=e: e.run(feeds)) for _, _, e, _, _ in engines]
     for fn in [f for pair in runners for f in pair] + [torch_run.eager, torch_run.replay]:
         times_ms(fn, 10)  # warm-up
@@ -155,9 +171,44 @@ def measure(name: str, args, storage: str) -> list[list]:
     for k, (variant, data_type, engine, init_s, out) in enumerate(engines):
         dev_ms, host_ms, launches = statistics.median(dev[k]), statistics.median(host[k]), len(engine.plan.steps)
         rows.append([name, variant, data_type, dev_ms, host_ms, eager_ms, graph_ms, dev_ms / graph_ms,
-                     cosine(out, torch_run.reference), launches, convs, launches / convs, init_s])
+                     dev_ms / eager_ms, cosine(out, torch_run.reference), launches, convs, launches / max(convs, 1),
+                     init_s, ""])
         print(rows[-1], flush=True)
-    return rows
+    timed = {(r[1], r[2]): r for r in rows}
+    return rows + [[name, v, d, *timed[(earlier, d)][3:-1], earlier] for (v, d), earlier in same.items()]
+
+
+HEADER = ["model", "variant", "dtype", "pymace dev", "+copies", "torch eager", "CUDA graph", "÷graph", "÷eager",
+          "cosine", "launches", "convs", "÷convs", "init s", "same plan as"]
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def print_summary(rows: list[list], args) -> None:
+    """Per variant and data type: geomean of pymace / CUDA graph and pymace / eager over the models it ran, and
+    the models with more launches than 1.2 per conv; then each variant's fp32 time against the default plan's."""
+    for variant in args.variants.split(","):
+        for data_type in args.data_types.split(","):
+            mine = [r for r in rows if r[1:3] == [variant, data_type] and math.isfinite(r[7])]
+            if mine:
+                over = [r[0] for r in mine if r[12] > 1.2]
+                print(f"{variant} {data_type}: geomean pymace device / CUDA graph over {len(mine)} models = "
+                      f"{geomean([r[7] for r in mine]):.3f}, / torch eager = {geomean([r[8] for r in mine]):.3f}; "
+                      f"launches > 1.2 x convs: {', '.join(over) or 'none'}")
+    default = {(r[0], r[2]): r for r in rows if r[1] == "default"}
+    compared = [[r[0], r[1], r[2], r[3], default[(r[0], r[2])][3], r[3] / default[(r[0], r[2])][3], r[10],
+                 default[(r[0], r[2])][10]] for r in rows
+                if r[1] != "default" and (r[0], r[2]) in default and r[-1] != "default"]
+    if compared:
+        print_table("each variant against the default plan (device ms; > 1: the default is faster)",
+                    ["model", "variant", "dtype", "variant ms", "default ms", "÷default", "launches",
+                     "default launches"], compared)
+    fp16 = {r[0]: r for r in rows if r[1:3] == ["default", "fp16"]}
+    slower = [r[0] for r in rows if r[1:3] == ["default", "fp32"] and r[0] in fp16 and fp16[r[0]][3] > r[3]]
+    if fp16:
+        print(f"default fp16 slower than fp32 on: {', '.join(slower) or 'none'}")
 
 
 def main() -> None:
@@ -167,36 +218,32 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--data-types", default="fp32,fp16")
     ap.add_argument("--variants", default="default", help="plan variants (benchmarks/fusion_variants.py), e.g. "
-                    "default,before,split-last,no-se")
+                    "default,before,split-last,no-se; one whose plan equals an earlier one's is not timed again")
     ap.add_argument("--tuned", action="store_true", help="use the storage dir's tuning file")
     ap.add_argument("--work", default="/tmp/pymace-gpu-sweep")
     ap.add_argument("--storage-dir")
     ap.add_argument("--device", default="gpu")
     ap.add_argument("--as-gpu", action="store_true", help="plan --device as a GPU (dry runs without one)")
+    ap.add_argument("--budget-s", type=float, default=math.inf, help="start no model after this many seconds")
     args = ap.parse_args()
     check(args.variants.split(","))
     os.makedirs(args.work, exist_ok=True)
     storage = args.storage_dir or tempfile.mkdtemp(prefix="storage-", dir=args.work)
-    rows, failed = [], []
+    rows, failed, start = [], [], time.perf_counter()
     for name in args.models.split(","):
+        if time.perf_counter() - start > args.budget_s:
+            failed.append([name, f"not started: past --budget-s {args.budget_s:g}"])
+            continue
         try:
             rows += measure(name, args, storage)
         except Exception as e:  # one model's failure is a row of the table, not the end of the sweep
             failed.append([name, f"{type(e).__name__}: {' '.join(str(e).split())[:150]}"])
             traceback.print_exc(limit=3)
-    print_table("pymace (OpenCL) vs torch on the same GPU, batch 1, median ms",
-                ["model", "variant", "dtype", "pymace dev", "+copies", "torch eager", "CUDA graph", "÷graph",
-                 "cosine", "launches", "convs", "÷convs", "init s"], rows)
-    for variant in args.variants.split(","):
-        for data_type in args.data_types.split(","):
-            ratios = [r[7] for r in rows if r[1:3] == [variant, data_type] and math.isfinite(r[7])]
-            if ratios:
-                geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-                over = [r[0] for r in rows if r[1:3] == [variant, data_type] and r[11] > 1.2]
-                print(f"{variant} {data_type}: geomean pymace device / CUDA graph over {len(ratios)} models = "
-                      f"{geo:.3f}; launches > 1.2 x convs: {', '.join(over) or 'none'}")
+    print_table("pymace (OpenCL) vs torch on the same GPU, batch 1, median ms", HEADER, rows, width=210)
+    print_summary(rows, args)
     if failed:
         print_table("not run", ["model", "reason"], failed)
+    print(f"sweep took {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
