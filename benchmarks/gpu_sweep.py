@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -114,10 +115,10 @@ def plan_signature(graph, device, data_type: str) -> tuple:
     return tuple((launch.program_key, launch.tuning_key) for launch in make_plan(graph, device, data_type).launches)
 
 
-def make_engines(graph, feeds, args, storage: str) -> tuple[list[tuple], dict[tuple[str, str], str]]:
+def make_engines(name: str, graph, feeds, args, storage: str, failed: list) -> tuple[list[tuple], dict]:
     """(variant, data type, engine, init s, output) for every variant and data type whose plan differs from the
     variants before it, and {(variant, data type): the earlier variant with the same plan}. Each engine plans (and
-    runs once) under its variant's environment."""
+    runs once) under its variant's environment; one that fails is a row of `failed`, the others still run."""
     from pymace import Engine
     from pymace.runtime import device as devices
 
@@ -133,17 +134,25 @@ def make_engines(graph, feeds, args, storage: str) -> tuple[list[tuple], dict[tu
                 if signature in seen:
                     same[(variant, data_type)] = seen[signature]
                     continue
-                seen[signature] = variant
                 t0 = time.perf_counter()
-                engine = Engine(graph, device=args.device, data_type=data_type, storage_dir=storage,
-                                use_tuning=args.tuned)
-                init_s = time.perf_counter() - t0
-                out = engine.run(feeds)[graph.outputs[0]]
+                try:
+                    engine = Engine(graph, device=args.device, data_type=data_type, storage_dir=storage,
+                                    use_tuning=args.tuned)
+                    init_s = time.perf_counter() - t0
+                    out = engine.run(feeds)[graph.outputs[0]]
+                except Exception as e:  # e.g. a variant's program that this driver does not build
+                    failed.append([f"{name} {variant} {data_type}", f"{type(e).__name__}: {short(e)}"])
+                    continue
+                seen[signature] = variant
             made.append((variant, data_type, engine, init_s, out))
     return made, same
 
 
-def measure(name: str, args, storage: str) -> list[list]:
+def short(e: Exception) -> str:
+    return " ".join(str(e).split())[:150]
+
+
+def measure(name: str, args, storage: str, failed: list) -> list[list]:
     """Rows for one architecture, one per variant and data type; a variant whose plan equals an earlier one's is
     not timed again: its row is that one's, with the earlier variant's name in the last column."""
     from pymace.tools.convert import convert
@@ -156,7 +165,7 @@ def measure(name: str, args, storage: str) -> list[list]:
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     feeds = {graph.inputs[0]: x}
     torch_run = TorchRunner(model, x)
-    engines, same = make_engines(graph, feeds, args, storage)
+    engines, same = make_engines(name, graph, feeds, args, storage, failed)
     runners = [(device_only(e), lambda e=e: e.run(feeds)) for _, _, e, _, _ in engines]
     for fn in [f for pair in runners for f in pair] + [torch_run.eager, torch_run.replay]:
         times_ms(fn, 10)  # warm-up
@@ -211,6 +220,15 @@ def print_summary(rows: list[list], args) -> None:
         print(f"default fp16 slower than fp32 on: {', '.join(slower) or 'none'}")
 
 
+class Stopped(BaseException):
+    """SIGTERM (`timeout`): stop measuring and print what was measured (a BaseException, so that no
+    `except Exception` on the way swallows it)."""
+
+
+def _stop(signum, frame):
+    raise Stopped
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default=",".join(MODELS))
@@ -229,21 +247,27 @@ def main() -> None:
     check(args.variants.split(","))
     os.makedirs(args.work, exist_ok=True)
     storage = args.storage_dir or tempfile.mkdtemp(prefix="storage-", dir=args.work)
-    rows, failed, start = [], [], time.perf_counter()
+    rows, failed, start, stopped = [], [], time.perf_counter(), False
+    signal.signal(signal.SIGTERM, _stop)
     for name in args.models.split(","):
-        if time.perf_counter() - start > args.budget_s:
-            failed.append([name, f"not started: past --budget-s {args.budget_s:g}"])
+        if stopped or time.perf_counter() - start > args.budget_s:
+            failed.append([name, "not started: " + ("stopped" if stopped else f"past --budget-s {args.budget_s:g}")])
             continue
         try:
-            rows += measure(name, args, storage)
+            rows += measure(name, args, storage, failed)
+        except Stopped:
+            failed.append([name, "stopped by SIGTERM (timeout)"])
+            stopped = True
         except Exception as e:  # one model's failure is a row of the table, not the end of the sweep
-            failed.append([name, f"{type(e).__name__}: {' '.join(str(e).split())[:150]}"])
+            failed.append([name, f"{type(e).__name__}: {short(e)}"])
             traceback.print_exc(limit=3)
     print_table("pymace (OpenCL) vs torch on the same GPU, batch 1, median ms", HEADER, rows, width=210)
     print_summary(rows, args)
     if failed:
         print_table("not run", ["model", "reason"], failed)
-    print(f"sweep took {time.perf_counter() - start:.0f} s")
+    print(f"sweep took {time.perf_counter() - start:.0f} s", flush=True)
+    if stopped:  # a program build may still hold a driver thread: do not wait for it
+        os._exit(1)
 
 
 if __name__ == "__main__":

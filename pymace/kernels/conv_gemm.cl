@@ -63,6 +63,11 @@ inline size_t out_index(int n, int j, int p, int P, int YCT, int YG) {
 #ifdef KERNEL_conv_gemm
 #ifdef SPLIT_LAST
 #define COUNT_PARAM __global int *count, /* per output tile: how many of its splits are done (0 between runs) */
+#ifdef PTX_FENCE /* NVIDIA's OpenCL takes inline PTX */
+#define DEVICE_FENCE() __asm__ volatile("membar.gl;" ::: "memory")
+#else
+#define DEVICE_FENCE()
+#endif
 #else
 #define COUNT_PARAM
 #endif
@@ -230,17 +235,20 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
    * fence is cumulative: what the barrier made visible to that work-item is ordered before its atomic); the
    * last work-group's read_mem_fence orders the count before its reads of the partials, which are volatile so
    * that no cache line it holds from a neighbouring tile serves a stale copy; it puts the count back to 0 for
-   * the next run. NVIDIA compiles write_mem_fence / read_mem_fence(CLK_GLOBAL_MEM_FENCE) to membar.gl, a
-   * device-scope fence (mem_fence gives membar.cta, which is not): benchmarks/split_last_check.py shows the PTX
-   * and compares the sums bit for bit; ops/conv_gemm.py SPLIT_LAST turns it on. */
+   * the next run. On NVIDIA (-DPTX_FENCE) both fences are backed by the device-scope membar.gl as inline PTX,
+   * whatever the OpenCL fences compile to (mem_fence gives membar.cta, which orders nothing for other work-groups):
+   * benchmarks/split_last_check.py shows the PTX and compares the sums bit for bit; ops/conv_gemm.py SPLIT_LAST
+   * turns it on. */
   __local int last;
   write_mem_fence(CLK_GLOBAL_MEM_FENCE);
+  DEVICE_FENCE();
   barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
   const int tile = (n * get_num_groups(1) + get_group_id(1)) * get_num_groups(0) + get_group_id(0);
   if (t == 0) last = atomic_inc(count + tile) == SPLIT - 1;
   barrier(CLK_LOCAL_MEM_FENCE);
   if (!last) return;
   read_mem_fence(CLK_GLOBAL_MEM_FENCE);
+  DEVICE_FENCE();
   if (t == 0) count[tile] = 0;
   for (int i = 0; i < 4 && np > 0; ++i) {
     const int m = m0 + ty * 4 + i;

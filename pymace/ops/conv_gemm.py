@@ -24,9 +24,9 @@ GEMM_FILL = 2  # K is split until there are this many work-groups per compute un
 GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
 # Whether a split K is summed by each tile's last work-group (`last`, -DSPLIT_LAST: no reduction launch) by default,
 # and offered to the tuner beside the reduction launch. Its writers fence with write_mem_fence and its reader with
-# read_mem_fence (CLK_GLOBAL_MEM_FENCE), which NVIDIA compiles to the device-scope membar.gl; it stays off until
-# benchmarks/split_last_check.py has shown those fences in the H200's PTX and bit-exact sums there. Tests force it
-# with the `tiling` attribute; PYMACE_SPLIT_LAST=1 turns it on for one run (benchmarks/gpu_sweep.py).
+# read_mem_fence (CLK_GLOBAL_MEM_FENCE), on NVIDIA each followed by inline PTX membar.gl (device scope); it stays
+# off until benchmarks/split_last_check.py has shown those fences in the H200's PTX and bit-exact sums there. Tests
+# force it with the `tiling` attribute; PYMACE_SPLIT_LAST=1 turns it on for one run (benchmarks/gpu_sweep.py).
 SPLIT_LAST = False
 
 
@@ -35,6 +35,13 @@ def split_last() -> bool:
     from ..config import load
 
     return SPLIT_LAST or load().split_last
+
+
+
+def split_last_options(device) -> tuple[str, ...]:
+    """-DSPLIT_LAST, and on NVIDIA -DPTX_FENCE: the fences backed by inline PTX membar.gl (device scope)."""
+    return ("-DSPLIT_LAST=1",) + (("-DPTX_FENCE",) if "nvidia" in getattr(device, "vendor", "").lower() else ())
+
 
 @dataclass(frozen=True)
 class GemmTiling:
@@ -133,7 +140,7 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTi
     fused_values, fused_options = fusion.kernel_values(getattr(x, "shape", None) or layer.x_shape, m)
     values |= fused_values
     options = layer.options() + epilogue.options() + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
-    options += (depthwise.options if depthwise else ()) + (("-DSPLIT_LAST=1",) if tiling.last else ())
+    options += (depthwise.options if depthwise else ()) + (split_last_options(ctx.device) if tiling.last else ())
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
     kernel_args.launch(ctx, "conv_gemm", "conv_gemm", gws, values, options + fused_options,
                        lws=(tn // 4, tm // 4, 1))

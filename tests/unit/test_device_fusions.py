@@ -312,3 +312,19 @@ def test_concat_and_shuffle_fusions_can_be_turned_off(monkeypatch):
     assert "Transpose" in op_types(passes.for_device(graph, GPU))
     monkeypatch.setenv("PYMACE_NO_CONCAT_FUSION", "1")
     assert "Concat" in op_types(passes.for_device(graph, GPU))
+
+
+# ---- split K summed in-kernel: on NVIDIA the fences are backed by inline PTX ----
+
+@pytest.mark.parametrize("vendor, ptx", [("NVIDIA Corporation", True), ("The pocl project", False)])
+def test_split_last_fences_with_ptx_only_on_nvidia(vendor, ptx):
+    from pymace.ops.base import DeviceTraits
+    from pymace.runtime.plan import make_plan
+
+    rng = np.random.default_rng(15)
+    graph = model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], [1, 64, 7, 7], ["y"],
+                  {"w": rng.standard_normal((32, 64, 3, 3)).astype(np.float32)})
+    graph.nodes[0].attrs |= {"kernel_variant": "conv_gemm", "tiling": [32, 32, 16, 4, 1]}
+    traits = DeviceTraits(True, 132, 1024, (1024, 1024, 64), 49152, False, "gpu", vendor)
+    (launch,) = make_plan(graph, traits, "fp32").launches
+    assert "-DSPLIT_LAST=1" in launch.options and ("-DPTX_FENCE" in launch.options) == ptx
