@@ -328,3 +328,14 @@ def test_split_last_fences_with_ptx_only_on_nvidia(vendor, ptx):
     traits = DeviceTraits(True, 132, 1024, (1024, 1024, 64), 49152, False, "gpu", vendor)
     (launch,) = make_plan(graph, traits, "fp32").launches
     assert "-DSPLIT_LAST=1" in launch.options and ("-DPTX_FENCE" in launch.options) == ptx
+
+
+@pytest.mark.parametrize("build", [_silu, _se_block, _dense_block, _inception, _shuffle_units])
+def test_cpu_plans_keep_the_models_graph(build, monkeypatch):
+    """A CPU's plan runs the model's graph as converted: no device fusion applies, whatever the environment."""
+    from pymace.ops.base import DeviceTraits
+
+    graph = build(np.random.default_rng(16))
+    cpu = DeviceTraits(False, 2, 4096, (4096, 4096, 4096), 1 << 20, False, "cpu", "The pocl project")
+    monkeypatch.setenv("PYMACE_SPLIT_LAST", "1")
+    assert passes.for_device(graph, cpu) is graph
