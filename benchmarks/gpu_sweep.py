@@ -3,8 +3,9 @@
     bash benchmarks/gpu_machine.sh python3 benchmarks/gpu_sweep.py [--models a,b] [--runs 100] [--rounds 3]
         [--variants default,before,split-last,no-se,…]
 
-Each architecture gets seeded random weights with randomised BatchNorm statistics, is exported to ONNX by torch
-(opset 17), converted by pymace and run at batch 1 on the same input as torch. Each plan variant
+Each architecture gets seeded random weights with randomised BatchNorm statistics (and random values for the
+tensors torchvision initialises to zeros), is exported to ONNX by torch (opset 17), converted by pymace and run at
+batch 1 on the same input as torch. Each plan variant
 (benchmarks/fusion_variants.py: the GPU plan's fusions all on, some off, the in-kernel split-K sums on) is one
 engine per data type; timings alternate between every engine and torch in `--rounds` rounds of `--runs` runs
 each; the table holds medians over all rounds. pymace's "device" time is its enqueue loop with the inputs
@@ -48,6 +49,10 @@ def torch_model(name: str):
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
             m.running_var.copy_(torch.rand(m.num_features, generator=gen) * 0.5 + 0.75)
+    with torch.no_grad():  # torchvision zero-initialises some tensors (ViT's head: every output 0, cosine 0)
+        for p in model.parameters():
+            if not p.any():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
     return model
 
 
