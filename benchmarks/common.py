@@ -38,7 +38,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
 
 
-def print_table(title: str, header: list[str], rows: list[list]) -> None:
+def print_table(title: str, header: list[str], rows: list[list], width: int = 160) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -47,4 +47,4 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
         table.add_column(h)
     for r in rows:
         table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r])
-    Console(width=160).print(table)
+    Console(width=width).print(table)

@@ -2,12 +2,14 @@
 
     python benchmarks/split_last_check.py [--device gpu] [--runs 2000]
 
-OpenCL 1.2 orders only a work-item's own memory accesses, so the pattern is correct only if the compiler makes
-`mem_fence(CLK_GLOBAL_MEM_FENCE)` a device-wide fence and the partials are read past the caches. On NVIDIA the
-program binary is PTX: this prints the fence and load instructions around the atomic (look for `membar.gl` or
-`fence.sc.gpu`/`fence.acq_rel.gpu`, and `ld.volatile`). Then it runs split-K convs (plain and SeparableConv, fp32
-and fp16, several tile and split shapes) `--runs` times with the in-kernel sums and compares every run bit for
-bit with the reduction launch. Only when both hold should ops/conv_gemm.py SPLIT_LAST_OFFERED become True."""
+OpenCL 1.2 orders only a work-item's own memory accesses, so the pattern is correct only if the writers' fence
+(write_mem_fence(CLK_GLOBAL_MEM_FENCE) before the barrier and the count) and the reader's (read_mem_fence after
+it) are device-wide and the partials are read past the caches. On NVIDIA the program binary is PTX: this prints
+the fence, atomic and load instructions (look for `membar.gl` or `fence.sc.gpu`/`fence.acq_rel.gpu` before and
+after the `atom`, and `ld.volatile` for the partials) and a verdict on them. Then it runs split-K convs (plain,
+SeparableConv, and one with a Concat prefix and channel shuffle fused; fp32 and fp16; several tile and split
+shapes) `--runs` times with the in-kernel sums and compares every run bit for bit with the reduction launch. Only
+when both hold should ops/conv_gemm.py SPLIT_LAST become True (the last line says whether they did)."""
 from __future__ import annotations
 
 import argparse
@@ -28,7 +30,9 @@ CASES = [  # (name, x shape, M, kernel size, tiling [TM, TN, TK, SPLIT]), shapes
     ("1x1 1024->256 14x14", (1, 1024, 14, 14), 256, 1, [64, 64, 32, 4]),
     ("3x3 256->256 7x7", (1, 256, 7, 7), 256, 3, [64, 32, 32, 16]),
     ("separable 576->96 14x14", (1, 576, 14, 14), 96, 3, [64, 32, 32, 8]),
+    ("prefix+shuffle 3x3 128->32 14x14", (1, 128, 14, 14), 32, 3, [32, 64, 32, 4]),
 ]
+DEVICE_FENCE = re.compile(r"membar\.gl|fence\.(sc|acq_rel)\.gpu|fence\.(sc|acq_rel)\.sys|membar\.sys")
 
 
 def graph_for(name, x_shape, m, k, tiling, last, rng):
@@ -44,8 +48,13 @@ def graph_for(name, x_shape, m, k, tiling, last, rng):
         w = rng.standard_normal((m, c, k, k)).astype(np.float32) * 0.05
         tensors["w"] = Tensor("w", w.shape, data=w)
         attrs |= {"kernel_shape": [k, k], "pads": [k // 2] * 4, "strides": [1, 1], "dilations": [1, 1]}
-        node = Node("n", "Conv", ["x", "w"], ["y"], attrs)
-    graph = Graph(name, [node], tensors, ["x"], ["y"])
+        inputs = ["x", "w"]
+        if name.startswith("prefix"):  # DenseNet's layer: the Concat before it copied in, shuffled as ShuffleNet
+            tensors["pre"] = Tensor("pre", (x_shape[0], 64, *x_shape[2:]))
+            attrs |= {"fused_inputs": ["prefix"], "shuffle_groups": 2}
+            inputs += ["", "pre"]
+        node = Node("n", "Conv", inputs, ["y"], attrs)
+    graph = Graph(name, [node], tensors, ["x", *(["pre"] if "pre" in tensors else [])], ["y"])
     from pymace.ir.shapes import infer_shapes
 
     infer_shapes(graph)
@@ -65,30 +74,55 @@ def ptx_lines(engine) -> list[str]:
     return []
 
 
+def verdict(lines: list[str]) -> tuple[bool, bool]:
+    """(a device-scope fence before and after the first atomic, the partial loads volatile) in the PTX lines."""
+    atom = next((i for i, line in enumerate(lines) if "atom" in line), None)
+    if atom is None:
+        return False, False
+    fenced = any(DEVICE_FENCE.search(line) for line in lines[:atom]) and \
+        any(DEVICE_FENCE.search(line) for line in lines[atom + 1:])
+    return fenced, any("ld.volatile" in line for line in lines[atom + 1:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="gpu")
     ap.add_argument("--runs", type=int, default=2000)
     args = ap.parse_args()
     device = devices.select(args.device)
-    rows, shown = [], False
+    rows, fences = [], None
     for data_type in ("fp32", "fp16"):
         for name, x_shape, m, k, tiling in CASES:
             rng = np.random.default_rng(1)
             graphs = [graph_for(name, x_shape, m, k, tiling, last, np.random.default_rng(2)) for last in (0, 1)]
-            plain, fused = (Engine(g, device=args.device, data_type=data_type, use_cache=False, use_tuning=False)
-                            for g in graphs)
-            if not shown:
+            try:
+                plain, fused = (Engine(g, device=args.device, data_type=data_type, use_cache=False,
+                                       use_tuning=False) for g in graphs)
+            except Exception as e:  # e.g. a driver that refuses the inline PTX fence
+                reason = " ".join(str(e).split())[:300]
+                print(f"verdict: {name} {data_type} does not build ({type(e).__name__}: {reason}) -> "
+                      "ops/conv_gemm.py SPLIT_LAST = True is NOT supported")
+                raise SystemExit(1) from e
+            if fences is None:
                 lines = ptx_lines(fused)
                 print(f"{device.name}: SPLIT_LAST program " + ("is not PTX" if not lines else "PTX (fences, atomics,"
                       " partial loads):\n  " + "\n  ".join(lines)))
-                shown = True
-            feeds = {"x": rng.standard_normal(x_shape).astype(np.float32)}
+                fences = verdict(lines)
+                print(f"device-scope fence before and after the count: {'yes' if fences[0] else 'NO'}; partial "
+                      f"loads volatile: {'yes' if fences[1] else 'NO'}", flush=True)
+            feeds = {n: rng.standard_normal(fused.graph.tensors[n].shape).astype(np.float32)
+                     for n in fused.graph.inputs}
             want = plain.run(feeds)["y"]
             wrong = sum(not np.array_equal(fused.run(feeds)["y"], want) for _ in range(args.runs))
             rows.append([name, data_type, "x".join(map(str, tiling)), len(fused.plan.steps), args.runs, wrong])
     print_table(f"SPLIT_LAST vs the reduction launch on {device.name}: runs that differ in any bit",
                 ["case", "dtype", "tiling", "launches", "runs", "differing runs"], rows)
+    exact = all(r[-1] == 0 for r in rows)
+    safe = bool(fences and all(fences)) and exact
+    print(f"verdict: PTX fences {'device-scope' if fences and fences[0] else 'NOT device-scope (or not PTX)'}, "
+          f"partials {'volatile' if fences and fences[1] else 'NOT volatile'}, sums "
+          f"{'bit-exact in every run' if exact else 'DIFFERED'} -> ops/conv_gemm.py SPLIT_LAST = True is "
+          f"{'supported by this run' if safe else 'NOT supported'}")
 
 
 if __name__ == "__main__":

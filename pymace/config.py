@@ -11,6 +11,9 @@ class Config:
     debug: bool  # PYMACE_DEBUG=1: keep tracebacks in the CLI
     pyopencl_enqueue: bool  # PYMACE_PYOPENCL_ENQUEUE=1: enqueue through pyopencl, not the ctypes fast path
     no_device_fusion: bool  # PYMACE_NO_DEVICE_FUSION=1: plans run the model's nodes as converted (benchmarks)
+    # PYMACE_NO_<NAME>_FUSION=1 (NAME one of passes.DEVICE_FUSIONS, e.g. SE): a GPU plan skips that one fusion
+    no_fusions: frozenset[str]
+    split_last: bool  # PYMACE_SPLIT_LAST=1: conv_gemm's split K summed in-kernel by default (experiments)
     # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
     # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
     fold_max_bytes: int = 256 << 20
@@ -43,6 +46,10 @@ def load() -> Config:
         pyopencl_enqueue=_flag("PYMACE_PYOPENCL_ENQUEUE"),
         no_device_fusion=_flag("PYMACE_NO_DEVICE_FUSION"),
         fold_max_bytes=_bytes("PYMACE_FOLD_MAX_BYTES", 256 << 20),
+        no_fusions=frozenset(name[len("PYMACE_NO_"):-len("_FUSION")].lower() for name in os.environ
+                             if name.startswith("PYMACE_NO_") and name.endswith("_FUSION") and _flag(name)
+                             and name != "PYMACE_NO_DEVICE_FUSION"),
+        split_last=_flag("PYMACE_SPLIT_LAST"),
     )
 
 

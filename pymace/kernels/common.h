@@ -54,6 +54,8 @@ inline float activate(float x, float slope) {
   return x >= 0.0f ? x : slope * x;
 #elif ACT == 8
   return tanh(x);
+#elif ACT == 9
+  return x / (1.0f + exp(-x)); /* Silu; exp overflows to inf for x << 0, giving -0 */
 #else
   return x;
 #endif

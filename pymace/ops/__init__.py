@@ -31,6 +31,7 @@ from . import (
     slice,
     softmax,
     split,
+    squeeze_excite,
     tile,
     topk,
     transpose,
@@ -40,7 +41,7 @@ from . import (
 
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
-    resize, separable_conv, slice, softmax, split, transpose, unary,
+    resize, separable_conv, slice, softmax, split, squeeze_excite, transpose, unary,
     gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
 ]
 # elementwise math, comparisons, normalizations, arg-reductions

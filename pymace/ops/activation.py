@@ -1,16 +1,17 @@
 """Fused activations: one definition for the NumPy reference and the kernels' build options.
 
 A producer (Conv, ConvTranspose, Gemm, MatMul, Add/Sub/Mul/Div, BatchNormalization) may carry
-  activation="Relu"|"Clip"|"HardSwish"|"HardSigmoid"|"Sigmoid"|"LeakyRelu"|"PRelu"|"Tanh"
+  activation="Relu"|"Clip"|"HardSwish"|"HardSigmoid"|"Sigmoid"|"LeakyRelu"|"PRelu"|"Tanh"|"Silu"
   activation_params=[...]   Clip: [min, max]; HardSigmoid: [alpha, beta]; LeakyRelu: [alpha]
 and, for PRelu, the slope as its last input (per channel, broadcast along axis 1). The fusion pass sets these;
-frontends may too (TFLite's fused_activation_function)."""
+frontends may too (TFLite's fused_activation_function). Silu (x · sigmoid(x), also called swish) is pymace's own:
+a GPU plan fuses the Sigmoid → Mul pair that spells it (passes/fuse_silu.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmoid": 5, "LeakyRelu": 6,
-         "PRelu": 7, "Tanh": 8}
+         "PRelu": 7, "Tanh": 8, "Silu": 9}
 FUSABLE = tuple(k for k in CODES if k)
 
 
@@ -46,6 +47,8 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
         return np.where(y >= 0, y, y * s).astype(y.dtype)
     if activation == "Tanh":
         return np.tanh(y)
+    if activation == "Silu":
+        return (y * np.exp(-np.logaddexp(0, -y))).astype(y.dtype)
     raise ValueError(f"unknown fused activation {activation!r}")
 
 

@@ -2,7 +2,9 @@
 OpenCL kernels of kernels/conv.cl by family: conv_direct.py (conv1x1, conv_direct, conv_depthwise),
 conv_gemm.py (conv_gemm, the GPUs' tiled implicit GEMM) and conv_cpu.py (PoCL's explicit-vector kernels).
 conv_variants.py decides which runs a node, `pymace tune` may pick another of its candidates, and pymace's
-attributes `kernel_variant` and `tiling` force one (so that the tests run every kernel on every device)."""
+attributes `kernel_variant` and `tiling` force one (so that the tests run every kernel on every device). A GPU
+plan's fusions around the conv (ops/conv_fusion.py: input view, prologue, prefix, output layout) run on
+conv_gemm only."""
 from __future__ import annotations
 
 import itertools
@@ -13,6 +15,7 @@ from ..errors import ConvertError
 from . import activation as act
 from . import conv_cpu, conv_direct, conv_gemm, conv_variants
 from .base import Case, TensorInfo
+from .conv_fusion import ConvFusion
 from .conv_layer import ConvLayer, Epilogue, split_inputs
 from .geometry import conv_window
 
@@ -21,19 +24,25 @@ OP_TYPES = ("Conv",)
 
 def infer(x: TensorInfo, w: TensorInfo, *rest, _op_type="Conv", group=1, activation=None, residual=False,
           **attrs):
+    rest, fusion = ConvFusion.split(rest, attrs)
+    x_shape = fusion.x_shape(x.shape)
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    out = conv_window(x.shape, w.shape, group, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo).out
+    window = conv_window(x_shape, w.shape, group, auto_pad=attrs.get("auto_pad", "NOTSET"), **geo)
+    fusion.check_window(window)
+    out = window.out
     bias, res, _ = split_inputs(rest, activation, residual)
     if bias is not None and tuple(bias.shape) != (w.shape[0],):
         raise ConvertError(f"bias of shape {list(bias.shape)} for {w.shape[0]} output channels")
-    y = (x.shape[0], w.shape[0], *out)
+    y = (x_shape[0], w.shape[0], *out)
     if res is not None and tuple(res.shape) != y:
         raise ConvertError(f"residual of shape {list(res.shape)} for an output of shape {list(y)}")
-    return [(y, "float32")]
+    return [(fusion.out_shape(y), "float32")]
 
 
 def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None,  # noqa: PLR0913
-              group=1, auto_pad="NOTSET", activation=None, activation_params=(), residual=False, **_):
+              group=1, auto_pad="NOTSET", activation=None, activation_params=(), residual=False, **attrs):
+    rest, fusion = ConvFusion.split(rest, attrs)
+    x = fusion.reference_input(x) if fusion.active else x
     b, res, slope = split_inputs(rest, activation, residual)
     win = conv_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, auto_pad)
     k, s, p, d, out = win.kernel, win.strides, win.pads, win.dilations, win.out
@@ -49,26 +58,27 @@ def reference(x, w, *rest, _op_type="Conv", kernel_shape=None, strides=None, pad
         y = y + b.reshape((1, m) + (1,) * nd)
     if res is not None:  # pymace's fused residual Add (passes/fuse_residual.py)
         y = y + res
-    return [act.reference(y.astype(np.float32), activation, activation_params, slope)]
+    return [fusion.reference_output(act.reference(y.astype(np.float32), activation, activation_params, slope))]
 
 
 def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, dilations=None, group=1,  # noqa: PLR0913
            auto_pad="NOTSET", activation=None, activation_params=(), kernel_variant=None, residual=False,
-           tiling=None, **_):
+           tiling=None, **attrs):
     x, w = ctx.inputs[0], ctx.inputs[1]
     if len(x.shape) != 4 or w.const is None:
         raise ConvertError(f"node {ctx.node.name!r}: pymace runs 2-D Conv with constant weights only")
-    window = conv_window(x.shape, w.shape, group, kernel_shape, strides, pads, dilations, auto_pad)
-    layer = ConvLayer(tuple(x.shape), tuple(w.shape), int(group), window)
-    epilogue = Epilogue.of(ctx, ctx.inputs[2:], activation, activation_params, residual)
-    if kernel_variant:
-        variant = conv_variants.forced(layer, ctx.device, kernel_variant, tiling)
-    else:  # the heuristic's variant, or the one `pymace tune` measured best for this geometry on this device
-        default, candidates = conv_variants.candidates(layer, ctx.device)
-        key = conv_variants.choice_key(layer, residual=epilogue.residual is not None)
-        variant = conv_variants.Variant.of(ctx.choose(key, default.choice(), [v.choice() for v in candidates]))
+    rest, fusion = ConvFusion.split(ctx.inputs[2:], attrs)
+    x_shape = fusion.x_shape(x.shape)
+    window = conv_window(x_shape, w.shape, group, kernel_shape, strides, pads, dilations, auto_pad)
+    fusion.check_window(window)
+    layer = ConvLayer(x_shape, tuple(w.shape), int(group), window)
+    epilogue = Epilogue.of(ctx, rest, activation, activation_params, residual)
+    if fusion.active and (group != 1 or kernel_variant not in (None, "conv_gemm")):
+        raise ConvertError(f"node {ctx.node.name!r}: a conv's fusions (ops/conv_fusion.py) run on conv_gemm, "
+                           f"one group only")
+    variant = _variant(ctx, layer, kernel_variant, tiling, epilogue, fusion)
     if variant.kernel == "conv_gemm":
-        conv_gemm.launch(ctx, layer, x, w.const, epilogue, variant.tiling)
+        conv_gemm.launch(ctx, layer, x, w.const, epilogue, variant.tiling, fusion=fusion)
     elif variant.kernel.endswith("_cpu"):
         conv_cpu.launch(ctx, layer, x, w.const, epilogue, variant)
     elif variant.kernel == "conv_depthwise":
@@ -76,6 +86,19 @@ def launch(ctx, *, _op_type="Conv", kernel_shape=None, strides=None, pads=None, 
     else:
         conv_direct.launch(ctx, layer, x, w.const, epilogue, variant)
 
+
+def _variant(ctx, layer, kernel_variant, tiling, epilogue, fusion) -> conv_variants.Variant:
+    """The forced variant, else the heuristic's, or the one `pymace tune` measured best for this geometry on this
+    device; with fusions one of conv_gemm's tilings."""
+    if kernel_variant or (fusion.active and not ctx.device.is_gpu):
+        return conv_variants.forced(layer, ctx.device, kernel_variant or "conv_gemm", tiling)
+    default, candidates = conv_variants.candidates(layer, ctx.device)
+    if fusion.active:
+        candidates = ([v for v in candidates if v.kernel == "conv_gemm"]
+                      or [conv_variants.heuristic(layer, ctx.device, "conv_gemm")])
+        default = default if default.kernel == "conv_gemm" else candidates[0]
+    key = conv_variants.choice_key(layer, residual=epilogue.residual is not None) + (" fused" if fusion.active else "")
+    return conv_variants.Variant.of(ctx.choose(key, default.choice(), [v.choice() for v in candidates]))
 
 def _case(name, x, w, bias=True, consts=(1, 2), **attrs):
     return Case(name, [x, w, (w[0],) if bias else None], attrs, consts=consts)
@@ -105,6 +128,9 @@ CASES = [
           dilations=[1, 1], group=24),
     _case("dw5x5", (1, 16, 16, 16), (16, 1, 5, 5), kernel_shape=[5, 5], pads=[2] * 4, strides=[1, 1],
           dilations=[1, 1], group=16, activation="HardSwish"),
+    _case("dw3x3_silu", (1, 16, 9, 10), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
+          dilations=[1, 1], group=16, activation="Silu", kernel_variant="conv_depthwise"),
+    _case("1x1_silu", (1, 20, 7, 9), (12, 20, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="Silu"),
     _case("dw_multiplier2", (1, 8, 9, 9), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
           dilations=[1, 1], group=8),
     Case("prelu", [(1, 10, 12, 12), (14, 10, 3, 3), (14,), np.linspace(-0.5, 0.5, 14, dtype=np.float32)],
@@ -125,6 +151,8 @@ CASES = [
           dilations=[2, 2], group=1, kernel_variant="conv_gemm"),
     _case("gemm_splitk_7x7", (1, 128, 7, 7), (40, 128, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           activation="HardSwish", kernel_variant="conv_gemm"),
+    _case("gemm_silu_splitk", (1, 96, 6, 6), (48, 96, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
+          activation="Silu", kernel_variant="conv_gemm"),
     _case("gemm_small_map_32x32_tk32", (1, 3, 5, 5), (24, 3, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G,
           kernel_variant="conv_gemm"),
     # the fused residual Add (passes/fuse_residual.py) on every variant, with and without an activation after it
@@ -171,4 +199,24 @@ CASES = [
     Case("gemm_splitk_prelu_1x1", [(1, 1100, 6, 6), (60, 1100, 1, 1), None, np.linspace(-1, 1, 60, dtype=np.float32)],
          dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="PRelu", kernel_variant="conv_gemm"),
          consts=(1, 3)),
+    # a GPU plan's fusions (ops/conv_fusion.py), on conv_gemm whatever the device: a channel view of the input
+    # with a BatchNormalization + ReLU prologue (DenseNet), a squeeze-excitation scale per image and channel with a
+    # residual (EfficientNet), a Concat's prefix copied in front with ShuffleNet's channel shuffle, split K summed
+    # by the reduction launch and by the last work-group
+    Case("fused_view_prologue_bn_relu", [(1, 20, 9, 11), (24, 12, 3, 3), (24,), (12,), (12,)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, input_channels=[4, 16], prologue_activation="Relu",
+              fused_inputs=["prologue_scale", "prologue_shift"]), consts=(1, 2, 3, 4)),
+    Case("fused_se_scale_residual", [(2, 16, 7, 7), (24, 16, 1, 1), (24,), (2, 24, 7, 7), (2, 16, 1, 1)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, residual=True, fused_inputs=["prologue_scale"]),
+         consts=(1, 2)),
+    Case("fused_prefix_shuffle_splitk_reduce", [(1, 64, 6, 6), (30, 64, 3, 3), (30,), (1, 40, 6, 6)],
+         dict(kernel_shape=[3, 3], pads=[1] * 4, **_G, activation="Relu", fused_inputs=["prefix"],
+              prefix_channels=[5, 35], shuffle_groups=2, kernel_variant="conv_gemm", tiling=[32, 32, 16, 4, 0]),
+         consts=(1, 2)),
+    Case("fused_max_pool_prologue_prefix", [(1, 12, 7, 9), (10, 12, 1, 1), (10,), (1, 6, 7, 9)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="Relu", prologue_max_pool=3,
+              fused_inputs=["prefix"]), consts=(1, 2)),
+    Case("fused_prefix_prologue_splitk_last", [(2, 48, 5, 6), (20, 48, 1, 1), None, (48,), (2, 33, 5, 6)],
+         dict(kernel_shape=[1, 1], pads=[0] * 4, **_G, fused_inputs=["prologue_scale", "prefix"],
+              kernel_variant="conv_gemm", tiling=[32, 32, 16, 3, 1]), consts=(1, 3)),
 ]

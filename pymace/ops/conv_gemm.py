@@ -1,6 +1,7 @@
-"""conv_gemm (kernels/conv.cl): a one-group conv as a tiled implicit GEMM through __local memory, the GPUs'
+"""conv_gemm (kernels/conv_gemm.cl): a one-group conv as a tiled implicit GEMM through __local memory, the GPUs'
 kernel, and conv_splitk_reduce, which sums the partial results of a K split. Also SeparableConv's fused kernel
-(-DDW_FUSED: the GEMM of its 1x1 conv, whose B tile is the depthwise conv computed while it is loaded).
+(-DDW_FUSED: the GEMM of its 1x1 conv, whose B tile is the depthwise conv computed while it is loaded), and what
+a GPU plan fuses around either (ops/conv_fusion.py: input view, prologue, output layout, prefix copy).
 
 A tiling is TM output channels x TN pixels a work-group, K slices of TK through __local memory, and SPLIT ways
 over K when a layer has too few tiles to fill the compute units; a split K is summed by a conv_splitk_reduce
@@ -12,18 +13,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConvertError
 from . import kernel_args
 from .base import Const, Counters, Scratch
+from .conv_fusion import NO_FUSION, ConvFusion
 from .conv_layer import ConvLayer, Epilogue
 
 GEMM_MAX_TK = 32  # the longest K slice staged through __local memory per step (fewer for a shorter K)
 GEMM_FILL = 2  # K is split until there are this many work-groups per compute unit (or K runs out)
 GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
-# Whether the tuner is offered `last` (each tile's last work-group sums its splits). Under OpenCL 1.2 nothing
-# guarantees that one work-group's stores are visible to another that saw the atomic count (mem_fence orders a
-# work-item's own accesses), so it stays off until the fence NVIDIA's compiler emits is shown to reach the whole
-# device (benchmarks/split_last_check.py, benchmarks/NOTES.md); tests force it with the `tiling` attribute.
-SPLIT_LAST_OFFERED = False
+# Whether a split K is summed by each tile's last work-group (`last`, -DSPLIT_LAST: no reduction launch) by default,
+# and offered to the tuner beside the reduction launch. Its writers fence with write_mem_fence and its reader with
+# read_mem_fence (CLK_GLOBAL_MEM_FENCE), on NVIDIA each followed by inline PTX membar.gl (device scope); it stays
+# off until benchmarks/split_last_check.py has shown those fences in the H200's PTX and bit-exact sums there. Tests
+# force it with the `tiling` attribute; PYMACE_SPLIT_LAST=1 turns it on for one run (benchmarks/gpu_sweep.py).
+SPLIT_LAST = False
+
+
+def split_last() -> bool:
+    """Whether `last` is the default for a split K and offered to the tuner (SPLIT_LAST or PYMACE_SPLIT_LAST=1)."""
+    from ..config import load
+
+    return SPLIT_LAST or load().split_last
+
+
+
+def split_last_options(device) -> tuple[str, ...]:
+    """-DSPLIT_LAST, and on NVIDIA -DPTX_FENCE: the fences backed by inline PTX membar.gl (device scope)."""
+    return ("-DSPLIT_LAST=1",) + (("-DPTX_FENCE",) if "nvidia" in getattr(device, "vendor", "").lower() else ())
 
 
 @dataclass(frozen=True)
@@ -57,22 +74,23 @@ def gemm_tk(k: int) -> int:
 
 
 def default_tiling(m: int, pixels: int, k: int, n: int, device) -> GemmTiling:
-    """Tiles of 64x64 (32 along a dimension of 32 or less), K slices of gemm_tk, and K split (one more launch)
-    while a layer has fewer than GEMM_FILL work-groups per compute unit, keeping GEMM_MIN_SLICES slices a split."""
+    """Tiles of 64x64 (32 along a dimension of 32 or less), K slices of gemm_tk, and K split (one more launch, or
+    none with split_last()) while a layer has fewer than GEMM_FILL work-groups per compute unit, keeping
+    GEMM_MIN_SLICES slices a split."""
     want = GEMM_FILL * device.compute_units
     tm, tn, tk = (64 if m > 32 else 32), (64 if pixels > 32 else 32), gemm_tk(k)
     tiles = n * -(-m // tm) * -(-pixels // tn)
     slices, split = -(-k // tk), 1
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
-    return GemmTiling(tm, tn, tk, split)
+    return GemmTiling(tm, tn, tk, split, split_last())
 
 
 def tilings(m: int, pixels: int, k: int, n: int, device) -> list[GemmTiling]:
     """The tilings worth timing: 32/64 channels x 32/64 pixels, each with K split 1, 2, 4 … while a split keeps
     two K slices and at most 8 work-groups per compute unit."""
     found, most, tk = [], 8 * device.compute_units, gemm_tk(k)
-    lasts = (False, True) if SPLIT_LAST_OFFERED else (False,)
+    lasts = (True, False) if split_last() else (False,)
     for tm, tn in itertools.product((32, 64) if m > 32 else (32,), (32, 64) if pixels > 32 else (32,)):
         tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-k // tk), 1
         while split == 1 or (slices // split >= 2 and tiles * split <= most):
@@ -99,10 +117,15 @@ class FusedDepthwise:
     options: tuple[str, ...]
 
 
-def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTiling,
-           depthwise: FusedDepthwise | None = None) -> None:
-    """conv_gemm for `layer` reading input buffer `x`, then conv_splitk_reduce for a split K without `last`."""
+def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTiling,  # noqa: PLR0913
+           depthwise: FusedDepthwise | None = None, fusion: ConvFusion = NO_FUSION) -> None:
+    """conv_gemm for `layer` reading input buffer `x` (through `fusion`'s view and prologue; `layer` is the conv
+    as it sees its input), then conv_splitk_reduce for a split K without `last`."""
     n, c, m, pixels, k = layer.n, layer.c, layer.m, layer.pixels, layer.reduction
+    if fusion.out_offset is not None and tuple(ctx.outputs[0].shape[:2]) != (n, fusion.out_channels):
+        raise ConvertError(f"node {ctx.node.name!r}: out_offset / out_channels need the runtime to bind an output "
+                           f"of {fusion.out_channels} channels in its place (ops/conv_fusion.py), not "
+                           f"{list(ctx.outputs[0].shape)}")
     tm, tn, tk, split = tiling.tm, tiling.tn, tiling.tk, tiling.split
     a = pack_weights(weights.reshape(m, k), tm, tk)
     vectors = epilogue.args(m, lambda v: v.reshape(-1))
@@ -114,11 +137,14 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTi
         values |= {"dww": Const(depthwise.weights), "dwb": Const(depthwise.bias)}
     if tiling.last:
         values["count"] = Counters(n * -(-m // tm) * -(-pixels // tn))
+    fused_values, fused_options = fusion.kernel_values(getattr(x, "shape", None) or layer.x_shape, m)
+    values |= fused_values
     options = layer.options() + epilogue.options() + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
-    options += (depthwise.options if depthwise else ()) + (("-DSPLIT_LAST=1",) if tiling.last else ())
+    options += (depthwise.options if depthwise else ()) + (split_last_options(ctx.device) if tiling.last else ())
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
-    kernel_args.launch(ctx, "conv", "conv_gemm", gws, values, options, lws=(tn // 4, tm // 4, 1))
+    kernel_args.launch(ctx, "conv_gemm", "conv_gemm", gws, values, options + fused_options,
+                       lws=(tn // 4, tm // 4, 1))
     if split > 1 and not tiling.last:  # the epilogue's options only: convs of any shape share the reduction
-        kernel_args.launch(ctx, "conv", "conv_splitk_reduce", (pixels, n * m),
-                           dict(part=part, **vectors, y=ctx.outputs[0], S=split, M=m, P=pixels, N=n),
-                           epilogue.options())
+        kernel_args.launch(ctx, "conv_gemm", "conv_splitk_reduce", (pixels, n * m),
+                           dict(part=part, **vectors, y=ctx.outputs[0], S=split, M=m, P=pixels, N=n,
+                                **fusion.layout_values(m)), epilogue.options())

@@ -17,6 +17,7 @@ from ..errors import ConvertError
 from . import activation as act
 from . import conv, conv_direct, conv_gemm, conv_variants
 from .base import Case, Scratch, TensorInfo
+from .conv_fusion import ConvFusion
 from .conv_gemm import GemmTiling
 from .conv_layer import ConvLayer, Epilogue
 from .conv_variants import Variant
@@ -26,26 +27,38 @@ OP_TYPES = ("SeparableConv",)
 DW_ACTIVATIONS = (None, "Relu", "Clip")  # what the fused kernel applies to the depthwise output (a clamp)
 
 
+def _fusion(rest, attrs) -> tuple[list, ConvFusion]:
+    rest, fusion = ConvFusion.split(rest, attrs)
+    if fusion.prologue or fusion.max_pool is not None:
+        raise ConvertError("SeparableConv takes no prologue (ops/conv_fusion.py)")
+    return rest, fusion
+
+
 def infer(x: TensorInfo, dw_w: TensorInfo, dw_b, pw_w: TensorInfo, *rest, _op_type="SeparableConv", **attrs):
+    rest, fusion = _fusion(rest, attrs)
+    x_shape = fusion.x_shape(x.shape)
     geo = {a: attrs.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")}
-    c = x.shape[1] if len(x.shape) > 1 else 0
-    out = conv_window(x.shape, dw_w.shape, c, **geo).out
+    c = x_shape[1] if len(x_shape) > 1 else 0
+    out = conv_window(x_shape, dw_w.shape, c, **geo).out
     if dw_w.shape[0] != c:
         raise ConvertError(f"depthwise weights of shape {list(dw_w.shape)} for {c} channels")
     if tuple(pw_w.shape[1:]) != (c, 1, 1):
         raise ConvertError(f"1x1 weights of shape {list(pw_w.shape)} for {c} channels")
-    return [((x.shape[0], pw_w.shape[0], *out), "float32")]
+    return [(fusion.out_shape((x_shape[0], pw_w.shape[0], *out)), "float32")]
 
 
 def reference(x, dw_w, dw_b, pw_w, *rest, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None,  # noqa: PLR0913
               dilations=None, dw_activation=None, dw_activation_params=(), activation=None, activation_params=(),
-              residual=False, **_):
+              residual=False, **attrs):
+    rest, fusion = _fusion(rest, attrs)
+    x = fusion.reference_input(x)
     dw_inputs = [dw_b] if dw_b is not None else []
     [mid] = conv.reference(x, dw_w, *dw_inputs, kernel_shape=kernel_shape, strides=strides, pads=pads,
                            dilations=dilations, group=x.shape[1], activation=dw_activation,
                            activation_params=dw_activation_params)
-    return conv.reference(mid, pw_w, *rest, kernel_shape=[1, 1], activation=activation,
-                          activation_params=activation_params, residual=residual)
+    [y] = conv.reference(mid, pw_w, *rest, kernel_shape=[1, 1], activation=activation,
+                         activation_params=activation_params, residual=residual)
+    return [fusion.reference_output(y)]
 
 
 def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
@@ -75,7 +88,7 @@ def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> GemmTiling:
     tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-c // tk), 1
     while split < FUSED_MAX_SPLIT and slices >= 4 * split and tiles * split * 2 <= device.compute_units:
         split *= 2
-    return GemmTiling(tm, tn, tk, split)
+    return GemmTiling(tm, tn, tk, split, conv_gemm.split_last())
 
 
 def variants(dw: ConvLayer, m: int, device) -> tuple[Variant, list[Variant]]:
@@ -102,26 +115,20 @@ def choice_key(dw: ConvLayer, m: int, residual: bool) -> str:
 
 def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pads=None, dilations=None,  # noqa: PLR0913
            dw_activation=None, dw_activation_params=(), activation=None, activation_params=(), residual=False,
-           kernel_variant=None, tiling=None, **_):
+           kernel_variant=None, tiling=None, **attrs):
     x, dw_w, dw_b, pw_w = ctx.inputs[:4]
     if len(x.shape) != 4 or dw_w.const is None or pw_w.const is None or (dw_b is not None and dw_b.const is None):
         raise ConvertError(f"node {ctx.node.name!r}: SeparableConv needs a 2-D input and constant weights")
-    (n, c), m = x.shape[:2], pw_w.shape[0]
+    rest, fusion = _fusion(ctx.inputs[4:], attrs)
+    x_shape = fusion.x_shape(x.shape)
+    (n, c), m = x_shape[:2], pw_w.shape[0]
     if dw_w.shape[:2] != (c, 1) or pw_w.shape[1:] != (c, 1, 1):
         raise ConvertError(f"node {ctx.node.name!r}: SeparableConv weights {dw_w.shape} and {pw_w.shape} do not "
                            f"fit {c} channels")
-    window = conv_window(x.shape, dw_w.shape, c, kernel_shape, strides, pads, dilations)
-    dw = ConvLayer(tuple(x.shape), tuple(dw_w.shape), c, window)
-    epilogue = Epilogue.of(ctx, ctx.inputs[4:], activation, activation_params, residual)
-    default, candidates = variants(dw, m, ctx.device)
-    if kernel_variant:  # forced (tests): "separate", or "conv_gemm" fused, fused_tiling's or `tiling`'s
-        chosen = next((v for v in candidates if v.kernel == kernel_variant), None)
-        if chosen is None:
-            raise ConvertError(f"kernel_variant {kernel_variant!r} is not one of conv_gemm, separate")
-        chosen = Variant("conv_gemm", tiling=GemmTiling(*tiling)) if tiling and chosen.tiling else chosen
-    else:
-        key = choice_key(dw, m, epilogue.residual is not None)
-        chosen = Variant.of(ctx.choose(key, default.choice(), [v.choice() for v in candidates]))
+    window = conv_window(x_shape, dw_w.shape, c, kernel_shape, strides, pads, dilations)
+    dw = ConvLayer(x_shape, tuple(dw_w.shape), c, window)
+    epilogue = Epilogue.of(ctx, rest, activation, activation_params, residual)
+    chosen = _choose(ctx, dw, m, (kernel_variant, tiling), epilogue, fusion)
     if chosen.kernel == "separate":  # the two convs as two launches, the depthwise output in a scratch buffer
         mid = Scratch(n * c * window.out[0] * window.out[1])
         dw_epilogue = Epilogue(dw_b, activation=dw_activation, activation_params=tuple(dw_activation_params or ()))
@@ -129,16 +136,33 @@ def launch(ctx, *, _op_type="SeparableConv", kernel_shape=None, strides=None, pa
         one = Window((1, 1), (1, 1), (0,) * 4, (1, 1), window.out)  # the 1x1 conv, over the scratch buffer
         pw = ConvLayer((n, c, *window.out), tuple(pw_w.shape), 1, one)
         tiling = conv_gemm.default_tiling(m, pw.pixels, pw.reduction, n, ctx.device)
-        conv_gemm.launch(ctx, pw, mid, pw_w.const, epilogue, tiling)
+        conv_gemm.launch(ctx, pw, mid, pw_w.const, epilogue, tiling, fusion=fusion)
         return
     dw_bias = dw_b.const.reshape(c) if dw_b is not None else np.zeros(c, np.float32)
     fused = conv_gemm.FusedDepthwise(np.ascontiguousarray(dw_w.const.reshape(c, -1), np.float32),
                                      np.asarray(dw_bias, np.float32),
                                      ("-DDW_FUSED=1", *clamp_options(dw_activation, dw_activation_params)))
     # the 1x1 conv's GEMM over the depthwise conv's window: its B tile is the depthwise output
-    conv_gemm.launch(ctx, ConvLayer(tuple(x.shape), tuple(pw_w.shape), 1, window), x, pw_w.const, epilogue,
-                     chosen.tiling, fused)
+    conv_gemm.launch(ctx, ConvLayer(x_shape, tuple(pw_w.shape), 1, window), x, pw_w.const, epilogue,
+                     chosen.tiling, fused, fusion)
 
+
+def _choose(ctx, dw: ConvLayer, m: int, forced: tuple, epilogue: Epilogue, fusion: ConvFusion) -> Variant:
+    """The variant a node runs: forced (tests: "separate", or "conv_gemm" fused, fused_tiling's or `tiling`'s),
+    else the default or a tuned one. With an input view only the fused kernel reads it (not "separate")."""
+    kernel_variant, tiling = forced
+    default, candidates = variants(dw, m, ctx.device)
+    if fusion.input_channels is not None:
+        candidates = [v for v in candidates if v.kernel != "separate"]
+        default = default if default.kernel != "separate" else candidates[0]
+    if kernel_variant:
+        chosen = next((v for v in candidates if v.kernel == kernel_variant), None)
+        if chosen is None:
+            raise ConvertError(f"kernel_variant {kernel_variant!r} is not one of "
+                               f"{', '.join(sorted({v.kernel for v in candidates}))}")
+        return Variant("conv_gemm", tiling=GemmTiling(*tiling)) if tiling and chosen.tiling else chosen
+    key = choice_key(dw, m, epilogue.residual is not None) + (" fused" if fusion.active else "")
+    return Variant.of(ctx.choose(key, default.choice(), [v.choice() for v in candidates]))
 
 def _case(name, x, c_out, k=3, s=1, pads=1, residual=False, **attrs):
     c = x[1]
@@ -181,4 +205,17 @@ CASES = [
          dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1], dilations=[1, 1], dw_activation="Relu",
               activation="PRelu", kernel_variant="separate"), consts=(1, 3, 4, 5)),
     _case("separate_wide", (1, 600, 7, 7), 40, dw_activation="Clip", dw_activation_params=[0.0, 6.0]),
+    # a GPU plan's fusions (ops/conv_fusion.py): ShuffleNet's units, a Concat's prefix and the channel shuffle in
+    # the output, the input a channel slice of the previous unit's output
+    Case("fused_prefix_shuffle", [(1, 24, 10, 10), (24, 1, 3, 3), (24,), (24, 24, 1, 1), (24,), (1, 24, 10, 10)],
+         dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1] * 4, dilations=[1, 1], activation="Relu",
+              fused_inputs=["prefix"], shuffle_groups=2), consts=(1, 2, 3, 4)),
+    Case("fused_view_s2_prefix_shuffle", [(1, 24, 11, 11), (12, 1, 3, 3), None, (16, 12, 1, 1), (16,),
+                                          (1, 16, 6, 6)],
+         dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4, dilations=[1, 1], input_channels=[8, 20],
+              fused_inputs=["prefix"], shuffle_groups=4), consts=(1, 3, 4)),
+    Case("fused_prefix_separate", [(2, 20, 7, 7), (20, 1, 3, 3), (20,), (30, 20, 1, 1), None, (2, 10, 7, 7)],
+         dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1] * 4, dilations=[1, 1], fused_inputs=["prefix"],
+              shuffle_groups=2, kernel_variant="separate"), consts=(1, 2, 3)),
 ]
+

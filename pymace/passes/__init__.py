@@ -13,15 +13,21 @@ from . import (
     fold_constants,
     fold_pad,
     fuse_activation,
+    fuse_concat,
     fuse_gelu,
     fuse_hardswish,
     fuse_layer_norm,
+    fuse_prologue,
     fuse_residual,
+    fuse_se,
     fuse_separable,
+    fuse_shuffle,
+    fuse_silu,
     prune,
     remove_identity,
     remove_noop_reshape,
 )
+from .rewrite import working_copy
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +58,34 @@ def run(graph: Graph, pipeline=None) -> Graph:
     return graph
 
 
+# A GPU plan's fusions, in order (passes.for_device); PYMACE_NO_<NAME>_FUSION=1 skips one, so that a benchmark can
+# measure each (benchmarks/gpu_sweep.py --fusions).
+DEVICE_FUSIONS = [
+    ("silu", fuse_silu),  # x · Sigmoid(x) → the producer's activation
+    ("se", fuse_se),  # squeeze-excitation: pool → FC → FC → gate → one SqueezeExcite node
+    ("prologue", fuse_prologue),  # x · s (the SE scale) and BN(+ReLU) before a conv → the conv's prologue
+    ("separable", fuse_separable),  # depthwise → 1x1 pairs → SeparableConv
+    ("concat", fuse_concat),  # a channel Concat → the conv of its last input, copying the others in
+    ("shuffle", fuse_shuffle),  # channel shuffle → the conv's output layout; channel Slices → their readers' views
+]
+
+
 def for_device(graph: Graph, device: DeviceTraits) -> Graph:
-    """The graph a plan runs on `device`: the model's, or on a GPU a new graph with depthwise → 1x1 pairs fused
-    (fuse_separable: fewer launches pay on a GPU, the recomputation would cost a CPU). Convert-time passes
-    (PIPELINE) stay device-neutral, so one .pmace file serves every device. PYMACE_NO_DEVICE_FUSION=1 turns it
-    off, so that benchmarks can measure what it does."""
+    """The graph a plan runs on `device`: the model's, or on a GPU a copy with DEVICE_FUSIONS applied (fewer
+    launches pay on a GPU, where NVIDIA's OpenCL costs the host ~8 µs an enqueue; some of them recompute work that
+    a CPU would pay for). Convert-time passes (PIPELINE) stay device-neutral, so one .pmace file serves every
+    device. PYMACE_NO_DEVICE_FUSION=1 turns them all off, PYMACE_NO_<NAME>_FUSION=1 one of them."""
     from ..config import load as load_config
 
-    if not device.is_gpu or load_config().no_device_fusion:
+    config = load_config()
+    if not device.is_gpu or config.no_device_fusion:
         return graph
-    return fuse_separable.run(graph)
+    work = working_copy(graph)
+    for name, p in DEVICE_FUSIONS:
+        if name not in config.no_fusions:
+            infer_shapes(work)
+            work = p.run(work)
+            log.debug("device fusion %s: %d nodes", name, len(work.nodes))
+    infer_shapes(work)
+    work.verify()
+    return work

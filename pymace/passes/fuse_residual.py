@@ -16,7 +16,8 @@ def _fusable(graph: Graph, conv: Node | None, add: Node, other: str) -> bool:
     if len(conv.outputs) != 1 or not sole_consumer(graph, conv.outputs[0], add):
         return False
     shape = graph.tensors[add.outputs[0]].shape
-    return graph.tensors[other].shape == shape == graph.tensors[conv.outputs[0]].shape and other != ""
+    return (graph.tensors[other].shape == shape == graph.tensors[conv.outputs[0]].shape and other != ""
+            and other != conv.outputs[0])  # Add(c, c): the conv can't read its own output
 
 
 def run(graph: Graph) -> Graph:

@@ -5,18 +5,23 @@ OpenCL at batch 1) and the depthwise output's trip through memory, but recompute
 tile row of output channels, which a CPU would pay for; on PoCL the two convs keep their CPU kernels. It
 applies when the depthwise conv (group = C in = C out, constant weights, no residual) has no activation or a
 Relu/Clip, its output has no other reader and is no graph output, and the 1x1 conv has stride 1, no padding, one
-group and constant weights. Neither may carry a forced `kernel_variant`. The model's graph is not changed: the
-pass returns a new graph sharing its tensors."""
+group and constant weights. Neither may carry a forced `kernel_variant` or another fusion (ops/conv_fusion.py).
+The model's graph is not changed: the pass returns a new graph sharing its tensors."""
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
 from ..ops import separable_conv
+from ..ops.conv_fusion import ATTRS as FUSION_ATTRS
 from ..ops.geometry import conv_window
 from .rewrite import const, sole_consumer
 
 
+def _plain(node: Node) -> bool:
+    return "kernel_variant" not in node.attrs and not any(k in node.attrs for k in FUSION_ATTRS)
+
+
 def _depthwise(graph: Graph, node: Node | None) -> bool:
-    if node is None or node.op_type != "Conv" or node.attrs.get("residual") or "kernel_variant" in node.attrs:
+    if node is None or node.op_type != "Conv" or node.attrs.get("residual") or not _plain(node):
         return False
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
     bias = node.inputs[2] if len(node.inputs) > 2 else ""
@@ -26,7 +31,7 @@ def _depthwise(graph: Graph, node: Node | None) -> bool:
 
 
 def _pointwise(graph: Graph, node: Node) -> bool:
-    if node.op_type != "Conv" or "kernel_variant" in node.attrs or node.attrs.get("group", 1) != 1:
+    if node.op_type != "Conv" or not _plain(node) or node.attrs.get("group", 1) != 1:
         return False
     x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
     a = node.attrs

@@ -14,6 +14,19 @@ def sole_consumer(graph: Graph, name: str, node: Node) -> bool:
     return len(readers) == 1 and readers[0] is node
 
 
+def readers(graph: Graph, name: str) -> list[Node]:
+    """The nodes that read tensor `name`, a node once per input that names it."""
+    return [n for n in graph.nodes for i in n.inputs if i == name]
+
+
+def working_copy(graph: Graph) -> Graph:
+    """A graph a plan-time pass may change in place (shape inference included): new Node and Tensor records;
+    constant data is shared with `graph`, which stays as it was."""
+    nodes = [Node(n.name, n.op_type, list(n.inputs), list(n.outputs), dict(n.attrs)) for n in graph.nodes]
+    tensors = {k: Tensor(t.name, t.shape, t.dtype, t.data) for k, t in graph.tensors.items()}
+    return Graph(graph.name, nodes, tensors, list(graph.inputs), list(graph.outputs), graph.metadata)
+
+
 def const(graph: Graph, name: str) -> np.ndarray | None:
     t = graph.tensors.get(name) if name else None
     return t.data if t is not None and t.is_const else None

@@ -87,6 +87,8 @@ def _activation_nodes(activation, params, y: str, out: str, slope, rank: int, co
     if activation == "PRelu":
         consts["slope"] = slope.reshape((-1,) + (1,) * (rank - 2)) if slope.size > 1 else slope
         return [helper.make_node("PRelu", [y, "slope"], [out])]
+    if activation == "Silu":  # pymace's own activation: x · Sigmoid(x)
+        return [helper.make_node("Sigmoid", [y], [f"{out}_gate"]), helper.make_node("Mul", [y, f"{out}_gate"], [out])]
     attrs = {"HardSigmoid": dict(zip(("alpha", "beta"), p)), "LeakyRelu": dict(zip(("alpha",), p))}
     return [helper.make_node(activation, [y], [out], **attrs.get(activation, {}))]
 

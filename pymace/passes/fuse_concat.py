@@ -1,0 +1,94 @@
+"""Concats along channels without launches of their own: the conv that makes a Concat's last input writes the whole
+Concat, copying the inputs before it in (ops/conv_fusion.py `prefix`). A Concat's copy kernel launches once per
+input: DenseNet-121 has 597 such launches, GoogLeNet 36, ShuffleNetV2 32, SqueezeNet 16.
+  1. Concat(x) of one input is x.
+  2. Concat(a, b, …, z) whose first inputs are another Concat's inputs becomes Concat(that Concat, …, z): DenseNet's
+     Concat(f0 … fk) is Concat(Concat(f0 … fk-1), fk), the same copies in two inputs.
+  3. Concat(p0 … pj, v), v made by a conv that only this Concat reads, becomes the conv with the prefix p0 (j = 0)
+     or Concat(p0 … pj) (then fused the same way while its last input is such a conv: GoogLeNet's four branches).
+The prefix's bytes are copied by the conv's work-items, as the Concat copied them (GoogLeNet's earlier branches
+more than once: a copy costs far less than a launch at batch 1 on a GPU).
+
+A plan-time pass for GPUs (passes.for_device). The conv is a Conv of one group or a SeparableConv (conv_gemm runs
+both), with no forced kernel other than conv_gemm, no prefix, shuffle or output offset yet; the Concat joins 4-D
+tensors along axis 1."""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Node, Tensor
+from .rewrite import bypass, remove, sole_consumer
+
+
+def _channel_concat(graph: Graph, node: Node) -> bool:
+    shape = graph.tensors[node.outputs[0]].shape
+    return (node.op_type == "Concat" and shape is not None and len(shape) == 4
+            and node.attrs.get("axis", 1) % 4 == 1 and all(node.inputs))
+
+
+def takes_output_fusion(node: Node | None, has_prefix_already: bool = False) -> bool:
+    """Whether `node` is a conv whose conv_gemm kernel can take a prefix (or, `has_prefix_already`, a shuffle of
+    the output it has)."""
+    if node is None or node.op_type not in ("Conv", "SeparableConv") or len(node.outputs) != 1:
+        return False
+    a = node.attrs
+    return ((node.op_type == "SeparableConv" or a.get("group", 1) == 1)
+            and a.get("kernel_variant") in (None, "conv_gemm")
+            and (has_prefix_already or "prefix" not in (a.get("fused_inputs") or ()))
+            and a.get("shuffle_groups", 1) == 1 and a.get("out_offset") is None)
+
+
+def _drop_single(graph: Graph) -> None:
+    for node in [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) == 1]:
+        bypass(graph, node, node.inputs[0])
+
+
+def _chain(graph: Graph) -> None:
+    """Step 2: a Concat whose leading inputs are another Concat's inputs reads that Concat instead."""
+    concats = [n for n in graph.nodes if _channel_concat(graph, n)]
+    by_inputs = {tuple(n.inputs): n for n in concats}
+    for node in concats:
+        for m in range(len(node.inputs) - 1, 1, -1):
+            head = by_inputs.get(tuple(node.inputs[:m]))
+            if head is not None and head is not node and head.attrs.get("axis", 1) % 4 == 1:
+                node.inputs = [head.outputs[0], *node.inputs[m:]]
+                break
+    graph.toposort()
+
+
+def _fuse_one(graph: Graph, concat: Node, producers: dict) -> Node | None:
+    """Fold `concat` into the conv making its last input; returns the Concat of the inputs before it, if any."""
+    last = concat.inputs[-1]
+    conv = producers.get(last)
+    if (not takes_output_fusion(conv) or concat.inputs.count(last) != 1 or last in concat.inputs[:-1]
+            or not sole_consumer(graph, last, concat)):
+        return None
+    head = None
+    if len(concat.inputs) == 2:
+        prefix = concat.inputs[0]
+    else:
+        prefix = f"{concat.outputs[0]}/prefix"
+        shape = graph.tensors[concat.inputs[0]].shape
+        channels = sum(graph.tensors[i].shape[1] for i in concat.inputs[:-1])
+        graph.tensors[prefix] = Tensor(prefix, (shape[0], channels, *shape[2:]))
+        head = Node(f"{concat.name}/prefix", "Concat", concat.inputs[:-1], [prefix], dict(concat.attrs))
+        graph.nodes.insert(graph.nodes.index(conv), head)
+    conv.inputs = [*conv.inputs, prefix]
+    conv.attrs["fused_inputs"] = [*(conv.attrs.get("fused_inputs") or ()), "prefix"]
+    graph.tensors.pop(last, None)
+    conv.outputs = [concat.outputs[0]]
+    producers[concat.outputs[0]] = conv
+    remove(graph, concat)
+    return head
+
+
+def run(graph: Graph) -> Graph:
+    _drop_single(graph)
+    _chain(graph)
+    producers = graph.producers()
+    work = [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) >= 2]
+    while work:
+        head = _fuse_one(graph, work.pop(0), producers)
+        if head is not None:
+            producers[head.outputs[0]] = head
+            work.append(head)
+    graph.toposort()
+    return graph
