@@ -76,18 +76,19 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
   float acc[PX];
   for (int j = 0; j < PX; ++j) acc[j] = LOAD(bias, c);
   const int iw0 = ow0 * SW - PL;
-  /* Branch-free padding: clamped loads times a zero weight or a zero mask, so that PoCL can vectorise across
-   * work-items (divergent branches make it fall back to scalar code) and GPU threads do not diverge. */
+  /* Branch-free padding: clamped loads, selected to 0 off the map, so that PoCL can vectorise across work-items
+   * (divergent branches make it fall back to scalar code) and GPU threads do not diverge. The select, not a zero
+   * weight: an edge value of inf or NaN times 0 would put a NaN where the padding is. */
   for (int kh = 0; kh < KH; ++kh) {
     const int ih = oh * SH - PT + kh * DH;
-    const float hmask = ih >= 0 && ih < H ? 1.0f : 0.0f;
+    const bool hin = ih >= 0 && ih < H;
     __global const store_t *row = x + ((size_t)z * H + clamp(ih, 0, H - 1)) * W;
     for (int kw = 0; kw < KW; ++kw) {
-      const float wv = hmask * LOAD(w, c * KH * KW + kh * KW + kw);
+      const float wv = LOAD(w, c * KH * KW + kh * KW + kw);
       for (int j = 0; j < PX; ++j) {
         const int iw = iw0 + j * SW + kw * DW;
         const float v = LOAD(row, clamp(iw, 0, W - 1));
-        acc[j] = mad(iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
+        acc[j] = mad(hin && iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
       }
     }
   }
@@ -116,14 +117,14 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
   for (int c = 0; c < CG; ++c) {
     for (int kh = 0; kh < KH; ++kh) { /* branch-free padding, as in conv_depthwise */
       const int ih = oh * SH - PT + kh * DH;
-      const float hmask = ih >= 0 && ih < H ? 1.0f : 0.0f;
+      const bool hin = ih >= 0 && ih < H;
       __global const store_t *row = xg + ((size_t)c * H + clamp(ih, 0, H - 1)) * W;
       for (int kw = 0; kw < KW; ++kw) {
-        const float4 wv = hmask * LOAD4(w, wbase + (c * KH + kh) * KW + kw);
+        const float4 wv = LOAD4(w, wbase + (c * KH + kh) * KW + kw);
         for (int j = 0; j < PX; ++j) {
           const int iw = iw0 + j * SW + kw * DW;
           const float v = LOAD(row, clamp(iw, 0, W - 1));
-          acc[j] = mad(iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
+          acc[j] = mad(hin && iw >= 0 && iw < W ? v : 0.0f, wv, acc[j]);
         }
       }
     }
