@@ -51,17 +51,17 @@ def tamper(entries: list, foreign: list[bytes], rng: random.Random) -> tuple[lis
     for _ in range(rng.choice([1, 1, 1, 2])):
         k = rng.randrange(len(entries))
         e = entries[k]
+        own = bytes(e.binary)
         others = [o for o in entries if o is not e]
         same_program = [o for o in others if o.program == e.program and o.options != e.options]
         kind = rng.choice(["options", "program", "truncate", "truncate", "foreign", "garbage", "empty", "append"])
         if kind == "options" and same_program:
-            binary = rng.choice(same_program).binary
+            binary = bytes(rng.choice(same_program).binary)
         elif kind in ("options", "program") and others:
-            kind, binary = "program", rng.choice(others).binary
+            kind, binary = "program", bytes(rng.choice(others).binary)
         elif kind == "truncate" or not others:
-            kind, cut = "truncate", rng.choice([1, 16, len(e.binary) // 2, len(e.binary) - 1,
-                                                 rng.randrange(max(len(e.binary), 1))])
-            binary = e.binary[:cut]
+            kind, cut = "truncate", rng.choice([1, 16, len(own) // 2, len(own) - 1, rng.randrange(max(len(own), 1))])
+            binary = own[:cut]
         elif kind == "foreign":
             binary = rng.choice(foreign)
         elif kind == "garbage":
@@ -69,7 +69,7 @@ def tamper(entries: list, foreign: list[bytes], rng: random.Random) -> tuple[lis
         elif kind == "empty":
             binary = b""
         else:
-            binary = e.binary + rng.randbytes(rng.choice([1, 64, 4096]))
+            binary = own + rng.randbytes(rng.choice([1, 64, 4096]))
         entries[k] = make_entry(e.device, e.program, e.source_hash, e.options, bytes(binary))
         what.append(f"{kind} → {e.program} [{e.options[:60]}]")
     return entries, "; ".join(what)

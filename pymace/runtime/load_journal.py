@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 MAX_JOURNAL_BYTES = 1 << 20
 
 
+_SHARED: dict[str, LoadJournal] = {}
+
+
+def for_cache(cache_path: str | os.PathLike) -> LoadJournal:
+    """This process's one journal for the cache file at `cache_path` (every engine of the process shares it)."""
+    key = os.path.abspath(cache_path)
+    if key not in _SHARED:
+        _SHARED[key] = LoadJournal(cache_path)
+    return _SHARED[key]
+
+
 class LoadJournal:
     def __init__(self, cache_path: str | os.PathLike):
         self.cache_path = Path(cache_path)
@@ -72,9 +83,10 @@ class LoadJournal:
         """Checksums named by journals that dead processes left, and those journals' paths (for `clear`)."""
         found: set[bytes] = set()
         left: list[Path] = []
+        mine = f".loading.{os.getpid()}."
         for name in glob.glob(self.pattern):
             path = Path(name)
-            if path == self.path:
+            if mine in path.name:  # this process's own: alive by definition
                 continue
             digests = _read_if_dead(path)
             if digests is not None:

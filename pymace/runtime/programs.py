@@ -5,6 +5,7 @@ front (so the source hash covers the include) and a canonical, sorted option lis
 bypassed (we build with the low-level program object) so that pymace's cache is the only one in the path."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 
 
+class _NotThisProgram(Exception):
+    """A cached binary whose identity kernel is missing."""
+
+
 @cache
 def kernel_source(stem: str) -> str:
     common = (KERNEL_DIR / "common.h").read_text()
@@ -29,6 +34,19 @@ def kernel_source(stem: str) -> str:
 
 def canonical_options(options) -> str:
     return " ".join(sorted(set(options)))
+
+
+def identity_kernel(digest: str, options: str) -> str:
+    """The name of the empty kernel every program carries for its (source hash, options): a cached binary
+    that lacks it was built from another source or with other options (another program's binary, the same
+    kernel with other -D values), whatever its cache key and checksum say, and is refused before it runs."""
+    return "pymace_id_" + hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()[:24]
+
+
+def program_source(stem: str, options: str) -> str:
+    """What is compiled: the kernel file (common.h inlined) and its identity kernel."""
+    source = kernel_source(stem)
+    return f"{source}\n__kernel void {identity_kernel(source_hash(source), options)}(void) {{}}\n"
 
 
 @dataclass
@@ -61,28 +79,39 @@ class ProgramBuilder:
         return self._programs[key]
 
     def _load_or_build(self, stem: str, options: str) -> cl.Program:
-        source = kernel_source(stem)
-        digest = source_hash(source)
+        digest = source_hash(kernel_source(stem))
         if self.cache is not None:
             binary = self.cache.lookup(stem, digest, options)
             if binary is not None:
-                t = time.perf_counter()
-                try:
-                    prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
-                    self.stats.from_cache += 1
-                    self.stats.load_seconds += time.perf_counter() - t
+                prg = self._from_binary(stem, digest, options, binary)
+                if prg is not None:
                     return prg
-                except cl.Error as e:  # a binary the driver refuses is a miss, never an error
-                    log.warning("cached binary of %s refused by the driver (%s); building from source", stem, e)
-                    self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
         t = time.perf_counter()
-        prg = self._build_from_source(stem, source, options)
+        prg = self._build_from_source(stem, program_source(stem, options), options)
         self.stats.from_source += 1
         self.stats.build_seconds += time.perf_counter() - t
         if self.cache is not None:
             binaries = prg.get_info(cl.program_info.BINARIES)
             if binaries and binaries[0]:
                 self.cache.store(stem, digest, options, bytes(binaries[0]))
+        return prg
+
+    def _from_binary(self, stem: str, digest: str, options: str, binary: bytes) -> cl.Program | None:
+        """The program from a cached binary, or None (a miss, logged) when the driver refuses it, at build or at
+        kernel creation, or it is not the program it claims to be."""
+        t = time.perf_counter()
+        try:
+            prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
+            names = prg.get_info(cl.program_info.KERNEL_NAMES).split(";")
+            if identity_kernel(digest, options) not in names:
+                raise _NotThisProgram("the binary was built from another source or with other options")
+            cl.Kernel(prg, identity_kernel(digest, options))  # kernel creation works: INVALID_KERNEL_NAME here
+        except (cl.Error, _NotThisProgram) as e:  # a binary the driver refuses is a miss, never an error
+            log.warning("cached binary of %s refused (%s); building from source", stem, e)
+            self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
+            return None
+        self.stats.from_cache += 1
+        self.stats.load_seconds += time.perf_counter() - t
         return prg
 
     def _build_from_source(self, stem: str, source: str, options: str) -> cl.Program:
