@@ -52,6 +52,8 @@ class Session:
     def open(cls, device: str | DeviceInfo, storage_dir: str, use_cache: bool = True, use_tuning: bool = True,
              profile: bool = False) -> Session:
         """`device`: a selector (auto | cpu | gpu | P:D) or a DeviceInfo already selected."""
+        if isinstance(device, str):
+            devices.list_devices(storage_dir=storage_dir)  # discovery's probe memo lives in the storage dir
         info = devices.select(device) if isinstance(device, str) else device
         return cls(info, storage_dir, use_cache, use_tuning, profile)
 
