@@ -16,6 +16,7 @@ random.Random(N)."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import lzma
 import random
 import shutil
@@ -83,6 +84,7 @@ class Runner:
 
         self.device, self.base = device, Path(base)
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-driver-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
         self.models, self.caches = [], []
         seeds = fuzz_pmace.seed_models(self.tmp)
         for k, (blob, _) in enumerate(seeds):
@@ -122,10 +124,15 @@ class Runner:
 
 def fuzz(cases: int, first: int = 0, device: str = "cpu", timeout: float = 180.0, base: str | None = None,
          progress=None):
+    own_base = base is None
     base = base or tempfile.mkdtemp(prefix="fuzz-driver-base-")
-    return fuzz_harness.run("fuzz_driver", ["--device", device, "--base", base],
-                            range(2 * first, 2 * (first + cases)), timeout,
-                            env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress)
+    try:
+        return fuzz_harness.run("fuzz_driver", ["--device", device, "--base", base],
+                                range(2 * first, 2 * (first + cases)), timeout,
+                                env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress)
+    finally:
+        if own_base:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def first_start_deaths(summary) -> int:

@@ -11,9 +11,11 @@ Cases are numbered: case N mutates seed model N % 2 with random.Random(N), so an
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import random
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -256,6 +258,7 @@ class Runner:
     def __init__(self, device: str):
         self.device = device
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-pmace-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
         self.seeds = seed_models(self.tmp)
         self.storage = self.tmp / "storage"
         for k, (blob, _) in enumerate(self.seeds):  # warm up: the OpenCL platform and the seeds' programs

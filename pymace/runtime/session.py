@@ -91,10 +91,13 @@ class Session:
         return Prepared(plan, self.context, self.device, programs or self.programs, weights)
 
     def save_cache(self) -> bool:
-        """Write what this session built into the cache file (a no-op without a cache or new programs)."""
-        if self.cache is None or not self.programs.stats.from_source:
+        """Write what this session built into the cache file, or rewrite a damaged one clean (a no-op without a
+        cache or anything to write). The binaries handed out so far were built into programs: their load journal
+        goes."""
+        if self.cache is None:
             return True
-        return self.cache.save()
+        self.cache.loaded_ok()
+        return self.cache.save() if self.cache.needs_save else True
 
 
 __all__ = ["Session", "storage_dir_for"]

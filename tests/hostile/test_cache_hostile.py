@@ -204,3 +204,20 @@ def test_a_storage_dir_others_can_write_is_named(small_model, warm, tmp_path):
     os.chmod(storage, 0o777)
     rc, out, err = _run(small_model, storage, tmp_path / "o")
     assert rc == 0 and "writable by group and others" in err and "docs/security.md" in err
+
+
+def test_a_damaged_file_whose_entries_all_hit_is_rewritten(small_model, warm, tmp_path):
+    """The file's own checksum bad, every entry intact: the warning repeated on every run, the file never
+    rewritten. Now the first run rewrites it clean and the second has nothing to say."""
+    storage = tmp_path / "st"
+    shutil.copytree(warm[0], storage)
+    data = bytearray((storage / NAME).read_bytes())
+    data[-1] ^= 0xFF  # the trailing file hash
+    (storage / NAME).write_bytes(bytes(data))
+    for k in range(2):
+        rc, out, err = _run(small_model, storage, tmp_path / f"o{k}")
+        assert rc == 0, err[-2000:]
+        init = json.loads(out)["init"]
+        assert init["programs_from_source"] == 0 and bool(init["cache_warning"]) == (k == 0), init
+    assert parse_cache_file((storage / NAME).read_bytes()).problems == []
+    assert not list(storage.glob(f"{NAME}.loading.*"))  # the programs were built: no journal is left
