@@ -98,3 +98,17 @@ def test_a_hostile_probe_memo_costs_only_the_probe(tmp_path, monkeypatch, memo):
         pytest.skip("needs an OpenCL device")
     assert json.loads(path.read_text())  # replaced by a good memo
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("feeds", ["list", "tuple", "array", "int_keys"])
+def test_engine_run_with_other_than_a_dict_is_one_input_error(small_model, feeds):
+    """Engine.run([x]) was a traceback from deep inside the executor."""
+    from pymace import Engine
+    from pymace.errors import InputError
+
+    path, x = small_model
+    given = {"list": [x], "tuple": (x,), "array": x, "int_keys": {0: x}}[feeds]
+    engine = Engine(str(path), device="reference")
+    with pytest.raises(InputError, match="dict") as caught:
+        engine.run(given)
+    assert "\n" not in str(caught.value)
