@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from ..errors import ModelError
 from . import device as devices
 from .bind import Prepared, Weights
 from .device import DeviceInfo, cl
@@ -81,6 +82,10 @@ class Session:
              use_tuning: bool = True) -> LaunchPlan:
         """The pure launch plan of `graph` for this device (runtime/plan.py), with the tuning file's values unless
         `use_tuning` is False; `overrides`: choice key → variant, ahead of the file."""
+        constant = next((n for n in graph.outputs if graph.tensors[n].is_const), None)
+        if constant is not None:  # no node computes it: the device has no buffer to hand back
+            raise ModelError(f"output {str(constant)[:80]!r} is a constant of the model; the OpenCL runtime hands "
+                             "back computed outputs only (--device reference runs it)")
         return make_plan(graph, self.traits, data_type, self.tuning if use_tuning else None, overrides)
 
     def prepare(self, plan: LaunchPlan, weights: Weights | None = None,

@@ -193,3 +193,14 @@ def test_device_dtype_check_refuses_integer_operands():
     verify(g)  # a valid graph for the NumPy reference
     with pytest.raises(ModelError, match="reads floats"):
         check_device_dtypes(g)
+
+
+def test_a_constant_output_is_one_line_on_the_device(small_model, tmp_path):
+    """A .pmace whose output names one of its constants: a KeyError from the runtime's binding (fuzz case 1437)."""
+    def edit(doc):
+        const = next(t["name"] for t in doc["tensors"] if t.get("const"))
+        doc["outputs"] = [const]
+    rewrite(small_model[0], tmp_path / "c.pmace", edit)
+    rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "is a constant")
