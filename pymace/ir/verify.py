@@ -100,21 +100,6 @@ def _start(graph: Graph) -> dict[str, TensorInfo]:
     return infos
 
 
-def check_device_dtypes(graph: Graph) -> None:
-    """On a device every kernel reads and writes the storage type (fp32 or fp16): an integer or boolean tensor
-    fed to a kernel would be read with the wrong element size, past the end of its buffer. An op that takes
-    integer inputs on purpose lists them in its module's INTEGER_INPUTS ({op_type: input indices})."""
-    for node in graph.nodes:
-        module = ops.get(node.op_type)
-        if getattr(module, "ALIAS", False):
-            continue
-        allowed = getattr(module, "INTEGER_INPUTS", {}).get(node.op_type, ())
-        for k, name in enumerate(node.inputs):
-            if name and k not in allowed and np.dtype(graph.tensors[name].dtype).kind != "f":
-                raise ModelError(f"node {node.name!r} ({node.op_type}) reads {name!r} of dtype "
-                                 f"{graph.tensors[name].dtype}; its kernel reads floats")
-
-
 def verify(graph: Graph) -> Graph:
     """Check `graph` (structure, records, every node's shapes and attributes) and return it; a tensor without a
     declared shape gets the derived one. ModelError on the first disagreement."""

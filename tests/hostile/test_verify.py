@@ -182,19 +182,6 @@ def test_split_negative_convert_cli_one_line(tmp_path):
     assert_one_line_error(rc, out, err, "Split")
 
 
-def test_device_dtype_check_refuses_integer_operands():
-    from pymace.ir.graph import Graph, Node, Tensor
-    from pymace.ir.verify import check_device_dtypes, verify
-
-    b = np.arange(4, dtype=np.int8)
-    g = Graph("g", [Node("add", "Add", ["x", "b"], ["y"])],
-              {"x": Tensor("x", (4,), "int8"), "b": Tensor("b", (4,), "int8", b), "y": Tensor("y", (4,), "int8")},
-              ["x"], ["y"])
-    verify(g)  # a valid graph for the NumPy reference
-    with pytest.raises(ModelError, match="reads floats"):
-        check_device_dtypes(g)
-
-
 def test_a_constant_output_is_one_line_on_the_device(small_model, tmp_path):
     """A .pmace whose output names one of its constants: a KeyError from the runtime's binding (fuzz case 1437)."""
     def edit(doc):
