@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 MB = 1 << 20
+STARTUP_S = 900.0  # what a fresh worker may take to set itself up before its first case starts
 DEFECTS = ("signal", "hang", "memory", "traceback", "wrong")
 
 
@@ -198,7 +199,9 @@ def _death(proc, todo, i, summary, t0) -> list[int]:
 
 
 def _await(lines: queue.Queue, case: int, timeout: float):
-    deadline = time.monotonic() + timeout
+    """The worker's report of `case`, or None when it died or hung. The case's time starts when the worker takes
+    it up: a fresh worker first sets itself up (seed models, a cold program build), which is no case's doing."""
+    deadline = time.monotonic() + max(STARTUP_S, timeout)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -210,5 +213,7 @@ def _await(lines: queue.Queue, case: int, timeout: float):
         if line is None:
             return None  # the worker died
         msg = json.loads(line)
+        if msg.get("start") == case:
+            deadline = time.monotonic() + timeout
         if msg.get("done") == case:
             return msg
