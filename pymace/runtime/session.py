@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from ..errors import ModelError
+from ..ir.verify import check_device_dtypes
 from . import device as devices
 from .bind import Prepared, Weights
 from .device import DeviceInfo, cl
@@ -86,6 +87,7 @@ class Session:
         if constant is not None:  # no node computes it: the device has no buffer to hand back
             raise ModelError(f"output {str(constant)[:80]!r} is a constant of the model; the OpenCL runtime hands "
                              "back computed outputs only (--device reference runs it)")
+        check_device_dtypes(graph)
         return make_plan(graph, self.traits, data_type, self.tuning if use_tuning else None, overrides)
 
     def prepare(self, plan: LaunchPlan, weights: Weights | None = None,

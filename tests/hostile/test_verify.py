@@ -191,3 +191,15 @@ def test_a_constant_output_is_one_line_on_the_device(small_model, tmp_path):
     rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
                            "--output-dir", tmp_path / "o")
     assert_one_line_error(rc, out, err, "is a constant")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "bool"])
+def test_an_integer_input_of_a_float_kernel_is_one_line_on_the_device(small_model, tmp_path, dtype):
+    """A model input declared uint8 is an int32 buffer on the device, which the conv kernel read as floats: a
+    uniform softmax where the reference computed with the integers (fuzz_pmace case 1774)."""
+    def edit(doc):
+        next(t for t in doc["tensors"] if t["name"] == "x")["dtype"] = dtype
+    rewrite(small_model[0], tmp_path / "c.pmace", edit)
+    rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "reads floats")
