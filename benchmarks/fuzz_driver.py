@@ -3,7 +3,8 @@ and with valid checksums, whose binaries are hostile — another option set's bi
 other -D values), another program's binary, a truncated binary, another device's binary (the Mali and Adreno
 binaries of tests/cache/fixtures) re-keyed for this one, garbage, an empty binary, junk appended.
 
-Each case is two starts of a model on one storage dir: the first with the tampered cache, the second after it.
+Each case is two starts of a model on one storage dir, each in a process of its own: the first with the tampered
+cache, the second after it.
 The first start may die (a driver abort on a truncated binary cannot be caught; the harness counts it); the
 second must run and give the reference's outputs, and so must the first whenever it does not die: a binary the
 driver refuses, at build or at kernel creation, is rebuilt from source, and an entry whose loading killed a
@@ -129,7 +130,7 @@ def fuzz(cases: int, first: int = 0, device: str = "cpu", timeout: float = 180.0
     try:
         return fuzz_harness.run("fuzz_driver", ["--device", device, "--base", base],
                                 range(2 * first, 2 * (first + cases)), timeout,
-                                env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress)
+                                env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress, per_worker=1)
     finally:
         if own_base:
             shutil.rmtree(base, ignore_errors=True)

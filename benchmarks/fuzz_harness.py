@@ -138,8 +138,10 @@ def _where(e: BaseException) -> str:
 
 
 # --- the parent side -----------------------------------------------------------------------------------------
-def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, progress=None) -> Summary:
-    """Run `cases` (ints) through `python -m module --worker ARGS` workers; restart after each death or hang."""
+def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, progress=None,
+        per_worker: int | None = None) -> Summary:
+    """Run `cases` (ints) through `python -m module --worker ARGS` workers; restart after each death or hang, and
+    after every `per_worker` cases (1: every case in a process of its own, as separate starts of a program are)."""
     summary, todo = Summary(), list(cases)
     env = {**os.environ, **(env or {})}
     while todo:
@@ -148,7 +150,8 @@ def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, p
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         try:
-            todo = _drive(proc, lines, todo, summary, timeout, progress)
+            batch, later = (todo[:per_worker], todo[per_worker:]) if per_worker else (todo, [])
+            todo = _drive(proc, lines, batch, summary, timeout, progress) + later
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -51,6 +51,7 @@ class Engine:
         self.device_spec = (device or model_device).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.plan = self.prepared = self.session = self.device = self.tuning = self._pool = None
+        self._unproven = True  # no run has finished yet: the cached binaries loaded are still on trial
         if self.device_spec != "reference":
             self._prepare(storage_dir, use_cache, use_tuning)
         self.init_stats["init_seconds"] = time.perf_counter() - t0
@@ -140,9 +141,13 @@ class Engine:
 
         executor = self._pool.acquire()
         try:
-            return run_plan(executor, feeds)
+            outputs = run_plan(executor, feeds)
         finally:
             self._pool.release(executor)
+        if self._unproven:  # a binary that loads and then kills the driver at its first run is never used again
+            self._unproven = False
+            self.session.binaries_proved()
+        return outputs
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):
         """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""

@@ -4,8 +4,8 @@ clCreateProgramWithBinary has segfaulted) is never loaded again.
 
 Before a binary from the cache reaches the driver, its checksum is appended to this process's journal,
 `<cache file>.loading.<pid>.<random>` in the storage dir, which the process keeps locked (flock) for as long as
-it lives. The journal is removed once the binaries have proved themselves (the engine's programs are built and
-their kernels made: Session.save_cache) or when the process exits normally. At the next start, a journal whose
+it lives. The journal is removed once the binaries have proved themselves (the engine's first run finished:
+Session.binaries_proved) or when the process exits normally. At the next start, a journal whose
 lock can be taken was left by a process that died: the entries it names are dropped from the cache (rebuilt
 from source, rewritten) and the journal is removed. A journal a live process holds is left alone. Writes are
 plain write(2) calls: a process that dies keeps what it wrote, since the kernel, not the process, holds the

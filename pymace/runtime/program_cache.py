@@ -327,7 +327,7 @@ class ProgramCache:
         return bool(self._new or self._rewrite)
 
     def loaded_ok(self) -> None:
-        """The binaries handed out so far proved themselves (built into programs, kernels made): forget them."""
+        """The binaries handed out so far proved themselves (a run finished): forget them in the journal."""
         self.journal.end()
 
     def lookup(self, program: str, source_hash: str, options: str) -> bytes | None:

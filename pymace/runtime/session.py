@@ -99,12 +99,15 @@ class Session:
 
     def save_cache(self) -> bool:
         """Write what this session built into the cache file, or rewrite a damaged one clean (a no-op without a
-        cache or anything to write). The binaries handed out so far were built into programs: their load journal
-        goes."""
-        if self.cache is None:
+        cache or anything to write)."""
+        if self.cache is None or not self.cache.needs_save:
             return True
-        self.cache.loaded_ok()
-        return self.cache.save() if self.cache.needs_save else True
+        return self.cache.save()
+
+    def binaries_proved(self) -> None:
+        """A run finished: the cached binaries handed out so far loaded and ran, so their load journal goes."""
+        if self.cache is not None:
+            self.cache.loaded_ok()
 
 
 __all__ = ["Session", "storage_dir_for"]
