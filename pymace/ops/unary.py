@@ -28,7 +28,7 @@ def params(op: str, min=None, max=None, alpha=None, beta=None, **attrs) -> list:
 
 def infer(x: TensorInfo, *slope, _op_type=None, **attrs):
     if _op_type == "PRelu":  # the slope broadcasts onto x, never x onto the slope (ONNX: unidirectional)
-        if not slope or slope[0] is None or binary.broadcast(x.shape, slope[0].shape) != tuple(x.shape):
+        if not slope or slope[0] is None or binary.named_broadcast("PRelu", x.shape, slope[0].shape) != tuple(x.shape):
             raise ConvertError(f"PRelu slope {list(slope[0].shape) if slope and slope[0] else None} does not "
                                f"broadcast onto {list(x.shape)}")
     return [(x.shape, x.dtype)]
