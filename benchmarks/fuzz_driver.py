@@ -3,7 +3,8 @@ and with valid checksums, whose binaries are hostile — another option set's bi
 other -D values), another program's binary, a truncated binary, another device's binary (the Mali and Adreno
 binaries of tests/cache/fixtures) re-keyed for this one, garbage, an empty binary, junk appended.
 
-Each case is two starts of a model on one storage dir: the first with the tampered cache, the second after it.
+Each case is two starts of a model on one storage dir, each in a process of its own: the first with the tampered
+cache, the second after it.
 The first start may die (a driver abort on a truncated binary cannot be caught; the harness counts it); the
 second must run and give the reference's outputs, and so must the first whenever it does not die: a binary the
 driver refuses, at build or at kernel creation, is rebuilt from source, and an entry whose loading killed a
@@ -16,6 +17,7 @@ random.Random(N)."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import lzma
 import random
 import shutil
@@ -51,17 +53,17 @@ def tamper(entries: list, foreign: list[bytes], rng: random.Random) -> tuple[lis
     for _ in range(rng.choice([1, 1, 1, 2])):
         k = rng.randrange(len(entries))
         e = entries[k]
+        own = bytes(e.binary)
         others = [o for o in entries if o is not e]
         same_program = [o for o in others if o.program == e.program and o.options != e.options]
         kind = rng.choice(["options", "program", "truncate", "truncate", "foreign", "garbage", "empty", "append"])
         if kind == "options" and same_program:
-            binary = rng.choice(same_program).binary
+            binary = bytes(rng.choice(same_program).binary)
         elif kind in ("options", "program") and others:
-            kind, binary = "program", rng.choice(others).binary
+            kind, binary = "program", bytes(rng.choice(others).binary)
         elif kind == "truncate" or not others:
-            kind, cut = "truncate", rng.choice([1, 16, len(e.binary) // 2, len(e.binary) - 1,
-                                                 rng.randrange(max(len(e.binary), 1))])
-            binary = e.binary[:cut]
+            kind, cut = "truncate", rng.choice([1, 16, len(own) // 2, len(own) - 1, rng.randrange(max(len(own), 1))])
+            binary = own[:cut]
         elif kind == "foreign":
             binary = rng.choice(foreign)
         elif kind == "garbage":
@@ -69,7 +71,7 @@ def tamper(entries: list, foreign: list[bytes], rng: random.Random) -> tuple[lis
         elif kind == "empty":
             binary = b""
         else:
-            binary = e.binary + rng.randbytes(rng.choice([1, 64, 4096]))
+            binary = own + rng.randbytes(rng.choice([1, 64, 4096]))
         entries[k] = make_entry(e.device, e.program, e.source_hash, e.options, bytes(binary))
         what.append(f"{kind} → {e.program} [{e.options[:60]}]")
     return entries, "; ".join(what)
@@ -83,6 +85,7 @@ class Runner:
 
         self.device, self.base = device, Path(base)
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-driver-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
         self.models, self.caches = [], []
         seeds = fuzz_pmace.seed_models(self.tmp)
         for k, (blob, _) in enumerate(seeds):
@@ -122,10 +125,15 @@ class Runner:
 
 def fuzz(cases: int, first: int = 0, device: str = "cpu", timeout: float = 180.0, base: str | None = None,
          progress=None):
+    own_base = base is None
     base = base or tempfile.mkdtemp(prefix="fuzz-driver-base-")
-    return fuzz_harness.run("fuzz_driver", ["--device", device, "--base", base],
-                            range(2 * first, 2 * (first + cases)), timeout,
-                            env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress)
+    try:
+        return fuzz_harness.run("fuzz_driver", ["--device", device, "--base", base],
+                                range(2 * first, 2 * (first + cases)), timeout,
+                                env={"PYTHONPATH": fuzz_pmace._pythonpath()}, progress=progress, per_worker=1)
+    finally:
+        if own_base:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def first_start_deaths(summary) -> int:

@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 MB = 1 << 20
+STARTUP_S = 900.0  # what a fresh worker may take to set itself up before its first case starts
 DEFECTS = ("signal", "hang", "memory", "traceback", "wrong")
 
 
@@ -137,8 +138,10 @@ def _where(e: BaseException) -> str:
 
 
 # --- the parent side -----------------------------------------------------------------------------------------
-def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, progress=None) -> Summary:
-    """Run `cases` (ints) through `python -m module --worker ARGS` workers; restart after each death or hang."""
+def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, progress=None,
+        per_worker: int | None = None) -> Summary:
+    """Run `cases` (ints) through `python -m module --worker ARGS` workers; restart after each death or hang, and
+    after every `per_worker` cases (1: every case in a process of its own, as separate starts of a program are)."""
     summary, todo = Summary(), list(cases)
     env = {**os.environ, **(env or {})}
     while todo:
@@ -147,7 +150,8 @@ def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, p
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         try:
-            todo = _drive(proc, lines, todo, summary, timeout, progress)
+            batch, later = (todo[:per_worker], todo[per_worker:]) if per_worker else (todo, [])
+            todo = _drive(proc, lines, batch, summary, timeout, progress) + later
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -198,7 +202,9 @@ def _death(proc, todo, i, summary, t0) -> list[int]:
 
 
 def _await(lines: queue.Queue, case: int, timeout: float):
-    deadline = time.monotonic() + timeout
+    """The worker's report of `case`, or None when it died or hung. The case's time starts when the worker takes
+    it up: a fresh worker first sets itself up (seed models, a cold program build), which is no case's doing."""
+    deadline = time.monotonic() + max(STARTUP_S, timeout)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -210,5 +216,7 @@ def _await(lines: queue.Queue, case: int, timeout: float):
         if line is None:
             return None  # the worker died
         msg = json.loads(line)
+        if msg.get("start") == case:
+            deadline = time.monotonic() + timeout
         if msg.get("done") == case:
             return msg

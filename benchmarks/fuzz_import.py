@@ -11,7 +11,9 @@ Case N is TFLite when N % 3 == 2, else ONNX (seed N % 2), mutated with random.Ra
 from __future__ import annotations
 
 import argparse
+import atexit
 import random
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -180,6 +182,7 @@ class Runner:
 
         self.device = device
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-import-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
         self.onnx = onnx_seeds(self.tmp)
         self.tflite = zoo.source("blazeface").read_bytes()
         self.storage = str(self.tmp / "storage")

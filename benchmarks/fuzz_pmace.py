@@ -11,9 +11,11 @@ Cases are numbered: case N mutates seed model N % 2 with random.Random(N), so an
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import random
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -256,6 +258,7 @@ class Runner:
     def __init__(self, device: str):
         self.device = device
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-pmace-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
         self.seeds = seed_models(self.tmp)
         self.storage = self.tmp / "storage"
         for k, (blob, _) in enumerate(self.seeds):  # warm up: the OpenCL platform and the seeds' programs
@@ -295,8 +298,32 @@ def run_model(path: Path, device: str, storage: str, size: int) -> fuzz_harness.
     except PymaceError as e:
         return fuzz_harness.Result("wrong", f"the device ran, the reference refused: {e}", size, declared)
     result = _compare(got, want, size)
+    if result.kind == "wrong" and (want64 := _reference_fp64(path, feeds)) is not None:
+        # an ill-conditioned model (rows of 1e30 weights): the fp32 reference's own rounding decides; the device
+        # is right when it agrees with the reference computed in float64
+        if _compare(got, want64, size).kind == "ok":
+            result = fuzz_harness.Result("ok", "agrees with the float64 reference", size)
     result.declared_bytes, result.peak_growth = declared, max(0, product.peak - before)
     return result
+
+
+def _reference_fp64(path: Path, feeds: dict):
+    """The reference's outputs with every float tensor in float64, or None when it cannot run that way."""
+    from pymace.errors import PymaceError
+    from pymace.ir import pmace_file
+    from pymace.reference import executor as reference
+
+    graph = pmace_file.load(str(path))
+    for t in graph.tensors.values():
+        if np.dtype(t.dtype).kind == "f":
+            t.dtype = "float64"
+            if t.is_const:
+                t.data = t.data.astype(np.float64)
+    try:
+        with np.errstate(all="ignore"):
+            return reference.run(graph, {k: v.astype(np.float64) for k, v in feeds.items()})
+    except (PymaceError, ValueError, TypeError):
+        return None
 
 
 def declared_bytes(graph) -> int:

@@ -101,6 +101,7 @@ class Engine:
         self.device_spec = str(model_device if device is None else device).strip().lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
         self.session = self.device = self.tuning = self._plans = None
+        self._unproven = True  # no run has finished yet: the cached binaries loaded are still on trial
         if self.device_spec != "reference":
             self._prepare(storage_dir, use_cache, use_tuning, max_plans)
         self.init_stats["init_seconds"] = time.perf_counter() - t0
@@ -269,6 +270,9 @@ class Engine:
 
             with self._take(feeds) as executor:
                 outputs = run_plan(executor, feeds)
+            if self._unproven:  # a binary that loads and then kills the driver at its first run is never used again
+                self._unproven = False
+                self.session.binaries_proved()
         return [outputs[n] for n in wanted] if as_list else {n: outputs[n] for n in wanted}
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):

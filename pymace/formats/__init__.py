@@ -45,7 +45,7 @@ class ByteReader:
 
     def text(self, what: str = "string") -> str:
         """A uint32 length, then that many bytes of UTF-8 (bad bytes become U+FFFD; checksums catch them)."""
-        return self.take(self.u32(f"{what} length"), what).decode("utf-8", "replace")
+        return bytes(self.take(self.u32(f"{what} length"), what)).decode("utf-8", "replace")
 
 
 # Program binaries say what made them in their first bytes (see docs/mace-formats.md).

@@ -100,15 +100,19 @@ def _start(graph: Graph) -> dict[str, TensorInfo]:
     return infos
 
 
+# Op modules whose kernels read every tensor input as the storage type (floats). An integer or bool tensor is an
+# int32 buffer on the device (docs/ir.md) that such a kernel would read as floats: garbage, or past its end in fp16.
+FLOAT_KERNELS = {"conv", "conv_transpose", "separable_conv", "pool", "batch_norm", "unary", "resize", "gemm", "rnn"}
+INTEGER_INPUTS = {"LSTM": (4,), "GRU": (4,), "RNN": (4,)}  # sequence_lens
+
+
 def check_device_dtypes(graph: Graph) -> None:
-    """On a device every kernel reads and writes the storage type (fp32 or fp16): an integer or boolean tensor
-    fed to a kernel would be read with the wrong element size, past the end of its buffer. An op that takes
-    integer inputs on purpose lists them in its module's INTEGER_INPUTS ({op_type: input indices})."""
+    """ModelError when a node whose kernel reads floats is given an integer or bool tensor (a model may declare
+    one; the NumPy reference would compute with it)."""
     for node in graph.nodes:
-        module = ops.get(node.op_type)
-        if getattr(module, "ALIAS", False):
+        if ops.get(node.op_type).__name__.rsplit(".", 1)[-1] not in FLOAT_KERNELS:
             continue
-        allowed = getattr(module, "INTEGER_INPUTS", {}).get(node.op_type, ())
+        allowed = INTEGER_INPUTS.get(node.op_type, ())
         for k, name in enumerate(node.inputs):
             if name and k not in allowed and np.dtype(graph.tensors[name].dtype).kind != "f":
                 raise ModelError(f"node {node.name!r} ({node.op_type}) reads {name!r} of dtype "

@@ -34,7 +34,8 @@ typedef float elem_t;
  * NaN, which would turn a NaN the model produced into a plausible number. These compare so that a NaN falls
  * through to the result. max_nan(-INFINITY, v) is v for every v, so it also starts a running maximum. */
 inline float max_nan(float a, float b) { return (a > b || isnan(a)) ? a : b; }
-inline float clip_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+/* clip_nan: the lower bound first, then the upper, as NumPy's clip: with lo > hi every value becomes hi. */
+inline float clip_nan(float x, float lo, float hi) { const float y = x < lo ? lo : x; return y > hi ? hi : y; }
 
 /* `slope` is the PRelu slope of channel `c` (ignored by other activations). */
 inline float activate(float x, float slope) {

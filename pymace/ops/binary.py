@@ -35,12 +35,20 @@ def same_dtypes(op: str, *infos: TensorInfo) -> None:
         raise ConvertError(f"{op}: operand dtypes {[t.dtype for t in infos]} differ")
 
 
+def named_broadcast(op: str, *shapes) -> tuple[int, ...]:
+    """broadcast(*shapes), its ConvertError naming the op."""
+    try:
+        return broadcast(*shapes)
+    except ConvertError as e:
+        raise ConvertError(f"{op}: {e}") from None
+
+
 def check_slope(op: str, out_shape, slope) -> None:
     """A fused PRelu's slope (the node's last input) broadcasts per channel onto the output."""
     if slope is None:
         raise ConvertError(f"{op}: a fused PRelu needs its slope as the last input")
     shape = slope_shape(int(np.prod(slope.shape)), len(out_shape))
-    if broadcast(out_shape, shape, op=op) != tuple(out_shape):
+    if named_broadcast(op, out_shape, shape) != tuple(out_shape):
         raise ConvertError(f"{op}: PRelu slope {list(slope.shape)} does not fit the output {list(out_shape)}")
 
 
@@ -51,7 +59,7 @@ def infer(*ins: TensorInfo, _op_type="Add", fmod=0, activation=None, **attrs):
             raise ConvertError(f"{_op_type} needs at least one input")
         same_dtypes(_op_type, *operands)
         need_dtype(_op_type, operands[0], "f" if _op_type == "Mean" else "fiu")
-        return [(broadcast(*[t.shape for t in operands], op=_op_type), operands[0].dtype)]
+        return [(named_broadcast(_op_type, *[t.shape for t in operands]), operands[0].dtype)]
     if len(operands) < 2:
         raise ConvertError(f"{_op_type} needs two inputs, got {len(operands)}")
     a, b = operands[:2]
@@ -65,9 +73,9 @@ def infer(*ins: TensorInfo, _op_type="Add", fmod=0, activation=None, **attrs):
         raise ConvertError(f"Mod: fmod must be 0 or 1, not {fmod}")
     if activation is not None and _op_type not in ("Add", "Sub", "Mul", "Div"):
         raise ConvertError(f"{_op_type} takes no fused activation")
-    out = broadcast(a.shape, b.shape, op=_op_type)
+    out = named_broadcast(_op_type, a.shape, b.shape)
     if activation == "PRelu":
-        check_slope(_op_type, out, operands[2] if len(operands) > 2 else None)
+        check_slope(_op_type, out, operands[-1] if len(operands) > 2 else None)
     return [(out, a.dtype)]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
-from .base import Case, Scratch, TensorInfo, need_dtype, uniform
+from .base import Case, Scratch, TensorInfo, check_axis, check_ints, need_dtype, uniform
 from .binary import int_flag
 
 # op type -> the kernel's reduction (reduce.cl -DRED_<name>); GlobalAveragePool/GlobalMaxPool use mean / max
@@ -28,14 +28,12 @@ WG_MAX_ROWS = 4096  # with this many rows the serial kernel already fills the de
 
 def norm_axes(rank: int, axes, noop_with_empty_axes=0) -> tuple[int, ...]:
     """The reduced axes, sorted; ConvertError for an axis out of range or given twice."""
-    if axes is None or len(axes) == 0:
+    axes = check_ints(axes if axes is not None else [], "Reduce", "axes")
+    if not axes:
         return () if noop_with_empty_axes else tuple(range(rank))
-    bad = [int(a) for a in axes if not -max(rank, 1) <= int(a) < max(rank, 1)]
-    if bad:
-        raise ConvertError(f"axes {bad} are out of range for a tensor of rank {rank}")
-    red = sorted(int(a) % max(rank, 1) for a in axes)
+    red = sorted(check_axis(a, max(rank, 1), "Reduce", "axes") for a in axes)
     if len(set(red)) != len(red):
-        raise ConvertError(f"axes {list(axes)} name an axis twice")
+        raise ConvertError(f"Reduce axes {axes} name an axis twice")
     return tuple(red)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Case, TensorInfo, axis_index, need_dtype
+from .base import Case, TensorInfo, check_axis, need_dtype
 from .reduce import WG_MAX_ROWS, WG_MIN_K
 
 OP_TYPES = ("Softmax", "LogSoftmax", "Hardmax")
@@ -17,7 +17,7 @@ OP_TYPES = ("Softmax", "LogSoftmax", "Hardmax")
 
 def infer(x: TensorInfo, _op_type="Softmax", axis=-1, **attrs):
     need_dtype(_op_type, x, "f")
-    axis_index(axis, len(x.shape))
+    check_axis(axis, len(x.shape), _op_type)
     return [(x.shape, x.dtype)]
 
 

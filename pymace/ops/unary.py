@@ -28,7 +28,7 @@ def params(op: str, min=None, max=None, alpha=None, beta=None, **attrs) -> list:
 
 def infer(x: TensorInfo, *slope, _op_type=None, **attrs):
     if _op_type == "PRelu":  # the slope broadcasts onto x, never x onto the slope (ONNX: unidirectional)
-        if not slope or slope[0] is None or binary.broadcast(x.shape, slope[0].shape, op="PRelu") != tuple(x.shape):
+        if not slope or slope[0] is None or binary.named_broadcast("PRelu", x.shape, slope[0].shape) != tuple(x.shape):
             raise ConvertError(f"PRelu slope {list(slope[0].shape) if slope and slope[0] else None} does not "
                                f"broadcast onto {list(x.shape)}")
     return [(x.shape, x.dtype)]
@@ -63,6 +63,7 @@ CASES = [
     Case("clip6", [(1, 7, 5, 5)], op_type="Clip", attrs={"min": 0.0, "max": 0.6}),
     Case("clip_min_only", [(3, 11)], op_type="Clip", attrs={"min": -0.3}),
     Case("clip_max_only", [(2, 3, 5)], op_type="Clip", attrs={"max": 0.2}),
+    Case("clip_min_above_max", [(2, 3, 5)], op_type="Clip", attrs={"min": 0.4, "max": -0.1}),  # all become max
     Case("hardswish", [(1, 6, 9, 9)], op_type="HardSwish"),
     Case("hardsigmoid_default", [(1, 3, 7, 7)], op_type="HardSigmoid"),
     Case("hardsigmoid_custom", [(2, 5, 3, 3)], op_type="HardSigmoid", attrs={"alpha": 0.16667, "beta": 0.4}),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import DeviceError
 from ..ops.base import DeviceTraits
+from ..safe_io import read_bounded, write_atomic
 from . import driver_caches
 from .identity import DeviceIdentity
 
@@ -121,34 +122,33 @@ def _describe(pi: int, di: int, p, d) -> DeviceInfo:
         fp16="cl_khr_fp16" in d.extensions, image_support=bool(d.image_support), cl_device=d)
 
 
-def _probe_memo_path() -> str:
+MAX_MEMO_BYTES = 1 << 20  # a memo names a few devices; a larger file is not one pymace wrote
+
+
+def _probe_memo_path(storage_dir: str | None = None) -> str:
     from ..config import default_storage_dir
 
-    return os.path.join(default_storage_dir(), "probed-devices.json")
+    return os.path.join(storage_dir or default_storage_dir(), "probed-devices.json")
 
 
 def _probe_id(info: DeviceInfo) -> str:
     return "|".join([info.platform_name, info.platform_version, info.name, info.driver_version])
 
 
-def _load_probe_memo() -> set[str]:
-    """Devices (with this exact driver) that already passed the probe: a warm start skips the test build."""
+def _load_probe_memo(path: str) -> set[str]:
+    """Devices (with this exact driver) that already passed the probe: a warm start skips the test build. A memo
+    that is not a regular file of a list of strings is ignored (the devices are probed again)."""
     try:
-        with open(_probe_memo_path()) as f:
-            data = json.load(f)
-        return {str(x) for x in data} if isinstance(data, list) else set()
-    except (OSError, ValueError):
+        data = json.loads(read_bounded(path, MAX_MEMO_BYTES))
+    except (OSError, ValueError, RecursionError):
         return set()
+    return {x for x in data if isinstance(x, str)} if isinstance(data, list) else set()
 
 
-def _save_probe_memo(passed: set[str]) -> None:
-    path = _probe_memo_path()
+def _save_probe_memo(path: str, passed: set[str]) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(sorted(passed), f)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(sorted(passed)).encode(), 0o644)  # no temp file is left behind
     except OSError as e:  # a read-only cache dir only costs the probe next time
         log.debug("cannot record probed devices: %s", e)
 
@@ -173,14 +173,15 @@ _DEVICES: list[DeviceInfo] | None = None
 def list_devices(probe: bool = True, storage_dir: str | None = None) -> list[DeviceInfo]:
     """Every OpenCL device of every platform, probed once per process. The first call initialises the OpenCL
     platform: just before, the drivers' caches are pointed at `storage_dir` (default: the default storage dir)
-    where the user has not placed them (runtime/driver_caches.py)."""
+    where the user has not placed them (runtime/driver_caches.py); the probe memo lives there too."""
     global _DEVICES
     if _DEVICES is not None:
         return _DEVICES
     from ..config import default_storage_dir
 
     driver_caches.point_driver_caches(storage_dir or default_storage_dir())
-    found, passed = [], _load_probe_memo()
+    memo = _probe_memo_path(storage_dir)
+    found, passed = [], _load_probe_memo(memo)
     try:
         platforms = cl.get_platforms()
     except cl.Error as e:  # CL_PLATFORM_NOT_FOUND_KHR when no ICD is installed
@@ -199,7 +200,7 @@ def list_devices(probe: bool = True, storage_dir: str | None = None) -> list[Dev
             found.append(info)
     now_passed = passed | {_probe_id(d) for d in found if d.usable}
     if probe and now_passed != passed:
-        _save_probe_memo(now_passed)
+        _save_probe_memo(memo, now_passed)
     _DEVICES = found
     return found
 

@@ -4,11 +4,12 @@ clCreateProgramWithBinary has segfaulted) is never loaded again.
 
 Before a binary from the cache reaches the driver, its checksum is appended to this process's journal,
 `<cache file>.loading.<pid>.<random>` in the storage dir, which the process keeps locked (flock) for as long as
-it lives. The journal is removed once the binaries have proved themselves (the first run finished) or when the
-process exits normally. At the next start, a journal whose lock can be taken was left by a process that died:
-the entries it names are dropped from the cache (rebuilt from source, rewritten) and the journal is removed.
-A journal a live process holds is left alone. Writes are plain write(2) calls: a process that dies keeps what
-it wrote, since the kernel, not the process, holds the page cache."""
+it lives. The journal is removed once the binaries have proved themselves (the engine's first run finished:
+Session.binaries_proved) or when the process exits normally. At the next start, a journal whose
+lock can be taken was left by a process that died: the entries it names are dropped from the cache (rebuilt
+from source, rewritten) and the journal is removed. A journal a live process holds is left alone. Writes are
+plain write(2) calls: a process that dies keeps what it wrote, since the kernel, not the process, holds the
+page cache."""
 from __future__ import annotations
 
 import atexit
@@ -21,6 +22,17 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 MAX_JOURNAL_BYTES = 1 << 20
+
+
+_SHARED: dict[str, LoadJournal] = {}
+
+
+def for_cache(cache_path: str | os.PathLike) -> LoadJournal:
+    """This process's one journal for the cache file at `cache_path` (every engine of the process shares it)."""
+    key = os.path.abspath(cache_path)
+    if key not in _SHARED:
+        _SHARED[key] = LoadJournal(cache_path)
+    return _SHARED[key]
 
 
 class LoadJournal:
@@ -72,9 +84,10 @@ class LoadJournal:
         """Checksums named by journals that dead processes left, and those journals' paths (for `clear`)."""
         found: set[bytes] = set()
         left: list[Path] = []
+        mine = f".loading.{os.getpid()}."
         for name in glob.glob(self.pattern):
             path = Path(name)
-            if path == self.path:
+            if mine in path.name:  # this process's own: alive by definition
                 continue
             digests = _read_if_dead(path)
             if digests is not None:

@@ -20,7 +20,11 @@ from pathlib import Path
 import filelock
 
 from pymace.formats import ByteReader, FormatError
+from pymace.runtime import load_journal
 from pymace.runtime.identity import DeviceIdentity
+from pymace.runtime.load_journal import LoadJournal
+from pymace.safe_io import NotRegularFileError, read_bounded, shorten
+from pymace.trust import storage_dir_problem
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ DIGEST_SIZE = 32  # SHA-256
 MIN_DEVICE_SIZE = 6 * 4  # six empty strings
 MIN_RECORD_SIZE = 4 + 3 * 4 + 4 + 4 + DIGEST_SIZE
 LOCK_TIMEOUT_S = 10.0
+MAX_FILE_BYTES = 1 << 32  # the format's 32-bit sizes: no pymace cache is larger
 
 
 # The device and driver a binary is valid for: the one device identity (a cache file's readers know it by this
@@ -50,7 +55,7 @@ class Entry:
     program: str
     source_hash: str
     options: str
-    binary: bytes = field(repr=False)
+    binary: bytes | memoryview = field(repr=False)  # a view into the file it was read from, or its own bytes
     checksum: bytes = field(repr=False)  # as stored: SHA-256 over the key and the binary
 
     @property
@@ -77,7 +82,9 @@ def make_entry(device: DeviceRecord, program: str, source_hash: str, options: st
 
 def entry_digest(device: DeviceRecord, program: str, source_hash: str, options: str, binary: bytes) -> bytes:
     key = b"".join(_text(s) for s in (*device.cache_fields(), program, source_hash, options))
-    return hashlib.sha256(struct.pack("<I", FORMAT_VERSION) + key + binary).digest()
+    h = hashlib.sha256(struct.pack("<I", FORMAT_VERSION) + key)
+    h.update(binary)  # no copy of the binary
+    return h.digest()
 
 
 def mismatch_reasons(entry: Entry, device: DeviceRecord, source_hash: str | None = None,
@@ -129,14 +136,26 @@ class CacheFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why the file is not fully usable; [] when it is
     foreign: bool = False  # not a pymace file of this version: keep a copy before replacing it
+    structural: bool = False  # the header or the table is damaged: keep a copy before replacing it
 
 
 def parse_cache_file(data: bytes) -> CacheFile:
     """Read what can be read; never raises. Entries read before a structural problem are kept — their own
-    checksums decide, at use, whether they are any good."""
+    checksums decide, at use, whether they are any good — and when the header or the table is damaged, the
+    table is walked again from where pymace writes it, to salvage every intact entry (other devices' too).
+    Binaries are views into `data`, never copies, and may not overlap: the file's size bounds the memory."""
+    cache = _parse(memoryview(data))
+    if cache.structural:
+        _salvage(memoryview(data), cache)
+    cache.problems += [f"entry {i} ({e.program}) checksum bad" for i, e in enumerate(cache.entries)
+                       if not e.intact()]
+    return cache
+
+
+def _parse(data: memoryview) -> "CacheFile":
     if not data:
         return CacheFile(problems=["empty file"])
-    if data[:4] != MAGIC:
+    if bytes(data[:4]) != MAGIC:
         return CacheFile(problems=[f"not a pymace cache (starts with {bytes(data[:8])!r})"], foreign=True)
     if len(data) < HEADER.size:
         return CacheFile(problems=[f"truncated header ({len(data)} of {HEADER.size} bytes)"])
@@ -147,7 +166,8 @@ def parse_cache_file(data: bytes) -> CacheFile:
     cache = CacheFile(version)
     if size != len(data):
         cache.problems.append(f"size field says {size} bytes, the file has {len(data)} (truncated?)")
-    elif hashlib.sha256(data[:-DIGEST_SIZE]).digest() != data[-DIGEST_SIZE:]:
+        cache.structural = True
+    elif hashlib.sha256(data[:-DIGEST_SIZE]).digest() != bytes(data[-DIGEST_SIZE:]):
         cache.problems.append("file checksum bad")
     # Binaries must not reach into the trailing hash (which only a file of the right size is known to have).
     binaries_end = len(data) - DIGEST_SIZE if size == len(data) else len(data)
@@ -156,8 +176,7 @@ def parse_cache_file(data: bytes) -> CacheFile:
         _read_table(data, table_at, count, (binaries_at, binaries_end), cache)
     except FormatError as error:
         cache.problems.append(str(error))
-    cache.problems += [f"entry {i} ({e.program}) checksum bad" for i, e in enumerate(cache.entries)
-                       if not e.intact()]
+        cache.structural = True
     return cache
 
 
@@ -176,6 +195,7 @@ def _read_table(data: bytes, offset: int, count: int, binaries: tuple[int, int],
     if count * MIN_RECORD_SIZE > reader.left:
         raise FormatError(f"entry count {count} does not fit the file")
     binaries_at, binaries_end = binaries
+    ranges: list[tuple[int, int, int]] = []  # (start, end, entry number) of each binary taken
     for i in range(count):
         device_index = reader.u32(f"entry {i} device")
         program, source_hash, options = (reader.text(f"entry {i} {p}") for p in ("name", "hash", "options"))
@@ -183,14 +203,89 @@ def _read_table(data: bytes, offset: int, count: int, binaries: tuple[int, int],
         checksum = reader.take(DIGEST_SIZE, f"entry {i} checksum")
         if device_index >= len(cache.devices):
             cache.problems.append(f"entry {i} names device {device_index} of {len(cache.devices)}")
+            cache.structural = True
         elif not binaries_at <= start <= start + length <= binaries_end:
             cache.problems.append(f"entry {i} binary [{start}, {start + length}) lies outside the binaries")
+        elif length and _overlaps(ranges, start, start + length):
+            cache.problems.append(f"entry {i} binary [{start}, {start + length}) overlaps another entry's")
         else:
-            binary = bytes(data[start:start + length])
-            cache.entries.append(Entry(cache.devices[device_index], program, source_hash, options, binary,
-                                       bytes(checksum)))
+            if length:
+                ranges.append((start, start + length, i))
+            cache.entries.append(Entry(cache.devices[device_index], program, source_hash, options,
+                                       data[start:start + length], bytes(checksum)))
     if reader.offset != binaries_at:
         cache.problems.append(f"the table ends at {reader.offset}, the binaries start at {binaries_at}")
+        cache.structural = True
+
+
+def _overlaps(ranges: list[tuple[int, int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps a binary already taken. Files pymace writes hold binaries in table order, so
+    the last range decides; any other layout is checked against every range (bounded: a file of n bytes holds
+    at most n / MIN_RECORD_SIZE records)."""
+    if not ranges or start >= ranges[-1][1]:
+        return False
+    return any(s < end and start < e for s, e, _ in ranges)
+
+
+def _salvage(data: memoryview, cache: "CacheFile") -> None:
+    """Walk the device section and the table again from where pymace writes them (right after the header), with
+    every plausible device count, and add the intact entries the damaged header or table hid."""
+    have = {bytes(e.checksum) for e in cache.entries}
+    best: list[Entry] = []
+    for device_count in range(1, 65):
+        reader = ByteReader(data, HEADER.size)
+        try:
+            devices = [DeviceRecord(*(reader.text("device field") for _ in range(6))) for _ in range(device_count)]
+        except FormatError:
+            break
+        found = _walk_records(data, reader, devices)
+        if len(found) > len(best):
+            best = found
+    added = [e for e in best if bytes(e.checksum) not in have and e.intact()]
+    if added:
+        cache.entries += added
+        cache.devices += [d for d in dict.fromkeys(e.device for e in added) if d not in cache.devices]
+        cache.problems.append(f"{len(added)} intact entries salvaged past the damage")
+
+
+def _walk_records(data: memoryview, reader: ByteReader, devices: list) -> list[Entry]:
+    """Records from `reader` on, while they parse and point at binaries inside the file."""
+    found: list[Entry] = []
+    end = len(data) - DIGEST_SIZE
+    while reader.left >= MIN_RECORD_SIZE:
+        try:
+            index = reader.u32("device")
+            program, source_hash, options = (reader.text("field") for _ in range(3))
+            start, length = reader.u32("offset"), reader.u32("size")
+            checksum = reader.take(DIGEST_SIZE, "checksum")
+        except FormatError:
+            break
+        if index >= len(devices) or not 0 < start <= start + length <= end:
+            break
+        found.append(Entry(devices[index], program, source_hash, options, data[start:start + length],
+                           bytes(checksum)))
+    return found
+
+
+def summarize(problems: list[str], most: int = 5) -> str:
+    """At most `most` problems, then how many more, in a line of bounded length."""
+    text = "; ".join(problems[:most]) + (f"; and {len(problems) - most} more" if len(problems) > most else "")
+    return shorten(text)
+
+
+_WARNED_DIRS: set[str] = set()
+
+
+def _warn_storage_dir(folder: Path) -> None:
+    """Once per process and folder: say who else could plant code in a storage dir (docs/security.md)."""
+    key = os.path.realpath(folder)
+    if key in _WARNED_DIRS:
+        return
+    _WARNED_DIRS.add(key)
+    problem = storage_dir_problem(folder)
+    if problem:
+        log.warning("storage dir %s is %s: whoever can write it can run code in every pymace process that loads "
+                    "its compiled programs (docs/security.md)", folder, problem)
 
 
 def program_key(program: str, options: str) -> str:
@@ -210,21 +305,38 @@ class ProgramCache:
         self._entries: dict[tuple, Entry] = {}
         self._new: dict[tuple, Entry] = {}
         self._rewrite = False  # the file on disk is damaged: replace it at the next save
+        self.journal = load_journal.for_cache(self.path)
+        self._poisoned, self._stale_journals = self.journal.stale()
+        _warn_storage_dir(self.path.parent)
         cache = self._read_disk()
         if cache is not None:
-            self._entries = {e.key: e for e in cache.entries}
+            self._entries = {e.key: e for e in cache.entries if bytes(e.checksum) not in self._poisoned}
             if cache.problems:
-                self.load_warning = "; ".join(cache.problems)
+                self.load_warning = summarize(cache.problems)
                 self._rewrite = True
                 log.warning("program cache %s not fully usable (%s); the programs affected are rebuilt from "
                             "source", self.path, self.load_warning)
+        if self._poisoned:
+            self._rewrite = True
+            log.warning("an earlier pymace process died while loading %d cached program(s) from %s; they are "
+                        "rebuilt from source and never loaded again", len(self._poisoned), self.path)
+
+    @property
+    def needs_save(self) -> bool:
+        """New entries to merge, or a damaged (or poisoned) file on disk to rewrite clean."""
+        return bool(self._new or self._rewrite)
+
+    def loaded_ok(self) -> None:
+        """The binaries handed out so far proved themselves (a run finished): forget them in the journal."""
+        self.journal.end()
 
     def lookup(self, program: str, source_hash: str, options: str) -> bytes | None:
         key = (self.device, program, source_hash, options)
         entry = self._entries.get(key)
         if entry is not None and entry.intact():  # verified now, right before the driver sees it
             self.hits += 1
-            return entry.binary
+            self.journal.begin(entry.checksum)  # should the driver kill us, the next start skips it
+            return bytes(entry.binary)  # the one copy: of a binary that is used
         if entry is not None:
             del self._entries[key]
             reason = "checksum bad"
@@ -266,9 +378,11 @@ class ProgramCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S):
                 self._remove_leftover_temp_files()
-                merged = {e.slot: e for e in self._read_for_merge() if e.intact()}
+                merged = {e.slot: e for e in self._read_for_merge()
+                          if e.intact() and bytes(e.checksum) not in self._poisoned}
                 merged.update(self._new)
                 write_atomically(self.path, encode_cache_file(merged.values()))
+                LoadJournal.clear(self._stale_journals)
         except (OSError, filelock.Timeout) as error:
             log.warning("could not save the program cache %s: %s; this run goes on without saving",
                         self.path, error)
@@ -279,7 +393,7 @@ class ProgramCache:
 
     def _read_disk(self) -> CacheFile | None:
         try:
-            data = self.path.read_bytes()
+            data = read_bounded(self.path, MAX_FILE_BYTES)  # a FIFO or /dev/zero is refused, not read
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -288,17 +402,17 @@ class ProgramCache:
 
     def _read_for_merge(self) -> list[Entry]:
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        # An unreadable file raised OSError above: better not to save than to lose what it holds.
+            data = read_bounded(self.path, MAX_FILE_BYTES)
+        except (FileNotFoundError, NotRegularFileError):
+            return []  # nothing a reader could use: a regular file replaces it
+        # Any other unreadable file raises OSError here: better not to save than to lose what it holds.
         cache = parse_cache_file(data)
-        if cache.foreign:
-            backup = self.path.with_name(f"{self.path.name}.{hashlib.sha256(data).hexdigest()[:12]}.bak")
-            if not backup.exists():
-                write_atomically(backup, data)
-            log.warning("%s is not a pymace cache of this version (%s); kept it as %s",
-                        self.path, "; ".join(cache.problems), backup.name)
+        if cache.problems:  # a damaged or foreign file: what the merge cannot use stays in the one backup
+            backup = self.path.with_name(f"{self.path.name}.bak")
+            write_atomically(backup, data)
+            log.warning("%s %s (%s); kept it as %s", self.path,
+                        "is not a pymace cache of this version" if cache.foreign else "is damaged",
+                        summarize(cache.problems), backup.name)
         return cache.entries
 
     def _remove_leftover_temp_files(self) -> None:

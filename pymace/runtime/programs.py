@@ -7,6 +7,7 @@ programs a plan needs are asked for together (`build_all`): hits load from the c
 here and in worker processes (runtime/parallel_build.py)."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 
 
+class _NotThisProgram(Exception):
+    """A cached binary whose identity kernel is missing."""
+
+
 @cache
 def kernel_source(stem: str) -> str:
     common = (KERNEL_DIR / "common.h").read_text()
@@ -34,6 +39,19 @@ def kernel_source(stem: str) -> str:
 @cache
 def source_digest(stem: str) -> str:
     return source_hash(kernel_source(stem))
+
+
+def identity_kernel(digest: str, options: str) -> str:
+    """The name of the empty kernel every program carries for its (source hash, options): a cached binary
+    that lacks it was built from another source or with other options (another program's binary, the same
+    kernel with other -D values), whatever its cache key and checksum say, and is refused before it runs."""
+    return "pymace_id_" + hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()[:24]
+
+
+def program_source(stem: str, options: str) -> str:
+    """What is compiled: the kernel file (common.h inlined) and its identity kernel."""
+    source = kernel_source(stem)
+    return f"{source}\n__kernel void {identity_kernel(source_hash(source), options)}(void) {{}}\n"
 
 
 @dataclass
@@ -87,7 +105,7 @@ class ProgramBuilder:
         if not workers:
             return
         t = time.perf_counter()
-        jobs = [(key, kernel_source(key[0]), key[1]) for key in misses]
+        jobs = [(key, program_source(*key), key[1]) for key in misses]
         built, by_workers = parallel_build.build_all(jobs, self._build_here, self._from_binary, self.device,
                                                      workers)
         for (stem, options), found in built.items():
@@ -106,20 +124,11 @@ class ProgramBuilder:
         binary = self.cache.lookup(stem, source_digest(stem), options)
         if binary is None:
             return None
-        t = time.perf_counter()
-        try:
-            prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
-        except cl.Error as e:  # a binary the driver refuses is a miss, never an error
-            log.warning("cached binary of %s refused by the driver (%s); building from source", stem, e)
-            self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
-            return None
-        self.stats.from_cache += 1
-        self.stats.load_seconds += time.perf_counter() - t
-        return prg
+        return self._cached_program(stem, source_digest(stem), options, binary)
 
     def _build_and_store(self, stem: str, options: str) -> cl.Program:
         t = time.perf_counter()
-        prg = self._build_from_source(stem, kernel_source(stem), options)
+        prg = self._build_from_source(stem, program_source(stem, options), options)
         self.stats.from_source += 1
         self.stats.build_seconds += time.perf_counter() - t
         self._store(stem, options, _binary(prg))
@@ -128,7 +137,7 @@ class ProgramBuilder:
     def _build_here(self, key: tuple[str, str]):
         """A miss built in this process for build_all: (program, binary), or None when the build failed."""
         try:
-            prg = self._build_from_source(key[0], kernel_source(key[0]), key[1])
+            prg = self._build_from_source(key[0], program_source(*key), key[1])
         except KernelBuildError:  # `get` builds it again and raises the error with the driver's log
             return None
         return prg, _binary(prg)
@@ -140,6 +149,24 @@ class ProgramBuilder:
     def _store(self, stem: str, options: str, binary: bytes | None) -> None:
         if self.cache is not None and binary:
             self.cache.store(stem, source_digest(stem), options, binary)
+
+    def _cached_program(self, stem: str, digest: str, options: str, binary: bytes) -> cl.Program | None:
+        """The program from a cached binary, or None (a miss, logged) when the driver refuses it, at build or at
+        kernel creation, or it is not the program it claims to be."""
+        t = time.perf_counter()
+        try:
+            prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
+            names = prg.get_info(cl.program_info.KERNEL_NAMES).split(";")
+            if identity_kernel(digest, options) not in names:
+                raise _NotThisProgram("the binary was built from another source or with other options")
+            cl.Kernel(prg, identity_kernel(digest, options))  # kernel creation works: INVALID_KERNEL_NAME here
+        except (cl.Error, _NotThisProgram) as e:  # a binary the driver refuses is a miss, never an error
+            log.warning("cached binary of %s refused (%s); building from source", stem, e)
+            self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))
+            return None
+        self.stats.from_cache += 1
+        self.stats.load_seconds += time.perf_counter() - t
+        return prg
 
     def _build_from_source(self, stem: str, source: str, options: str) -> cl.Program:
         low = cl._cl._Program(self.context, source)  # low-level: no pyopencl binary cache

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from ..errors import ModelError
+from ..ir.verify import check_device_dtypes
 from . import device as devices
 from .bind import Prepared, Weights
 from .device import DeviceInfo, cl
@@ -79,6 +81,11 @@ class Session:
              use_tuning: bool = True) -> LaunchPlan:
         """The pure launch plan of `graph` for this device (runtime/plan.py), with the tuning file's values unless
         `use_tuning` is False; `overrides`: choice key → variant, ahead of the file."""
+        constant = next((n for n in graph.outputs if graph.tensors[n].is_const), None)
+        if constant is not None:  # no node computes it: the device has no buffer to hand back
+            raise ModelError(f"output {str(constant)[:80]!r} is a constant of the model; the OpenCL runtime hands "
+                             "back computed outputs only (--device reference runs it)")
+        check_device_dtypes(graph)
         return make_plan(graph, self.traits, data_type, self.tuning if use_tuning else None, overrides)
 
     def prepare(self, plan: LaunchPlan, weights: Weights | None = None,
@@ -89,10 +96,16 @@ class Session:
         return Prepared(plan, self.context, self.device, programs or self.programs, weights)
 
     def save_cache(self) -> bool:
-        """Write what this session built into the cache file (a no-op without a cache or new programs)."""
-        if self.cache is None or not self.programs.stats.from_source:
+        """Write what this session built into the cache file, or rewrite a damaged one clean (a no-op without a
+        cache or anything to write)."""
+        if self.cache is None or not self.cache.needs_save:
             return True
         return self.cache.save()
+
+    def binaries_proved(self) -> None:
+        """A run finished: the cached binaries handed out so far loaded and ran, so their load journal goes."""
+        if self.cache is not None:
+            self.cache.loaded_ok()
 
 
 __all__ = ["Session", "storage_dir_for"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import filelock
 
+from ..safe_io import NotRegularFileError, read_bounded, shorten
 from .identity import DeviceIdentity
 
 # The program cache's writer: temp file in the same folder, fsync, os.replace, fsync of the folder.
@@ -141,7 +142,7 @@ class TuningFile:
         path = Path(storage_dir) / FILE_NAME
         wanted = device_class(device)
         try:
-            data = path.read_bytes()
+            data = read_bounded(path, MAX_FILE_BYTES)  # a FIFO or /dev/zero is refused, never read
         except FileNotFoundError:
             return cls(path, wanted, {}, None)
         except OSError as error:
@@ -154,7 +155,8 @@ class TuningFile:
         entries = {k: v for found in mine for k, v in found.items()}
         if not problems:
             return cls(path, wanted, entries, None)
-        warning = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        warning = "; ".join(shorten(p, 240) for p in problems[:5]) + \
+            (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
         return cls._refused(path, wanted, warning, entries)
 
     @classmethod
@@ -212,14 +214,15 @@ class TuningFile:
 
     def _read_for_merge(self) -> list[tuple[dict, dict[str, Record]]]:
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
+            data = read_bounded(self.path, MAX_FILE_BYTES)
+        except (FileNotFoundError, NotRegularFileError):
+            return []  # nothing a reader could use: the saved file replaces it
+        # Any other unreadable file (too large, no permission) raises OSError: better not to save than to lose it.
         sections, problems = parse(data)
         if any(p.startswith("future version") for p in problems):
             raise TuningError(problems[0])
         if problems:
-            log.warning("tuning file %s: %s; rewriting it with what is still valid", self.path, problems[0])
+            log.warning("tuning file %s: %s; rewriting it with what is still valid", self.path, shorten(problems[0]))
         return sections
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import filelock
 import pytest
@@ -81,7 +82,7 @@ def test_writer_killed_mid_save_loses_nothing_and_blocks_nobody(tmp_path, warnin
 def tmpfs(path, size="1m"):
     """A small tmpfs at `path` (root only): the real thing for full-disk and read-only tests."""
     path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
                                            capture_output=True).returncode != 0:
         pytest.skip("needs root and mount for a tmpfs")
     try:
@@ -155,15 +156,15 @@ def test_failed_write_is_a_warning(tmp_path, warnings_logged, monkeypatch, error
 def test_unreadable_file_is_not_overwritten(tmp_path, warnings_logged, monkeypatch):
     fill(tmp_path)
     cache = ProgramCache(tmp_path, DEVICE)
-    real_read = type(cache.path).read_bytes
+    real_read = program_cache.read_bounded
 
-    def denied(path):
-        if path.name == ProgramCache.FILE_NAME:
+    def denied(path, limit):
+        if Path(path).name == ProgramCache.FILE_NAME:
             raise PermissionError(errno.EACCES, "Permission denied")
-        return real_read(path)
+        return real_read(path, limit)
 
     before = cache.path.read_bytes()
-    monkeypatch.setattr(type(cache.path), "read_bytes", denied)
+    monkeypatch.setattr(program_cache, "read_bounded", denied)
     cache.store("new", "n" * 64, "", b"new binary")
     assert cache.save() is False and len(warnings_logged()) == 1
     monkeypatch.undo()

@@ -136,7 +136,7 @@ def test_checksum_is_verified_at_lookup(tmp_path):
     cache = ProgramCache(tmp_path, DEVICE)
     entry = cache._entries[(DEVICE, *ENTRIES[0][:3])]
     # the binary changes in memory after loading: the lookup must notice, not hand it to the driver
-    cache._entries[entry.key] = dataclasses.replace(entry, binary=entry.binary[:-1] + b"X")
+    cache._entries[entry.key] = dataclasses.replace(entry, binary=bytes(entry.binary)[:-1] + b"X")
     assert cache.lookup(*ENTRIES[0][:3]) is None
     assert cache.misses[-1][1] == "checksum bad"
     assert cache.lookup(*ENTRIES[1][:3]) == ENTRIES[1][3]

@@ -1,7 +1,8 @@
-"""Short runs of the fuzzers in benchmarks/ (the long runs, ≥ 10,000 .pmace and ≥ 5,000 ONNX/TFLite cases, are
-`benchmarks/fuzz_pmace.py` and `benchmarks/fuzz_import.py`): every mutated model is refused in one line or runs
-on the device with the reference's outputs; no case kills its worker, hangs, grows memory past its bound or
-raises another exception. A failure names the case: replay it with `--first N --cases 1`."""
+"""Short runs of the fuzzers in benchmarks/ (the long runs, ≥ 10,000 .pmace, ≥ 5,000 ONNX/TFLite and ≥ 1,000
+cache-entry cases, are `benchmarks/fuzz_pmace.py`, `fuzz_import.py` and `fuzz_driver.py`): every mutated model is
+refused in one line or runs on the device with the reference's outputs; no case kills its worker, hangs, grows
+memory past its bound or raises another exception; a hostile cache entry costs a rebuild (a first start may die
+in the driver, the second always runs right). A failure names the case: replay it with `--first N --cases 1`."""
 import random
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import fuzz_driver  # noqa: E402
+import fuzz_harness  # noqa: E402
 import fuzz_import  # noqa: E402
 import fuzz_pmace  # noqa: E402
 
@@ -28,3 +31,13 @@ def test_pmace_mutations():
 @pytest.mark.slow
 def test_onnx_and_tflite_mutations():
     _check(fuzz_import.fuzz(45, FIRST), f"ONNX/TFLite fuzz, cases {FIRST}..{FIRST + 44}")
+
+
+@pytest.mark.slow
+def test_hostile_cache_entries_handed_to_the_driver():
+    first = FIRST % 100_000
+    summary = fuzz_driver.fuzz(4, first)
+    # a first start may die by a signal (a driver abort cannot be caught); nothing else is allowed
+    bad = [o for o in summary.outcomes
+           if o.kind in fuzz_harness.DEFECTS and not (o.case % 2 == 0 and o.kind == "signal")]
+    assert len(summary.outcomes) == 8 and not bad, summary.table(f"driver fuzz, cases {first}..{first + 3}")

@@ -182,14 +182,24 @@ def test_split_negative_convert_cli_one_line(tmp_path):
     assert_one_line_error(rc, out, err, "Split")
 
 
-def test_device_dtype_check_refuses_integer_operands():
-    from pymace.ir.graph import Graph, Node, Tensor
-    from pymace.ir.verify import check_device_dtypes, verify
+def test_a_constant_output_is_one_line_on_the_device(small_model, tmp_path):
+    """A .pmace whose output names one of its constants: a KeyError from the runtime's binding (fuzz case 1437)."""
+    def edit(doc):
+        const = next(t["name"] for t in doc["tensors"] if t.get("const"))
+        doc["outputs"] = [const]
+    rewrite(small_model[0], tmp_path / "c.pmace", edit)
+    rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "is a constant")
 
-    b = np.arange(4, dtype=np.int8)
-    g = Graph("g", [Node("add", "Add", ["x", "b"], ["y"])],
-              {"x": Tensor("x", (4,), "int8"), "b": Tensor("b", (4,), "int8", b), "y": Tensor("y", (4,), "int8")},
-              ["x"], ["y"])
-    verify(g)  # a valid graph for the NumPy reference
-    with pytest.raises(ModelError, match="reads floats"):
-        check_device_dtypes(g)
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "bool"])
+def test_an_integer_input_of_a_float_kernel_is_one_line_on_the_device(small_model, tmp_path, dtype):
+    """A model input declared uint8 is an int32 buffer on the device, which the conv kernel read as floats: a
+    uniform softmax where the reference computed with the integers (fuzz_pmace case 1774)."""
+    def edit(doc):
+        next(t for t in doc["tensors"] if t["name"] == "x")["dtype"] = dtype
+    rewrite(small_model[0], tmp_path / "c.pmace", edit)
+    rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
+                           "--output-dir", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "reads floats")

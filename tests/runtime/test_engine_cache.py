@@ -118,7 +118,7 @@ def test_writer_killed_mid_save(model, tmp_path):
 @contextmanager
 def tmpfs(path, options):
     path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},mode=0755", "tmpfs", str(path)],
                                            capture_output=True).returncode != 0:
         pytest.skip("needs root and mount for a real read-only or full filesystem")
     try:
