@@ -1,24 +1,29 @@
-"""The CPU (PoCL) conv kernels of kernels/conv.cl, explicit vectors and one work-item a work-group:
-conv1x1_cpu (MB channels x PB vectors of VW pixels in registers), conv_direct_cpu (any conv, MB channels x VW
-pixels of one row) and conv_rows_cpu (like conv_direct_cpu over ROWS output rows, their input rows staged in
-private memory with the padding). Weights, bias and slope are blocked by MB output channels."""
+"""The CPU (PoCL) conv kernels of kernels/conv_cpu.cl, explicit vectors and one work-item a work-group:
+conv1x1_cpu (MB channels x PB vectors of VW pixels of the flattened map in registers), conv_direct_cpu (any
+conv, MB channels x VW pixels of one row), conv_rows_cpu (like conv_direct_cpu over ROWS output rows, their input
+rows staged in private memory with the padding) and conv_cvec_cpu (vectors of 8 output channels at PX pixels of a
+row). Weights, bias and slope are blocked by each kernel's channels a work-item."""
 from __future__ import annotations
 
 from . import kernel_args
 from .base import Const
 from .conv_layer import ConvLayer, Epilogue, pack_blocks
 
-CPU_VW = 16  # conv1x1_cpu: pixels a vector (one AVX-512 register)
-CPU_MB = 16  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
-CPU_1X1_MB, CPU_1X1_PB = 12, 2  # conv1x1_cpu: channels x pixel vectors in registers (benchmarks/NOTES.md)
+PROGRAM = "conv_cpu"
+# Register blocking for 16 256-bit registers (AVX2), benchmarks/NOTES.md "CPU conv across models":
+CPU_VW = 8  # conv1x1_cpu: pixels a vector (one 256-bit register)
+CPU_1X1_MB, CPU_1X1_PB = 6, 2  # conv1x1_cpu: channels x pixel vectors in registers
+CPU_MB = 8  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
+CPU_ROW_VW = 8  # conv_rows_cpu's and conv_direct_cpu's widest vector
+CPU_CVEC_ACC = 12  # conv_cvec_cpu: float8 accumulators a tile at most (PX x MV)
 CPU_WORK = 512  # conv1x1_cpu: input channels x pixel blocks a work-item at least (work-groups cost PoCL time)
 CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory (32 KiB)
 CPU_ROWS = 16  # output rows a work-item of conv_rows_cpu at most (fewer work-groups, fewer copies of a row)
 
 
 def vector_width(out_w: int) -> int:
-    """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of 16, 8, 4 that a row fills."""
-    return 16 if out_w >= 16 else 8 if out_w >= 8 else 4
+    """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of CPU_ROW_VW, 8, 4 that a row fills."""
+    return next((v for v in (16, 8) if v <= CPU_ROW_VW and out_w >= v), 4)
 
 
 def rows_per_item(cg: int, k, s, d, bufw: int) -> int:
@@ -43,28 +48,66 @@ def rows_fit(layer: ConvLayer) -> bool:
     return rows_per_item(layer.c // layer.group, w.kernel, w.strides, (1, 1), bufw) > 0
 
 
+def cvec_tile(mg: int, out_w: int) -> tuple[int, int]:
+    """conv_cvec_cpu's (MV, PX): 2 channel vectors when a group has more than 8 channels, and the pixels a tile
+    (at most CPU_CVEC_ACC accumulators, at most the row) that waste the fewest on the row's last tile."""
+    mv = 2 if mg > 8 else 1
+    most = min(out_w, CPU_CVEC_ACC // mv)
+    return mv, min(range(max(1, most - 2), most + 1), key=lambda px: (-(-out_w // px) * px, -px))
+
+
 def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant) -> None:
-    """conv1x1_cpu, conv_direct_cpu or conv_rows_cpu (variant.kernel) for `layer`, reading input buffer `x`."""
-    name, (n, c, h, w), m, g = variant.kernel, layer.x_shape, layer.m, layer.group
-    win, mg = layer.window, m // g
-    mb = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
-    vw = CPU_VW if name == "conv1x1_cpu" else vector_width(win.out[1])
-    values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, mb)),
-                  **epilogue.args(m, lambda v: pack_blocks(v, g, mb)), y=ctx.outputs[0], N=n)
-    options = layer.options() + epilogue.options() + (f"-DVW={vw}", f"-DMB={mb}")
-    mbg = -(-mg // mb)
-    if name == "conv1x1_cpu":
-        blocks = -(-h * w // vw)
-        nb = -(-min(blocks, -(-CPU_WORK // c)) // CPU_1X1_PB) * CPU_1X1_PB  # a multiple of PB
-        values |= dict(C=c, M=m, P=h * w, NB=nb)
-        gws, options = (-(-blocks // nb), mbg, n), options + (f"-DPB={CPU_1X1_PB}",)
+    """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`."""
+    name, m, g = variant.kernel, layer.m, layer.group
+    mg = m // g
+    if name == "conv_cvec_cpu":
+        mv, px = cvec_tile(mg, layer.out[1])
+        block, extra = mv * 8, (f"-DMV={mv}", f"-DPX={px}")
     else:
-        values |= dict(CG=c // g, MG=mg, MBG=mbg, G=g, H=h, W=w, OH=win.out[0], OW=win.out[1], PT=win.pads[0],
-                       PL=win.pads[1])
-        gws = (-(-win.out[1] // vw), win.out[0], n * g * mbg)
+        block = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
+        vw = CPU_VW if name == "conv1x1_cpu" else vector_width(layer.out[1])
+        extra = (f"-DVW={vw}", f"-DMB={block}")
+    values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, block)),
+                  **epilogue.args(m, lambda v: pack_blocks(v, g, block)), y=ctx.outputs[0], N=layer.n)
+    options = layer.options() + epilogue.options() + extra
+    if name == "conv1x1_cpu":
+        gws = _gws_1x1(layer, values, options)
+        options += (f"-DPB={CPU_1X1_PB}",)
+    else:
+        gws = _gws_rows(layer, name, block, values)
+        if name == "conv_rows_cpu":
+            options += _rows_options(layer)
+    kernel_args.launch(ctx, PROGRAM, name, gws, values, options, lws=(1, 1, 1))
+
+
+def _gws_1x1(layer: ConvLayer, values: dict, options) -> tuple[int, ...]:
+    c, (h, w) = layer.c, layer.x_shape[2:]
+    blocks = -(-h * w // CPU_VW)
+    nb = -(-min(blocks, -(-CPU_WORK // c)) // CPU_1X1_PB) * CPU_1X1_PB  # a multiple of PB
+    values |= dict(C=c, M=layer.m, P=h * w, NB=nb)
+    return -(-blocks // nb), -(-layer.m // CPU_1X1_MB), layer.n
+
+
+def _gws_rows(layer: ConvLayer, name: str, block: int, values: dict) -> tuple[int, ...]:
+    (n, c, h, w), g, win = layer.x_shape, layer.group, layer.window
+    mg = layer.m // g
+    mbg = -(-mg // block)
+    values |= dict(CG=c // g, MG=mg, MBG=mbg, G=g, H=h, W=w, OH=win.out[0], OW=win.out[1], PT=win.pads[0],
+                   PL=win.pads[1])
+    if name == "conv_cvec_cpu":
+        return win.out[0], n * g * mbg, 1
     if name == "conv_rows_cpu":
-        bufw = row_buffer(w, win.kernel, win.strides, win.pads, win.out, win.dilations)
-        rows = max(1, rows_per_item(c // g, win.kernel, win.strides, win.dilations, bufw))  # 1 when forced on a
-        gws = (-(-win.out[0] // rows), n * g * mbg, 1)  # conv too large for private memory
-        options += (f"-DCGB={c // g}", f"-DBUFW={bufw}", f"-DROWS={rows}")
-    kernel_args.launch(ctx, "conv", name, gws, values, options, lws=(1, 1, 1))
+        rows = max(1, rows_per_item(c // g, win.kernel, win.strides, win.dilations, _bufw(layer)))  # 1 when
+        return -(-win.out[0] // rows), n * g * mbg, 1  # forced on a conv too large for private memory
+    return -(-win.out[1] // vector_width(win.out[1])), win.out[0], n * g * mbg
+
+
+def _bufw(layer: ConvLayer) -> int:
+    win = layer.window
+    return row_buffer(layer.x_shape[3], win.kernel, win.strides, win.pads, win.out, win.dilations)
+
+
+def _rows_options(layer: ConvLayer) -> tuple[str, ...]:
+    win, cg = layer.window, layer.c // layer.group
+    rows = max(1, rows_per_item(cg, win.kernel, win.strides, win.dilations, _bufw(layer)))
+    return f"-DCGB={cg}", f"-DBUFW={_bufw(layer)}", f"-DROWS={rows}"
