@@ -234,78 +234,150 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
 #endif
 
 /* Any conv whose groups have several output channels (dense, strided, dilated, grouped, 1x1 strided): a work-item
- * computes one output row (id 0) of CV = MV*8 output channels of one group (id 1: z = (n*G + g)*MBG + block), in
- * tiles of PX pixels. A tile holds PX x MV float8 accumulators (8 channels at one pixel each); a tap loads MV
- * weight vectors and broadcasts PX input values, so the stride costs nothing and no lane idles on a narrow map.
- * Rows of taps that fall in the padding are skipped; a tile whose taps stay inside the row loads without checks,
- * the others test each column. The last tile starts PX earlier when it would run past the row (host: PX <= OW).
- * Weights packed [G][MBG][CG*KH*KW][CV], bias and slope [G][MBG][CV] (zero-padded). Build options: MV, PX. */
+ * computes RB output rows (from id 0 * RB) of CV = MV*8 output channels of one group (id 1: z = (n*G + g)*MBG +
+ * block), in tiles of PX pixels of a row. A tile holds PX x MV float8 accumulators (8 channels at one pixel each);
+ * a tap loads MV weight vectors and broadcasts PX input values, so the stride costs nothing and no lane idles on a
+ * narrow map. The last tile of a row starts earlier when it would run past the row (host: PX <= OW).
+ * A segment is the work-item's rows (or TC tiles of one row, when a row has more than SEGT tiles); the input
+ * channels go CB at a time over a segment, so that the block's weights stay in L1 while every tile of the segment
+ * uses them, and between blocks a tile's sums wait in private memory. With STAGE, each block's input rows are
+ * first copied with their zero padding into private memory (NRB rows of BW floats a channel), so that no tap
+ * tests the map's edges; without (no padding), taps read the input directly.
+ * Weights packed [G][MBG][CG*KH*KW][CV], bias and slope [G][MBG][CV] (zero-padded). Build options: MV, PX, STAGE. */
 #ifdef KERNEL_conv_cvec_cpu
 #define CV (MV * 8)
+#define SEGT 32
+#define STAGE_FLOATS 4096
 #ifdef FP16_STORAGE
 #define LOAD8(p) vload_half8(0, (p))
 #else
 #define LOAD8(p) vload8(0, (p))
 #endif
-/* every tap of the tile into acc, an input value at column i of `row` read by XVAL(row, i) */
-#define CVEC_TAPS(XVAL)                                                                    \
-  for (int c = 0; c < CG; ++c) {                                                           \
-    __global const store_t *xc = xg + (size_t)c * H * W;                                   \
-    __global const store_t *wc = wp + (size_t)c * KH * KW * CV;                            \
-    for (int kh = kh0; kh < kh1; ++kh) {                                                   \
-      __global const store_t *row = xc + (ih0 + kh * DH) * W;                              \
-      __global const store_t *wk = wc + kh * KW * CV;                                      \
-      _Pragma("unroll") for (int kw = 0; kw < KW; ++kw) {                                  \
-        float8 wv[MV];                                                                     \
-        _Pragma("unroll") for (int v = 0; v < MV; ++v) wv[v] = LOAD8(wk + kw * CV + v * 8); \
-        _Pragma("unroll") for (int j = 0; j < PX; ++j) {                                   \
-          const float8 xv = (float8)(XVAL(row, iw0 + j * SW + kw * DW));                   \
-          _Pragma("unroll") for (int v = 0; v < MV; ++v) acc[j][v] = fma(wv[v], xv, acc[j][v]); \
-        }                                                                                  \
-      }                                                                                    \
-    }                                                                                      \
+#if STAGE
+typedef const float src_t; /* taps read the staged rows */
+#else
+typedef __global const store_t src_t;
+#endif
+
+/* activate(acc + residual) of the tile's valid channels into y from out0 (channel mb*CV, the tile's pixel) */
+inline void cvec_store(__global store_t *y, RES_PARAM __global const store_t *slope, float8 acc[PX][MV],
+                       size_t out0, size_t plane, int first, int MG) {
+#pragma unroll
+  for (int v = 0; v < MV; ++v) {
+    float a[PX][8];
+#pragma unroll
+    for (int j = 0; j < PX; ++j) vstore8(acc[j][v], 0, a[j]);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      if (first + v * 8 + i >= MG) return;
+      const float s = LOAD(slope, v * 8 + i);
+      const size_t at = out0 + (size_t)(v * 8 + i) * plane;
+#pragma unroll
+      for (int j = 0; j < PX; ++j) STORE(y, at + j, activate(a[j][i] + residual1(RES_ARG at + j), s));
+    }
   }
-#define X_INSIDE(row, i) LOAD(row, i)
-#define X_EDGE(row, i) ((i) >= 0 && (i) < W ? LOAD(row, i) : 0.0f)
+}
+
+/* acc += the taps of `nc` input channels: channel c's row kh at src + c * cstride + kh * DH * rstride, a tile's
+ * input column j*SW + kw*DW from there; rows [kh0, kh1) only; weights from wc, KH*KW*CV a channel */
+inline void cvec_taps(float8 acc[PX][MV], src_t *src, __global const store_t *wc, int nc, int cstride,
+                      int rstride, int kh0, int kh1) {
+  for (int c = 0; c < nc; ++c) {
+    for (int kh = kh0; kh < kh1; ++kh) {
+      src_t *row = src + (size_t)c * cstride + kh * DH * rstride;
+      __global const store_t *wk = wc + (c * KH + kh) * KW * CV;
+#pragma unroll
+      for (int kw = 0; kw < KW; ++kw) {
+        float8 wv[MV];
+#pragma unroll
+        for (int v = 0; v < MV; ++v) wv[v] = LOAD8(wk + kw * CV + v * 8);
+#pragma unroll
+        for (int j = 0; j < PX; ++j) {
+#if STAGE
+          const float8 xv = (float8)(row[j * SW + kw * DW]);
+#else
+          const float8 xv = (float8)(LOAD(row, j * SW + kw * DW));
+#endif
+#pragma unroll
+          for (int v = 0; v < MV; ++v) acc[j][v] = fma(wv[v], xv, acc[j][v]);
+        }
+      }
+    }
+  }
+}
+
+#if STAGE
+/* channels [c0, c1) of xg, rows ih_a.. (nr of them), columns iw_a.. (BW of them), zero outside the map, into buf */
+inline void cvec_stage(float *buf, __global const store_t *xg, int c0, int c1, int ih_a, int nr, int iw_a, int NRB,
+                       int BW, int H, int W) {
+  const int lo = max(0, -iw_a), hi = min(BW, W - iw_a); /* columns of buf inside the map */
+  for (int c = c0; c < c1; ++c) {
+    for (int r = 0; r < nr; ++r) {
+      float *b = buf + ((c - c0) * NRB + r) * BW;
+      const int ih = ih_a + r;
+      if (ih < 0 || ih >= H || hi <= lo) {
+        for (int i = 0; i < BW; ++i) b[i] = 0.0f;
+        continue;
+      }
+      __global const store_t *src = xg + ((size_t)c * H + ih) * W + iw_a;
+      for (int i = 0; i < lo; ++i) b[i] = 0.0f;
+      int i = lo;
+      for (; i + 8 <= hi; i += 8) vstore8(LOAD8(src + i), 0, b + i);
+      for (; i < hi; ++i) b[i] = LOAD(src, i);
+      for (i = hi; i < BW; ++i) b[i] = 0.0f;
+    }
+  }
+}
+#endif
 
 __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
                             __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
-                            int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
-  const int oh = get_global_id(0), z = get_global_id(1);
+                            int MBG, int G, int H, int W, int OH, int OW, int PT, int PL, int CB, int RB, int TC,
+                            int NRB, int BW) {
+  const int oh_a = get_global_id(0) * RB, z = get_global_id(1);
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
   __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;
   __global const store_t *wp = w + (size_t)gb * CG * KH * KW * CV;
-  const int ih0 = oh * SH - PT;
-  const int kh0 = ih0 < 0 ? (-ih0 + DH - 1) / DH : 0, kh1 = min(KH, (H - ih0 + DH - 1) / DH);
   const size_t plane = (size_t)OH * OW;
-  const size_t out0 = ((size_t)n * G * MG + g * MG + mb * CV) * plane + (size_t)oh * OW;
-  for (int t = 0; t < OW; t += PX) {
-    const int ow0 = min(t, OW - PX), iw0 = ow0 * SW - PL;
-    float8 acc[PX][MV];
+  const size_t out0 = ((size_t)n * G * MG + g * MG + mb * CV) * plane;
+  const int per_row = (OW + PX - 1) / PX, rows = min(RB, OH - oh_a);
+#if STAGE
+  float buf[STAGE_FLOATS];
+#endif
+  float8 held[SEGT][PX][MV]; /* a segment's partial sums between channel blocks */
+  for (int t_a = 0; t_a < per_row; t_a += TC) {
+    const int tc = min(TC, per_row - t_a), ow_a = min(t_a * PX, OW - PX);
+    for (int c0 = 0; c0 < CG; c0 += CB) {
+      const int c1 = min(CG, c0 + CB);
+#if STAGE
+      const int ih_a = oh_a * SH - PT, iw_a = ow_a * SW - PL;
+      cvec_stage(buf, xg, c0, c1, ih_a, (rows - 1) * SH + (KH - 1) * DH + 1, iw_a, NRB, BW, H, W);
+#endif
+      for (int t = 0; t < rows * tc; ++t) {
+        const int oh = oh_a + t / tc, ow0 = min((t_a + t % tc) * PX, OW - PX);
+        const int ih0 = oh * SH - PT;
+        const int kh0 = ih0 < 0 ? (-ih0 + DH - 1) / DH : 0, kh1 = min(KH, (H - ih0 + DH - 1) / DH);
+        float8 acc[PX][MV];
 #pragma unroll
-    for (int v = 0; v < MV; ++v) {
-      const float8 b = LOAD8(bias + gb * CV + v * 8);
+        for (int v = 0; v < MV; ++v) {
+          const float8 b = LOAD8(bias + gb * CV + v * 8);
 #pragma unroll
-      for (int j = 0; j < PX; ++j) acc[j][v] = b;
-    }
-    if (iw0 >= 0 && iw0 + (PX - 1) * SW + (KW - 1) * DW < W) {
-      CVEC_TAPS(X_INSIDE)
-    } else {
-      CVEC_TAPS(X_EDGE)
-    }
+          for (int j = 0; j < PX; ++j) acc[j][v] = c0 == 0 ? b : held[t][j][v];
+        }
+        __global const store_t *wc = wp + (size_t)c0 * KH * KW * CV;
+#if STAGE
+        cvec_taps(acc, buf + (ih0 - ih_a) * BW + (ow0 - ow_a) * SW, wc, c1 - c0, NRB * BW, BW, kh0, kh1);
+#else
+        cvec_taps(acc, xg + ((size_t)c0 * H + ih0) * W + ow0 * SW - PL, wc, c1 - c0, H * W, W, kh0, kh1);
+#endif
+        if (c1 < CG) {
 #pragma unroll
-    for (int v = 0; v < MV; ++v) {
-      float a[PX][8];
+          for (int j = 0; j < PX; ++j)
 #pragma unroll
-      for (int j = 0; j < PX; ++j) vstore8(acc[j][v], 0, a[j]);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const int m = mb * CV + v * 8 + i;
-        if (m >= MG) break;
-        const float s = LOAD(slope, gb * CV + v * 8 + i);
-        const size_t at = out0 + (size_t)(v * 8 + i) * plane + ow0;
-#pragma unroll
-        for (int j = 0; j < PX; ++j) STORE(y, at + j, activate(a[j][i] + residual1(RES_ARG at + j), s));
+            for (int v = 0; v < MV; ++v) held[t][j][v] = acc[j][v];
+        } else {
+          cvec_store(y, RES_ARG slope + gb * CV, acc, out0 + (size_t)oh * OW + ow0, plane, mb * CV, MG);
+        }
       }
     }
   }

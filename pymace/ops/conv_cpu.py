@@ -5,6 +5,9 @@ rows staged in private memory with the padding) and conv_cvec_cpu (vectors of 8 
 row). Weights, bias and slope are blocked by each kernel's channels a work-item."""
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from . import kernel_args
 from .base import Const
 from .conv_layer import ConvLayer, Epilogue, pack_blocks
@@ -16,6 +19,12 @@ CPU_1X1_MB, CPU_1X1_PB = 6, 2  # conv1x1_cpu: channels x pixel vectors in regist
 CPU_MB = 8  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
 CPU_ROW_VW = 8  # conv_rows_cpu's and conv_direct_cpu's widest vector
 CPU_CVEC_ACC = 12  # conv_cvec_cpu: float8 accumulators a tile at most (PX x MV)
+CPU_CVEC_MV, CPU_CVEC_PX = 0, 0  # conv_cvec_cpu's tile when not 0 (benchmarks/cpu_layers.py sets them)
+CPU_CVEC_SEGT = 32  # conv_cvec_cpu's SEGT: tiles of a segment at most (kernels/conv_cpu.cl)
+CPU_CVEC_STAGE_FLOATS = 4096  # conv_cvec_cpu's STAGE_FLOATS: its staging buffer (kernels/conv_cpu.cl)
+CPU_CVEC_STAGE_BYTES = 8 << 10  # conv_cvec_cpu: staged input rows of a channel block (kept in L1)
+CPU_CVEC_WEIGHT_BYTES = 8 << 10  # conv_cvec_cpu: weights of a channel block (kept in L1)
+CPU_CVEC_ITEMS = 16  # conv_cvec_cpu: work-items at least, before a work-item takes several rows
 CPU_WORK = 512  # conv1x1_cpu: input channels x pixel blocks a work-item at least (work-groups cost PoCL time)
 CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory (32 KiB)
 CPU_ROWS = 16  # output rows a work-item of conv_rows_cpu at most (fewer work-groups, fewer copies of a row)
@@ -51,18 +60,76 @@ def rows_fit(layer: ConvLayer) -> bool:
 def cvec_tile(mg: int, out_w: int) -> tuple[int, int]:
     """conv_cvec_cpu's (MV, PX): 2 channel vectors when a group has more than 8 channels, and the pixels a tile
     (at most CPU_CVEC_ACC accumulators, at most the row) that waste the fewest on the row's last tile."""
-    mv = 2 if mg > 8 else 1
+    mv = CPU_CVEC_MV or (2 if mg > 8 else 1)
+    if CPU_CVEC_PX:
+        return mv, min(CPU_CVEC_PX, out_w)
     most = min(out_w, CPU_CVEC_ACC // mv)
     return mv, min(range(max(1, most - 2), most + 1), key=lambda px: (-(-out_w // px) * px, -px))
+
+
+@dataclass(frozen=True)
+class CvecPlan:
+    """conv_cvec_cpu's blocking (kernels/conv_cpu.cl): tile (MV, PX), RB rows a work-item, TC tiles a segment, CB
+    input channels a block, NRB x BW floats of staged rows a channel (STAGE: the conv has padding)."""
+
+    mv: int
+    px: int
+    rb: int
+    tc: int
+    cb: int
+    nrb: int
+    bw: int
+    stage: bool
+
+
+def cvec_plan(layer: ConvLayer) -> CvecPlan:
+    """RB and TC: a segment of at most CPU_CVEC_SEGT tiles (whole rows when a row has fewer), fewer rows while the
+    work-items are under CPU_CVEC_ITEMS or the staged rows exceed the buffer; CB: the channels whose staged rows
+    and weights fit CPU_CVEC_STAGE_BYTES and CPU_CVEC_WEIGHT_BYTES."""
+    win = layer.window
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.strides, win.dilations, win.out
+    mg, cg = layer.m // layer.group, layer.c // layer.group
+    mv, px = cvec_tile(mg, ow)
+    per_row = -(-ow // px)
+    tc = min(per_row, CPU_CVEC_SEGT)
+    rb = max(1, min(oh, CPU_CVEC_SEGT // per_row)) if tc == per_row else 1
+    items = layer.n * layer.group * -(-mg // (mv * 8))
+    while rb > 1 and items * -(-oh // rb) < CPU_CVEC_ITEMS:
+        rb -= 1
+
+    def rows_cols(rb, tc):
+        return (rb - 1) * sh + (kh - 1) * dh + 1, (tc * px - 1) * sw + (kw - 1) * dw + 1
+
+    while rb > 1 and rows_cols(rb, tc)[0] * rows_cols(rb, tc)[1] > CPU_CVEC_STAGE_FLOATS:
+        rb -= 1
+    while tc > 1 and rows_cols(rb, tc)[0] * rows_cols(rb, tc)[1] > CPU_CVEC_STAGE_FLOATS:
+        tc -= 1
+    nrb, bw = rows_cols(rb, tc)
+    stage = any(win.pads)
+    staged = nrb * bw if stage else min(nrb, layer.x_shape[2]) * min(bw, layer.x_shape[3])
+    cb = min(cg, max(1, CPU_CVEC_STAGE_BYTES // (4 * staged)),
+             max(1, CPU_CVEC_WEIGHT_BYTES // (4 * kh * kw * mv * 8)))
+    return CvecPlan(mv, px, rb, tc, cb, nrb, bw, stage)
+
+
+def flattened(layer: ConvLayer) -> ConvLayer:
+    """A 1x1 stride-1 conv without padding as conv_cvec_cpu runs it: its map as one row (longer segments)."""
+    w = layer.window
+    if w.kernel != (1, 1) or w.strides != (1, 1) or any(w.pads):
+        return layer
+    n, c, h, wd = layer.x_shape
+    window = dataclasses.replace(w, out=(1, h * wd))
+    return dataclasses.replace(layer, x_shape=(n, c, 1, h * wd), window=window)
 
 
 def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant) -> None:
     """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`."""
     name, m, g = variant.kernel, layer.m, layer.group
+    layer = flattened(layer) if name == "conv_cvec_cpu" else layer
     mg = m // g
     if name == "conv_cvec_cpu":
-        mv, px = cvec_tile(mg, layer.out[1])
-        block, extra = mv * 8, (f"-DMV={mv}", f"-DPX={px}")
+        plan = cvec_plan(layer)
+        block, extra = plan.mv * 8, (f"-DMV={plan.mv}", f"-DPX={plan.px}", f"-DSTAGE={int(plan.stage)}")
     else:
         block = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
         vw = CPU_VW if name == "conv1x1_cpu" else vector_width(layer.out[1])
@@ -95,7 +162,9 @@ def _gws_rows(layer: ConvLayer, name: str, block: int, values: dict) -> tuple[in
     values |= dict(CG=c // g, MG=mg, MBG=mbg, G=g, H=h, W=w, OH=win.out[0], OW=win.out[1], PT=win.pads[0],
                    PL=win.pads[1])
     if name == "conv_cvec_cpu":
-        return win.out[0], n * g * mbg, 1
+        plan = cvec_plan(layer)
+        values |= dict(CB=plan.cb, RB=plan.rb, TC=plan.tc, NRB=plan.nrb, BW=plan.bw)
+        return -(-win.out[0] // plan.rb), n * g * mbg, 1
     if name == "conv_rows_cpu":
         rows = max(1, rows_per_item(c // g, win.kernel, win.strides, win.dilations, _bufw(layer)))  # 1 when
         return -(-win.out[0] // rows), n * g * mbg, 1  # forced on a conv too large for private memory

@@ -20,7 +20,7 @@ KERNELS = [
     ("conv_cpu", "conv1x1_cpu", GEOMETRY + CPU + ("-DPB=2", "-DHAS_RES=1")),
     ("conv_cpu", "conv_direct_cpu", GEOMETRY + CPU + ("-DHAS_RES=1",)),
     ("conv_cpu", "conv_rows_cpu", GEOMETRY + CPU + ("-DCGB=2", "-DBUFW=64", "-DROWS=2", "-DHAS_RES=1")),
-    ("conv_cpu", "conv_cvec_cpu", GEOMETRY + ("-DMV=2", "-DPX=4", "-DHAS_RES=1")),
+    ("conv_cpu", "conv_cvec_cpu", GEOMETRY + ("-DMV=2", "-DPX=4", "-DSTAGE=1", "-DHAS_RES=1")),
     ("conv_transpose", "conv_transpose", GEOMETRY),
     ("pool", "pool2d", GEOMETRY + ("-DPT=1", "-DPL=1", "-DPB=1", "-DPR=1", "-DMODE_MAX=1", "-DCOUNT_PAD=0")),
 ]
