@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import kernel_args
 from .base import Const
 from .conv_layer import ConvLayer, Epilogue, pack_blocks
@@ -180,3 +182,30 @@ def _rows_options(layer: ConvLayer) -> tuple[str, ...]:
     win, cg = layer.window, layer.c // layer.group
     rows = max(1, rows_per_item(cg, win.kernel, win.strides, win.dilations, _bufw(layer)))
     return f"-DCGB={cg}", f"-DBUFW={_bufw(layer)}", f"-DROWS={rows}"
+
+
+@dataclass(frozen=True)
+class _ConstVector:
+    const: object  # what Epilogue reads of a bias or slope input: its constant
+
+
+def fc_fits(device, rows: int, n: int, b, transA: int, bias) -> bool:
+    """Whether a Gemm/MatMul runs as conv_cvec_cpu on a CPU: one row of A (batch included), constant 2-D weights
+    and a bias (if any) of one value per output column: a 1x1 conv over a 1x1 map (a classifier's FC layer)."""
+    if device.is_gpu or transA or rows != 1 or b.const is None or b.const.ndim != 2:
+        return False
+    return bias is None or (bias.const is not None and bias.const.size in (1, n))
+
+
+def launch_fc(ctx, weights_nk, bias, alpha: float, beta: float, activation=None, activation_params=(),
+              slope=None) -> None:
+    """y[1, N] = activation(alpha * a[1, K] . weights_nk[N, K]^T + beta * bias) through conv_cvec_cpu."""
+    from .geometry import Window
+
+    n, k = weights_nk.shape
+    b = None if bias is None else _ConstVector(np.broadcast_to(beta * bias.const.reshape(-1), (n,)))
+    epilogue = Epilogue(b, None, slope, activation, tuple(activation_params or ()))
+    window = Window((1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 1))
+    layer = ConvLayer((1, k, 1, 1), (n, k, 1, 1), 1, window)
+    variant = dataclasses.make_dataclass("FcVariant", [("kernel", str)])("conv_cvec_cpu")
+    launch(ctx, layer, ctx.inputs[0], np.float32(alpha) * weights_nk, epilogue, variant)

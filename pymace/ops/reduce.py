@@ -13,6 +13,7 @@ from .base import Case, Scratch, TensorInfo
 OP_TYPES = ("ReduceMean",)
 WG_MIN_K = 64  # below this a serial loop per row is as fast as a work-group reduction
 WG_MAX_ROWS = 4096  # with this many rows the serial kernel already fills the device
+CPU_ROWS_WORK = 4096  # reduce_rows_cpu (CPUs): values a work-item reduces at least (work-groups cost PoCL time)
 
 
 def norm_axes(rank: int, axes, noop_with_empty_axes=0) -> tuple[int, ...]:
@@ -63,7 +64,11 @@ def launch_reduce(ctx, x, y, red, op="mean"):
         dst = y if n == len(steps) - 1 else Scratch(rows)
         args = [src, dst, np.int32(k), np.int32(inner), np.int32(rows)]
         max_op = f"-DOP_MAX={int(op == 'max')}"
-        if k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS):
+        if not ctx.device.is_gpu and inner == 1:  # contiguous rows: vector loads, rows a work-item
+            per = max(1, min(rows, CPU_ROWS_WORK // k))
+            ctx.kernel("reduce_cpu", "reduce_rows_cpu", (-(-rows // per),),
+                       [src, dst, np.int32(k), np.int32(rows), np.int32(per)], options=(max_op,), lws=(1,))
+        elif k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS):
             wg = 1 << (min(256, ctx.device.max_work_group_size, k).bit_length() - 1)
             ctx.kernel("reduce", "reduce_wg", (wg, rows), args, options=(max_op, f"-DWG={wg}"), lws=(wg, 1))
         else:
