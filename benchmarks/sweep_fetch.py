@@ -4,7 +4,7 @@ that has torch (benchmarks/sweep_export.py), and QDQ models quantized from those
 
     cache/downloads/<file>            the verified archives
     cache/models/<name>.<fmt>         each model's file, as the sweep converts it
-    cache/exports/<arch>-s<seed>-<recipe>-torch<version>.onnx    torchvision exports (and -qdq.onnx)
+    cache/exports/<arch>-s<seed>[-bncal]-torch<version>.onnx    torchvision exports (and -qdq.onnx)
     cache/exports/<model>-int8-aeq<version>.tflite        TFLite models quantized by ai-edge-quantizer
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ import numpy as np
 from benchmarks.sweep_models import PACKAGES, Model, Package, torchvision_side
 
 SEED = 0
-EXPORT_RECIPE = "r2"  # names the weight recipe of sweep_export.py: a change there changes this, and the cache key
 EXPORT_SCRIPT = Path(__file__).resolve().parent / "sweep_export.py"
 TFLITE_QUANT_SCRIPT = Path(__file__).resolve().parent / "sweep_tflite_quant.py"
 
@@ -178,8 +177,15 @@ def torch_version(torch_python: str) -> str:
     return done.stdout.strip()
 
 
+def _recipe(arch: str) -> str:
+    """The export's weight recipe, part of its cache key (sweep_export.py says what each one draws)."""
+    from benchmarks.sweep_export import CALIBRATED_BN
+
+    return "-bncal" if arch in CALIBRATED_BN else ""
+
+
 def _export_path(arch: str, cache: Path, version: str, seed: int) -> Path:
-    return cache / "exports" / f"{arch}-s{seed}-{EXPORT_RECIPE}-torch{version}.onnx"
+    return cache / "exports" / f"{arch}-s{seed}{_recipe(arch)}-torch{version}.onnx"
 
 
 def torchvision_files(archs: list[str], cache: Path, torch_python: str | None, seed: int = SEED,
@@ -189,7 +195,7 @@ def torchvision_files(archs: list[str], cache: Path, torch_python: str | None, s
     out: dict[str, Path] = {}
     if torch_python is None:
         for arch in archs:
-            found = sorted((cache / "exports").glob(f"{arch}-s{seed}-{EXPORT_RECIPE}-torch*[0-9].onnx"))
+            found = sorted((cache / "exports").glob(f"{arch}-s{seed}{_recipe(arch)}-torch*[0-9].onnx"))
             if not found:
                 raise FetchError("no Python with torch to export it (--torch-python or PYMACE_TORCH_PYTHON)")
             out[arch] = found[-1]
@@ -199,8 +205,7 @@ def torchvision_files(archs: list[str], cache: Path, torch_python: str | None, s
     if missing:
         (cache / "exports").mkdir(parents=True, exist_ok=True)
         cmd = [torch_python, str(EXPORT_SCRIPT), "--seed", str(seed), "--out-dir", str(cache / "exports"),
-               f"--suffix=-s{seed}-{EXPORT_RECIPE}-torch{version}.onnx",
-               *[f"{a}:{torchvision_side(a)}" for a in missing]]
+               f"--suffix=-torch{version}.onnx", *[f"{a}:{torchvision_side(a)}" for a in missing]]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         log = cache / "exports" / "export.log"
         log.write_text(done.stdout + done.stderr)

@@ -43,6 +43,9 @@ RANGES = {
     # noise alone their probability maps are ~1e-5, where onnxruntime's Sigmoid is off by 0.1 % and pymace's
     # OpenCL output matches its NumPy reference to cosine 0.99999999 (NOTES.md, sweep)
     "page": ("page", 0.0, 0.05),
+    # scikit-image's `astronaut` in [0, 1] (NHWC) plus N(0, 0.05) noise, for the models with a segmentation
+    # output: on random pixels their mask is ~1e-13 everywhere, below fp16's range, so fp16 reads 0
+    "photo": ("photo", 0.0, 0.05),
 }
 
 _MEDIAPIPE_WHEEL = ("--only-binary=:all:", "--python-version", "311", "--implementation", "cp", "--abi", "cp311",
@@ -77,11 +80,11 @@ def _mediapipe() -> list[Model]:
          ("mp_palm_detection_full", "palm_detection/palm_detection_full.tflite", "unit", "BlazePalm full"),
          ("mp_hand_landmark_lite", "hand_landmark/hand_landmark_lite.tflite", "unit", "hand landmarks lite"),
          ("mp_hand_landmark_full", "hand_landmark/hand_landmark_full.tflite", "unit", "hand landmarks full"),
-         ("mp_selfie_segmentation", "selfie_segmentation/selfie_segmentation.tflite", "unit", "selfie seg 256²"),
-         ("mp_selfie_segmentation_landscape", "selfie_segmentation/selfie_segmentation_landscape.tflite", "unit",
+         ("mp_selfie_segmentation", "selfie_segmentation/selfie_segmentation.tflite", "photo", "selfie seg 256²"),
+         ("mp_selfie_segmentation_landscape", "selfie_segmentation/selfie_segmentation_landscape.tflite", "photo",
           "selfie seg 144×256"),
          ("mp_pose_detection", "pose_detection/pose_detection.tflite", "signed", "BlazePose detector (sparse)"),
-         ("mp_pose_landmark_full", "pose_landmark/pose_landmark_full.tflite", "unit", "BlazePose landmarks full"),
+         ("mp_pose_landmark_full", "pose_landmark/pose_landmark_full.tflite", "photo", "BlazePose landmarks full"),
          ("mp_face_detection_short_range", "face_detection/face_detection_short_range.tflite", "signed",
           "BlazeFace short range"),
          ("mp_face_detection_full_range_sparse", "face_detection/face_detection_full_range_sparse.tflite", "signed",

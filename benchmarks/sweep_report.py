@@ -141,7 +141,8 @@ def _speed_rows(records: list[dict], machine: dict | None) -> list[list]:
                      ms["reference"], _ratio(r, "pymace_fp32"), _ratio(r, "pymace_fp16") or float("nan"),
                      r.get("flops", 0) / 1e9, g if g is not None else float("nan"),
                      100 * g / machine["peak_gflops"] if g is not None and machine else float("nan"),
-                     r.get("bytes", 0) / (ms["pymace_fp32"] * 1e6), r.get("fp32_launches", "")])
+                     r["bytes"] / (ms["pymace_fp32"] * 1e6) if r.get("bytes") else float("nan"),
+                     r.get("fp32_launches", "")])
     return rows
 
 

@@ -75,6 +75,8 @@ def random_feeds(graph, model: Model, seed: int) -> dict[str, np.ndarray]:
             x = rng.standard_normal(t.shape)
         elif kind == "page":
             x = _page(t.shape) + rng.normal(low, high, t.shape)
+        elif kind == "photo":
+            x = _photo(t.shape) + rng.normal(low, high, t.shape)
         else:
             x = rng.uniform(low, high, t.shape)
         if kind == "imagenet":  # an image in [0, 1], normalised along its channel axis (NCHW)
@@ -87,6 +89,14 @@ def _channel_shape(shape) -> list[int]:
     out = [1] * len(shape)
     out[1] = 3
     return out
+
+
+def _photo(shape) -> np.ndarray:
+    """scikit-image's `astronaut` resized to the NHWC input, in [0, 1]."""
+    import skimage.data
+    import skimage.transform
+
+    return skimage.transform.resize(skimage.data.astronaut(), shape[1:3]).astype(np.float32)[None]
 
 
 def _page(shape) -> np.ndarray:

@@ -1,13 +1,9 @@
-/* Reduce contiguous rows on CPUs (PoCL), host code in ops/reduce.py: y[r] = mean or max (OP_MAX) of
- * x[r * k .. r * k + k), one work-item a work-group reducing `per` consecutive rows with 8-wide vector loads
- * (kernels/conv_cpu.cl says why one work-item a group). Accumulation is in float whatever the storage type. */
-#if OP_MAX
-#define RINIT (-INFINITY)
-#define RACC(a, v) max(a, v) /* fmax on float8 read from halves crashes PoCL 3.1 (NOTES.md) */
-#else
+/* Reduce contiguous float rows on CPUs (PoCL), host code in ops/reduce.py: y[r] = the sum (-DRED_SUM) or mean
+ * (-DRED_MEAN) of x[r * k .. r * k + k), one work-item a work-group reducing `per` consecutive rows with 8-wide
+ * vector loads (kernels/conv_cpu.cl says why one work-item a group). Accumulation is in float whatever the
+ * storage type. */
 #define RINIT 0.0f
 #define RACC(a, v) ((a) + (v))
-#endif
 #ifdef FP16_STORAGE
 #define RLOAD8(p) vload_half8(0, (p))
 #else
@@ -23,7 +19,7 @@ __kernel void reduce_rows_cpu(__global const store_t *x, __global store_t *y, in
     for (; i + 8 <= k; i += 8) acc = RACC(acc, RLOAD8(xr + i));
     float a = RACC(RACC(RACC(acc.s0, acc.s1), RACC(acc.s2, acc.s3)), RACC(RACC(acc.s4, acc.s5), RACC(acc.s6, acc.s7)));
     for (; i < k; ++i) a = RACC(a, LOAD(xr, i));
-#if !OP_MAX
+#if defined(RED_MEAN)
     a /= (float)k;
 #endif
     STORE(y, r, a);

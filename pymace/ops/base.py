@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConvertError
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -53,13 +55,39 @@ class Counters:
     size: int
 
 
+@dataclass(frozen=True)
+class DeviceTraits:
+    """What an op may know of the device it plans for (the runtime fills it from the OpenCL device)."""
+
+    is_gpu: bool
+    compute_units: int
+    max_work_group_size: int
+    max_work_item_sizes: tuple[int, ...]
+    local_mem_size: int  # bytes
+    fp16: bool  # cl_khr_fp16 (storage is fp16 either way; this says whether half arithmetic exists)
+    name: str = ""
+    vendor: str = ""
+
+
+@dataclass(frozen=True)
+class Ints:
+    """A case input of fresh random integers in [low, high) (indices, which may be negative)."""
+
+    shape: tuple[int, ...]
+    low: int
+    high: int
+    dtype: str = "int64"
+
+
 @dataclass
 class Case:
     """One test case of an op: input shapes (fresh random float32 data) or arrays, attributes, and which inputs
     are constants (weights) rather than activations. `tol` is max|err|/max|ref| for fp32 storage."""
 
     name: str
-    inputs: list[Any]  # tuple shape -> random normal float32; np.ndarray -> used as is; None -> omitted input
+    # tuple shape -> random normal float32; Ints -> random integers; np.ndarray -> used as is; callable(rng) -> its
+    # array (fresh random data in a range, masks: see `uniform`); None -> omitted input
+    inputs: list[Any]
     attrs: dict = field(default_factory=dict)
     consts: tuple[int, ...] = ()
     tol: float = 1e-4
@@ -70,6 +98,10 @@ class Case:
         for spec in self.inputs:
             if spec is None or isinstance(spec, np.ndarray):
                 out.append(spec)
+            elif isinstance(spec, Ints):
+                out.append(rng.integers(spec.low, spec.high, spec.shape).astype(spec.dtype))
+            elif callable(spec):
+                out.append(np.asarray(spec(rng)))
             else:
                 out.append(rng.standard_normal(spec).astype(np.float32))
         return out
@@ -80,10 +112,10 @@ class LaunchContext:
     The runtime implements it; ops never import pyopencl."""
 
     node: Any  # the IR Node (name, op_type, inputs, outputs, attrs)
-    inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None)
+    inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None), .dtype (the IR's)
     outputs: list[Any]  # TensorRef per node output
     data_type: str  # "fp32" | "fp16" (storage; compute is always fp32)
-    device: Any  # DeviceInfo: name, vendor, max_work_group_size, compute_units, local_mem_size, …
+    device: DeviceTraits
 
     def kernel(self, program: str, name: str, gws: tuple[int, ...], args: list[Any],
                options: tuple[str, ...] = (), lws: tuple[int, ...] | None = None) -> None:
@@ -99,5 +131,43 @@ class LaunchContext:
         return default
 
 
+def elem_options(dtype: str) -> tuple[str, ...]:
+    """Build options of a data-movement kernel (gather, tile, …) for a tensor of `dtype`: integer and bool tensors
+    are int32 on the device (docs/ir.md), float ones the storage type; common.h's elem_t is the element word."""
+    return () if np.dtype(dtype).kind == "f" else ("-DINT_ELEMS",)
+
+
 def ints(values) -> list[int]:
     return [int(v) for v in values]
+
+
+def uniform(low: float, high: float, shape, dtype=np.float32):
+    """A Case input: fresh uniform random values in [low, high) (integers in [low, high) for an integer dtype)."""
+    if np.dtype(dtype).kind in "iu":
+        return lambda rng: rng.integers(int(low), int(high), shape).astype(dtype)
+    if np.dtype(dtype).kind == "b":
+        return lambda rng: rng.random(shape) < 0.5
+    return lambda rng: rng.uniform(low, high, shape).astype(dtype)
+
+
+def broadcast(*shapes) -> tuple[int, ...]:
+    """The multidirectional (numpy) broadcast of `shapes`, or a ConvertError naming them."""
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ConvertError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+
+
+def axis_index(axis, rank: int, what: str = "axis") -> int:
+    """`axis` in [-rank, rank) as an index in [0, rank), or a ConvertError."""
+    if not -rank <= int(axis) < max(rank, 1):
+        raise ConvertError(f"{what} {int(axis)} is out of range for a tensor of rank {rank}")
+    return int(axis) % max(rank, 1)
+
+
+def need_dtype(op: str, info: TensorInfo, kinds: str, what: str = "input") -> None:
+    """Raise a ConvertError unless `info`'s dtype is of one of the NumPy kinds in `kinds` ('f', 'iu', 'b')."""
+    if np.dtype(info.dtype).kind not in kinds:
+        names = {"f": "float", "i": "signed integer", "u": "unsigned integer", "b": "bool"}
+        allowed = "/".join(dict.fromkeys(names[k] for k in kinds))
+        raise ConvertError(f"{op}: {what} has dtype {info.dtype}; it must be {allowed}")

@@ -6,13 +6,16 @@ import logging
 
 from ..ir.graph import Graph
 from ..ir.shapes import infer_shapes
+from ..ops.base import DeviceTraits
 from . import (
     cancel_transposes,
     fold_batch_norm,
     fold_constants,
     fold_pad,
     fuse_activation,
+    fuse_gelu,
     fuse_hardswish,
+    fuse_layer_norm,
     fuse_residual,
     fuse_separable,
     prune,
@@ -27,6 +30,8 @@ PIPELINE = [
     remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
+    fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
@@ -47,13 +52,13 @@ def run(graph: Graph, pipeline=None) -> Graph:
     return graph
 
 
-def for_device(graph: Graph, device) -> Graph:
+def for_device(graph: Graph, device: DeviceTraits) -> Graph:
     """The graph a plan runs on `device`: the model's, or on a GPU a new graph with depthwise → 1x1 pairs fused
     (fuse_separable: fewer launches pay on a GPU, the recomputation would cost a CPU). Convert-time passes
     (PIPELINE) stay device-neutral, so one .pmace file serves every device. PYMACE_NO_DEVICE_FUSION=1 turns it
     off, so that benchmarks can measure what it does."""
     from ..config import load as load_config
 
-    if not getattr(device, "is_gpu", False) or load_config().no_device_fusion:
+    if not device.is_gpu or load_config().no_device_fusion:
         return graph
     return fuse_separable.run(graph)

@@ -26,6 +26,8 @@ def _excluded(name: str) -> str | None:
     upper = name.upper()
     if upper.startswith(("TEST_CAST", "TEST_CASTLIKE")) and any(t in upper for t in _EXOTIC):
         return _NO_NUMPY_DTYPE
+    if "_BFLOAT16" in upper or "_BF16" in upper:
+        return _NO_NUMPY_DTYPE
     return None
 
 
@@ -57,6 +59,10 @@ EXCLUDED: dict[str, str] = {
     "(0.1511 for the exact 1.3595/9 = 0.151056)",
     "test_resize_downsample_scales_linear_align_corners": "ONNX takes align_corners' output length unrounded "
     "(in·scale = 2.4, not 2) when scales are given; pymace's Resize uses the output's integer length",
+    "test_einsum_batch_diagonal": "Einsum with a letter repeated in one term (a diagonal) is not lowered; "
+    "pymace refuses it naming the equation",
+    "test_if_seq": "sequence types are not supported (the branches build a SequenceConstruct)",
+    "test_if_opt": "optional types are not supported (the branches build an Optional)",
     **{f"test_quantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
         "e4m3fn", "e5m2", "int4", "uint4", "int2", "uint2", "float4e2m1")},
     **{f"test_dequantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
@@ -66,6 +72,18 @@ EXCLUDED: dict[str, str] = {
         "test_convinteger_without_padding", "test_convinteger_with_padding", "test_matmulinteger")},
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
+    **{f"test_{w}window{k}_expanded": "the window length is a graph input read at run time (Range of a "
+       "data-dependent length); pymace fixes every shape at conversion" for w in ("blackman", "hamming", "hann")
+       for k in ("", "_symmetric")},
+    **{f"test_center_crop_pad_{k}_expanded": "the target shape is a graph input that reaches Pad's pads through "
+       "arithmetic at run time; pymace fixes pads (and every shape) at conversion" for k in (
+        "crop", "pad", "crop_and_pad", "crop_axes_hwc", "crop_negative_axes_hwc", "crop_axes_chw")},
+    "test_equal_string": "string tensors are not supported",
+    "test_equal_string_broadcast": "string tensors are not supported",
+    "test_flexattention_fp16_expanded_ver26": "MatMul's shape inference here gives float32 for float16 operands, so "
+    "the importer drops the model's Cast to float32 (gemm.py's infer)",
+    "test_causal_conv_with_state_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
+    "test_causal_conv_with_state_silu_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
 }
 
 CASES = [c for c in collect_testcases() if c.model is not None]

