@@ -4,6 +4,7 @@ machine's measured peak (benchmarks/cpu_peak.py), and where pymace's device time
 
     python benchmarks/cpu_sweep.py [--models tv_resnet18,...] [--reps 5] [--budget 10] [--json out.json]
     python benchmarks/cpu_sweep.py --from-json out.json          # print a saved run again
+    python benchmarks/cpu_sweep.py --compare 'before-*.json' 'after-*.json'   # two trees (benchmarks/cpu_ab.sh)
 
 Models come from the sweep's catalogue (benchmarks/sweep_models.py) and its cache ($PYMACE_SWEEP_CACHE, e.g.
 /work/sweep-cache; torchvision exports need a torch Python, --torch-python or $PYMACE_TORCH_PYTHON). Each model
@@ -155,6 +156,31 @@ def report_profiles(records: list[dict]) -> None:
                 ["model", "device ms", "launches", *cols, "rest"], rows)
 
 
+def compare(before_glob: str, after_glob: str) -> None:
+    """Per model, the median over saved runs of fp32/reference for each of two sets of runs, and the geomeans
+    over the models both sets ran."""
+    import glob
+    import statistics
+
+    def ratios(pattern):
+        out: dict[str, list[float]] = {}
+        for path in sorted(glob.glob(pattern)):
+            for r in json.loads(Path(path).read_text()):
+                if "ms" in r:
+                    out.setdefault(r["name"], []).append(r["ms"]["fp32"] / r["ms"]["reference"])
+        return out
+
+    before, after = ratios(before_glob), ratios(after_glob)
+    names = [n for n in before if n in after]
+    rows = [[n, statistics.median(before[n]), statistics.median(after[n]),
+             statistics.median(after[n]) / statistics.median(before[n]),
+             " ".join(f"{v:.2f}" for v in before[n]), " ".join(f"{v:.2f}" for v in after[n])] for n in names]
+    gb, ga = geomean([r[1] for r in rows]), geomean([r[2] for r in rows])
+    rows.append(["geomean", gb, ga, ga / gb, "", ""])
+    print_table("fp32 / reference (same process, alternating), median over runs: before vs after",
+                ["model", "before", "after", "after/before", "before runs", "after runs"], rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
@@ -169,8 +195,12 @@ def main() -> None:
     ap.add_argument("--peak", type=float, default=None, help="measured peak GFLOP/s (benchmarks/cpu_peak.py)")
     ap.add_argument("--json")
     ap.add_argument("--from-json")
+    ap.add_argument("--compare", nargs=2, metavar=("BEFORE_GLOB", "AFTER_GLOB"))
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.compare:
+        compare(*args.compare)
+        return
     if args.one:
         print(PREFIX + json.dumps(one(args.one, args)), flush=True)
         return
