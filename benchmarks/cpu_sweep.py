@@ -157,14 +157,14 @@ def report_profiles(records: list[dict]) -> None:
 
 
 def compare(before_glob: str, after_glob: str) -> None:
-    """Per model, the median over saved runs of fp32/reference for each of two sets of runs, and the geomeans
-    over the models both sets ran."""
+    """Per model, the median over saved runs of fp32/reference for each of two sets of runs (comma-separated
+    globs), and the geomeans over the models both sets ran."""
     import glob
     import statistics
 
     def ratios(pattern):
         out: dict[str, list[float]] = {}
-        for path in sorted(glob.glob(pattern)):
+        for path in sorted(p for part in pattern.split(",") for p in glob.glob(part)):
             for r in json.loads(Path(path).read_text()):
                 if "ms" in r:
                     out.setdefault(r["name"], []).append(r["ms"]["fp32"] / r["ms"]["reference"])
