@@ -1,24 +1,40 @@
-"""The CPU (PoCL) conv kernels of kernels/conv.cl, explicit vectors and one work-item a work-group:
-conv1x1_cpu (MB channels x PB vectors of VW pixels in registers), conv_direct_cpu (any conv, MB channels x VW
-pixels of one row) and conv_rows_cpu (like conv_direct_cpu over ROWS output rows, their input rows staged in
-private memory with the padding). Weights, bias and slope are blocked by MB output channels."""
+"""The CPU (PoCL) conv kernels of kernels/conv_cpu.cl, explicit vectors and one work-item a work-group:
+conv1x1_cpu (MB channels x PB vectors of VW pixels of the flattened map in registers), conv_direct_cpu (any
+conv, MB channels x VW pixels of one row), conv_rows_cpu (like conv_direct_cpu over ROWS output rows, their input
+rows staged in private memory with the padding) and conv_cvec_cpu (vectors of 8 output channels at PX pixels of a
+row). Weights, bias and slope are blocked by each kernel's channels a work-item."""
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
 
 from . import kernel_args
 from .base import Const
 from .conv_layer import ConvLayer, Epilogue, pack_blocks
 
-CPU_VW = 16  # conv1x1_cpu: pixels a vector (one AVX-512 register)
-CPU_MB = 16  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
-CPU_1X1_MB, CPU_1X1_PB = 12, 2  # conv1x1_cpu: channels x pixel vectors in registers (benchmarks/NOTES.md)
+PROGRAM = "conv_cpu"
+# Register blocking for 16 256-bit registers (AVX2), benchmarks/NOTES.md "CPU conv across models":
+CPU_VW = 8  # conv1x1_cpu: pixels a vector (one 256-bit register)
+CPU_1X1_MB, CPU_1X1_PB = 6, 2  # conv1x1_cpu: channels x pixel vectors in registers
+CPU_MB = 8  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
+CPU_ROW_VW = 8  # conv_rows_cpu's and conv_direct_cpu's widest vector
+CPU_CVEC_ACC = 12  # conv_cvec_cpu: float8 accumulators a tile at most (PX x MV)
+CPU_CVEC_MV, CPU_CVEC_PX = 0, 0  # conv_cvec_cpu's tile when not 0 (benchmarks/cpu_layers.py sets them)
+CPU_CVEC_SEGT = 32  # conv_cvec_cpu's SEGT: tiles of a segment at most (kernels/conv_cpu.cl)
+CPU_CVEC_STAGE_FLOATS = 4096  # conv_cvec_cpu's STAGE_FLOATS: its staging buffer (kernels/conv_cpu.cl)
+CPU_CVEC_STAGE_BYTES = 8 << 10  # conv_cvec_cpu: staged input rows of a channel block (kept in L1)
+CPU_CVEC_WEIGHT_BYTES = 8 << 10  # conv_cvec_cpu: weights of a channel block (kept in L1)
+CPU_CVEC_ITEMS = 16  # conv_cvec_cpu: work-items at least, before a work-item takes several rows
 CPU_WORK = 512  # conv1x1_cpu: input channels x pixel blocks a work-item at least (work-groups cost PoCL time)
 CPU_ROWS_MAX = 8192  # floats of input rows that conv_rows_cpu stages in private memory (32 KiB)
 CPU_ROWS = 16  # output rows a work-item of conv_rows_cpu at most (fewer work-groups, fewer copies of a row)
 
 
 def vector_width(out_w: int) -> int:
-    """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of 16, 8, 4 that a row fills."""
-    return 16 if out_w >= 16 else 8 if out_w >= 8 else 4
+    """conv_direct_cpu's and conv_rows_cpu's pixels a vector: the widest of CPU_ROW_VW, 8, 4 that a row fills."""
+    return next((v for v in (16, 8) if v <= CPU_ROW_VW and out_w >= v), 4)
 
 
 def rows_per_item(cg: int, k, s, d, bufw: int) -> int:
@@ -43,28 +59,153 @@ def rows_fit(layer: ConvLayer) -> bool:
     return rows_per_item(layer.c // layer.group, w.kernel, w.strides, (1, 1), bufw) > 0
 
 
+def cvec_tile(mg: int, out_w: int) -> tuple[int, int]:
+    """conv_cvec_cpu's (MV, PX): 2 channel vectors when a group has more than 8 channels, and the pixels a tile
+    (at most CPU_CVEC_ACC accumulators, at most the row) that waste the fewest on the row's last tile."""
+    mv = CPU_CVEC_MV or (2 if mg > 8 else 1)
+    if CPU_CVEC_PX:
+        return mv, min(CPU_CVEC_PX, out_w)
+    most = min(out_w, CPU_CVEC_ACC // mv)
+    return mv, min(range(max(1, most - 2), most + 1), key=lambda px: (-(-out_w // px) * px, -px))
+
+
+@dataclass(frozen=True)
+class CvecPlan:
+    """conv_cvec_cpu's blocking (kernels/conv_cpu.cl): tile (MV, PX), RB rows a work-item, TC tiles a segment, CB
+    input channels a block, NRB x BW floats of staged rows a channel (STAGE: the conv has padding)."""
+
+    mv: int
+    px: int
+    rb: int
+    tc: int
+    cb: int
+    nrb: int
+    bw: int
+    stage: bool
+
+
+def cvec_plan(layer: ConvLayer) -> CvecPlan:
+    """RB and TC: a segment of at most CPU_CVEC_SEGT tiles (whole rows when a row has fewer), fewer rows while the
+    work-items are under CPU_CVEC_ITEMS or the staged rows exceed the buffer; CB: the channels whose staged rows
+    and weights fit CPU_CVEC_STAGE_BYTES and CPU_CVEC_WEIGHT_BYTES."""
+    win = layer.window
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.strides, win.dilations, win.out
+    mg, cg = layer.m // layer.group, layer.c // layer.group
+    mv, px = cvec_tile(mg, ow)
+    per_row = -(-ow // px)
+    tc = min(per_row, CPU_CVEC_SEGT)
+    rb = max(1, min(oh, CPU_CVEC_SEGT // per_row)) if tc == per_row else 1
+    items = layer.n * layer.group * -(-mg // (mv * 8))
+    while rb > 1 and items * -(-oh // rb) < CPU_CVEC_ITEMS:
+        rb -= 1
+
+    def rows_cols(rb, tc):
+        return (rb - 1) * sh + (kh - 1) * dh + 1, (tc * px - 1) * sw + (kw - 1) * dw + 1
+
+    while rb > 1 and rows_cols(rb, tc)[0] * rows_cols(rb, tc)[1] > CPU_CVEC_STAGE_FLOATS:
+        rb -= 1
+    while tc > 1 and rows_cols(rb, tc)[0] * rows_cols(rb, tc)[1] > CPU_CVEC_STAGE_FLOATS:
+        tc -= 1
+    nrb, bw = rows_cols(rb, tc)
+    stage = any(win.pads)
+    staged = nrb * bw if stage else min(nrb, layer.x_shape[2]) * min(bw, layer.x_shape[3])
+    cb = min(cg, max(1, CPU_CVEC_STAGE_BYTES // (4 * staged)),
+             max(1, CPU_CVEC_WEIGHT_BYTES // (4 * kh * kw * mv * 8)))
+    return CvecPlan(mv, px, rb, tc, cb, nrb, bw, stage)
+
+
+def flattened(layer: ConvLayer) -> ConvLayer:
+    """A 1x1 stride-1 conv without padding as conv_cvec_cpu runs it: its map as one row (longer segments)."""
+    w = layer.window
+    if w.kernel != (1, 1) or w.strides != (1, 1) or any(w.pads):
+        return layer
+    n, c, h, wd = layer.x_shape
+    window = dataclasses.replace(w, out=(1, h * wd))
+    return dataclasses.replace(layer, x_shape=(n, c, 1, h * wd), window=window)
+
+
 def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant) -> None:
-    """conv1x1_cpu, conv_direct_cpu or conv_rows_cpu (variant.kernel) for `layer`, reading input buffer `x`."""
-    name, (n, c, h, w), m, g = variant.kernel, layer.x_shape, layer.m, layer.group
-    win, mg = layer.window, m // g
-    mb = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
-    vw = CPU_VW if name == "conv1x1_cpu" else vector_width(win.out[1])
-    values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, mb)),
-                  **epilogue.args(m, lambda v: pack_blocks(v, g, mb)), y=ctx.outputs[0], N=n)
-    options = layer.options() + epilogue.options() + (f"-DVW={vw}", f"-DMB={mb}")
-    mbg = -(-mg // mb)
-    if name == "conv1x1_cpu":
-        blocks = -(-h * w // vw)
-        nb = -(-min(blocks, -(-CPU_WORK // c)) // CPU_1X1_PB) * CPU_1X1_PB  # a multiple of PB
-        values |= dict(C=c, M=m, P=h * w, NB=nb)
-        gws, options = (-(-blocks // nb), mbg, n), options + (f"-DPB={CPU_1X1_PB}",)
+    """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`."""
+    name, m, g = variant.kernel, layer.m, layer.group
+    layer = flattened(layer) if name == "conv_cvec_cpu" else layer
+    mg = m // g
+    if name == "conv_cvec_cpu":
+        plan = cvec_plan(layer)
+        block, extra = plan.mv * 8, (f"-DMV={plan.mv}", f"-DPX={plan.px}", f"-DSTAGE={int(plan.stage)}")
     else:
-        values |= dict(CG=c // g, MG=mg, MBG=mbg, G=g, H=h, W=w, OH=win.out[0], OW=win.out[1], PT=win.pads[0],
-                       PL=win.pads[1])
-        gws = (-(-win.out[1] // vw), win.out[0], n * g * mbg)
+        block = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
+        vw = CPU_VW if name == "conv1x1_cpu" else vector_width(layer.out[1])
+        extra = (f"-DVW={vw}", f"-DMB={block}")
+    values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, block)),
+                  **epilogue.args(m, lambda v: pack_blocks(v, g, block)), y=ctx.outputs[0], N=layer.n)
+    options = layer.options() + epilogue.options() + extra
+    if name == "conv1x1_cpu":
+        gws = _gws_1x1(layer, values, options)
+        options += (f"-DPB={CPU_1X1_PB}",)
+    else:
+        gws = _gws_rows(layer, name, block, values)
+        if name == "conv_rows_cpu":
+            options += _rows_options(layer)
+    kernel_args.launch(ctx, PROGRAM, name, gws, values, options, lws=(1, 1, 1))
+
+
+def _gws_1x1(layer: ConvLayer, values: dict, options) -> tuple[int, ...]:
+    c, (h, w) = layer.c, layer.x_shape[2:]
+    blocks = -(-h * w // CPU_VW)
+    nb = -(-min(blocks, -(-CPU_WORK // c)) // CPU_1X1_PB) * CPU_1X1_PB  # a multiple of PB
+    values |= dict(C=c, M=layer.m, P=h * w, NB=nb)
+    return -(-blocks // nb), -(-layer.m // CPU_1X1_MB), layer.n
+
+
+def _gws_rows(layer: ConvLayer, name: str, block: int, values: dict) -> tuple[int, ...]:
+    (n, c, h, w), g, win = layer.x_shape, layer.group, layer.window
+    mg = layer.m // g
+    mbg = -(-mg // block)
+    values |= dict(CG=c // g, MG=mg, MBG=mbg, G=g, H=h, W=w, OH=win.out[0], OW=win.out[1], PT=win.pads[0],
+                   PL=win.pads[1])
+    if name == "conv_cvec_cpu":
+        plan = cvec_plan(layer)
+        values |= dict(CB=plan.cb, RB=plan.rb, TC=plan.tc, NRB=plan.nrb, BW=plan.bw)
+        return -(-win.out[0] // plan.rb), n * g * mbg, 1
     if name == "conv_rows_cpu":
-        bufw = row_buffer(w, win.kernel, win.strides, win.pads, win.out, win.dilations)
-        rows = max(1, rows_per_item(c // g, win.kernel, win.strides, win.dilations, bufw))  # 1 when forced on a
-        gws = (-(-win.out[0] // rows), n * g * mbg, 1)  # conv too large for private memory
-        options += (f"-DCGB={c // g}", f"-DBUFW={bufw}", f"-DROWS={rows}")
-    kernel_args.launch(ctx, "conv", name, gws, values, options, lws=(1, 1, 1))
+        rows = max(1, rows_per_item(c // g, win.kernel, win.strides, win.dilations, _bufw(layer)))  # 1 when
+        return -(-win.out[0] // rows), n * g * mbg, 1  # forced on a conv too large for private memory
+    return -(-win.out[1] // vector_width(win.out[1])), win.out[0], n * g * mbg
+
+
+def _bufw(layer: ConvLayer) -> int:
+    win = layer.window
+    return row_buffer(layer.x_shape[3], win.kernel, win.strides, win.pads, win.out, win.dilations)
+
+
+def _rows_options(layer: ConvLayer) -> tuple[str, ...]:
+    win, cg = layer.window, layer.c // layer.group
+    rows = max(1, rows_per_item(cg, win.kernel, win.strides, win.dilations, _bufw(layer)))
+    return f"-DCGB={cg}", f"-DBUFW={_bufw(layer)}", f"-DROWS={rows}"
+
+
+@dataclass(frozen=True)
+class _ConstVector:
+    const: object  # what Epilogue reads of a bias or slope input: its constant
+
+
+def fc_fits(device, rows: int, n: int, b, transA: int, bias) -> bool:
+    """Whether a Gemm/MatMul runs as conv_cvec_cpu on a CPU: one row of A (batch included), constant 2-D weights
+    and a bias (if any) of one value per output column: a 1x1 conv over a 1x1 map (a classifier's FC layer)."""
+    if device.is_gpu or transA or rows != 1 or b.const is None or b.const.ndim != 2:
+        return False
+    return bias is None or (bias.const is not None and bias.const.size in (1, n))
+
+
+def launch_fc(ctx, weights_nk, bias, alpha: float, beta: float, activation=None, activation_params=(),
+              slope=None) -> None:
+    """y[1, N] = activation(alpha * a[1, K] . weights_nk[N, K]^T + beta * bias) through conv_cvec_cpu."""
+    from .geometry import Window
+
+    n, k = weights_nk.shape
+    b = None if bias is None else _ConstVector(np.broadcast_to(beta * bias.const.reshape(-1), (n,)))
+    epilogue = Epilogue(b, None, slope, activation, tuple(activation_params or ()))
+    window = Window((1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 1))
+    layer = ConvLayer((1, k, 1, 1), (n, k, 1, 1), 1, window)
+    variant = dataclasses.make_dataclass("FcVariant", [("kernel", str)])("conv_cvec_cpu")
+    launch(ctx, layer, ctx.inputs[0], np.float32(alpha) * weights_nk, epilogue, variant)

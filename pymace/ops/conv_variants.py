@@ -1,8 +1,10 @@
 """Which conv kernel runs a Conv node, and with what parameters.
 
 `heuristic` picks per node: on CPUs (PoCL vectorises across work-items and __local memory is plain memory) the
-explicit-vector kernels of conv_cpu.py: conv1x1_cpu for a 1x1 conv, conv_rows_cpu when its staged rows fit
-private memory, else conv_direct_cpu (and conv1x1 for a map smaller than a vector); on GPUs conv_depthwise for
+explicit-vector kernels of conv_cpu.py: conv1x1_cpu for a 1x1 conv over at least a vector of pixels,
+conv_cvec_cpu for any other conv whose groups have CPU_CVEC_MIN output channels or more (more than one vector of
+8 when grouped), unless it is a wide kernel over a few input channels (a 7x7 stem), and for the rest (depthwise
+among them) conv_rows_cpu when its staged rows fit private memory, else conv_direct_cpu; on GPUs conv_depthwise for
 a depthwise conv, conv_gemm for any other one-group conv, conv_direct for a grouped one. `candidates` lists what
 `pymace tune` times besides; the runtime returns a tuned choice only when it is one of them. A variant travels
 as a choice dict ({"variant": kernel, and the parameters it reads}), the form tuning files keep."""
@@ -17,7 +19,10 @@ from .conv_layer import ConvLayer
 
 PX_KERNELS = ("conv_depthwise", "conv_direct", "separate")  # the variants whose choice carries `px`
 KERNELS = ("conv1x1", "conv_depthwise", "conv_direct", "conv_gemm", "conv1x1_cpu", "conv_direct_cpu",
-           "conv_rows_cpu")
+           "conv_rows_cpu", "conv_cvec_cpu")
+CPU_CVEC_MIN = 4  # output channels at least for conv_cvec_cpu (its vectors hold 8 channels)
+CPU_CVEC_GROUP_MIN = 9  # a grouped conv's output channels a group at least for conv_cvec_cpu
+CPU_ROWS_STEM_C, CPU_ROWS_STEM_TAPS = 4, 25  # input channels a group at most, kernel taps at least: conv_rows_cpu
 GPU_ITEMS_PER_CU = 1024  # a GPU conv takes fewer pixels a work-item until it has this many work-items per CU
 
 
@@ -41,13 +46,25 @@ class Variant:
 
 def default_kernel(layer: ConvLayer, device) -> str:
     """The kernel the heuristic picks for `layer` on `device`."""
-    if not device.is_gpu:  # explicit vectors; a map smaller than one vector keeps the 4x4-blocked conv1x1
-        if layer.is_1x1:
-            return "conv1x1_cpu" if layer.pixels >= conv_cpu.CPU_VW else "conv1x1"
+    if not device.is_gpu:
+        if layer.is_1x1 and layer.pixels >= conv_cpu.CPU_VW:
+            return "conv1x1_cpu"
+        if cvec_suits(layer):
+            return "conv_cvec_cpu"
         return "conv_rows_cpu" if conv_cpu.rows_fit(layer) else "conv_direct_cpu"
     if layer.is_depthwise:
         return "conv_depthwise"
     return "conv_gemm" if layer.group == 1 else "conv_direct"  # conv_gemm: data reuse through __local memory
+
+
+def cvec_suits(layer: ConvLayer) -> bool:
+    """Whether conv_cvec_cpu is the CPU heuristic's kernel for a conv that is not conv1x1_cpu's (benchmarks/NOTES.md
+    "CPU kernels across the sweep": conv_rows_cpu was ~2x faster on groups of 8 channels and on 7x7 stems)."""
+    mg, taps = layer.m // layer.group, layer.window.kernel[0] * layer.window.kernel[1]
+    if mg < (CPU_CVEC_MIN if layer.group == 1 else CPU_CVEC_GROUP_MIN):
+        return False
+    stem = layer.c // layer.group <= CPU_ROWS_STEM_C and taps >= CPU_ROWS_STEM_TAPS
+    return not (stem and conv_cpu.rows_fit(layer))
 
 
 def pixels_per_item(layer: ConvLayer, kernel: str, device) -> int:
@@ -103,8 +120,7 @@ def candidates(layer: ConvLayer, device) -> tuple[Variant, list[Variant]]:
     else:
         if layer.is_1x1:
             found.append(Variant("conv1x1"))
-        elif default.kernel == "conv_rows_cpu":
-            found.append(Variant("conv_direct_cpu"))
+        found += [Variant("conv_cvec_cpu"), Variant("conv_rows_cpu" if conv_cpu.rows_fit(layer) else "conv_direct_cpu")]
         found.append(Variant("conv_direct", px))
     return default, list(dict.fromkeys(found))
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
+from . import conv_cpu
 from .base import Case, Const, TensorInfo
 
 OP_TYPES = ("Gemm", "MatMul")
@@ -121,6 +122,11 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
             raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
         s = rest[-1].const  # per channel = axis 1, as activation.reference broadcasts it
         slope = np.broadcast_to(s.reshape((1, -1) + (1,) * (len(y.shape) - 2)) if s.size > 1 else s, y.shape)
+    if not kernel_variant and conv_cpu.fc_fits(ctx.device, m * batch, n, b, transA, bias):
+        w_nk = b.const if transB else b.const.T  # a CPU's FC layer: a 1x1 conv over a 1x1 map
+        slope_ref = rest[-1] if activation == "PRelu" else None
+        conv_cpu.launch_fc(ctx, w_nk, bias, alpha, beta, activation, activation_params, slope_ref)
+        return
     args = [a, b_arg, c_arg, Const(np.ascontiguousarray(slope, np.float32)), y,
             batch_offsets(a_shape[:-2], out_batch, m * k), batch_offsets(b_shape[:-2], out_batch, k * n),
             *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
@@ -162,6 +168,10 @@ CASES = [
          dict(alpha=0.5, beta=2.0, activation="PRelu", kernel_variant="gemm_splitk"), consts=(1, 2, 3)),
     Case("splitk_matmul_batched", [(2, 2, 100), (2, 100, 7)], dict(kernel_variant="gemm_splitk"),
          op_type="MatMul"),
+    # a CPU runs one-row Gemm/MatMul with constant weights as a 1x1 conv (ops/conv_cpu.py launch_fc)
+    Case("fc_alpha_beta_prelu", [(1, 300), (300, 21), (21,), np.linspace(-1, 1, 21, dtype=np.float32)],
+         dict(alpha=0.5, beta=2.0, activation="PRelu"), consts=(1, 2, 3)),
+    Case("fc_matmul_1d", [(40,), (40, 19)], {}, op_type="MatMul", consts=(1,)),
     Case("matmul_add_relu6", [(1, 8, 16), (16, 12)], dict(activation="Clip", activation_params=[0.0, 6.0]),
          op_type="MatMul", consts=(1,)),
 ]

@@ -19,6 +19,7 @@ from .geometry import Window, pool_window
 from .reduce import launch_reduce
 
 OP_TYPES = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
+CPU_POOL_WORK = 256  # pool2d_cpu: output values a work-item at least (whole rows; work-groups cost PoCL time)
 
 
 def infer(x: TensorInfo, _op_type=None, kernel_shape=None, **attrs):
@@ -90,8 +91,13 @@ def launch(ctx, _op_type=None, kernel_shape=None, count_include_pad=0, **attrs):
     options = tuple(f"-D{n}={v}" for n, v in zip(names, (*k, *st, *dl, *pb, *pe), strict=True)) + (
         f"-DMODE_MAX={int(_op_type == 'MaxPool')}", f"-DCOUNT_PAD={int(bool(count_include_pad))}")
     planes = x.shape[0] * x.shape[1]
-    kernel_args.launch(ctx, "pool", "pool2d", (out[1], out[0], planes),
-                       dict(x=x, y=y, h=h, w=w, oh=out[0], ow=out[1], planes=planes), options)
+    values = dict(x=x, y=y, h=h, w=w, oh=out[0], ow=out[1], planes=planes)
+    if not ctx.device.is_gpu:  # explicit vectors, rows a work-item (kernels/pool_cpu.cl)
+        rows = max(1, min(out[0], CPU_POOL_WORK // max(1, out[1])))
+        kernel_args.launch(ctx, "pool_cpu", "pool2d_cpu", (-(-out[0] // rows), planes, 1), values,
+                           (*options, f"-DROWS={rows}"), lws=(1, 1, 1))
+        return
+    kernel_args.launch(ctx, "pool", "pool2d", (out[1], out[0], planes), values, options)
 
 
 CASES = [
@@ -116,6 +122,15 @@ CASES = [
          attrs={"kernel_shape": [2, 2], "strides": [3, 3], "pads": [0, 0, 1, 1], "ceil_mode": 1,
                 "count_include_pad": 1}),
     Case("avg_default_strides", [(1, 4, 5, 6)], op_type="AveragePool", attrs={"kernel_shape": [2, 3]}),
+    # rows wide enough for pool2d_cpu's 8-column vectors (CPUs), strides 1, 2 and 3
+    Case("max_k3s2_ceil_wide", [(1, 3, 13, 43)], op_type="MaxPool",
+         attrs={"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    Case("avg_k3s1_wide_include", [(1, 2, 9, 37)], op_type="AveragePool",
+         attrs={"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
+    Case("avg_k5s2_wide_exclude", [(2, 3, 12, 41)], op_type="AveragePool",
+         attrs={"kernel_shape": [5, 5], "strides": [2, 2], "pads": [2, 2, 2, 2]}),
+    Case("max_k2s3_dilated_wide", [(1, 2, 8, 60)], op_type="MaxPool",
+         attrs={"kernel_shape": [2, 2], "strides": [3, 3], "dilations": [2, 2]}),
     Case("gap_small", [(2, 6, 7, 7)], op_type="GlobalAveragePool"),
     Case("gap_large", [(1, 3, 31, 29)], op_type="GlobalAveragePool"),
     Case("gmp_small", [(1, 10, 3, 5)], op_type="GlobalMaxPool"),

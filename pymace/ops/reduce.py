@@ -24,6 +24,7 @@ REDUCTIONS = {"ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min", "Red
 OP_TYPES = tuple(REDUCTIONS)
 WG_MIN_K = 64  # below this a serial loop per row is as fast as a work-group reduction
 WG_MAX_ROWS = 4096  # with this many rows the serial kernel already fills the device
+CPU_ROWS_WORK = 4096  # reduce_rows_cpu (CPUs): values a work-item reduces at least (work-groups cost PoCL time)
 
 
 def norm_axes(rank: int, axes, noop_with_empty_axes=0) -> tuple[int, ...]:
@@ -111,6 +112,12 @@ def step_op(op: str, first: bool, last: bool) -> str:
     return op
 
 
+def cpu_rows(ctx, op, inner, tensors) -> bool:
+    """Whether reduce_rows_cpu (kernels/reduce_cpu.cl: sums and means of contiguous float rows) takes a launch."""
+    return (not ctx.device.is_gpu and inner == 1 and op in ("mean", "sum")
+            and not any(int_flag("t", t).endswith("=1") for t in tensors))
+
+
 def launch_reduce(ctx, x, y, red, op="mean"):
     steps = plan(x.shape, red)
     src = x
@@ -120,7 +127,11 @@ def launch_reduce(ctx, x, y, red, op="mean"):
         args = [src, dst, np.int32(k), np.int32(inner), np.int32(rows)]
         kind = (f"-DRED_{step_op(op, n == 0, n == len(steps) - 1).upper()}=1", int_flag("x", src),
                 int_flag("y", dst))
-        if k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS) and op != "logsumexp":
+        if cpu_rows(ctx, op, inner, (src, dst)):  # contiguous float rows: vector loads, rows a work-item
+            per = max(1, min(rows, CPU_ROWS_WORK // k))
+            ctx.kernel("reduce_cpu", "reduce_rows_cpu", (-(-rows // per),),
+                       [src, dst, np.int32(k), np.int32(rows), np.int32(per)], options=kind[:1], lws=(1,))
+        elif k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS) and op != "logsumexp":
             wg = 1 << (min(256, ctx.device.max_work_group_size, k).bit_length() - 1)
             ctx.kernel("reduce", "reduce_wg", (wg, rows), args, options=kind + (f"-DWG={wg}",), lws=(wg, 1))
         else:

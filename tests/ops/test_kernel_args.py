@@ -17,11 +17,15 @@ KERNELS = [
     ("conv_gemm", "conv_gemm", GEOMETRY + ("-DTM=32", "-DTN=32", "-DTK=16", "-DSPLIT=2", "-DHAS_RES=1",
                                            "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1", "-DPREFIX=1")),
     ("conv_gemm", "conv_splitk_reduce", ("-DACT=0", "-DHAS_RES=1")),
-    ("conv", "conv1x1_cpu", GEOMETRY + CPU + ("-DPB=2", "-DHAS_RES=1")),
-    ("conv", "conv_direct_cpu", GEOMETRY + CPU + ("-DHAS_RES=1",)),
-    ("conv", "conv_rows_cpu", GEOMETRY + CPU + ("-DCGB=2", "-DBUFW=64", "-DROWS=2", "-DHAS_RES=1")),
+    ("conv_cpu", "conv1x1_cpu", GEOMETRY + CPU + ("-DPB=2", "-DHAS_RES=1")),
+    ("conv_cpu", "conv_direct_cpu", GEOMETRY + CPU + ("-DHAS_RES=1",)),
+    ("conv_cpu", "conv_rows_cpu", GEOMETRY + CPU + ("-DCGB=2", "-DBUFW=64", "-DROWS=2", "-DHAS_RES=1")),
+    ("conv_cpu", "conv_cvec_cpu", GEOMETRY + ("-DMV=2", "-DPX=4", "-DSTAGE=1", "-DHAS_RES=1")),
     ("conv_transpose", "conv_transpose", GEOMETRY),
     ("pool", "pool2d", GEOMETRY + ("-DPT=1", "-DPL=1", "-DPB=1", "-DPR=1", "-DMODE_MAX=1", "-DCOUNT_PAD=0")),
+    ("reduce_cpu", "reduce_rows_cpu", ("-DOP_MAX=1",)),
+    ("pool_cpu", "pool2d_cpu", GEOMETRY + ("-DPT=1", "-DPL=1", "-DPB=1", "-DPR=1", "-DMODE_MAX=0", "-DCOUNT_PAD=1",
+                                           "-DROWS=2")),
 ]
 GUARDS = ("-DHAS_RES=1", "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1", "-DPREFIX=1")
 

@@ -1,0 +1,96 @@
+/* MaxPool / AveragePool on CPUs (PoCL), host code in ops/pool.py: one work-item a work-group (PoCL runs the code
+ * as written; kernels/conv_cpu.cl says why), each computing ROWS output rows of one plane (id 0 * ROWS, id 1),
+ * 8 output columns a vector. A block of 8 whose taps all lie inside the row loads them as vectors (stride 1: one
+ * load, stride 2: 16 values and their even lanes, else 8 scalars); a block that touches the left or right padding
+ * runs lane by lane. Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
+#if MODE_MAX
+#define POOL_INIT (-INFINITY)
+#define POOL_ACC(a, v) max(a, v) /* not fmax: see reduce_cpu.cl */
+#else
+#define POOL_INIT 0.0f
+#define POOL_ACC(a, v) ((a) + (v))
+#endif
+#ifdef FP16_STORAGE
+#define PLOAD8(p) vload_half8(0, (p))
+#define PLOAD16(p) vload_half16(0, (p))
+#define PSTORE8(p, v) vstore_half8((v), 0, (p))
+#else
+#define PLOAD8(p) vload8(0, (p))
+#define PLOAD16(p) vload16(0, (p))
+#define PSTORE8(p, v) vstore8((v), 0, (p))
+#endif
+#if SW == 2
+#define SPAN 16 /* input columns one vector load of a block reads */
+#else
+#define SPAN (7 * SW + 1)
+#endif
+
+/* the 8 values at columns i, i + SW, ... of `row` (all inside the row) */
+inline float8 pool_load(__global const store_t *row, int i) {
+#if SW == 1
+  return PLOAD8(row + i);
+#elif SW == 2
+  return PLOAD16(row + i).even;
+#else
+  return (float8)(LOAD(row, i), LOAD(row, i + SW), LOAD(row, i + 2 * SW), LOAD(row, i + 3 * SW),
+                  LOAD(row, i + 4 * SW), LOAD(row, i + 5 * SW), LOAD(row, i + 6 * SW), LOAD(row, i + 7 * SW));
+#endif
+}
+
+/* the pooled value of output column ox whose window starts at input row y0 (rows [ky0, ky1) inside) */
+inline float pool_one(__global const store_t *xp, int y0, int ky0, int ky1, int ox, int h, int w) {
+  const int x0 = ox * SW - PL;
+  float acc = POOL_INIT;
+  int count = 0;
+  for (int ky = ky0; ky < ky1; ++ky) {
+    for (int kx = 0; kx < KW; ++kx) {
+      const int ix = x0 + kx * DW;
+      if (ix < 0 || ix >= w) continue;
+      acc = POOL_ACC(acc, LOAD(xp, (y0 + ky * DH) * w + ix));
+      ++count;
+    }
+  }
+#if !MODE_MAX
+#if COUNT_PAD
+  count = min(KH, (h + PB - y0 + DH - 1) / DH) * min(KW, (w + PR - x0 + DW - 1) / DW);
+#endif
+  acc = count > 0 ? acc / (float)count : 0.0f;
+#endif
+  return acc;
+}
+
+#ifdef KERNEL_pool2d_cpu
+__kernel void pool2d_cpu(__global const store_t *x, __global store_t *y, int h, int w, int oh, int ow, int planes) {
+  const int p = get_global_id(1);
+  __global const store_t *xp = x + (size_t)p * h * w;
+  for (int oy = get_global_id(0) * ROWS; oy < min(oh, (int)(get_global_id(0) + 1) * ROWS); ++oy) {
+    const int y0 = oy * SH - PT;
+    const int ky0 = y0 < 0 ? (-y0 + DH - 1) / DH : 0, ky1 = min(KH, (h - y0 + DH - 1) / DH);
+    __global store_t *yp = y + ((size_t)p * oh + oy) * ow;
+#if !MODE_MAX
+#if COUNT_PAD
+    const float inv = 1.0f / (float)(min(KH, (h + PB - y0 + DH - 1) / DH) * KW);
+#else
+    const float inv = 1.0f / (float)max(1, (ky1 - ky0) * KW);
+#endif
+#endif
+    for (int b = 0; b < ow; b += 8) {
+      const int ox = ow >= 8 ? min(b, ow - 8) : 0, x0 = ox * SW - PL;
+      if (ow >= 8 && x0 >= 0 && x0 + (KW - 1) * DW + SPAN <= w) {
+        float8 acc = (float8)(POOL_INIT);
+        for (int ky = ky0; ky < ky1; ++ky) {
+          __global const store_t *row = xp + (y0 + ky * DH) * w + x0;
+#pragma unroll
+          for (int kx = 0; kx < KW; ++kx) acc = POOL_ACC(acc, pool_load(row, kx * DW));
+        }
+#if !MODE_MAX
+        acc *= inv;
+#endif
+        PSTORE8(yp + ox, acc);
+      } else {
+        for (int j = 0; j < min(8, ow - ox); ++j) STORE(yp, ox + j, pool_one(xp, y0, ky0, ky1, ox + j, h, w));
+      }
+    }
+  }
+}
+#endif
