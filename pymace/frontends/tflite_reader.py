@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import flatbuffers
 import numpy as np
 import tflite
 
@@ -93,7 +94,7 @@ def parse(buf: bytes):
     codes = []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())  # schema ≥ 2.4 moved codes > 127
+        code = max(_builtin_code(oc), oc.DeprecatedBuiltinCode())  # LiteRT's GetBuiltinCode
         custom = oc.CustomCode()
         codes.append(f"CUSTOM:{custom.decode(errors='replace')}" if custom else OP_NAMES.get(code, f"#{code}"))
     n = len(tensors)
@@ -120,6 +121,13 @@ def parse(buf: bytes):
             "description": (model.Description() or b"").decode(errors="replace"),
             "input_layout": "NHWC", "subgraphs": int(model.SubgraphsLength())}
     return tensors, ops, inputs, outputs, meta
+
+
+def _builtin_code(oc) -> int:
+    """OperatorCode.builtin_code as stored. The tflite package's accessor returns deprecated_builtin_code for
+    codes below 127, which is wrong for writers (ai-edge-quantizer) that leave the deprecated field at 0."""
+    o = oc._tab.Offset(10)
+    return int(oc._tab.Get(flatbuffers.number_types.Int32Flags, o + oc._tab.Pos)) if o else 0
 
 
 def _buffer_data(buf: bytes, b) -> bytes:
