@@ -90,6 +90,8 @@ def _mediapipe() -> list[Model]:
          ("mp_face_detection_full_range_sparse", "face_detection/face_detection_full_range_sparse.tflite", "signed",
           "BlazeFace full range (sparse)"),
          ("mp_face_landmark", "face_landmark/face_landmark.tflite", "unit", "face mesh, fp16 weights"),
+         ("mp_face_landmark_with_attention", "face_landmark/face_landmark_with_attention.tflite", "unit",
+          "face mesh + attention crops (MediaPipe's landmark custom ops)"),
          ("mp_iris_landmark", "iris_landmark/iris_landmark.tflite", "unit", "iris landmarks"),
          ("mp_hand_recrop", "holistic_landmark/hand_recrop.tflite", "unit", "holistic hand re-crop")]
     return [Model(n, "mediapipe", _MP + p, "tflite", r, what=w) for n, p, r, w in m]
@@ -137,6 +139,10 @@ def _packaged() -> list[Model]:
               what="wake-word head, LayerNorm"),
         Model("oww_timer_tflite", "openwakeword", _OWW + "timer_v0.1.tflite", "tflite", "normal",
               what="wake-word head, Softmax"),
+        Model("oww_hey_jarvis_tflite", "openwakeword", _OWW + "hey_jarvis_v0.1.tflite", "tflite", "normal",
+              what="wake-word head with an IF (two subgraphs)"),
+        Model("oww_melspectrogram_tflite", "openwakeword", _OWW + "melspectrogram.tflite", "tflite", "audio",
+              {"serving_default_input:0": [1, 1280]}, what="audio front end, input [-1, -1] at 1280 samples"),
         Model("oww_embedding", "openwakeword", _OWW + "embedding_model.onnx", "onnx", "normal",
               {"input_1": [1, 76, 32, 1]}, what="openWakeWord speech embedding"),
         Model("oww_melspectrogram", "openwakeword", _OWW + "melspectrogram.onnx", "onnx", "audio",

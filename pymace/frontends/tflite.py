@@ -71,10 +71,10 @@ def nchw_axis(axis: int, rank: int) -> int:
 
 def importers() -> dict:
     """Every TFLite op type pymace imports, and its importer."""
-    from . import tflite_ops, tflite_tensor_ops
+    from . import tflite_mediapipe, tflite_ops, tflite_tensor_ops
 
     return {**IMPORTERS, **tflite_ops.IMPORTERS, **tflite_tensor_ops.IMPORTERS, **tflite_quant.IMPORTERS,
-            **tflite_control.IMPORTERS}
+            **tflite_control.IMPORTERS, **tflite_mediapipe.IMPORTERS}
 
 
 class _Importer:
@@ -436,4 +436,5 @@ ARITY = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "ADD": 2, "SUB": 2, "MUL": 2, "DI
          "GATHER": 2, "SPLIT": 2, "SPLIT_V": 3, "TRANSPOSE": 2, "BATCH_MATMUL": 2, "PRELU": 2, "MAXIMUM": 2,
          "MINIMUM": 2, "SQUARED_DIFFERENCE": 2, "CUSTOM:Convolution2DTransposeBias": 3, "GREATER": 2,
          "GREATER_EQUAL": 2, "LESS": 2, "LESS_EQUAL": 2, "EQUAL": 2, "NOT_EQUAL": 2, "LOGICAL_AND": 2,
-         "LOGICAL_OR": 2, "SELECT": 3, "SELECT_V2": 3, "IF": 1}  # required inputs
+         "LOGICAL_OR": 2, "SELECT": 3, "SELECT_V2": 3, "IF": 1, "CUSTOM:TransformTensorBilinear": 2,
+         "CUSTOM:TransformLandmarks": 2}  # required inputs

@@ -82,6 +82,7 @@ class TfOp:
     outputs: list[int]
     options: dict = field(default_factory=dict)
     custom_options: bytes = b""
+    version: int = 1  # the operator code's version (custom ops with several versions tell them apart by it)
 
 
 @dataclass
@@ -108,7 +109,8 @@ def parse(buf: bytes):
         oc = model.OperatorCodes(i)
         code = max(_builtin_code(oc), oc.DeprecatedBuiltinCode())  # LiteRT's GetBuiltinCode
         custom = oc.CustomCode()
-        codes.append(f"CUSTOM:{custom.decode(errors='replace')}" if custom else OP_NAMES.get(code, f"#{code}"))
+        name = f"CUSTOM:{custom.decode(errors='replace')}" if custom else OP_NAMES.get(code, f"#{code}")
+        codes.append((name, int(oc.Version())))
     tensors: list[TfTensor] = []
     subgraphs = []
     for k in range(model.SubgraphsLength()):
@@ -122,7 +124,7 @@ def parse(buf: bytes):
     return tensors, subgraphs, meta
 
 
-def _subgraph(sg, codes: list[str], first: int, n: int) -> TfSubgraph:
+def _subgraph(sg, codes: list[tuple[str, int]], first: int, n: int) -> TfSubgraph:
     def indices(vec, allow_missing=False):
         idx = [int(v) for v in vec]
         if any(not (-int(allow_missing) <= v < n) for v in idx):
@@ -134,11 +136,11 @@ def _subgraph(sg, codes: list[str], first: int, n: int) -> TfSubgraph:
         op = sg.Operators(i)
         if not 0 <= op.OpcodeIndex() < len(codes):
             raise ModelError(f"operator {i} has opcode index {op.OpcodeIndex()} of {len(codes)}")
-        kind = codes[op.OpcodeIndex()]
+        kind, version = codes[op.OpcodeIndex()]
         ins = indices([op.Inputs(j) for j in range(op.InputsLength())], allow_missing=True)
         outs = indices([op.Outputs(j) for j in range(op.OutputsLength())])
         custom = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
-        ops.append(TfOp(kind, ins, outs, _options(op, kind), custom))
+        ops.append(TfOp(kind, ins, outs, _options(op, kind), custom, version))
     inputs = indices([sg.Inputs(j) for j in range(sg.InputsLength())])
     outputs = indices([sg.Outputs(j) for j in range(sg.OutputsLength())])
     return TfSubgraph((sg.Name() or b"").decode(errors="replace"), ops, inputs, outputs)

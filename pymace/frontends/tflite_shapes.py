@@ -160,6 +160,16 @@ RULES = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "MAX_POOL_2D": _pool, "AV
             for k in _BROADCAST}}
 
 
+def _mediapipe(imp, op) -> list:
+    from .tflite_mediapipe import output_shapes
+
+    return output_shapes(imp, op)
+
+
+RULES.update({k: _mediapipe for k in ("CUSTOM:Landmarks2TransformMatrix", "CUSTOM:TransformTensorBilinear",
+                                      "CUSTOM:TransformLandmarks")})
+
+
 def update(imp, op) -> None:
     """Set the shapes of op's outputs (imp.tf[o].shape) from its inputs' current shapes."""
     rule = RULES.get(op.type)

@@ -12,6 +12,7 @@ from . import (
     conv_transpose,
     depth_to_space,
     gemm,
+    landmarks,
     pad,
     pool,
     quantize,
@@ -28,8 +29,8 @@ from . import (
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
-    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, landmarks, pad, pool, quantize, reduce,
+    reshape, resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

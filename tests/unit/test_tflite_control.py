@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from pymace.errors import ConvertError
+from pymace.errors import ConvertError, ModelError
 from pymace.frontends import tflite
+from pymace.ir.shapes import infer_shapes
 from pymace.reference import executor
 from tests.tflite_build import Builder, options
 
@@ -115,3 +116,29 @@ def test_dynamic_dims_need_a_shape(tmp_path):
         load(tmp_path, dynamic_model(), input_shapes={"x": [1, 5, 3]})
     with pytest.raises(ConvertError, match="model's inputs are"):
         load(tmp_path, dynamic_model(), input_shapes={"y": [1, 5, 4]})
+
+
+def _landmark_model(custom: bytes, version: int = 2) -> bytes:
+    b = Builder()
+    x, y = b.tensor("x", [1, 30, 3]), b.tensor("y", [1, 4, 4])
+    b.op("CUSTOM:Landmarks2TransformMatrix", [x], [y], custom=custom)
+    b.model.operatorCodes[-1].version = version
+    return b.finish([x], [y])
+
+
+def test_mediapipe_custom_options_are_checked(tmp_path):
+    from flatbuffers import flexbuffers
+
+    good = {"subset_idxs": [1, 2, 3, 4], "left_rotation_idx": 1, "right_rotation_idx": 4,
+            "target_rotation_radians": 0.0, "output_height": 8, "output_width": 8, "scale_x": 1.5, "scale_y": 1.5}
+    graph = load(tmp_path, _landmark_model(bytes(flexbuffers.Dumps(good))))
+    assert [n.op_type for n in graph.nodes] == ["LandmarksToTransformMatrix"]
+    assert graph.nodes[0].attrs["subset_idxs"] == [1, 2, 3, 4]
+    with pytest.raises(ModelError, match="not a flexbuffer"):
+        load(tmp_path, _landmark_model(b"\x07garbage\xff\x01"))
+    with pytest.raises(ModelError, match="lack 'scale_y'"):
+        load(tmp_path, _landmark_model(bytes(flexbuffers.Dumps({k: v for k, v in good.items() if k != "scale_y"}))))
+    with pytest.raises(ConvertError, match="version 1"):
+        load(tmp_path, _landmark_model(bytes(flexbuffers.Dumps(good)), version=1))
+    with pytest.raises(ConvertError, match="landmark indices"):  # checked by the op's shape inference
+        infer_shapes(load(tmp_path, _landmark_model(bytes(flexbuffers.Dumps({**good, "right_rotation_idx": 30})))))
