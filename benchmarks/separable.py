@@ -24,7 +24,7 @@ from pymace.ir import pmace_file  # noqa: E402
 from pymace.ops import separable_conv  # noqa: E402
 from pymace.runtime import device as devices  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
-from pymace.runtime.executor import Planner  # noqa: E402
+from pymace.runtime.plan import make_plan  # noqa: E402
 from pymace.runtime.tuning_file import TuningFile  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
@@ -36,15 +36,13 @@ def text(choice: dict) -> str:
 
 
 def pair_rows(name, graph, device, storage, data_type) -> list[list]:
-    planner = Planner(graph, device, None, None, data_type)
-    planner.collect_launches()
-    tuning = TuningFile.open(storage, device)
+    tuning = TuningFile.open(storage, device.identity)
     rows = []
-    for choice in planner.choices.values():
+    for choice in make_plan(graph, device.traits, data_type).choices:
         if not choice.key.startswith("SeparableConv"):
             continue
-        node, record = choice.node, tuning.record(choice.key) or {}
-        times = {repr(c["choice"]): c.get("time_us") for c in record.get("candidates", [])}
+        node, record = choice.node, tuning.record(choice.key)
+        times = {repr(c.choice): c.time_us for c in (record.candidates if record else [])}
         fused = next(c for c in choice.candidates if c["variant"] == "conv_gemm")
         separate = next(c for c in choice.candidates if c["variant"] == "separate")
         tilings = [(t, c) for c in choice.candidates if c["variant"] == "conv_gemm"
@@ -54,7 +52,7 @@ def pair_rows(name, graph, device, storage, data_type) -> list[list]:
         out = graph.tensors[node.outputs[0]].shape
         rows.append([name, node.name[:24], x[1], pw[0], f"{out[2]}x{out[3]}", dw[2] * dw[3],
                      x[1] * dw[2] * dw[3], times.get(repr(fused)), best_t, text(best) if best else "–",
-                     times.get(repr(separate)), text(choice.default), text(record["choice"]) if record else "–"])
+                     times.get(repr(separate)), text(choice.default), text(record.choice) if record else "–"])
     return rows
 
 

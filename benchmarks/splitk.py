@@ -18,27 +18,25 @@ from benchmarks.common import print_table  # noqa: E402
 from pymace.ir import pmace_file  # noqa: E402
 from pymace.runtime import device as devices  # noqa: E402
 from pymace.runtime import tuner  # noqa: E402
-from pymace.runtime.executor import Planner  # noqa: E402
+from pymace.runtime.plan import make_plan  # noqa: E402
 from pymace.runtime.tuning_file import TuningFile  # noqa: E402
 from pymace.tools import zoo  # noqa: E402
 
 
 def rows_for(name, graph, device, storage, data_type) -> list[list]:
-    planner = Planner(graph, device, None, None, data_type)
-    planner.collect_launches()
-    tuning, rows = TuningFile.open(storage, device), []
-    for choice in planner.choices.values():
+    tuning, rows = TuningFile.open(storage, device.identity), []
+    for choice in make_plan(graph, device.traits, data_type).choices:
         gemm = next((c for c in choice.candidates if c["variant"] == "conv_gemm"), None)
         if gemm is None or gemm["split"] == 1 or not (record := tuning.record(choice.key)):
             continue
-        found = {repr(c["choice"]): c for c in record.get("candidates", [])}
-        launch_us = record.get("launch_us", 0.0)
+        found = {repr(c.choice): c for c in record.candidates}
+        launch_us = record.launch_us or 0.0
         cells = []
         for last in (1, 0):
-            c = found.get(repr(gemm | {"last": last}), {})
-            t = c.get("time_us", c.get("dropped_us"))
-            cells += [t, None if t is None else t + c.get("launches", 1) * launch_us]
-        chosen = record["choice"]
+            c = found.get(repr(gemm | {"last": last}))
+            t = None if c is None else c.time_us if c.time_us is not None else c.dropped_us
+            cells += [t, None if t is None else t + (c.launches or 1) * launch_us]
+        chosen = record.choice
         text = " ".join(f"{k}={v}" for k, v in chosen.items() if k != "variant")
         rows.append([name, choice.node.name[:34], f"{gemm['tm']}x{gemm['tn']} s{gemm['split']}", *cells,
                      f"{chosen['variant']} {text}"])

@@ -287,9 +287,8 @@ def cmd_inspect(a) -> int:
     if a.device != "reference":
         try:
             from .runtime import device as devices
-            from .runtime.program_cache import DeviceRecord
 
-            device = DeviceRecord.of(devices.select(a.device))
+            device = devices.select(a.device).identity
         except PymaceError:
             device = None  # inspecting needs no device; staleness is then not judged
     report = inspect.inspect(a.file, device)
@@ -310,10 +309,15 @@ def cmd_inspect(a) -> int:
 
 def cmd_tune(a) -> int:
     from .runtime import tuner
+    from .tools import tune_report
 
     result = tuner.tune(a.model, device=a.device, data_type=a.data_type, budget=a.budget,
                         storage_dir=a.storage_dir, progress=None if a.json else _progress_callback())
-    _print_json(result) if a.json else _console().print(tuner.render_text(result))
+    _print_json(result) if a.json else _console().print(tune_report.render_text(result))
+    if not result["saved"]:  # what was measured is lost: a script must not take this run for a success
+        print(f"pymace: error: the tuning file {result['tuning_file']} was not saved: {result['save_warning']}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,4 +1,4 @@
-"""pymace.Engine: load a .pmace model, prepare it on a device once, run it many times.
+"""pymace.Engine: load a .pmace model, prepare it on a device once, run it many times — from any number of threads.
 
     engine = pymace.Engine("mobilenet_v2.pmace", device="auto", data_type="fp32")
     outputs = engine.run({"input": x})
@@ -28,6 +28,16 @@ def model_defaults(metadata: dict) -> tuple[str, str]:
 
 
 class Engine:
+    """One model prepared on one device (or on the NumPy reference executor: device="reference").
+
+    Threads: `run` and `run_profiled` may be called from any number of threads at once, as onnxruntime's
+    `InferenceSession.run` may, and each call returns its own inputs' outputs. Each concurrent call runs on its own
+    executor — its own command queue, activation and scratch buffers and kernel objects — while all of them share
+    the programs and the weights; executors are made as concurrency asks for them, up to `max_concurrent_runs`
+    (default: one per CPU core, at least two), and a call beyond that waits for a free one. Each executor adds the
+    plan's activation memory (`memory.activation_bytes`); `executors` says how many exist. docs/threads.md says
+    why this design. `plan` is the first executor (`plan.steps`, `plan.memory`), `queue` its queue."""
+
     def __init__(self, model: str | os.PathLike | Graph, device: str | None = "auto", data_type: str | None = None,
                  storage_dir: str | None = None, use_cache: bool = True, profile: bool = False,
                  use_tuning: bool = True):
@@ -40,49 +50,70 @@ class Engine:
         self.data_type, self.profile = data_type, profile
         self.device_spec = (device or model_device).lower()
         self.init_stats: dict = {"load_model_seconds": time.perf_counter() - t0}
-        self.plan = None
-        self.device = None
-        self.tuning = None
+        self.plan = self.prepared = self.session = self.device = self.tuning = self._pool = None
         if self.device_spec != "reference":
             self._prepare(storage_dir, use_cache, use_tuning)
         self.init_stats["init_seconds"] = time.perf_counter() - t0
 
     def _prepare(self, storage_dir, use_cache, use_tuning) -> None:
-        from .config import default_storage_dir
-        from .runtime import device as devices
-        from .runtime.executor import STORAGE, Planner
-        from .runtime.program_cache import DeviceRecord, ProgramCache
-        from .runtime.programs import ProgramBuilder
-        from .runtime.tuning_file import TuningFile
+        from .runtime.pool import ExecutorPool
+        from .runtime.session import Session, storage_dir_for
 
         t = time.perf_counter()
-        self.device = devices.select(self.device_spec)
-        cl = devices.cl
-        self.context = cl.Context([self.device.cl_device])
-        props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
-        self.queue = cl.CommandQueue(self.context, properties=props)
-        self.storage_dir = storage_dir or default_storage_dir(self.graph.metadata.get("storage_dir"))
-        self.storage = STORAGE[self.data_type]
-        cache = ProgramCache(self.storage_dir, DeviceRecord.of(self.device)) if use_cache else None
-        if use_tuning:
-            self.tuning = TuningFile.open(self.storage_dir, self.device)
-        self.programs = ProgramBuilder(self.context, self.device, cache)
+        self.session = Session.open(self.device_spec, storage_dir_for(self.graph, storage_dir), use_cache,
+                                    use_tuning, self.profile)
+        self.device, self.tuning = self.session.device, self.session.tuning
+        queue = self.session.queue()
         self.init_stats["device_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
-        self.plan = Planner(self.graph, self.device, self.context, self.programs, self.data_type,
-                            self.tuning).build()
-        from .runtime.enqueue import Enqueuer
-
-        self.plan.enqueuer = Enqueuer(self.queue, self.plan.steps)
-        self.queue.finish()
+        self.prepared = self.session.prepare(self.session.plan(self.graph, self.data_type))
+        self.plan = self.prepared.bind(queue)
+        queue.finish()
         self.init_stats["plan_seconds"] = time.perf_counter() - t
-        if self.programs.stats.from_source and cache is not None:
-            self.programs.save_cache()
+        self._pool = ExecutorPool(lambda: self.prepared.bind(self.session.queue()), first=self.plan)
+        self.session.save_cache()
+        cache = self.session.cache
         self.init_stats.update(self.programs.stats.as_dict())
         self.init_stats["cache_file"] = str(cache.path) if cache is not None else None
         self.init_stats["cache_warning"] = getattr(cache, "load_warning", None)
         self.init_stats["tuning_warning"] = getattr(self.tuning, "load_warning", None)
         self.init_stats["tuned_steps"] = sum(s.tuned for s in self.plan.steps)
+
+    @property
+    def storage(self):
+        """The NumPy type of the device's activations and weights (float32 or float16)."""
+        return {"fp32": np.float32, "fp16": np.float16}[self.data_type]
+
+    @property
+    def queue(self):
+        return self.plan.queue if self.plan is not None else None
+
+    @property
+    def context(self):
+        return self.session.context if self.session is not None else None
+
+    @property
+    def programs(self):
+        return self.session.programs if self.session is not None else None
+
+    @property
+    def storage_dir(self) -> str | None:
+        return self.session.storage_dir if self.session is not None else None
+
+    @property
+    def max_concurrent_runs(self) -> int | None:
+        """How many runs may execute at once (executors made at most); None on the reference executor."""
+        return self._pool.limit if self._pool is not None else None
+
+    @max_concurrent_runs.setter
+    def max_concurrent_runs(self, value: int) -> None:
+        if self._pool is not None:
+            self._pool.limit = value
+
+    @property
+    def executors(self) -> int:
+        """How many executors (each with the plan's activation memory) exist so far."""
+        return self._pool.made if self._pool is not None else 0
 
     @property
     def device_name(self) -> str:
@@ -98,6 +129,7 @@ class Engine:
 
     @property
     def memory(self):
+        """What one executor costs on the device (weights are shared by all)."""
         return self.plan.memory if self.plan else None
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -106,7 +138,11 @@ class Engine:
             return reference.run(self.graph, feeds)
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, feeds)
+        executor = self._pool.acquire()
+        try:
+            return run_plan(executor, feeds)
+        finally:
+            self._pool.release(executor)
 
     def run_profiled(self, feeds: dict[str, np.ndarray]):
         """Outputs and the device time of every step (OpenCL profiling events); needs profile=True."""
@@ -114,6 +150,6 @@ class Engine:
             raise ConfigError("profiling needs an OpenCL device and Engine(..., profile=True)")
         from .runtime.executor import run_plan
 
-        return run_plan(self.queue, self.plan, reference.check_inputs(self.graph, feeds), profile=True)
-
-
+        feeds = reference.check_inputs(self.graph, feeds)
+        with self._pool.take() as executor:
+            return run_plan(executor, feeds, profile=True)

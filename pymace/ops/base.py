@@ -53,6 +53,20 @@ class Counters:
     size: int
 
 
+@dataclass(frozen=True)
+class DeviceTraits:
+    """What an op may know of the device it plans for (the runtime fills it from the OpenCL device)."""
+
+    is_gpu: bool
+    compute_units: int
+    max_work_group_size: int
+    max_work_item_sizes: tuple[int, ...]
+    local_mem_size: int  # bytes
+    fp16: bool  # cl_khr_fp16 (storage is fp16 either way; this says whether half arithmetic exists)
+    name: str = ""
+    vendor: str = ""
+
+
 @dataclass
 class Case:
     """One test case of an op: input shapes (fresh random float32 data) or arrays, attributes, and which inputs
@@ -83,7 +97,7 @@ class LaunchContext:
     inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None)
     outputs: list[Any]  # TensorRef per node output
     data_type: str  # "fp32" | "fp16" (storage; compute is always fp32)
-    device: Any  # DeviceInfo: name, vendor, max_work_group_size, compute_units, local_mem_size, …
+    device: DeviceTraits
 
     def kernel(self, program: str, name: str, gws: tuple[int, ...], args: list[Any],
                options: tuple[str, ...] = (), lws: tuple[int, ...] | None = None) -> None:

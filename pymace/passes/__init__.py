@@ -6,6 +6,7 @@ import logging
 
 from ..ir.graph import Graph
 from ..ir.shapes import infer_shapes
+from ..ops.base import DeviceTraits
 from . import (
     cancel_transposes,
     fold_batch_norm,
@@ -47,13 +48,13 @@ def run(graph: Graph, pipeline=None) -> Graph:
     return graph
 
 
-def for_device(graph: Graph, device) -> Graph:
+def for_device(graph: Graph, device: DeviceTraits) -> Graph:
     """The graph a plan runs on `device`: the model's, or on a GPU a new graph with depthwise → 1x1 pairs fused
     (fuse_separable: fewer launches pay on a GPU, the recomputation would cost a CPU). Convert-time passes
     (PIPELINE) stay device-neutral, so one .pmace file serves every device. PYMACE_NO_DEVICE_FUSION=1 turns it
     off, so that benchmarks can measure what it does."""
     from ..config import load as load_config
 
-    if not getattr(device, "is_gpu", False) or load_config().no_device_fusion:
+    if not device.is_gpu or load_config().no_device_fusion:
         return graph
     return fuse_separable.run(graph)

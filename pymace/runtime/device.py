@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass, field
 
 from ..errors import DeviceError
+from ..ops.base import DeviceTraits
+from .identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,18 @@ class DeviceInfo:
     @property
     def selector(self) -> str:
         return f"{self.platform_index}:{self.device_index}"
+
+    @property
+    def identity(self) -> DeviceIdentity:
+        """What the program cache and the tuning file key their entries by."""
+        return DeviceIdentity(self.name, self.vendor, self.driver_version, self.platform_name,
+                              self.platform_version, self.opencl_c_version, self.compute_units)
+
+    @property
+    def traits(self) -> DeviceTraits:
+        """What ops and passes plan by."""
+        return DeviceTraits(self.is_gpu, self.compute_units, self.max_work_group_size,
+                            tuple(self.max_work_item_sizes), self.local_mem_size, self.fp16, self.name, self.vendor)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "cl_device"} | {"selector": self.selector}

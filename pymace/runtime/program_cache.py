@@ -14,12 +14,13 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import filelock
 
 from pymace.formats import ByteReader, FormatError
+from pymace.runtime.identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
 
@@ -33,28 +34,9 @@ MIN_RECORD_SIZE = 4 + 3 * 4 + 4 + 4 + DIGEST_SIZE
 LOCK_TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
-    """Identity of an OpenCL device and its driver: what a program binary is only valid for."""
-    device_name: str
-    device_vendor: str
-    driver_version: str
-    platform_name: str
-    platform_version: str
-    opencl_c_version: str
-
-    @classmethod
-    def of(cls, info) -> "DeviceRecord":
-        """From a runtime.device.DeviceInfo (duck-typed, so this module needs no OpenCL)."""
-        return cls(info.name, info.vendor, info.driver_version, info.platform_name, info.platform_version,
-                   info.opencl_c_version)
-
-    @classmethod
-    def from_cl_device(cls, device) -> "DeviceRecord":
-        """From a pyopencl Device (duck-typed, so this module needs no OpenCL)."""
-        return cls(device.name.strip(), device.vendor.strip(), device.driver_version.strip(),
-                   device.platform.name.strip(), device.platform.version.strip(),
-                   device.opencl_c_version.strip())
+# The device and driver a binary is valid for: the one device identity (a cache file's readers know it by this
+# name; compute units are not stored, and take no part in comparisons).
+DeviceRecord = DeviceIdentity
 
 
 # How a changed field reads in a miss reason (device name and vendor read as "another device").
@@ -79,7 +61,7 @@ class Entry:
     def slot(self) -> tuple:
         """Entries in one slot replace each other on save: a rebuilt program supersedes its stale binary,
         while other devices, platforms and option sets keep theirs."""
-        return self.device.device_name, self.device.device_vendor, self.device.platform_name, \
+        return self.device.name, self.device.vendor, self.device.platform_name, \
             self.program, self.options
 
     def intact(self) -> bool:
@@ -94,7 +76,7 @@ def make_entry(device: DeviceRecord, program: str, source_hash: str, options: st
 
 
 def entry_digest(device: DeviceRecord, program: str, source_hash: str, options: str, binary: bytes) -> bytes:
-    key = b"".join(_text(s) for s in (*astuple(device), program, source_hash, options))
+    key = b"".join(_text(s) for s in (*device.cache_fields(), program, source_hash, options))
     return hashlib.sha256(struct.pack("<I", FORMAT_VERSION) + key + binary).digest()
 
 
@@ -102,8 +84,8 @@ def mismatch_reasons(entry: Entry, device: DeviceRecord, source_hash: str | None
                      options: str | None = None) -> list[str]:
     """Why `entry` cannot serve `device` (and, when given, this source hash and options); [] if it can."""
     stored = entry.device
-    if (stored.device_name, stored.device_vendor) != (device.device_name, device.device_vendor):
-        return [f"built for another device: {stored.device_name} ({stored.device_vendor})"]
+    if (stored.name, stored.vendor) != (device.name, device.vendor):
+        return [f"built for another device: {stored.name} ({stored.vendor})"]
     reasons = [f"{label} {getattr(stored, name)} → {getattr(device, name)}"
                for name, label in _FIELD_LABELS.items() if getattr(stored, name) != getattr(device, name)]
     if source_hash is not None and entry.source_hash != source_hash:
@@ -119,9 +101,9 @@ def _text(value: str) -> bytes:
 
 
 def encode_cache_file(entries: Iterable[Entry]) -> bytes:
-    entries = sorted(entries, key=lambda e: (e.program, e.options, astuple(e.device), e.source_hash))
+    entries = sorted(entries, key=lambda e: (e.program, e.options, e.device.cache_fields(), e.source_hash))
     devices = list(dict.fromkeys(e.device for e in entries))
-    device_section = b"".join(_text(s) for d in devices for s in astuple(d))
+    device_section = b"".join(_text(s) for d in devices for s in d.cache_fields())
     keys = [b"".join(_text(s) for s in (e.program, e.source_hash, e.options)) for e in entries]
     table_offset = HEADER.size + len(device_section)
     binary_offset = table_offset + sum(4 + len(k) + 8 + DIGEST_SIZE for k in keys)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import KernelBuildError
 from .device import DeviceInfo, cl
+from .plan import canonical_options
 from .program_cache import program_key, source_hash
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ def kernel_source(stem: str) -> str:
     common = (KERNEL_DIR / "common.h").read_text()
     body = (KERNEL_DIR / f"{stem}.cl").read_text()
     return f"{common}\n#line 1\n{body}"
-
-
-def canonical_options(options) -> str:
-    return " ".join(sorted(set(options)))
 
 
 @dataclass

@@ -4,7 +4,6 @@ is intact, and whether it can serve the current device; write its binaries out.
 Each format has an explainer: bytes (+ the current device, if known) → (JSON-able report, binaries), raising
 FormatError when the bytes are not its format; EXPLAINERS tries them in order.
 """
-import dataclasses
 import re
 import struct
 from collections import Counter
@@ -15,14 +14,14 @@ from pymace.errors import PymaceError, writing
 from pymace.formats import FormatError, binary_kind
 from pymace.formats import mace as mace_format
 from pymace.runtime import program_cache as cache_format
-from pymace.runtime import tuning_file
-from pymace.runtime.program_cache import DeviceRecord
+from pymace.runtime.identity import DeviceIdentity
+from pymace.tools import tune_report
 
 Binaries = list[tuple[str, bytes]]  # (descriptive name, bytes) for extract
-Explainer = Callable[[bytes, DeviceRecord | None], tuple[dict, Binaries]]
+Explainer = Callable[[bytes, DeviceIdentity | None], tuple[dict, Binaries]]
 
 
-def explain_pymace_cache(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+def explain_pymace_cache(data: bytes, device: DeviceIdentity | None) -> tuple[dict, Binaries]:
     if data[:4] != cache_format.MAGIC:
         raise FormatError("no MCLP magic")
     parsed = cache_format.parse_cache_file(data)
@@ -40,11 +39,11 @@ def explain_pymace_cache(data: bytes, device: DeviceRecord | None) -> tuple[dict
         binaries.append((f"{entry.program}-{entry.source_hash[:8]}", entry.binary))
     report = {"format": "pymace program cache", "version": f"{version >> 16}.{version & 0xFFFF}",
               "integrity": "; ".join(parsed.problems) or "ok",
-              "devices": [dataclasses.asdict(d) for d in parsed.devices], "entries": entries}
+              "devices": [d.cache_record() for d in parsed.devices], "entries": entries}
     return report, binaries
 
 
-def explain_mace(data: bytes, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+def explain_mace(data: bytes, device: DeviceIdentity | None) -> tuple[dict, Binaries]:
     parsed = mace_format.read_mace_file(data)
     values = dict(parsed.pairs)
     platform = _text(values.get(mace_format.PLATFORM_KEY))
@@ -77,9 +76,9 @@ def _mace_program(key: str, value: bytes, source_hash: str | None) -> dict:
             "source_hash": source_hash, "size": len(value), "kind": binary_kind(value)}
 
 
-def _mace_staleness(platform: str | None, device_name: str | None, device: DeviceRecord) -> str:
+def _mace_staleness(platform: str | None, device_name: str | None, device: DeviceIdentity) -> str:
     # pymace never loads MACE's binaries (they come from MACE's kernels); this says whether MACE itself would.
-    if device_name and device_name != device.device_name:
+    if device_name and device_name != device.name:
         return f"built for another device: {device_name}"
     built_on = (platform or "").split(",")[0]
     if built_on != device.platform_name:
@@ -107,10 +106,10 @@ def _uint32s(value) -> list[int] | None:
 
 # The tuning file (JSON) is tried before the structural MACE reader, which would misread it.
 EXPLAINERS: list[tuple[str, Explainer]] = [("pymace program cache", explain_pymace_cache),
-                                           ("pymace tuning", tuning_file.inspect_explainer), ("MACE", explain_mace)]
+                                           ("pymace tuning", tune_report.explain_tuning_file), ("MACE", explain_mace)]
 
 
-def _explain(path: str | Path, device: DeviceRecord | None) -> tuple[dict, Binaries]:
+def _explain(path: str | Path, device: DeviceIdentity | None) -> tuple[dict, Binaries]:
     head = {"path": str(path)}
     try:
         data = Path(path).read_bytes()
@@ -129,7 +128,7 @@ def _explain(path: str | Path, device: DeviceRecord | None) -> tuple[dict, Binar
     return {**head, "format": "unknown format", "reason": "; ".join(reasons)}, []
 
 
-def inspect(path: str | Path, device: DeviceRecord | None = None) -> dict:
+def inspect(path: str | Path, device: DeviceIdentity | None = None) -> dict:
     """A JSON-able description of any cache or tuning file; never raises for what the file holds."""
     return _explain(path, device)[0]
 
@@ -264,8 +263,8 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
     the device `device_spec` names (what an app that ships a pre-generated cache needs to know)."""
     from ..ir import pmace_file
     from ..runtime import device as devices
-    from ..runtime.executor import Planner
-    from ..runtime.program_cache import DeviceRecord, ProgramCache, source_hash
+    from ..runtime.plan import make_plan
+    from ..runtime.program_cache import ProgramCache, source_hash
     from ..runtime.programs import kernel_source
 
     if device_spec == "reference":
@@ -273,9 +272,9 @@ def coverage(cache_path: str | Path, model_path: str | Path, device_spec: str = 
                           "which has no programs")
     device = devices.select(device_spec)
     graph = pmace_file.load(str(model_path))
-    needed = Planner(graph, device, None, None, data_type).required_programs()
+    needed = make_plan(graph, device.traits, data_type).required_programs()
     path = Path(cache_path)
-    cache = ProgramCache(path.parent, DeviceRecord.of(device), file_name=path.name)
+    cache = ProgramCache(path.parent, device.identity, file_name=path.name)
     rows = []
     for stem, options in needed:
         hit = cache.lookup(stem, source_hash(kernel_source(stem)), options) is not None

@@ -105,11 +105,12 @@ def gather(model_path, bench: dict, valid: dict, device: str, data_type: str, co
 
 def _tuning_file(folder: Path | None, record) -> dict | None:
     from ..runtime import tuning_file
+    from . import tune_report
 
     if folder is None:
         return None
     path = folder / tuning_file.FILE_NAME
-    return tuning_file.explain(path, record) if path.exists() else {"path": str(path), "format": "absent"}
+    return tune_report.explain(path, record) if path.exists() else {"path": str(path), "format": "absent"}
 
 
 def environment(device: dict) -> list[tuple[str, str]]:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import astuple
 
 import filelock
 import pytest
@@ -52,7 +51,7 @@ cache.save()
 def test_writer_killed_mid_save_loses_nothing_and_blocks_nobody(tmp_path, warnings_logged):
     fill(tmp_path)
     before = (tmp_path / ProgramCache.FILE_NAME).read_bytes()
-    child = subprocess.Popen([sys.executable, "-c", STALLED_WRITER, str(tmp_path), *astuple(DEVICE)])
+    child = subprocess.Popen([sys.executable, "-c", STALLED_WRITER, str(tmp_path), *DEVICE.cache_fields()])
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "stalled").exists():

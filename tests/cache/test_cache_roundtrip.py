@@ -60,8 +60,8 @@ def _changed(field, value):
      "platform version OpenCL 3.0 ACME 12.8 → OpenCL 3.0 ACME 13.0"),
     (_changed("opencl_c_version", "OpenCL C 3.0"), "conv", ENTRIES[0][2],
      "OpenCL C version OpenCL C 1.2 → OpenCL C 3.0"),
-    (_changed("device_name", "Test GPU 9001"), "conv", ENTRIES[0][2], "built for another device: Test GPU 9000 (ACME)"),
-    (_changed("device_vendor", "ACME2"), "conv", ENTRIES[0][2], "built for another device: Test GPU 9000 (ACME)"),
+    (_changed("name", "Test GPU 9001"), "conv", ENTRIES[0][2], "built for another device: Test GPU 9000 (ACME)"),
+    (_changed("vendor", "ACME2"), "conv", ENTRIES[0][2], "built for another device: Test GPU 9000 (ACME)"),
     (DEVICE, "conv", "-DUSE_RELU", "options differ: '-DUSE_RELU -DDATA_TYPE=float' → '-DUSE_RELU'"),
     (DEVICE, "gemm", "", "not in cache"),
 ])

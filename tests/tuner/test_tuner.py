@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from pymace.engine import Engine
 from pymace.reference import executor as reference
 from pymace.runtime import tuner
+from pymace.runtime.tuner import local_size, measure
 from pymace.runtime.tuning_file import TuningFile
+from pymace.runtime.tuning_records import Candidate
+from pymace.tools import tune_report
 from tests.helpers import rel_err
 from tests.tuner.common import chain_graph, needs_device, pool_graph
 
@@ -18,19 +21,19 @@ from tests.tuner.common import chain_graph, needs_device, pool_graph
 def test_candidates_respect_the_limits(gws, limit):
     items = (1024, 512, 64)
     default = tuple([1] * len(gws))
-    found = tuner.candidates(tuple(gws), limit, items, default)
-    assert found[0] == default and len(found) == len(set(found)) <= tuner.MAX_CANDIDATES
+    found = local_size.candidates(tuple(gws), limit, items, default)
+    assert found[0] == default and len(found) == len(set(found)) <= local_size.MAX_CANDIDATES
     for lws in found:
         assert len(lws) == len(gws) and math.prod(lws) <= limit
         assert all(1 <= size <= items[d] for d, size in enumerate(lws))
 
 
 def test_candidates_spread_over_sizes():
-    found = tuner.candidates((56, 56, 32), 1024, (1024, 1024, 64), (64, 4, 4))
-    assert 20 <= len(found) <= tuner.MAX_CANDIDATES
+    found = local_size.candidates((56, 56, 32), 1024, (1024, 1024, 64), (64, 4, 4))
+    assert 20 <= len(found) <= local_size.MAX_CANDIDATES
     sizes = {math.prod(c).bit_length() for c in found}
     assert len(sizes) >= 8  # from single work-items to the kernel's limit
-    assert all(tuner.padding((56, 56, 32), c) <= tuner.MAX_PADDING for c in found[1:])
+    assert all(local_size.padding((56, 56, 32), c) <= local_size.MAX_PADDING for c in found[1:])
 
 
 def outputs(graph, feeds, device, storage, use_tuning):
@@ -63,32 +66,32 @@ def test_tuned_engine_matches_untuned(device, tmp_path, make):
 @needs_device
 def test_failing_candidates_are_recorded(device, tmp_path, monkeypatch):
     graph, _ = pool_graph()
-    real = tuner.candidates
+    real = local_size.candidates
 
-    def with_impossible(gws, limit, items, default, most=tuner.MAX_CANDIDATES):
+    def with_impossible(gws, limit, items, default, most=local_size.MAX_CANDIDATES):
         return real(gws, limit, items, default, most=8) + [(limit * 2,) + (1,) * (len(gws) - 1)]
 
-    monkeypatch.setattr(tuner, "candidates", with_impossible)
+    monkeypatch.setattr(local_size, "candidates", with_impossible)
     result = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path))
     row = result["rows"][0]
     assert row["complete"] and row["failed"] == 1
     assert "INVALID_WORK" in row["failures"][0]["error"]  # _GROUP_SIZE (PoCL) or _ITEM_SIZE (NVIDIA)
-    record = TuningFile.open(tmp_path, device).record(row["key"])
-    assert any("failed" in c for c in record["candidates"])
-    assert math.prod(record["lws"]) <= device.max_work_group_size
+    record = TuningFile.open(tmp_path, device.identity).record(row["key"])
+    assert any(c.failed for c in record.candidates)
+    assert math.prod(record.lws) <= device.max_work_group_size
 
 
 def test_a_wrong_output_fails_the_candidate():
     import numpy as np
 
     want = [np.float32([1.0, 2.0, 3.0]).view(np.uint8)]
-    assert tuner._difference([want[0].copy()], want, np.float32, 1e-5) is None
+    assert measure.difference([want[0].copy()], want, np.float32, 1e-5) is None
     close = [np.float32([1.0, 2.0, 3.0 + 1e-6]).view(np.uint8)]
-    assert tuner._difference(close, want, np.float32, 1e-5) is None
+    assert measure.difference(close, want, np.float32, 1e-5) is None
     wrong = [np.float32([1.0, 2.5, 3.0]).view(np.uint8)]
-    assert "max error 0.5" in tuner._difference(wrong, want, np.float32, 1e-5)
+    assert "max error 0.5" in measure.difference(wrong, want, np.float32, 1e-5)
     nan = [np.float32([1.0, np.nan, 3.0]).view(np.uint8)]
-    assert "NaN" in tuner._difference(nan, want, np.float32, 1e-5)
+    assert "NaN" in measure.difference(nan, want, np.float32, 1e-5)
 
 
 @needs_device
@@ -106,9 +109,9 @@ def test_interrupted_run_resumes(device, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path), progress=stop_after_five)
     first_total = seen[0][1]
-    tuning = TuningFile.open(tmp_path, device)
-    partial = [r for r in tuning.entries.values() if not r["complete"]]
-    assert len(partial) == 1 and len(partial[0]["candidates"]) == 6  # the default and the five measured
+    tuning = TuningFile.open(tmp_path, device.identity)
+    partial = [r for r in tuning.entries.values() if not r.complete]
+    assert len(partial) == 1 and len(partial[0].candidates) == 6  # the default and the five measured
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
     assert any(step.tuned for step in engine.plan.steps)  # a partial record's best is already used
     assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-4
@@ -127,7 +130,7 @@ def test_budget_stops_and_the_next_run_continues(device, tmp_path):
     assert stopped["stopped_by_budget"] and stopped["complete"] == 0
     finished = tuner.tune(graph, device=device.selector, budget=120, storage_dir=str(tmp_path))
     assert not finished["stopped_by_budget"] and finished["complete"] == finished["launches"]
-    text = tuner.render_text(finished)
+    text = tune_report.render_text(finished)
     assert text is not None
 
 
@@ -150,21 +153,50 @@ def test_a_candidate_must_beat_the_default_again_side_by_side():
     """A candidate timed while the device ran faster (drift) does not replace the default: both are timed again,
     alternately, and only those runs decide — a third candidate timed once does not slip in either; a real gain
     survives the second look."""
-    from pymace.runtime.tuner import CONFIRM_ROUNDS, _confirm
+    from pymace.runtime.tuner.measure import CONFIRM_ROUNDS, confirm
 
     def results(default_us, *candidates_us):
-        return [{"lws": [64], "time_us": default_us}, *({"lws": [128 * (i + 1)], "time_us": t}
-                                                         for i, t in enumerate(candidates_us))]
+        return [Candidate(lws=(64,), time_us=default_us), *(Candidate(lws=(128 * (i + 1),), time_us=t)
+                                                             for i, t in enumerate(candidates_us))]
 
     drift = results(149.0, 74.0, 80.0)  # the default timed in a slow moment, the candidates in a fast one
     calls = []
-    chosen = _confirm(drift, lambda r: calls.append(r["lws"]) or {64: 82.0, 128: 80.0}[r["lws"][0]])
-    assert calls == [[64], [128]] * CONFIRM_ROUNDS  # alternately, the default and the best only
-    assert chosen is drift[0] and drift[0]["time_us"] == 82.0  # within 3 %: the default stays, not the 80.0 one
+    chosen = confirm(drift, lambda r: calls.append(r.lws) or {64: 82.0, 128: 80.0}[r.lws[0]])
+    assert calls == [(64,), (128,)] * CONFIRM_ROUNDS  # alternately, the default and the best only
+    assert chosen is drift[0] and drift[0].time_us == 82.0  # within 3 %: the default stays, not the 80.0 one
 
     real = results(149.0, 74.0)
-    assert _confirm(real, lambda r: {64: 150.0, 128: 75.0}[r["lws"][0]]) is real[1] and real[1]["time_us"] == 75.0
+    assert confirm(real, lambda r: {64: 150.0, 128: 75.0}[r.lws[0]]) is real[1] and real[1].time_us == 75.0
 
     untimed = results(149.0, 74.0)
-    assert _confirm(untimed, lambda r: None) is untimed[1]  # cannot be timed again: the first times decide
-    assert _confirm(results(100.0, 99.0), lambda r: 1 / 0) is not None  # nothing to confirm: no retiming
+    assert confirm(untimed, lambda r: None) is untimed[1]  # cannot be timed again: the first times decide
+    assert confirm(results(100.0, 99.0), lambda r: 1 / 0) is not None  # nothing to confirm: no retiming
+
+
+@needs_device
+def test_tune_fails_when_nothing_could_be_saved(device, tmp_path):
+    """`pymace tune` exits non-zero, naming the file and the reason, when what it measured could not be written
+    (here a tuning file of a newer pymace, which is never overwritten); the library says so in `saved`."""
+    import json
+    import subprocess
+    import sys
+
+    from pymace.ir import pmace_file
+    from pymace.runtime.tuning_file import FILE_NAME, FORMAT, VERSION
+
+    graph, _ = pool_graph()
+    model = tmp_path / "pool.pmace"
+    pmace_file.save(graph, str(model))
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    future = json.dumps({"format": FORMAT, "version": VERSION + 1, "devices": []})
+    (storage / FILE_NAME).write_text(future)
+    result = tuner.tune(str(model), device=device.selector, budget=30, storage_dir=str(storage))
+    assert result["tuned_now"] >= 1 and not result["saved"] and "future version" in result["save_warning"]
+    run = subprocess.run([sys.executable, "-m", "pymace.cli", "tune", str(model), "--device", device.selector,
+                          "--budget", "30", "--storage-dir", str(storage), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr
+    assert json.loads(run.stdout)["saved"] is False
+    assert "was not saved" in run.stderr and FILE_NAME in run.stderr and "future version" in run.stderr
+    assert (storage / FILE_NAME).read_text() == future

@@ -12,8 +12,10 @@ from pymace.ops.base import Const
 from pymace.reference import executor as reference
 from pymace.runtime import device as devices
 from pymace.runtime import tuner
-from pymace.runtime.executor import Planner
+from pymace.runtime.plan import make_plan
+from pymace.runtime.tuner import measure
 from pymace.runtime.tuning_file import TuningFile
+from pymace.runtime.tuning_records import Candidate, VariantRecord
 from tests.helpers import rel_err
 from tests.tuner.common import needs_device
 
@@ -59,14 +61,15 @@ def test_variants_tuned_and_used(target, tmp_path, data_type, residual):
     assert row["complete"] and row["tried"] >= 3 and row["failed"] == 0 and row["best_us"] > 0
     if target.is_gpu:
         assert row["tried"] >= 8 and row["default"].startswith("conv_gemm")
-    record = TuningFile.open(tmp_path, target).record(row["key"])
-    assert len(record["candidates"]) == row["tried"] and "choice" in record and "default_choice" in record
-    assert record["launch_us"] > 0 and all(c["launches"] >= 1 for c in record["candidates"] if "time_us" in c)
+    record = TuningFile.open(tmp_path, target.identity).record(row["key"])
+    assert isinstance(record, VariantRecord) and len(record.candidates) == row["tried"]
+    assert record.default_choice is not None and record.launch_us > 0
+    assert all(c.launches >= 1 for c in record.candidates if c.time_us is not None)
     tuned = Engine(graph, device=target.selector, data_type=data_type, storage_dir=str(tmp_path))
     plain = Engine(graph, device=target.selector, data_type=data_type, storage_dir=str(tmp_path), use_tuning=False)
     conv_steps = [s for s in tuned.plan.steps if s.node.name == "conv"]
     assert conv_steps and all(s.tuned for s in conv_steps)
-    assert conv_steps[0].kernel_name == record["choice"]["variant"]
+    assert conv_steps[0].kernel_name == record.choice["variant"]
     want, got, base = reference.run(graph, feeds)["y"], tuned.run(feeds)["y"], plain.run(feeds)["y"]
     tol = 1e-4 if data_type == "fp32" else 1e-2
     assert rel_err(got, want) < tol and rel_err(base, want) < tol
@@ -84,8 +87,9 @@ def test_interrupted_variant_tuning_resumes(target, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuner.tune(graph, device=target, budget=300, storage_dir=str(tmp_path), progress=stop_after_one)
     assert seen[0][2].startswith("variants") and seen[0][1] >= 2
-    [partial] = [r for r in TuningFile.open(tmp_path, target).entries.values() if "choice" in r]
-    assert not partial["complete"] and len(partial["candidates"]) == 2  # the default and the one measured
+    [partial] = [r for r in TuningFile.open(tmp_path, target.identity).entries.values()
+                 if isinstance(r, VariantRecord)]
+    assert not partial.complete and len(partial.candidates) == 2  # the default and the one measured
     engine = Engine(graph, device=target.selector, storage_dir=str(tmp_path))
     assert rel_err(engine.run(feeds)["y"], reference.run(graph, feeds)["y"]) < 1e-4
 
@@ -100,19 +104,16 @@ def test_interrupted_variant_tuning_resumes(target, tmp_path):
 def test_an_extra_launch_must_pay_for_itself():
     """Variants compare by device time plus the host's cost per launch: a split that saves less device time than
     its reduction launch costs the host is not chosen."""
-    default = {"choice": {"variant": "a"}, "time_us": 20.0, "launches": 1}
-    split = {"choice": {"variant": "b"}, "time_us": 15.0, "launches": 2}
-    assert tuner._best([default, split], launch_us=0.0) is split
-    assert tuner._best([default, split], launch_us=8.0) is default
-    assert tuner.cost(split, 8.0) == 31.0
+    default = Candidate(choice={"variant": "a"}, time_us=20.0, launches=1)
+    split = Candidate(choice={"variant": "b"}, time_us=15.0, launches=2)
+    assert measure.best([default, split], launch_us=0.0) is split
+    assert measure.best([default, split], launch_us=8.0) is default
+    assert split.cost(8.0) == 31.0
 
 
 def the_choice(device, graph):
-    """The Choice (key, default, candidates) of the graph's only Conv, as the engine's planner makes it."""
-    engine = Engine(graph, device=device.selector, use_cache=False, use_tuning=False)
-    planner = Planner(graph, engine.device, engine.context, engine.programs, "fp32")
-    planner.collect_launches()
-    [choice] = planner.choices.values()
+    """The Choice (key, default, candidates) of the graph's only Conv, as the engine's plan makes it."""
+    [choice] = make_plan(graph, device.traits, "fp32").choices
     return choice
 
 
@@ -120,8 +121,8 @@ def test_a_stored_variant_is_launched(target, tmp_path):
     graph, feeds = conv_graph(np.random.default_rng(4))
     choice = the_choice(target, graph)
     other = next(c for c in choice.candidates if c["variant"] != choice.default["variant"])
-    tuning = TuningFile.open(tmp_path, target)
-    tuning.put_choice(choice.key, other, {"complete": True})
+    tuning = TuningFile.open(tmp_path, target.identity)
+    tuning.put(choice.key, VariantRecord(other, complete=True))
     assert tuning.save()
     engine = Engine(graph, device=target.selector, storage_dir=str(tmp_path))
     assert engine.plan.steps[0].kernel_name == other["variant"] and engine.plan.steps[0].tuned
@@ -133,8 +134,8 @@ def test_a_stored_variant_is_launched(target, tmp_path):
 def test_a_variant_the_op_does_not_offer_is_ignored(device, tmp_path, bad):
     graph, feeds = conv_graph(np.random.default_rng(5))
     choice = the_choice(device, graph)
-    tuning = TuningFile.open(tmp_path, device)
-    tuning.put_choice(choice.key, bad, {"complete": True})
+    tuning = TuningFile.open(tmp_path, device.identity)
+    tuning.put(choice.key, VariantRecord(bad, complete=True))
     assert tuning.save()
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
     assert engine.plan.steps[0].kernel_name == choice.default["variant"] and not engine.plan.steps[0].tuned

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pymace.runtime import memory
-from pymace.runtime.executor import default_local_size
+from pymace.runtime.plan import default_local_size
 
 intervals = st.lists(st.tuples(st.integers(1, 10_000), st.integers(-1, 40), st.integers(0, 20)), min_size=1,
                      max_size=40).map(lambda xs: [memory.Interval(f"t{i}", size, start, start + length)

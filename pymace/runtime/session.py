@@ -1,0 +1,98 @@
+"""A runtime session: one OpenCL device opened for pymace, and everything that belongs to it.
+
+    session = Session.open("auto", storage_dir)
+    plan = session.plan(graph, "fp32")          # pure: launches, choices, memory plan (runtime/plan.py)
+    prepared = session.prepare(plan)            # programs built (through the cache), local sizes settled
+    bound = prepared.bind(session.queue())      # buffers and kernels of one executor (runtime/bind.py)
+    outputs = run_plan(bound, feeds)            # the run loop (runtime/executor.py)
+
+The session owns the selected device (DeviceInfo, with its identity and traits), the context, the program builder
+with its compiled-program cache, the tuning file and the storage dir they live in; queues are made on demand, one
+per executor. The engine, the tuner, `pymace inspect` and `pymace benchmark` get all of these from here and build
+none of them by hand."""
+from __future__ import annotations
+
+import logging
+
+from . import device as devices
+from .bind import Prepared, Weights
+from .device import DeviceInfo, cl
+from .plan import LaunchPlan, make_plan
+from .program_cache import ProgramCache
+from .programs import ProgramBuilder
+from .tuning_file import TuningFile
+
+log = logging.getLogger(__name__)
+
+
+def storage_dir_for(graph, storage_dir: str | None = None) -> str:
+    """Where a model's caches live: the caller's choice, else the environment's or the deployment's (the model's
+    metadata), else the platform's cache dir (config.default_storage_dir)."""
+    from ..config import default_storage_dir
+
+    return storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
+
+
+class Session:
+    """One device opened: context, programs (+ cache), tuning file, storage dir; queues on demand."""
+
+    def __init__(self, device: DeviceInfo, storage_dir: str, use_cache: bool = True, use_tuning: bool = True,
+                 profile: bool = False):
+        """`use_cache`: programs through the compiled-program cache; `use_tuning`: the tuning file's values in
+        plans (its file is opened either way for whoever wants to store values); `profile`: queues record
+        profiling events."""
+        self.device, self.storage_dir, self.profile = device, str(storage_dir), profile
+        self.context = cl.Context([device.cl_device])
+        self.cache = ProgramCache(self.storage_dir, device.identity) if use_cache else None
+        self.tuning = TuningFile.open(self.storage_dir, device.identity) if use_tuning else None
+        self.programs = ProgramBuilder(self.context, device, self.cache)
+        self._uncached: ProgramBuilder | None = None
+
+    @classmethod
+    def open(cls, device: str | DeviceInfo, storage_dir: str, use_cache: bool = True, use_tuning: bool = True,
+             profile: bool = False) -> Session:
+        """`device`: a selector (auto | cpu | gpu | P:D) or a DeviceInfo already selected."""
+        info = devices.select(device) if isinstance(device, str) else device
+        return cls(info, storage_dir, use_cache, use_tuning, profile)
+
+    @property
+    def traits(self):
+        return self.device.traits
+
+    @property
+    def identity(self):
+        return self.device.identity
+
+    def queue(self):
+        """A new in-order command queue on the device (profiling when the session profiles)."""
+        props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
+        return cl.CommandQueue(self.context, properties=props)
+
+    @property
+    def uncached_programs(self) -> ProgramBuilder:
+        """Programs built outside the cache (the tuner's candidates: only what a plan uses belongs in it)."""
+        if self._uncached is None:
+            self._uncached = ProgramBuilder(self.context, self.device)
+        return self._uncached
+
+    def plan(self, graph, data_type: str, overrides: dict[str, dict] | None = None,
+             use_tuning: bool = True) -> LaunchPlan:
+        """The pure launch plan of `graph` for this device (runtime/plan.py), with the tuning file's values unless
+        `use_tuning` is False; `overrides`: choice key → variant, ahead of the file."""
+        return make_plan(graph, self.traits, data_type, self.tuning if use_tuning else None, overrides)
+
+    def prepare(self, plan: LaunchPlan, weights: Weights | None = None,
+                programs: ProgramBuilder | None = None) -> Prepared:
+        """The plan's programs built (by `programs`, default the session's, through its cache) and local sizes
+        settled; `weights`: constant buffers to share with other plans of the graph (default: new ones)."""
+        weights = weights if weights is not None else Weights(self.context, plan.storage)
+        return Prepared(plan, self.context, self.device, programs or self.programs, weights)
+
+    def save_cache(self) -> bool:
+        """Write what this session built into the cache file (a no-op without a cache or new programs)."""
+        if self.cache is None or not self.programs.stats.from_source:
+            return True
+        return self.cache.save()
+
+
+__all__ = ["Session", "storage_dir_for"]

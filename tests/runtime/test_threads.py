@@ -1,0 +1,74 @@
+"""One Engine shared by many threads, as onnxruntime's InferenceSession may be: every run returns the outputs of
+its own inputs (fresh random data per run, checked against the NumPy reference executor)."""
+import threading
+
+import numpy as np
+import pytest
+
+from pymace import Engine
+from pymace.ir.graph import Graph, Node, Tensor
+from pymace.reference import executor as reference
+from tests.helpers import opencl_devices, rel_err
+
+DEVICES = opencl_devices()
+pytestmark = pytest.mark.skipif(not DEVICES, reason="needs an OpenCL device")
+SHAPE = (1, 8, 12, 12)
+
+
+def small_graph() -> Graph:
+    """Conv 3×3 + ReLU → Conv 1×1 → Add (the input): buffers the memory plan reuses, a residual that reads the
+    input late, so that runs sharing buffers would mix each other's data."""
+    rng = np.random.default_rng(11)
+    w1 = (rng.standard_normal((16, 8, 3, 3)) / 8).astype(np.float32)
+    w2 = (rng.standard_normal((8, 16, 1, 1)) / 4).astype(np.float32)
+    tensors = {"x": Tensor("x", SHAPE), "w1": Tensor("w1", w1.shape, "float32", w1),
+               "a": Tensor("a", (1, 16, 12, 12)), "w2": Tensor("w2", w2.shape, "float32", w2),
+               "b": Tensor("b", SHAPE), "y": Tensor("y", SHAPE)}
+    nodes = [Node("conv1", "Conv", ["x", "w1"], ["a"], {"pads": [1, 1, 1, 1], "activation": "Relu"}),
+             Node("conv2", "Conv", ["a", "w2"], ["b"]), Node("add", "Add", ["b", "x"], ["y"])]
+    graph = Graph("threads", nodes, tensors, ["x"], ["y"])
+    graph.verify()
+    return graph
+
+
+def hammer(engine, graph, threads: int, runs: int, tol: float, profiled: bool = False) -> list[str]:
+    """`threads` threads × `runs` runs on one engine, each run with its own fresh input; what went wrong."""
+    wrong, start = [], threading.Barrier(threads)
+
+    def worker(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        start.wait()
+        for i in range(runs):
+            x = rng.standard_normal(SHAPE).astype(np.float32)
+            got = engine.run_profiled({"x": x})[0] if profiled else engine.run({"x": x})
+            err = rel_err(got["y"], reference.run(graph, {"x": x})["y"])
+            if not err <= tol:
+                wrong.append(f"thread {seed} run {i}: rel err {err:.3g}")
+
+    workers = [threading.Thread(target=worker, args=(seed,)) for seed in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return wrong
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
+def test_eight_threads_share_one_engine(device, tmp_path):
+    graph = small_graph()
+    engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
+    engine.max_concurrent_runs = 4  # fewer executors than threads: runs both make executors and wait for them
+    wrong = hammer(engine, graph, threads=8, runs=200, tol=1e-4)
+    assert not wrong, f"{len(wrong)} of 1600 runs wrong, e.g. {wrong[:3]}"
+    assert 2 <= engine.executors <= 4
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
+def test_profiled_runs_from_threads_fp16(device, tmp_path):
+    """fp16 storage (each executor has its own fp32 staging buffers) and profiling events, from four threads."""
+    graph = small_graph()
+    engine = Engine(graph, device=device.selector, data_type="fp16", storage_dir=str(tmp_path), profile=True)
+    wrong = hammer(engine, graph, threads=4, runs=25, tol=1e-2, profiled=True)
+    assert not wrong, f"{len(wrong)} of 100 runs wrong, e.g. {wrong[:3]}"
+    _, times = engine.run_profiled({"x": np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)})
+    assert len(times) == len(engine.plan.steps) and all(t >= 0 for t in times)
