@@ -22,13 +22,16 @@ from ..ir.shapes import infer_node
 from ..ops import geometry
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable
+from . import onnx_control, onnx_einsum, onnx_rnn
 
 log = logging.getLogger(__name__)
 
-# Inputs of these ops that are static parameters (IR attributes); the conformance tests freeze them.
+# Inputs of these ops that are static parameters (IR attributes, or inputs that must be constants: docs/ir.md);
+# the conformance tests freeze them.
 STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,),
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
-                 "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2)}
+                 "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2),
+                 "Tile": (1,), "TopK": (1,), "LSTM": (4,), "GRU": (4,)}
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
@@ -175,7 +178,9 @@ class _NodeView:
 
 
 def _attr_value(a: onnx.AttributeProto, node_name: str):
-    if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS, onnx.AttributeProto.SPARSE_TENSOR):
+    if a.type == onnx.AttributeProto.GRAPH:  # If's branches: its importer inlines them
+        return a.g
+    if a.type in (onnx.AttributeProto.GRAPHS, onnx.AttributeProto.SPARSE_TENSOR):
         raise ConvertError(f"node {node_name!r}: attribute {a.name!r} holds a subgraph or sparse tensor")
     v = helper.get_attribute_value(a)
     if isinstance(v, bytes):
@@ -223,7 +228,7 @@ def _input_shape(vi: onnx.ValueInfoProto, given) -> tuple[int, ...]:
 def _check_supported(nodes) -> None:
     """One UnsupportedOpError for every op type pymace cannot import, with the nodes that use it."""
     missing = []
-    for i, n in enumerate(nodes):
+    for i, n in enumerate(onnx_control.with_subgraphs(nodes)):  # If branches included: one line for all
         op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
         if op not in IMPORTERS:
             missing.append(Node(n.name or f"{n.op_type}_{i}", op, [], []))
@@ -232,7 +237,7 @@ def _check_supported(nodes) -> None:
 
 def _toposort(g: onnx.GraphProto, ready: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where each input is produced first (most exports already are; some are not)."""
-    return topological_order(g.node, ready, "graph", io=lambda n: (n.input, n.output))
+    return topological_order(g.node, ready, "graph", io=lambda n: (onnx_control.outer_inputs(n), n.output))
 
 
 # --- importers: one per ONNX op type ------------------------------------------------------------------
@@ -282,7 +287,23 @@ def _explicit(window) -> dict:
 def _conv(imp: _Importer, n: _NodeView) -> None:
     group = n.get("group", 1)
     window = _window(n, geometry.conv_window, imp.shape(n), imp.shape(n, 1), group, **_spatial(n))
-    imp.emit("Conv", n.inputs, n.outputs, _explicit(window) | {"group": int(group)}, n.name)
+    attrs = _explicit(window) | {"group": int(group)}
+    if len(window.kernel) == 1:  # Conv1d runs as a 2-D Conv of height 1 between alias reshapes
+        _conv1d(imp, n, attrs)
+        return
+    imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
+
+
+def _conv1d(imp: _Importer, n: _NodeView, attrs: dict) -> None:
+    (p0, p1), one = attrs["pads"], [1]
+    attrs = {"kernel_shape": one + attrs["kernel_shape"], "strides": one + attrs["strides"],
+             "pads": [0, p0, 0, p1], "dilations": one + attrs["dilations"], "group": attrs["group"]}
+    x, w = imp.temp(n, "x2d"), imp.temp(n, "w2d")
+    imp.emit("Unsqueeze", [n.input(0)], [x], {"axes": [2]}, f"{n.name}/to_2d")
+    imp.emit("Unsqueeze", [n.input(1)], [w], {"axes": [2]}, f"{n.name}/w_to_2d")
+    y = imp.temp(n, "y2d")
+    imp.emit("Conv", [x, w, *n.inputs[2:]], [y], attrs, n.name)
+    imp.emit("Squeeze", [y], n.outputs, {"axes": [2]}, f"{n.name}/to_1d")
 
 
 def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
@@ -498,6 +519,15 @@ def _constant_of_shape(imp: _Importer, n: _NodeView) -> None:
     imp.emit("ConstantOfShape", n.inputs, n.outputs, attrs, n.name)
 
 
+def _topk(imp: _Importer, n: _NodeView) -> None:
+    """Before opset 10, K is the attribute `k`; the IR takes it as input 1, as ONNX does since."""
+    inputs = n.inputs[:2]
+    if imp.opset < 10:
+        inputs = [n.input(0), imp.temp(n, "k")]
+        imp.add_const(inputs[1], np.array([int(n.get("k"))], np.int64))
+    imp.emit("TopK", inputs, n.outputs, {k: v for k, v in n.attrs.items() if k != "k"}, n.name)
+
+
 IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
     "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
@@ -508,6 +538,8 @@ IMPORTERS = {
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
+    "Einsum": onnx_einsum.lower, "TopK": _topk, "LSTM": onnx_rnn.lower, "GRU": onnx_rnn.lower,
+    "If": onnx_control.lower_if,
 }
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
 

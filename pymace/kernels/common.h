@@ -15,6 +15,17 @@ typedef float store_t;
 #define STORE4(p, i, v) vstore4((v), (i), (p))
 #endif
 
+/* Data movement (gather, tile, …) copies elements without arithmetic: elem_t is the raw element word, int for
+ * integer and bool tensors (-DINT_ELEMS; they are int32 on the device), ushort for fp16 storage (half values
+ * move bit-exact, no cl_khr_fp16 needed), else float. */
+#if defined(INT_ELEMS)
+typedef int elem_t;
+#elif defined(FP16_STORAGE)
+typedef ushort elem_t;
+#else
+typedef float elem_t;
+#endif
+
 #ifndef ACT
 #define ACT 0
 #endif

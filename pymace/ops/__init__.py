@@ -11,7 +11,9 @@ from . import (
     conv,
     conv_transpose,
     depth_to_space,
+    gather,
     gemm,
+    generate,
     landmarks,
     pad,
     pool,
@@ -19,18 +21,24 @@ from . import (
     reduce,
     reshape,
     resize,
+    rnn,
+    scatter,
     separable_conv,
     shape_math,
     slice,
     softmax,
     split,
+    tile,
+    topk,
     transpose,
     unary,
 )
 
 MODULES: list[ModuleType] = [
-    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, landmarks, pad, pool, quantize, reduce,
-    reshape, resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
+    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
+    landmarks,  # MediaPipe's landmark custom ops
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 

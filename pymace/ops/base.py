@@ -67,13 +67,24 @@ class DeviceTraits:
     vendor: str = ""
 
 
+@dataclass(frozen=True)
+class Ints:
+    """A case input of fresh random integers in [low, high) (indices, which may be negative)."""
+
+    shape: tuple[int, ...]
+    low: int
+    high: int
+    dtype: str = "int64"
+
+
 @dataclass
 class Case:
     """One test case of an op: input shapes (fresh random float32 data) or arrays, attributes, and which inputs
     are constants (weights) rather than activations. `tol` is max|err|/max|ref| for fp32 storage."""
 
     name: str
-    inputs: list[Any]  # tuple shape -> random normal float32; np.ndarray -> used as is; None -> omitted input
+    inputs: list[Any]  # tuple shape -> random normal float32; Ints -> random integers; np.ndarray -> used as is;
+    # None -> omitted input
     attrs: dict = field(default_factory=dict)
     consts: tuple[int, ...] = ()
     tol: float = 1e-4
@@ -84,6 +95,8 @@ class Case:
         for spec in self.inputs:
             if spec is None or isinstance(spec, np.ndarray):
                 out.append(spec)
+            elif isinstance(spec, Ints):
+                out.append(rng.integers(spec.low, spec.high, spec.shape).astype(spec.dtype))
             else:
                 out.append(rng.standard_normal(spec).astype(np.float32))
         return out
@@ -111,6 +124,12 @@ class LaunchContext:
         name), `default` is the op's heuristic, `candidates` everything it can launch (default included). The
         runtime returns a tuned choice only when it is one of `candidates`; the tuner times them all."""
         return default
+
+
+def elem_options(dtype: str) -> tuple[str, ...]:
+    """Build options of a data-movement kernel (gather, tile, …) for a tensor of `dtype`: integer and bool tensors
+    are int32 on the device (docs/ir.md), float ones the storage type; common.h's elem_t is the element word."""
+    return () if np.dtype(dtype).kind == "f" else ("-DINT_ELEMS",)
 
 
 def ints(values) -> list[int]:

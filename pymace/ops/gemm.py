@@ -12,10 +12,48 @@ from .base import Case, Const, TensorInfo
 OP_TYPES = ("Gemm", "MatMul")
 
 
-def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, **_):
+def _check_types(a: TensorInfo, b: TensorInfo, op: str) -> None:
+    if a.dtype != b.dtype:
+        raise ConvertError(f"{op}: A is {a.dtype}, B is {b.dtype}; both must have one type")
+
+
+def _gemm_shape(a, b, c, transA, transB) -> tuple[int, int]:
+    if len(a.shape) != 2 or len(b.shape) != 2:
+        raise ConvertError(f"Gemm: A and B must be 2-D, got shapes {list(a.shape)} and {list(b.shape)}")
+    (m, ka), (kb, n) = a.shape[::-1] if transA else a.shape, b.shape[::-1] if transB else b.shape
+    if ka != kb:
+        raise ConvertError(f"Gemm: inner dimensions differ: A{' (transA)' if transA else ''} {list(a.shape)} "
+                           f"gives K={ka}, B{' (transB)' if transB else ''} {list(b.shape)} gives K={kb}")
+    if c is not None:
+        try:
+            if np.broadcast_shapes(tuple(c.shape), (m, n)) != (m, n):
+                raise ValueError
+        except ValueError:
+            raise ConvertError(f"Gemm: C of shape {list(c.shape)} does not broadcast to the output [{m}, {n}]")\
+                from None
+    return m, n
+
+
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy.matmul's output shape, with a one-line error for mismatched K or batch dims."""
+    if not a or not b:
+        raise ConvertError(f"MatMul: operands must have rank >= 1, got shapes {list(a)} and {list(b)}")
+    ka, kb = a[-1], (b[0] if len(b) == 1 else b[-2])
+    if ka != kb:
+        raise ConvertError(f"MatMul: inner dimensions differ: A {list(a)} has K={ka}, B {list(b)} has K={kb}")
+    try:
+        batch = np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2]))
+    except ValueError:
+        raise ConvertError(f"MatMul: batch dimensions of A {list(a)} and B {list(b)} do not broadcast") from None
+    return tuple(batch) + tuple(a[-2:-1]) + tuple(b[-1:] if len(b) > 1 else ())
+
+
+def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None, **_):
+    _check_types(a, b, _op_type)
     if _op_type == "Gemm":
-        return [((a.shape[1] if transA else a.shape[0], b.shape[0] if transB else b.shape[1]), "float32")]
-    return [(np.matmul(np.empty(a.shape, np.int8), np.empty(b.shape, np.int8)).shape, "float32")]
+        c = rest[0] if len(rest) > (activation == "PRelu") else None
+        return [(_gemm_shape(a, b, c, transA, transB), a.dtype)]
+    return [(matmul_shape(tuple(a.shape), tuple(b.shape)), a.dtype)]
 
 
 def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
@@ -28,7 +66,10 @@ def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, trans
         y = alpha * ((a.T if transA else a) @ (b.T if transB else b))
         if bias is not None:
             y = y + beta * bias
-    return [act.reference(np.asarray(y, np.float32), activation, activation_params, slope)]
+    if np.asarray(a).dtype.kind != "f":  # integer MatMul/Gemm: folded shape arithmetic, no activation
+        return [np.asarray(y).astype(np.asarray(a).dtype)]
+    y = act.reference(np.asarray(y, np.float32), activation, activation_params, slope)
+    return [y.astype(np.asarray(a).dtype)]
 
 
 def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:
@@ -56,6 +97,9 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
            activation_params=(), kernel_variant=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
+    if np.dtype(y.dtype).kind != "f":
+        raise ConvertError(f"node {ctx.node.name!r} ({_op_type}): integer {_op_type} runs only at conversion "
+                           f"(constant inputs); this one reads a run-time {y.dtype} tensor")
     a_shape = (1, *a.shape) if len(a.shape) == 1 else a.shape  # numpy.matmul promotes 1-D operands
     b_shape = (*b.shape, 1) if len(b.shape) == 1 else b.shape
     m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
@@ -106,6 +150,11 @@ CASES = [
     Case("matmul_broadcast", [(4, 1, 3, 5), (2, 5, 7)], {}, op_type="MatMul"),
     Case("matmul_1d_left", [(6,), (3, 6, 5)], {}, op_type="MatMul"),
     Case("matmul_1d_right", [(2, 4, 6), (6,)], {}, op_type="MatMul", consts=(1,)),
+    Case("matmul_1d_both", [(9,), (9,)], {}, op_type="MatMul"),
+    Case("attention_scores", [(2, 3, 7, 8), (2, 3, 8, 7)], {}, op_type="MatMul"),
+    Case("attention_context", [(2, 3, 7, 7), (2, 3, 7, 8)], {}, op_type="MatMul"),
+    Case("matrix_times_batch", [(5, 6), (3, 6, 4)], {}, op_type="MatMul"),
+    Case("gemm_matrix_bias", [(6, 4), (4, 5), (6, 5)], dict(alpha=1.5, beta=0.5)),
     # gemm_splitk (GPUs, few rows) forced so that every device runs it: K off the lanes, N off the quads
     Case("splitk_classifier", [(1, 1280), (1001, 1280), (1001,)], dict(transB=1, kernel_variant="gemm_splitk"),
          consts=(1, 2)),

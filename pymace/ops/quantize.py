@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
-from .base import Case, Const, TensorInfo
+from .base import Case, Const, TensorInfo, elem_options
 
 OP_TYPES = ("QuantizeLinear", "DequantizeLinear")
 TYPES = ("int8", "uint8", "int16", "uint16", "int32")  # what pymace quantizes to and dequantizes from
@@ -81,15 +81,14 @@ def launch(ctx, _op_type="QuantizeLinear", axis=1, block_size=0, output_dtype=0,
     shape = x.shape
     channels = len(s)
     inner = int(np.prod(shape[axis % len(shape) + 1:], dtype=np.int64)) if channels > 1 else 1
-    options = ()
+    quantized = ctx.outputs[0] if _op_type == "QuantizeLinear" else x
+    options = elem_options(quantized.dtype)  # an integer tensor is int32 on the device
     if _op_type == "QuantizeLinear":
-        kind = _out_type(zero.const if zero is not None else None, output_dtype)
-        if ctx.data_type == "fp16" and kind not in ("int8", "uint8"):
-            raise ConvertError(f"node {ctx.node.name!r}: {kind} values are not exact in fp16 storage; use fp32")
-        info = np.iinfo(np.dtype(kind))
-        options = (f"-DQMIN={info.min}.0f", f"-DQMAX={info.max}.0f")
+        info = np.iinfo(np.dtype(_out_type(zero.const if zero is not None else None, output_dtype)))
+        options += (f"-DQMIN={info.min}.0f", f"-DQMAX={info.max}.0f")
     table = Const(np.concatenate([s.view(np.int32), z.astype(np.int32)]))
-    src = Const(x.const.astype(np.float32)) if x.const is not None else x
+    as_ints = quantized is x and bool(elem_options(x.dtype))
+    src = x if x.const is None else Const(x.const.astype(np.int32 if as_ints else np.float32))
     n = int(np.prod(shape, dtype=np.int64))
     if n == 0:
         return

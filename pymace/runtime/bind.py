@@ -14,11 +14,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import PymaceError
+from ..errors import ConvertError, PymaceError
 from ..ops.base import Const, Counters
 from .device import DeviceInfo, cl
 from .enqueue import Enqueuer
-from .plan import Launch, LaunchPlan, MemoryReport, TensorRef, default_local_size, fits, whole_groups
+from .plan import (
+    Launch,
+    LaunchPlan,
+    MemoryReport,
+    TensorRef,
+    default_local_size,
+    fits,
+    to_device_ints,
+    whole_groups,
+)
 from .programs import ProgramBuilder
 
 
@@ -35,13 +44,22 @@ class Weights:
         with self._lock:
             found = self._buffers.get(id(data))
             if found is None:
-                host = np.ascontiguousarray(data.astype(self.storage) if data.dtype.kind == "f" else data)
+                host = _device_array(data, self.storage)
                 if host.nbytes == 0:
                     host = np.zeros(1, dtype=host.dtype)
                 flags = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR
                 found = self._buffers[id(data)] = (cl.Buffer(self.context, flags, hostbuf=host), data)  # `data`
                 # stays alive with its buffer, so that its id is not reused by another array
             return found[0]
+
+
+def _device_array(data: np.ndarray, storage) -> np.ndarray:
+    """A constant as the device holds it: floats in the storage type, integers and bools as int32."""
+    if data.dtype.kind == "f":
+        return np.ascontiguousarray(data.astype(storage))
+    if data.dtype.kind in "iub":
+        return to_device_ints(data, "a constant tensor", ConvertError)
+    return np.ascontiguousarray(data)
 
 
 @dataclass
@@ -88,6 +106,7 @@ class BoundPlan:
     owned: list = field(default_factory=list)  # kernel arguments do not keep buffers alive: these do
     enqueuer: Enqueuer | None = None
     prepared: Prepared | None = None  # programs and weights, shared with the other executors
+    int_dtypes: dict = field(default_factory=dict)  # integer/bool graph input or output → its IR dtype
 
 
 @dataclass
@@ -140,7 +159,8 @@ class Prepared:
                               settled.tuned, touches))
         inputs = {name: (buffers[key], shape) for name, (key, shape) in plan.inputs.items()}
         outputs = {name: (buffers[key], shape) for name, (key, shape) in plan.outputs.items()}
-        return BoundPlan(queue, steps, plan.memory, inputs, outputs, owned, Enqueuer(queue, steps), self)
+        return BoundPlan(queue, steps, plan.memory, inputs, outputs, owned, Enqueuer(queue, steps), self,
+                         plan.int_dtypes)
 
     def _args(self, launch: Launch, buffers: dict, owned: list) -> tuple[list, tuple]:
         """The kernel arguments of a launch, and the per-executor buffers among them."""

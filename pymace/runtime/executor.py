@@ -10,6 +10,7 @@ from ..errors import KernelLaunchError
 from .bind import BoundPlan, Step
 from .device import cl
 from .enqueue import EnqueueError, Enqueuer
+from .plan import DEVICE_INT, to_device_ints
 
 
 def enqueue_all(queue, steps: list[Step], events: bool = False, enqueuer=None):
@@ -42,19 +43,24 @@ def describe_failure(s: Step, e) -> str:
 
 
 def run_plan(plan: BoundPlan, feeds: dict[str, np.ndarray], profile: bool = False):
-    """Copy inputs in, enqueue every step, copy outputs out (fp32 on the host whatever the storage type). With
-    `profile` (the plan's queue must profile): (outputs, each step's device seconds)."""
-    queue = plan.queue
-    staged = [np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
+    """Copy inputs in, enqueue every step, copy outputs out (fp32 on the host whatever the storage type; integer
+    and bool tensors as int32 on the device, in their IR dtype on the host). With `profile` (the plan's queue
+    must profile): (outputs, each step's device seconds)."""
+    queue, ints = plan.queue, plan.int_dtypes
+    staged = [to_device_ints(feeds[name], f"input {name!r}") if name in ints else
+              np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
     for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
         cl.enqueue_copy(queue, buf, host, is_blocking=False)
     events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
     outputs = {}
     for name, (buf, shape) in plan.output_buffers.items():
-        host = np.empty(shape, dtype=np.float32)
+        host = np.empty(shape, dtype=DEVICE_INT if name in ints else np.float32)
         cl.enqueue_copy(queue, host, buf, is_blocking=False)
         outputs[name] = host
     queue.finish()
+    for name, dtype in ints.items():
+        if name in outputs:
+            outputs[name] = outputs[name].astype(dtype)
     if profile:
         times = [(e.profile.end - e.profile.start) * 1e-9 for e in events]
         return outputs, times

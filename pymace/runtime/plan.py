@@ -15,11 +15,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ops, passes
+from ..errors import InputError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, DeviceTraits, LaunchContext, Scratch
 from . import memory
 
 STORAGE = {"fp32": np.float32, "fp16": np.float16}
+DEVICE_INT = np.int32  # every integer and bool tensor on the device (docs/ir.md, "Integer tensors")
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def to_device_ints(data: np.ndarray, what: str, error=InputError) -> np.ndarray:
+    """An integer or bool array as the device's int32, refusing values that int32 cannot hold."""
+    data = np.asarray(data)
+    if data.size and data.dtype.kind in "iu" and (data.min() < -2**31 or data.max() >= 2**31):
+        raise error(f"{what}: integer values outside the int32 range the device holds "
+                    f"({data.min()} .. {data.max()})")
+    return np.ascontiguousarray(data, DEVICE_INT)
 
 
 @dataclass
@@ -29,6 +44,7 @@ class TensorRef:
     name: str
     shape: tuple[int, ...]
     const: np.ndarray | None = None
+    dtype: str = "float32"  # the IR dtype; integer and bool tensors are int32 on the device
 
     @property
     def size(self) -> int:
@@ -115,6 +131,7 @@ class LaunchPlan:
     inputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)  # graph input → (buffer key, shape)
     outputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # tensor → the tensor whose buffer it reinterprets
+    int_dtypes: dict[str, str] = field(default_factory=dict)  # integer/bool graph input or output → IR dtype
     memory: MemoryReport = field(default_factory=MemoryReport)
 
     @property
@@ -179,6 +196,9 @@ def make_plan(graph: Graph, device: DeviceTraits, data_type: str, tuning=None,
     for node, specs in nodes:
         plan.launches += [_launch(node, spec, dtype_options, tuning, id(node) in tuned_nodes) for spec in specs]
     _plan_memory(plan, nodes)
+    graph = plan.graph
+    plan.int_dtypes = {n: graph.tensors[n].dtype for n in [*graph.inputs, *graph.outputs]
+                       if not is_float(graph.tensors[n].dtype)}
     if data_type == "fp16":
         _stage_fp32(plan, tuning)
     plan.memory.weights_bytes = _weights_bytes(plan)
@@ -204,7 +224,7 @@ def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[t
 
 def _ref(graph: Graph, name: str) -> TensorRef:
     t = graph.tensors[name]
-    return TensorRef(name, tuple(t.shape), t.data)
+    return TensorRef(name, tuple(t.shape), t.data, t.dtype)
 
 
 def _launch(node: Node, spec: LaunchSpec, dtype_options: tuple, tuning, variant_tuned: bool) -> Launch:
@@ -231,24 +251,25 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
         name = plan.alias.get(name, name)
         if name in consts or not name:
             return
-        sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * itemsize)
+        size = itemsize if is_float(graph.tensors[name].dtype) else np.dtype(DEVICE_INT).itemsize
+        sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * size)
         if writes:
             first.setdefault(name, step)
         last[name] = max(last.get(name, step), step)
 
     for name in graph.inputs:
         touch(name, -1, writes=True)
-    scratch = []
+    scratch = {}  # one buffer per Scratch object, however many of the node's launches use it
     for step, (node, specs) in enumerate(nodes):
         for i in node.inputs:
             touch(i, step)
         for o in node.outputs:
             touch(o, step, writes=True)
-        scratch += [(step, a) for spec in specs for a in spec.args if isinstance(a, Scratch)]
+        scratch.update({id(a): (step, a) for spec in specs for a in spec.args if isinstance(a, Scratch)})
     for name in graph.outputs:
         touch(name, len(nodes))
     intervals = [memory.Interval(n, sizes[n], first.get(n, -1), last[n]) for n in sizes]
-    intervals += [memory.Interval(plan.buffer_key(a), a.size * itemsize, s, s) for s, a in scratch]
+    intervals += [memory.Interval(plan.buffer_key(a), a.size * itemsize, s, s) for s, a in scratch.values()]
     plan.slot_of, plan.slots = memory.plan(intervals)
     plan.memory.activation_bytes = sum(plan.slots)
     plan.memory.peak_live_bytes = memory.peak_live_bytes(intervals)
@@ -273,8 +294,8 @@ def _stage_fp32(plan: LaunchPlan, tuning) -> None:
         bound[name] = (plan.buffer_key(host), shape)
         return _launch(node, spec, ("-DFP16_STORAGE",), tuning, False)
 
-    first = [staged(n, s, True) for n, (_, s) in list(plan.inputs.items())]
-    last = [staged(n, s, False) for n, (_, s) in list(plan.outputs.items())]
+    first = [staged(n, s, True) for n, (_, s) in list(plan.inputs.items()) if n not in plan.int_dtypes]
+    last = [staged(n, s, False) for n, (_, s) in list(plan.outputs.items()) if n not in plan.int_dtypes]
     plan.launches = first + plan.launches + last
 
 
@@ -290,7 +311,7 @@ def _weights_bytes(plan: LaunchPlan) -> int:
             if data is None or id(data) in seen:
                 continue
             seen.add(id(data))
-            itemsize = np.dtype(plan.storage).itemsize if data.dtype.kind == "f" else data.itemsize
+            itemsize = np.dtype(plan.storage if data.dtype.kind == "f" else DEVICE_INT).itemsize
             total += itemsize * max(data.size, 1)
     return total
 
@@ -343,5 +364,6 @@ def tuning_key(spec: LaunchSpec, options) -> str:
             f"gws={'x'.join(map(str, spec.gws))}")
 
 
-__all__ = ["make_plan", "LaunchPlan", "Launch", "LaunchSpec", "Choice", "TensorRef", "HostBuffer", "MemoryReport",
+__all__ = ["make_plan", "DEVICE_INT", "is_float", "to_device_ints",
+           "LaunchPlan", "Launch", "LaunchSpec", "Choice", "TensorRef", "HostBuffer", "MemoryReport",
            "STORAGE", "canonical_options", "default_local_size", "fits", "whole_groups", "tuning_key"]

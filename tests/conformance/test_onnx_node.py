@@ -57,6 +57,10 @@ EXCLUDED: dict[str, str] = {
     "(0.1511 for the exact 1.3595/9 = 0.151056)",
     "test_resize_downsample_scales_linear_align_corners": "ONNX takes align_corners' output length unrounded "
     "(in·scale = 2.4, not 2) when scales are given; pymace's Resize uses the output's integer length",
+    "test_einsum_batch_diagonal": "Einsum with a letter repeated in one term (a diagonal) is not lowered; "
+    "pymace refuses it naming the equation",
+    "test_if_seq": "sequence types are not supported (the branches build a SequenceConstruct)",
+    "test_if_opt": "optional types are not supported (the branches build an Optional)",
     **{f"test_quantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
         "e4m3fn", "e5m2", "int4", "uint4", "int2", "uint2", "float4e2m1")},
     **{f"test_dequantizelinear_{t}": _NO_NUMPY_DTYPE for t in (

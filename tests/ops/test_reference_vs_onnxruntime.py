@@ -104,8 +104,9 @@ def case_model(op_type: str, arrays: list, attrs: dict, out_ranks: list[int]):
     feeds = {n: a for n, a in zip(names, arrays, strict=True) if n}
     consts, onnx_attrs = {}, {}
     for name, value in attrs.items():
-        if name in schema.attributes:
-            onnx_attrs[name] = value
+        if name in schema.attributes:  # a tensor-valued one (ConstantOfShape's value) from its array
+            tensor = schema.attributes[name].type == onnx.AttributeProto.TENSOR
+            onnx_attrs[name] = onnx.numpy_helper.from_array(np.asarray(value)) if tensor else value
         elif renamed.get(name, name) in slots and value is not None:
             slot = slots[renamed.get(name, name)]
             names += [""] * (slot + 1 - len(names))

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from pymace.errors import ConvertError, InputError, ModelError, PymaceError, UnsupportedOpError
 from pymace.frontends import onnx as onnx_frontend
@@ -176,16 +177,136 @@ def test_unsupported_ops_listed_with_node_names():
     nodes = [helper.make_node("LRN", ["x"], ["a"], size=3, name="norm1"),
              helper.make_node("Relu", ["a"], ["b"]),
              helper.make_node("LRN", ["b"], ["c"], size=3, name="norm2"),
-             helper.make_node("Einsum", ["c"], ["y"], equation="ij->ji", name="mix")]
+             helper.make_node("NonMaxSuppression", ["c", "c"], ["y"], name="nms")]
     with pytest.raises(UnsupportedOpError) as e:
         onnx_frontend.load(_model(nodes, [("x", [1, 3, 4, 4])], ["y"]))
     msg = str(e.value)
-    assert "LRN" in msg and "norm1" in msg and "norm2" in msg and "Einsum" in msg and "mix" in msg
+    assert "LRN" in msg and "norm1" in msg and "norm2" in msg and "NonMaxSuppression" in msg and "nms" in msg
     assert "Relu" not in msg.split("pymace supports")[0]
-    assert e.value.unsupported == {"Einsum": ["mix"], "LRN": ["norm1", "norm2"]}
+    assert e.value.unsupported == {"NonMaxSuppression": ["nms"], "LRN": ["norm1", "norm2"]}
 
 
 def test_wrong_input_shape_is_input_error():
     graph = onnx_frontend.load(zoo.source("mtcnn_rnet"), {"input_2": [1, 24, 24, 3]})
     with pytest.raises(InputError, match="input_2"):
         executor.run(graph, {"input_2": np.zeros((1, 3, 24, 24), np.float32)})
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("bhid,bhjd->bhij", [(2, 3, 5, 4), (2, 3, 6, 4)]),
+    ("bhij,bhjd->bhid", [(2, 3, 5, 6), (2, 3, 6, 4)]),
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ij,kj->ik", [(3, 4), (5, 4)]),
+    ("bid,bjd->bji", [(2, 3, 4), (2, 5, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4, 5), (2, 3, 5, 6)]),
+    ("bij,jk", [(2, 3, 4), (4, 5)]),
+    ("nchw->nhwc", [(2, 3, 4, 5)]),
+    ("bij->bj", [(2, 3, 4)]),
+    ("ij,ij->i", [(3, 4), (3, 4)]),
+])
+def test_einsum_lowers_to_transpose_reshape_matmul(equation, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    node = helper.make_node("Einsum", names, ["y"], equation=equation)
+    graph = _check(_model([node], list(zip(names, shapes)), ["y"], opset=12), dict(zip(names, shapes)))
+    assert {n.op_type for n in graph.nodes} <= {"Transpose", "Reshape", "MatMul"}
+
+
+@pytest.mark.parametrize("equation,why", [("bii->bi", "diagonal"), ("ij,jk,kl->il", "3 operands")])
+def test_einsum_unsupported_names_the_equation(equation, why):
+    shapes = [(2, 3, 3)] if equation == "bii->bi" else [(2, 3), (3, 4), (4, 5)]
+    names = [f"x{i}" for i in range(len(shapes))]
+    model = _model([helper.make_node("Einsum", names, ["y"], equation=equation)], list(zip(names, shapes)), ["y"],
+                   opset=12)
+    with pytest.raises(ConvertError, match=f"Einsum '{equation}' is not supported: .*{why}"):
+        onnx_frontend.load(model)
+
+
+@pytest.mark.parametrize("opset", [9, 11])
+def test_topk_k_as_attribute_or_input(opset):
+    if opset < 10:
+        node, inits = helper.make_node("TopK", ["x"], ["v", "i"], axis=1, k=3), {}
+    else:
+        node, inits = helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1), {"k": np.array([3], np.int64)}
+    model = _model([node], [("x", [2, 7])], ["v", "i"], inits, opset)
+    model.graph.output[1].type.tensor_type.elem_type = TensorProto.INT64
+    graph = _check(model, {"x": [2, 7]})
+    assert graph.nodes[0].op_type == "TopK" and graph.tensors[graph.nodes[0].inputs[1]].data.tolist() == [3]
+
+
+def test_conv1d_runs_as_a_2d_conv_of_height_one():
+    w, b = np.random.default_rng(3).standard_normal((6, 2, 3)).astype(np.float32), np.arange(6, dtype=np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3], strides=[2], pads=[1, 2], group=2)
+    graph = _check(_model([node], [("x", [2, 4, 11])], ["y"], {"w": w, "b": b}), {"x": [2, 4, 11]})
+    conv = next(n for n in graph.nodes if n.op_type == "Conv")
+    assert conv.attrs["kernel_shape"] == [1, 3] and conv.attrs["pads"] == [0, 1, 0, 2]
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_rnn_layout1_and_unnamed_outputs(op):
+    gates, hidden, rng = (4 if op == "LSTM" else 3), 5, np.random.default_rng(4)
+    inits = {"W": rng.standard_normal((2, gates * hidden, 3)).astype(np.float32),
+             "R": rng.standard_normal((2, gates * hidden, hidden)).astype(np.float32)}
+    node = helper.make_node(op, ["x", "W", "R", "", "", "h0"], ["", "y_h"], hidden_size=hidden, layout=1,
+                            direction="bidirectional")
+    model = _model([node], [("x", [2, 4, 3]), ("h0", [2, 2, hidden])], ["y_h"], inits, opset=14)
+    feeds = {"x": rng.standard_normal((2, 4, 3)).astype(np.float32),
+             "h0": rng.standard_normal((2, 2, hidden)).astype(np.float32)}
+    graph = onnx_frontend.load(model)
+    want = ReferenceEvaluator(model).run(None, feeds)[0]  # onnxruntime does not run layout 1
+    np.testing.assert_allclose(executor.run(graph, feeds)["y_h"], want, rtol=1e-5, atol=1e-6)
+    assert sum(n.op_type == "Transpose" for n in graph.nodes) == 3  # X, initial_h in; Y_h out
+
+
+@pytest.mark.parametrize("opset", [7, 9])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_upsample_old_opsets(opset, mode):
+    scales = [1.0, 1.0, 1.5, 2.5]
+    if opset < 9:
+        node, inits = helper.make_node("Upsample", ["x"], ["y"], mode=mode, scales=scales), {}
+    else:
+        node, inits = helper.make_node("Upsample", ["x", "s"], ["y"], mode=mode), {"s": np.array(scales, np.float32)}
+    model = _model([node], [("x", [2, 2, 5, 4])], ["y"], inits, opset)
+    model.ir_version = 7
+    graph = _check(model, {"x": [2, 2, 5, 4]})
+    assert graph.nodes[0].op_type == "Resize" and graph.tensors["y"].shape == (2, 2, 7, 10)
+
+
+def _if_model(cond_is_input: bool) -> onnx.ModelProto:
+    """y = If(c) then relu(x) @ w else x - 1, with c a constant or a bool graph input (known at run time)."""
+    out = [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)]
+    then = helper.make_graph([helper.make_node("Relu", ["x"], ["t"]), helper.make_node("MatMul", ["t", "w"], ["r"])],
+                             "then", [], out)
+    other = helper.make_graph([helper.make_node("Sub", ["x", "one"], ["r"])], "else", [], out,
+                              [numpy_helper.from_array(np.ones((3, 4), np.float32), "one")])
+    inits = {"w": np.random.default_rng(5).standard_normal((4, 4)).astype(np.float32)}
+    if not cond_is_input:
+        inits["c"] = np.array([True])
+    model = _model([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)], [("x", [3, 4])],
+                   ["y"], inits, opset=13)
+    if cond_is_input:
+        model.graph.input.append(helper.make_tensor_value_info("c", TensorProto.BOOL, [1]))
+    return model
+
+
+def test_if_with_a_constant_condition_inlines_the_taken_branch():
+    graph = _check(_if_model(False), {"x": [3, 4]})
+    assert [n.op_type for n in graph.nodes] == ["Relu", "MatMul", "Identity"]
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_run_time_condition_selects_between_both_branches(cond):
+    model = _if_model(True)
+    graph = onnx_frontend.load(model)
+    feeds = {"x": np.random.default_rng(6).standard_normal((3, 4)).astype(np.float32), "c": np.array([cond])}
+    want = ort_run_model(model, feeds)[0]
+    np.testing.assert_allclose(executor.run(graph, feeds)["y"], want, rtol=1e-6, atol=1e-6)
+    assert graph.nodes[-1].op_type == "Where"
+
+
+def test_if_with_branches_of_different_shapes_is_refused():
+    model = _if_model(True)
+    other = next(a.g for a in model.graph.node[0].attribute if a.name == "else_branch")
+    other.node[0].CopyFrom(helper.make_node("ReduceMean", ["x"], ["r"]))  # a [1, 1] output
+    with pytest.raises(ConvertError, match="known only at run time and output 0 has shape"):
+        onnx_frontend.load(model)
