@@ -24,7 +24,31 @@ def _quantize_linear(imp, n) -> None:
 
 
 def _dequantize_linear(imp, n) -> None:
-    imp.emit("DequantizeLinear", n.inputs[:3], n.outputs, _attrs(n), n.name)
+    _dequantize(imp, n, n.inputs[:3], n.outputs[0], _attrs(n), n.name)
+
+
+def _dequantize(imp, n, ins: list[str], out: str, attrs: dict, name: str) -> None:
+    """DequantizeLinear, or — when its scale or zero point is computed at run time (DynamicQuantizeLinear's) —
+    the same per-tensor arithmetic as Cast, Sub and Mul: (float(x) − float(zero)) · scale."""
+    dynamic = [i for i in ins[1:] if i and imp.info(n, i).value is None]
+    if not dynamic:
+        imp.emit("DequantizeLinear", ins, [out], attrs, name)
+        return
+    if any(imp.info(n, i).shape not in ((), (1,)) for i in ins[1:] if i):
+        raise ConvertError(f"node {name!r} (DequantizeLinear): a scale or zero point computed at run time must be "
+                           "per tensor")
+    scale = imp.info(n, ins[1]).value
+    unit = scale is not None and bool(np.all(scale == 1))  # the *Integer ops' (x − zero)
+    has_zero = len(ins) > 2 and bool(ins[2])
+    value = out if unit and not has_zero else imp.temp(n, "float")
+    imp.emit("Cast", [ins[0]], [value], {"to": 1}, f"{name}/float")
+    if has_zero:
+        zero, centred = imp.temp(n, "zero_float"), out if unit else imp.temp(n, "centred")
+        imp.emit("Cast", [ins[2]], [zero], {"to": 1}, f"{name}/zero_float")
+        imp.emit("Sub", [value, zero], [centred], {}, f"{name}/centred")
+        value = centred
+    if not unit:
+        imp.emit("Mul", [value, ins[1]], [out], {}, name)
 
 
 def _dequantized(imp, n, x: int, scale: int, zero: int, suffix: str, axis: int = 1) -> str:
@@ -40,7 +64,7 @@ def _dequantized(imp, n, x: int, scale: int, zero: int, suffix: str, axis: int =
     if zero_name:
         ins.append(zero_name)
     out = imp.temp(n, suffix)
-    imp.emit("DequantizeLinear", ins, [out], {"axis": axis}, f"{n.name}/{suffix}")
+    _dequantize(imp, n, ins, out, {"axis": axis}, f"{n.name}/{suffix}")
     return out
 
 
@@ -97,6 +121,43 @@ def _matmul_integer(imp, n) -> None:
     imp.emit("MatMul", [a, b], n.outputs[:1], {}, n.name)
 
 
+def _lstm_weights(imp, n, q: int, scale: int, zero: int) -> np.ndarray:
+    """DynamicQuantizeLSTM's W or R ([directions, in, 4·hidden], quantized per direction or per column) as the
+    LSTM's float [directions, 4·hidden, in]."""
+    w = imp.const(n, q, "quantized weights").astype(np.float64)
+    s = imp.const(n, scale, "weight scale").astype(np.float64)
+    z = imp.const(n, zero, "weight zero point")
+    z = np.zeros_like(s) if z is None else z.astype(np.float64)
+    if w.ndim != 3 or s.shape != z.shape or s.size not in (1, w.shape[0], w.shape[0] * w.shape[2]):
+        raise ConvertError(f"node {n.name!r} (DynamicQuantizeLSTM): weights {list(w.shape)} with scales "
+                           f"{list(s.shape)} and zero points {list(z.shape)}")
+    shape = (w.shape[0], 1, w.shape[2]) if s.size == w.shape[0] * w.shape[2] else (-1, 1, 1)
+    real = (w - z.reshape(shape if s.size > 1 else ())) * s.reshape(shape if s.size > 1 else ())
+    return real.transpose(0, 2, 1).astype(np.float32)
+
+
+def _dynamic_quantize_lstm(imp, n) -> None:
+    """com.microsoft DynamicQuantizeLSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P, W_scale,
+    W_zero_point, R_scale, R_zero_point): an LSTM on the dequantized weights (onnxruntime quantizes X and H to
+    uint8 at each step; the float LSTM agrees with it to cosine 0.999998 on ddddocr, benchmarks/NOTES.md)."""
+    import copy
+
+    from . import onnx_rnn
+
+    lstm = copy.copy(n)
+    lstm.op_type = "LSTM"
+    weights = []
+    for k, (q, scale, zero) in enumerate(((1, 8, 9), (2, 10, 11))):
+        name = imp.temp(n, "W" if k == 0 else "R")
+        imp.add_const(name, _lstm_weights(imp, n, q, scale, zero))
+        weights.append(name)
+    lstm.inputs = [n.input(0), *weights, *[n.input(k) for k in range(3, 8)]]
+    lstm.attrs = dict(n.attrs)
+    onnx_rnn.lower(imp, lstm)
+
+
 IMPORTERS = {"QuantizeLinear": _quantize_linear, "DequantizeLinear": _dequantize_linear,
              "QLinearConv": _qlinear_conv, "QLinearMatMul": _qlinear_matmul, "ConvInteger": _conv_integer,
-             "MatMulInteger": _matmul_integer}
+             "MatMulInteger": _matmul_integer,
+             # the support check names custom-domain ops domain.Op, the walk dispatches on the op type alone
+             "com.microsoft.DynamicQuantizeLSTM": _dynamic_quantize_lstm, "DynamicQuantizeLSTM": _dynamic_quantize_lstm}

@@ -11,6 +11,7 @@ from . import (
     conv,
     conv_transpose,
     depth_to_space,
+    dynamic_quantize,
     gather,
     gemm,
     generate,
@@ -39,6 +40,7 @@ MODULES: list[ModuleType] = [
     resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
     gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
     landmarks,  # MediaPipe's landmark custom ops
+    dynamic_quantize,  # ONNX DynamicQuantizeLinear
 ]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
