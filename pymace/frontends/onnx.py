@@ -32,6 +32,7 @@ STATIC_INPUTS = {"Clip": (1, 2), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1
                  "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Reshape": (1,),
                  "Dropout": (1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Range": (0, 1, 2),
                  "Tile": (1,), "TopK": (1,), "LSTM": (4,), "GRU": (4,)}
+STATIC_INPUTS.update({op: (1,) for op in ops.reduce.OP_TYPES})  # axes
 
 
 def load(path_or_model, input_shapes: dict[str, list[int]] | None = None) -> Graph:
@@ -351,8 +352,19 @@ def _batch_norm(imp: _Importer, n: _NodeView) -> None:
 
 
 def _clip(imp: _Importer, n: _NodeView) -> None:
+    """Clip with constant bounds is the IR's Clip (bounds as attributes); a bound computed at run time (a dB floor
+    from the signal's maximum, in audio front ends) makes it Max(x, min) then Min(·, max)."""
     if imp.opset < 11:
         lo, hi = n.get("min"), n.get("max")
+    elif any(n.input(k) and imp.info(n, n.input(k)).value is None for k in (1, 2)):
+        x = n.input(0)
+        if n.input(1):
+            x_lo = imp.temp(n, "min") if n.input(2) else n.outputs[0]
+            imp.emit("Max", [x, n.input(1)], [x_lo], {}, f"{n.name}/min" if n.input(2) else n.name)
+            x = x_lo
+        if n.input(2):
+            imp.emit("Min", [x, n.input(2)], n.outputs, {}, n.name)
+        return
     else:
         lo, hi = imp.const(n, 1, "min"), imp.const(n, 2, "max")
     attrs = {k: float(v) for k, v in (("min", lo), ("max", hi)) if v is not None}
@@ -376,17 +388,6 @@ def _squeeze(imp: _Importer, n: _NodeView) -> None:
     if axes is None:  # squeeze every dim of size 1, made explicit
         axes = [i for i, d in enumerate(imp.shape(n)) if d == 1]
     imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
-
-
-def _reduce_mean(imp: _Importer, n: _NodeView) -> None:
-    axes = _axes_param(imp, n, 18)
-    if not axes:
-        if n.get("noop_with_empty_axes", 0):
-            imp.emit("Identity", [n.input(0)], n.outputs, {}, n.name)
-            return
-        axes = list(range(len(imp.shape(n))))
-    imp.emit("ReduceMean", [n.input(0)], n.outputs, {"axes": axes, "keepdims": int(n.get("keepdims", 1))},
-             n.name)
 
 
 def _split(imp: _Importer, n: _NodeView) -> None:
@@ -463,29 +464,28 @@ def _resize(imp: _Importer, n: _NodeView) -> None:
 
 
 def _softmax(imp: _Importer, n: _NodeView) -> None:
-    """Before opset 13 Softmax flattened the input to 2-D at `axis`; keep those semantics with Reshapes."""
+    """Before opset 13 Softmax, LogSoftmax and Hardmax flattened the input to 2-D at `axis`; keep those semantics
+    with Reshapes."""
     shape = imp.shape(n)
-    axis = int(n.get("axis", 1 if imp.opset < 13 else -1)) % max(len(shape), 1)
+    axis = int(n.get("axis", 1 if imp.opset < 13 else -1))
+    if not -len(shape) <= axis < max(len(shape), 1):
+        raise ConvertError(f"node {n.name!r} ({n.op_type}): axis {axis} is out of range for rank {len(shape)}")
+    axis %= max(len(shape), 1)
     if imp.opset >= 13 or axis == len(shape) - 1:
-        imp.emit("Softmax", [n.input(0)], n.outputs, {"axis": axis}, n.name)
+        imp.emit(n.op_type, [n.input(0)], n.outputs, {"axis": axis}, n.name)
         return
     flat, soft = imp.temp(n, "flat"), imp.temp(n, "softmax")
     rows = int(np.prod(shape[:axis], dtype=np.int64))
     imp.emit("Reshape", [n.input(0)], [flat], {"shape": [rows, -1], "allowzero": 0}, f"{n.name}/flatten")
-    imp.emit("Softmax", [flat], [soft], {"axis": 1}, n.name)
+    imp.emit(n.op_type, [flat], [soft], {"axis": 1}, n.name)
     imp.emit("Reshape", [soft], n.outputs, {"shape": list(shape), "allowzero": 0}, f"{n.name}/restore")
 
 
 def _sum(imp: _Importer, n: _NodeView) -> None:
-    """Sum of n inputs → a chain of Adds (Caffe2 exports write residual adds as Sum)."""
-    if len(n.inputs) == 1:
-        imp.emit("Identity", n.inputs, n.outputs, {}, n.name)
-        return
-    acc = n.inputs[0]
-    for k, x in enumerate(n.inputs[1:], 1):
-        out = n.outputs[0] if k == len(n.inputs) - 1 else imp.temp(n, f"sum{k}")
-        imp.emit("Add", [acc, x], [out], {}, n.name if k == len(n.inputs) - 1 else f"{n.name}/add{k}")
-        acc = out
+    """Sum of two inputs is an Add (Caffe2 exports write residual adds as Sum, and an Add fuses into the Conv
+    before it); of one an Identity; of more the variadic Sum."""
+    op = {1: "Identity", 2: "Add"}.get(len(n.inputs), "Sum")
+    imp.emit(op, n.inputs, n.outputs, {}, n.name)
 
 
 def _with_defaults(**defaults):
@@ -532,7 +532,7 @@ IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
     "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
     "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
-    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "ReduceMean": _reduce_mean, "Split": _split,
+    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "Split": _split,
     "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
     "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
@@ -541,8 +541,10 @@ IMPORTERS = {
     "Einsum": onnx_einsum.lower, "TopK": _topk, "LSTM": onnx_rnn.lower, "GRU": onnx_rnn.lower,
     "If": onnx_control.lower_if,
 }
-IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})
+IMPORTERS.update({"LogSoftmax": _softmax, "Hardmax": _softmax})
 
-from . import onnx_quant  # noqa: E402  (quantized ops, in their own module)
+from . import onnx_math, onnx_quant  # noqa: E402  (op families in their own modules)
 
+IMPORTERS.update(onnx_math.IMPORTERS)
 IMPORTERS.update(onnx_quant.IMPORTERS)
+IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

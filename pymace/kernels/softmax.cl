@@ -1,5 +1,12 @@
-/* Softmax of an (outer, K, inner) view along K: y = exp(x - max) / sum(exp(x - max)), in float. `rows` is
- * outer * inner; row r's elements lie `inner` apart from (r / inner) * K * inner + r % inner. */
+/* Softmax of an (outer, K, inner) view along K: y = exp(x - max) / sum(exp(x - max)), in float; with LOG_SOFTMAX
+ * y = x - max - log(sum(exp(x - max))); with HARDMAX y = 1 at the row's first maximum (a NaN counts as the
+ * maximum, as numpy's argmax has it), 0 elsewhere. `rows` is outer * inner; row r's elements lie `inner` apart
+ * from (r / inner) * K * inner + r % inner. */
+#ifdef LOG_SOFTMAX
+#define NORMALISE(v, m, sum) ((v) - (m) - log(sum))
+#else
+#define NORMALISE(v, m, sum) (exp((v) - (m)) / (sum))
+#endif
 
 /* One work-item per row: three passes (max, sum, write), neighbouring work-items on neighbouring columns. */
 #ifdef KERNEL_softmax_serial
@@ -7,11 +14,20 @@ __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int
   const int r = get_global_id(0);
   if (r >= rows) return;
   const int base = (r / inner) * k * inner + r % inner;
+#ifdef HARDMAX
+  float m = -INFINITY;
+  int at = 0;
+  for (int j = 0; j < k; ++j) {
+    const float v = LOAD(x, base + j * inner);
+    if (v > m || (v != v && m == m)) { m = v; at = j; }
+  }
+  for (int j = 0; j < k; ++j) STORE(y, base + j * inner, j == at ? 1.0f : 0.0f);
+#else
   float m = -INFINITY, s = 0.0f;
   for (int j = 0; j < k; ++j) m = fmax(m, LOAD(x, base + j * inner));
   for (int j = 0; j < k; ++j) s += exp(LOAD(x, base + j * inner) - m);
-  const float inv = 1.0f / s;
-  for (int j = 0; j < k; ++j) STORE(y, base + j * inner, exp(LOAD(x, base + j * inner) - m) * inv);
+  for (int j = 0; j < k; ++j) STORE(y, base + j * inner, NORMALISE(LOAD(x, base + j * inner), m, s));
+#endif
 }
 #endif
 
@@ -43,9 +59,9 @@ __kernel void softmax_wg(__global const store_t *x, __global store_t *y, int k, 
     if (lid < s) part[lid] += part[lid + s];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  const float inv = 1.0f / part[0];
+  const float total = part[0];
   if (live)
-    for (int j = lid; j < k; j += WG) STORE(y, base + j * inner, exp(LOAD(x, base + j * inner) - m) * inv);
+    for (int j = lid; j < k; j += WG) STORE(y, base + j * inner, NORMALISE(LOAD(x, base + j * inner), m, total));
 }
 #endif
 #endif

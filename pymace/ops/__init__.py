@@ -5,8 +5,11 @@ from types import ModuleType
 
 from ..errors import UnsupportedOpError
 from . import (
+    argmax,
     batch_norm,
     binary,
+    cast,
+    compare,
     concat,
     conv,
     conv_transpose,
@@ -16,6 +19,8 @@ from . import (
     gemm,
     generate,
     landmarks,
+    math,
+    normalization,
     pad,
     pool,
     quantize,
@@ -25,7 +30,6 @@ from . import (
     rnn,
     scatter,
     separable_conv,
-    shape_math,
     slice,
     softmax,
     split,
@@ -33,15 +37,18 @@ from . import (
     topk,
     transpose,
     unary,
+    where,
 )
 
 MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
-    resize, separable_conv, shape_math, slice, softmax, split, transpose, unary,
+    resize, separable_conv, slice, softmax, split, transpose, unary,
     gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
     landmarks,  # MediaPipe's landmark custom ops
     dynamic_quantize,  # ONNX DynamicQuantizeLinear
 ]
+# elementwise math, comparisons, normalizations, arg-reductions
+MODULES += [argmax, cast, compare, math, normalization, where]
 REGISTRY: dict[str, ModuleType] = {t: m for m in MODULES for t in m.OP_TYPES}
 
 

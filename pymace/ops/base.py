@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConvertError
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -83,8 +85,9 @@ class Case:
     are constants (weights) rather than activations. `tol` is max|err|/max|ref| for fp32 storage."""
 
     name: str
-    inputs: list[Any]  # tuple shape -> random normal float32; Ints -> random integers; np.ndarray -> used as is;
-    # None -> omitted input
+    # tuple shape -> random normal float32; Ints -> random integers; np.ndarray -> used as is; callable(rng) -> its
+    # array (fresh random data in a range, masks: see `uniform`); None -> omitted input
+    inputs: list[Any]
     attrs: dict = field(default_factory=dict)
     consts: tuple[int, ...] = ()
     tol: float = 1e-4
@@ -97,6 +100,8 @@ class Case:
                 out.append(spec)
             elif isinstance(spec, Ints):
                 out.append(rng.integers(spec.low, spec.high, spec.shape).astype(spec.dtype))
+            elif callable(spec):
+                out.append(np.asarray(spec(rng)))
             else:
                 out.append(rng.standard_normal(spec).astype(np.float32))
         return out
@@ -107,7 +112,7 @@ class LaunchContext:
     The runtime implements it; ops never import pyopencl."""
 
     node: Any  # the IR Node (name, op_type, inputs, outputs, attrs)
-    inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None)
+    inputs: list[Any]  # TensorRef | None per node input: .shape, .const (np.ndarray | None), .dtype (the IR's)
     outputs: list[Any]  # TensorRef per node output
     data_type: str  # "fp32" | "fp16" (storage; compute is always fp32)
     device: DeviceTraits
@@ -134,3 +139,35 @@ def elem_options(dtype: str) -> tuple[str, ...]:
 
 def ints(values) -> list[int]:
     return [int(v) for v in values]
+
+
+def uniform(low: float, high: float, shape, dtype=np.float32):
+    """A Case input: fresh uniform random values in [low, high) (integers in [low, high) for an integer dtype)."""
+    if np.dtype(dtype).kind in "iu":
+        return lambda rng: rng.integers(int(low), int(high), shape).astype(dtype)
+    if np.dtype(dtype).kind == "b":
+        return lambda rng: rng.random(shape) < 0.5
+    return lambda rng: rng.uniform(low, high, shape).astype(dtype)
+
+
+def broadcast(*shapes) -> tuple[int, ...]:
+    """The multidirectional (numpy) broadcast of `shapes`, or a ConvertError naming them."""
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ConvertError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
+
+
+def axis_index(axis, rank: int, what: str = "axis") -> int:
+    """`axis` in [-rank, rank) as an index in [0, rank), or a ConvertError."""
+    if not -rank <= int(axis) < max(rank, 1):
+        raise ConvertError(f"{what} {int(axis)} is out of range for a tensor of rank {rank}")
+    return int(axis) % max(rank, 1)
+
+
+def need_dtype(op: str, info: TensorInfo, kinds: str, what: str = "input") -> None:
+    """Raise a ConvertError unless `info`'s dtype is of one of the NumPy kinds in `kinds` ('f', 'iu', 'b')."""
+    if np.dtype(info.dtype).kind not in kinds:
+        names = {"f": "float", "i": "signed integer", "u": "unsigned integer", "b": "bool"}
+        allowed = "/".join(dict.fromkeys(names[k] for k in kinds))
+        raise ConvertError(f"{op}: {what} has dtype {info.dtype}; it must be {allowed}")

@@ -13,7 +13,9 @@ from . import (
     fold_constants,
     fold_pad,
     fuse_activation,
+    fuse_gelu,
     fuse_hardswish,
+    fuse_layer_norm,
     fuse_residual,
     fuse_separable,
     prune,
@@ -28,6 +30,8 @@ PIPELINE = [
     remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
+    fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer

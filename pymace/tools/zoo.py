@@ -146,10 +146,12 @@ def _extract(archive: Path, member: str, target: Path) -> None:
 
 
 # --- light models: real topologies from the onnx package, with seeded random weights -------------------------
-LIGHT = ("light_squeezenet", "light_resnet50", "light_shufflenet", "light_inception_v2", "light_densenet121")
+LIGHT = ("light_squeezenet", "light_resnet50", "light_shufflenet", "light_inception_v2", "light_densenet121",
+         "light_inception_v1", "light_bvlc_alexnet", "light_zfnet512")
 DESCRIPTIONS = {"light_squeezenet": "SqueezeNet 1.0 topology", "light_resnet50": "ResNet-50 topology",
                 "light_shufflenet": "ShuffleNet topology", "light_inception_v2": "Inception v2 (BN-Inception) topology",
-                "light_densenet121": "DenseNet-121 topology"}
+                "light_densenet121": "DenseNet-121 topology", "light_inception_v1": "GoogLeNet (Inception v1, LRN)",
+                "light_bvlc_alexnet": "AlexNet (BVLC, LRN)", "light_zfnet512": "ZFNet-512 (LRN)"}
 MOBILENET_PREPROCESSING = {"color": "RGB", "resize": [224, 224], "interpolation": "bilinear", "scale": 1 / 255,
                            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "layout": "NCHW"}
 

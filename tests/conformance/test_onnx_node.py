@@ -26,6 +26,8 @@ def _excluded(name: str) -> str | None:
     upper = name.upper()
     if upper.startswith(("TEST_CAST", "TEST_CASTLIKE")) and any(t in upper for t in _EXOTIC):
         return _NO_NUMPY_DTYPE
+    if "_BFLOAT16" in upper or "_BF16" in upper:
+        return _NO_NUMPY_DTYPE
     return None
 
 
@@ -70,6 +72,18 @@ EXCLUDED: dict[str, str] = {
         "test_convinteger_without_padding", "test_convinteger_with_padding", "test_matmulinteger")},
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
+    **{f"test_{w}window{k}_expanded": "the window length is a graph input read at run time (Range of a "
+       "data-dependent length); pymace fixes every shape at conversion" for w in ("blackman", "hamming", "hann")
+       for k in ("", "_symmetric")},
+    **{f"test_center_crop_pad_{k}_expanded": "the target shape is a graph input that reaches Pad's pads through "
+       "arithmetic at run time; pymace fixes pads (and every shape) at conversion" for k in (
+        "crop", "pad", "crop_and_pad", "crop_axes_hwc", "crop_negative_axes_hwc", "crop_axes_chw")},
+    "test_equal_string": "string tensors are not supported",
+    "test_equal_string_broadcast": "string tensors are not supported",
+    "test_flexattention_fp16_expanded_ver26": "MatMul's shape inference here gives float32 for float16 operands, so "
+    "the importer drops the model's Cast to float32 (gemm.py's infer)",
+    "test_causal_conv_with_state_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
+    "test_causal_conv_with_state_silu_fp16_expanded": "Conv's reference returns float32 for float16 inputs (conv.py)",
 }
 
 CASES = [c for c in collect_testcases() if c.model is not None]

@@ -15,7 +15,8 @@ TOL = 1e-4
 ZOO = {"ppocr_cls": {"x": [1, 3, 48, 192]}, "ppocr_det": {"x": [1, 3, 320, 320]},
        "mtcnn_pnet": {"input_1": [1, 60, 80, 3]}, "mtcnn_rnet": {"input_2": [1, 24, 24, 3]},
        "mtcnn_onet": {"input_3": [1, 48, 48, 3]}}
-LIGHT = ["light_squeezenet", "light_resnet50", "light_shufflenet", "light_inception_v2", "light_densenet121"]
+LIGHT = ["light_squeezenet", "light_resnet50", "light_shufflenet", "light_inception_v2", "light_densenet121",
+         "light_inception_v1"]
 
 
 def _page_input(shape, rng) -> np.ndarray:

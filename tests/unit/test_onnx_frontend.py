@@ -174,16 +174,16 @@ def test_truncated_and_garbage_files_are_model_errors(tmp_path):
 
 
 def test_unsupported_ops_listed_with_node_names():
-    nodes = [helper.make_node("LRN", ["x"], ["a"], size=3, name="norm1"),
+    nodes = [helper.make_node("Unique", ["x"], ["a"], name="norm1"),
              helper.make_node("Relu", ["a"], ["b"]),
-             helper.make_node("LRN", ["b"], ["c"], size=3, name="norm2"),
+             helper.make_node("Unique", ["b"], ["c"], name="norm2"),
              helper.make_node("NonMaxSuppression", ["c", "c"], ["y"], name="nms")]
     with pytest.raises(UnsupportedOpError) as e:
         onnx_frontend.load(_model(nodes, [("x", [1, 3, 4, 4])], ["y"]))
     msg = str(e.value)
-    assert "LRN" in msg and "norm1" in msg and "norm2" in msg and "NonMaxSuppression" in msg and "nms" in msg
+    assert "Unique" in msg and "norm1" in msg and "norm2" in msg and "NonMaxSuppression" in msg and "nms" in msg
     assert "Relu" not in msg.split("pymace supports")[0]
-    assert e.value.unsupported == {"NonMaxSuppression": ["nms"], "LRN": ["norm1", "norm2"]}
+    assert e.value.unsupported == {"NonMaxSuppression": ["nms"], "Unique": ["norm1", "norm2"]}
 
 
 def test_wrong_input_shape_is_input_error():
@@ -310,3 +310,29 @@ def test_if_with_branches_of_different_shapes_is_refused():
     other.node[0].CopyFrom(helper.make_node("ReduceMean", ["x"], ["r"]))  # a [1, 1] output
     with pytest.raises(ConvertError, match="known only at run time and output 0 has shape"):
         onnx_frontend.load(model)
+
+
+@pytest.mark.parametrize("bounds", ["min", "max", "both"])
+def test_clip_with_a_bound_computed_at_run_time_becomes_max_and_min(bounds):
+    """openWakeWord's mel front end clips at (its maximum - 80 dB): the bound is a tensor, not a constant."""
+    nodes = [helper.make_node("ReduceMax", ["x"], ["top"], keepdims=0), helper.make_node("Sub", ["top", "db"], ["lo"]),
+             helper.make_node("Add", ["top", "db"], ["hi"]),
+             helper.make_node("Clip", ["x", "lo" if bounds != "max" else "", "hi" if bounds != "min" else ""], ["y"])]
+    graph = _check(_model(nodes, [("x", [2, 3, 17])], ["y"], {"db": np.float32(1.5)}), {"x": [2, 3, 17]})
+    kinds = [n.op_type for n in graph.nodes]
+    assert "Clip" not in kinds and ("Max" in kinds) == (bounds != "max") and ("Min" in kinds) == (bounds != "min")
+
+
+def test_group_normalization_opset18_per_group_scale_becomes_per_channel():
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(5)
+    inits = {"s": rng.uniform(0.5, 1.5, 3).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
+    node = helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3, epsilon=1e-3)
+    model = _model([node], [("x", [2, 6, 4, 5])], ["y"], inits, opset=18)
+    x = rng.standard_normal((2, 6, 4, 5)).astype(np.float32)
+    graph = onnx_frontend.load(model)
+    scale = graph.tensors[graph.nodes[0].inputs[1]].data
+    np.testing.assert_array_equal(scale, np.repeat(inits["s"], 2))
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    np.testing.assert_allclose(executor.run(graph, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)

