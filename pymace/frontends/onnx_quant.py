@@ -4,8 +4,9 @@ QDQ graphs need nothing special: QuantizeLinear / DequantizeLinear are IR ops, a
 int8 weight folds into a float32 weight at import (every node of constant inputs does), and the Q → DQ pairs on
 activations stay, so values are rounded to the same grid as onnxruntime's int8 kernels. The operator-form ops
 become that same QDQ form: QLinearConv = DQ(x) → Conv(DQ(w), bias · x_scale · w_scale) → Q(y), QLinearMatMul
-likewise. ConvInteger / MatMulInteger compute (x − x_zero)·(w − w_zero) exactly in float32 (integers below 2²⁴);
-their results are float32 tensors holding those integers, so the Cast to float that follows them is an Identity."""
+likewise. ConvInteger / MatMulInteger compute (x − x_zero)·(w − w_zero) exactly in float32 (integers below 2²⁴)
+and Cast it to their int32 outputs, so the int32 arithmetic that follows them in the graph (a dynamically
+quantized bias added before the Cast to float) sees ONNX's types."""
 from __future__ import annotations
 
 import numpy as np
@@ -112,13 +113,20 @@ def _qlinear_matmul(imp, n) -> None:
 def _conv_integer(imp, n) -> None:
     x = _dequantized(imp, n, 0, -1, 2, "x")
     w = _dequantized(imp, n, 1, -1, 3, "w", axis=0)
-    imp.emit("Conv", [x, w], n.outputs[:1], _conv_attrs(imp, n, x, w), n.name)
+    _integer_result(imp, n, "Conv", [x, w], _conv_attrs(imp, n, x, w))
+
+
+def _integer_result(imp, n, op_type: str, ins: list[str], attrs: dict) -> None:
+    """The float op computing an *Integer op's exact integers, then its int32 output."""
+    exact = imp.temp(n, "exact")
+    imp.emit(op_type, ins, [exact], attrs, n.name)
+    imp.emit("Cast", [exact], n.outputs[:1], {"to": 6}, f"{n.name}/int32")
 
 
 def _matmul_integer(imp, n) -> None:
     a = _dequantized(imp, n, 0, -1, 2, "a", axis=0 if len(imp.shape(n, 0)) == 1 else -2)
     b = _dequantized(imp, n, 1, -1, 3, "b", axis=-1)
-    imp.emit("MatMul", [a, b], n.outputs[:1], {}, n.name)
+    _integer_result(imp, n, "MatMul", [a, b], {})
 
 
 def _lstm_weights(imp, n, q: int, scale: int, zero: int) -> np.ndarray:
