@@ -7,6 +7,8 @@ and, for PRelu, the slope as its last input (per channel, broadcast along axis 1
 frontends may too (TFLite's fused_activation_function)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmoid": 5, "LeakyRelu": 6,
@@ -49,6 +51,14 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
     raise ValueError(f"unknown fused activation {activation!r}")
 
 
+def float_literal(value: float) -> str:
+    """An OpenCL C float literal; infinities (a Clip bound of ±inf) are OpenCL's INFINITY macro."""
+    value = float(value)
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    return f"{value!r}f"
+
+
 def build_options(activation: str | None, params=()) -> tuple[str, ...]:
     """-D options selecting `activate()` in kernels/common.h. Parameters are baked into the program so the hot
     loop passes no extra arguments; each distinct value gives its own program (as MACE does)."""
@@ -56,10 +66,11 @@ def build_options(activation: str | None, params=()) -> tuple[str, ...]:
     opts = [f"-DACT={CODES[activation]}"]
     if activation == "Clip":
         lo, hi = clip_bounds(p)
-        opts += [f"-DACT_A={-3.4e38 if lo is None else lo!r}f", f"-DACT_B={3.4e38 if hi is None else hi!r}f"]
+        opts += [f"-DACT_A={float_literal(-3.4e38 if lo is None else lo)}",
+                 f"-DACT_B={float_literal(3.4e38 if hi is None else hi)}"]
     elif activation == "HardSigmoid":
         alpha, beta = (p + [0.2, 0.5])[:2] if len(p) < 2 else p[:2]
-        opts += [f"-DACT_A={float(alpha)!r}f", f"-DACT_B={float(beta)!r}f"]
+        opts += [f"-DACT_A={float_literal(alpha)}", f"-DACT_B={float_literal(beta)}"]
     elif activation == "LeakyRelu":
-        opts += [f"-DACT_A={float(p[0] if p else 0.01)!r}f"]
+        opts += [f"-DACT_A={float_literal(p[0] if p else 0.01)}"]
     return tuple(opts)

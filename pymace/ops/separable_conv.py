@@ -57,7 +57,8 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
         return ("-DDW_LO=0.0f",)
     if activation == "Clip":
         lo, hi = act.clip_bounds(params)
-        return (*((f"-DDW_LO={lo!r}f",) if lo is not None else ()), *((f"-DDW_HI={hi!r}f",) if hi is not None else ()))
+        return (*((f"-DDW_LO={act.float_literal(lo)}",) if lo is not None else ()),
+                *((f"-DDW_HI={act.float_literal(hi)}",) if hi is not None else ()))
     return ()
 
 
