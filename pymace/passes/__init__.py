@@ -21,6 +21,7 @@ from . import (
     prune,
     remove_identity,
     remove_noop_reshape,
+    scale_integer_ops,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ PIPELINE = [
     remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    scale_integer_ops,  # Cast(ConvInteger + int bias) · s → Conv(x · s, w) + bias · s: no stored int32 sums
     fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
     fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv

@@ -72,3 +72,42 @@ def test_reference_matches_onnxruntime(quantized):
         x = np.random.default_rng(seed).uniform(-1, 1, (1, 2, 8, 12)).astype(np.float32)
         got = executor.run(graph, {"x": x})[graph.outputs[0]]
         assert _cosine(got, _ort(quantized, x)) >= 0.9999, seed
+
+
+def _wide_conv_model(rng) -> onnx.ModelProto:
+    """x [1, 64, 6, 6] → Conv 3×3 to 8 channels (576 taps: its integer sums pass fp16's 65504) → MatMul."""
+    cw = numpy_helper.from_array((rng.standard_normal((8, 64, 3, 3)) * 0.2).astype(np.float32), "cw")
+    cb = numpy_helper.from_array((rng.standard_normal(8) * 0.5).astype(np.float32), "cb")
+    proj = numpy_helper.from_array((rng.standard_normal((4, 3)) * 0.5).astype(np.float32), "proj")
+    nodes = [helper.make_node("Conv", ["x", "cw", "cb"], ["c"], kernel_shape=[3, 3]),
+             helper.make_node("MatMul", ["c", "proj"], ["out"])]
+    graph = helper.make_graph(nodes, "wide_conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                [1, 64, 6, 6])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [cw, cb, proj])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_integer_sums_scaled_before_storage_fp16(tmp_path):
+    """ConvInteger / MatMulInteger sums reach past fp16's range: conversion moves their scale in front
+    (passes/scale_integer_ops), so fp16 storage agrees with onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from pymace import Engine
+    from pymace.tools.convert import convert
+    from tests.helpers import opencl_devices
+
+    src, dst = tmp_path / "float.onnx", tmp_path / "dynq.onnx"
+    onnx.save(_wide_conv_model(np.random.default_rng(5)), src)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    assert {"ConvInteger", "MatMulInteger"} <= {n.op_type for n in onnx.load(dst).graph.node}
+    graph = convert(str(dst))
+    assert not [n for n in graph.nodes if n.op_type == "Cast" and n.attrs.get("to") == TensorProto.INT32]
+    x = np.random.default_rng(1).uniform(0, 1, (1, 64, 6, 6)).astype(np.float32)
+    want = _ort(dst, x)
+    assert _cosine(executor.run(graph, {"x": x})[graph.outputs[0]], want) >= 0.9999
+    devices = opencl_devices()
+    if not devices:
+        pytest.skip("needs an OpenCL device")
+    for data_type, floor in (("fp32", 0.9999), ("fp16", 0.995)):
+        engine = Engine(graph, device=devices[0].selector, data_type=data_type, storage_dir=str(tmp_path / "s"))
+        assert _cosine(engine.run({"x": x})[graph.outputs[0]], want) >= floor, data_type
