@@ -68,9 +68,10 @@ def random_feeds(graph, model: Model, seed: int) -> dict[str, np.ndarray]:
     for name in graph.inputs:
         t = graph.tensors[name]
         kind, low, high = RANGES[model.ranges.get(name, model.input_range)]
-        if np.issubdtype(np.dtype(t.dtype), np.integer):
+        if np.issubdtype(np.dtype(t.dtype), np.integer):  # its range if it has one, else its type's
             info = np.iinfo(t.dtype)
-            feeds[name] = rng.integers(info.min, int(info.max) + 1, t.shape).astype(t.dtype)
+            low, high = (int(low), int(high)) if name in model.ranges else (info.min, int(info.max))
+            feeds[name] = rng.integers(low, high + 1, t.shape).astype(t.dtype)
             continue
         if kind == "normal":
             x = rng.standard_normal(t.shape)
