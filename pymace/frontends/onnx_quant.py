@@ -29,15 +29,14 @@ def _dequantize_linear(imp, n) -> None:
 
 
 def _dequantize(imp, n, ins: list[str], out: str, attrs: dict, name: str) -> None:
-    """DequantizeLinear, or — when its scale or zero point is computed at run time (DynamicQuantizeLinear's) —
-    the same per-tensor arithmetic as Cast, Sub and Mul: (float(x) − float(zero)) · scale."""
+    """DequantizeLinear, or — when its per-tensor or per-axis scale or zero point is computed at run time
+    (DynamicQuantizeLinear's, or a graph input) — the same arithmetic as Cast, Sub and Mul:
+    (float(x) − float(zero)) · scale, a per-axis parameter reshaped to broadcast along its axis."""
     dynamic = [i for i in ins[1:] if i and imp.info(n, i).value is None]
-    if not dynamic:
+    if not dynamic or attrs.get("block_size"):  # blocked: the op itself (its reference; no device kernel)
         imp.emit("DequantizeLinear", ins, [out], attrs, name)
         return
-    if any(imp.info(n, i).shape not in ((), (1,)) for i in ins[1:] if i):
-        raise ConvertError(f"node {name!r} (DequantizeLinear): a scale or zero point computed at run time must be "
-                           "per tensor")
+    ins = [ins[0]] + [_along_axis(imp, n, p, ins[0], attrs.get("axis", 1), name) if p else p for p in ins[1:]]
     scale = imp.info(n, ins[1]).value
     unit = scale is not None and bool(np.all(scale == 1))  # the *Integer ops' (x − zero)
     has_zero = len(ins) > 2 and bool(ins[2])
@@ -50,6 +49,22 @@ def _dequantize(imp, n, ins: list[str], out: str, attrs: dict, name: str) -> Non
         value = centred
     if not unit:
         imp.emit("Mul", [value, ins[1]], [out], {}, name)
+
+
+def _along_axis(imp, n, param: str, x: str, axis: int, name: str) -> str:
+    """A per-tensor parameter as it is; a per-axis one ([C], C = x's extent on `axis`) reshaped to broadcast."""
+    shape, x_shape = imp.info(n, param).shape, imp.info(n, x).shape
+    if shape in ((), (1,)):
+        return param
+    axis = axis % max(len(x_shape), 1)
+    if len(shape) != 1 or not x_shape or shape[0] != x_shape[axis]:
+        raise ConvertError(f"node {name!r} (DequantizeLinear): parameter {param!r} of shape {list(shape)} is "
+                           f"neither per tensor nor per axis {axis} of an input of shape {list(x_shape)}")
+    target = [1] * len(x_shape)
+    target[axis] = shape[0]
+    out = imp.temp(n, "along_axis")
+    imp.emit("Reshape", [param], [out], {"shape": target, "allowzero": 0}, f"{name}/{param}/along_axis")
+    return out
 
 
 def _dequantized(imp, n, x: int, scale: int, zero: int, suffix: str, axis: int = 1) -> str:
