@@ -13,6 +13,7 @@ from pathlib import Path
 from . import config
 from .errors import ConfigError, InputError, PymaceError, writing
 from .tools import cli_args
+from .tools.cluster import commands as cluster_commands
 
 
 def _common(p: argparse.ArgumentParser, device=True, data_type=True) -> None:
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cache", help="manage the compiled-program cache")
     p.add_argument("action", choices=["build"], help="build: compile every program MODEL needs, without running")
     p.add_argument("model")
+    p.add_argument("--tune", action="store_true", help="tune first (as `pymace tune`), then build the tuned plan")
+    p.add_argument("--budget", type=float, default=60.0, help="with --tune: seconds of tuning per device (default 60)")
+    cluster_commands.add_fleet_options(p)
     _common(p)
 
     p = sub.add_parser("tune", help="tune each node's variant and each launch's local size for this device")
@@ -72,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=60.0,
                    help="seconds of tuning: variants (their builds included), then local sizes (default 60); "
                         "run again to continue")
+    p.add_argument("--runs", type=int, default=7, metavar="N",
+                   help="then N runs each of the tuned and the default plan, alternating: tuned choices that are "
+                        "not faster go back to the default (default 7; 0: no such check)")
     _common(p)
 
     _add_measuring_commands(sub)
@@ -109,6 +116,8 @@ def _add_measuring_commands(sub) -> None:
                    "top-1/top-5 accuracy of pymace and the source framework, and their agreement")
     p.add_argument("--labels", metavar="FILE", help="with --dataset: lines of IMAGE LABEL (a class index or name)")
     p.add_argument("--limit", type=int, help="with --dataset: at most this many images")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="with --dataset: spread the images over a "
+                   "Ray cluster (host:port, auto; no address: a local Ray instance) — docs/cluster.md")
     cli_args.add_preprocessing(p)
     _common(p)
 
@@ -201,7 +210,18 @@ def _build_cache(model: str, a) -> dict:
 def cmd_cache(a) -> int:
     from .tools.progress import Progress
 
+    if a.fleet is None and (a.fleet_resources or a.fleet_labels or a.output):
+        raise ConfigError("--fleet-resources, --fleet-labels and --output go with --fleet")
+    if a.fleet is not None:
+        result = cluster_commands.fleet_build(a)
+        _print_json(result) if a.json else _console().print(cluster_commands.render_fleet(result))
+        return 0 if result["all_warm"] else 1
     with Progress(cli_args.show_progress(a)) as progress:
+        if a.tune:
+            from .runtime import tuner
+
+            progress.task(f"tuning {Path(a.model).name} for {a.budget:g} s")
+            tuner.tune(a.model, device=a.device, data_type=a.data_type, budget=a.budget, storage_dir=a.storage_dir)
         progress.task(f"building every program {Path(a.model).name} needs")
         stats = _build_cache(a.model, a)
     if a.json:
@@ -312,7 +332,8 @@ def cmd_tune(a) -> int:
     from .tools import tune_report
 
     result = tuner.tune(a.model, device=a.device, data_type=a.data_type, budget=a.budget,
-                        storage_dir=a.storage_dir, progress=None if a.json else _progress_callback())
+                        storage_dir=a.storage_dir, progress=None if a.json else _progress_callback(),
+                        runs=max(0, a.runs))
     _print_json(result) if a.json else _console().print(tune_report.render_text(result))
     if not result["saved"]:  # what was measured is lost: a script must not take this run for a success
         print(f"pymace: error: the tuning file {result['tuning_file']} was not saved: {result['save_warning']}",
@@ -362,16 +383,11 @@ def cmd_validate(a) -> int:
     from .tools import validate
 
     if a.dataset:
-        from .tools import dataset
-        from .tools.progress import Progress
-
-        with Progress(cli_args.show_progress(a)) as progress:
-            result = dataset.validate_dataset(a.model, a.dataset, labels=a.labels, reference=a.reference,
-                                              source=a.source, device=a.device, data_type=a.data_type,
-                                              storage_dir=a.storage_dir, preprocessing=cli_args.preprocessing(a),
-                                              limit=a.limit, progress=progress)
-        _print_json(result) if a.json else _console().print(dataset.render_text(result))
+        result = cluster_commands.validate_dataset(a)
+        _print_json(result) if a.json else _console().print(cluster_commands.render_dataset(result))
         return 0
+    if a.ray is not None:
+        raise ConfigError("--ray spreads the images of --dataset DIR over a cluster: give --dataset")
     from .ir import pmace_file
 
     graph = pmace_file.load(a.model)

@@ -43,6 +43,10 @@ class KernelLaunchError(PymaceError):
     """An OpenCL call failed while running a node; the message names node, op, kernel and sizes."""
 
 
+class ClusterError(PymaceError):
+    """A Ray cluster that cannot be joined, a node that matches no selection, a worker that was lost."""
+
+
 class OutputError(PymaceError):
     """An output the user named (model file, report, .npy outputs, extracted binaries) cannot be written."""
 

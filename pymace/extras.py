@@ -16,6 +16,7 @@ EXTRAS = {
     "reference": {"onnxruntime": "onnxruntime", "ai_edge_litert": "ai-edge-litert", "onnx": "onnx", "PIL": "Pillow"},
     "report": {"matplotlib": "matplotlib"},
     "image": {"PIL": "Pillow"},
+    "cluster": {"ray": "ray"},
 }
 
 

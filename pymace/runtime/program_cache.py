@@ -300,6 +300,26 @@ class ProgramCache:
                 pass
 
 
+def merge_into_file(path: str | os.PathLike, entries: Iterable[Entry]) -> bool:
+    """Merge entries of any devices (e.g. gathered from a fleet's nodes) into the cache file at `path`, with a
+    save's lock and atomic replace: every given entry is kept (two drivers of one device included), and an entry
+    on disk stays unless a given one takes its slot. False, with one warning, when that fails; never raises."""
+    path = Path(path)
+    new = {e.key: e for e in entries}
+    taken = {e.slot for e in new.values()}
+    cache = ProgramCache(path.parent, None, path.name)  # no device of its own: only its reading and locking
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+            cache._remove_leftover_temp_files()
+            kept = {e.key: e for e in cache._read_for_merge() if e.intact() and e.slot not in taken}
+            write_atomically(path, encode_cache_file([*kept.values(), *new.values()]))
+    except (OSError, filelock.Timeout) as error:
+        log.warning("could not merge into the program cache %s: %s", path, error)
+        return False
+    return True
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Temp file in the same directory, fsync, rename: readers see the old file or the new one, never half."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -339,4 +359,5 @@ def no_other_caches_env() -> dict[str, str]:
 
 
 __all__ = ["DeviceRecord", "ProgramCache", "source_hash", "no_other_caches_env", "parse_cache_file",
-           "encode_cache_file", "make_entry", "mismatch_reasons", "CacheFile", "Entry", "FORMAT_VERSION"]
+           "encode_cache_file", "make_entry", "merge_into_file", "mismatch_reasons", "CacheFile", "Entry",
+           "FORMAT_VERSION"]

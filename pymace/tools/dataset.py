@@ -7,11 +7,14 @@ framework's runtime, and the report gives top-1/top-5 accuracy of both against t
 agreement and the distribution of cosine similarity between their outputs."""
 from __future__ import annotations
 
+import io
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PymaceError
 from ..extras import require
 from .images import IMAGE_SUFFIXES, load_image, preprocess, preprocessing_spec
 from .metrics import classifier_like, compare, top_k
@@ -67,38 +70,65 @@ def _read_labels(path, class_names) -> dict[str, int]:
     return out
 
 
-def validate_dataset(model_path, directory, labels=None, reference: str = "auto", source=None,
-                     device: str = "auto", data_type: str = "fp32", storage_dir=None,
-                     preprocessing: dict | None = None, limit: int | None = None, progress=QUIET) -> dict:
-    from .. import Engine
+@dataclass
+class DatasetJob:
+    """What every image of a `validate --dataset` run shares, settled before any image is read: the model, the
+    reference runtime, the images and their labels, the options."""
+    model_path: str
+    directory: str
+    graph: object
+    kind: str  # the reference runtime
+    source: str | None
+    note: str | None
+    items: list[tuple[Path, int | None]]
+    preprocessing: dict | None
+    data_type: str
+
+
+def plan_dataset(model_path, directory, labels=None, reference: str = "auto", source=None,
+                 preprocessing: dict | None = None, limit: int | None = None, data_type: str = "fp32") -> DatasetJob:
+    """Check the options and list the images; raises the one-line errors before any device or worker starts."""
     from ..ir import pmace_file
     from . import validate
 
     graph = pmace_file.load(str(model_path))
     kind, source, note = validate.choose_reference(graph, reference, source)
     validate.require_runtime(kind, graph)
-    class_names = graph.metadata.get("labels")
-    items = find_images(directory, labels, class_names)[:limit]
+    items = find_images(directory, labels, graph.metadata.get("labels"))[:limit]
     if any(p.suffix.lower() != ".npy" for p, _ in items):
         require("reading images", "image", "PIL")
-    reference_run = validate.make_runner(kind, source, graph)
-    engine = Engine(graph, device=device, data_type=data_type, storage_dir=storage_dir)
-    rows = []
-    advance = progress.task(f"{len(items)} images on {engine.device_name} and {kind}", len(items))
-    for path, label in items:
-        x, how = preprocess(graph, load_image(path), preprocessing)
-        feeds = {graph.inputs[0]: x}
-        rows.append(_row(path, label, engine.run(feeds), reference_run(feeds), graph.outputs))
-        advance()
-    spec = preprocessing_spec(graph, preprocessing)
-    return {"model": str(model_path), "device": engine.device_name, "data_type": data_type, "reference": kind,
-            "reference_source": source, "reference_note": note,
-            "input": {"kind": "dataset", "dataset": str(directory), "images": len(rows), "preprocessing": how,
-                      "spec": spec},
-            "summary": summarise(rows), "images": rows}
+    return DatasetJob(str(model_path), str(directory), graph, kind, source, note, items, preprocessing, data_type)
 
 
-def _row(path: Path, label, got: dict, want: dict, outputs: list[str]) -> dict:
+# --- the work of one image: the single-process run and the Ray workers (tools/cluster) call these -------------
+def read_image(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise PymaceError(f"cannot read image {path}: {error.strerror or error}") from None
+
+
+def image_feeds(graph, name: str, data: bytes, preprocessing: dict | None = None) -> tuple[dict, str]:
+    """The model's feeds from an image file's bytes (`name` gives the kind: .npy or a Pillow format), and how
+    they were made."""
+    x, how = preprocess(graph, load_image(_decode(name, data)), preprocessing)
+    return {graph.inputs[0]: x}, how
+
+
+def _decode(name: str, data: bytes) -> np.ndarray:
+    try:
+        if name.lower().endswith(".npy"):
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as error:  # PIL's UnidentifiedImageError is an OSError
+        raise PymaceError(f"cannot read image {name}: {error}") from None
+
+
+def score_image(path, label, got: dict, want: dict, outputs: list[str]) -> dict:
+    """One image's row: top-5 of pymace and of the reference on the classifier-like output, their cosine."""
     from .validate import match_outputs
 
     want = match_outputs(outputs, want)
@@ -106,6 +136,13 @@ def _row(path: Path, label, got: dict, want: dict, outputs: list[str]) -> dict:
     g5, w5 = top_k(got[name]), top_k(want[name])
     return {"image": str(path), "label": label, "top5": g5, "top5_reference": w5,
             "cosine": compare(got[name], want[name])["cosine"]}
+
+
+def merge(parts: dict[int, list[dict]]) -> tuple[list[dict], dict]:
+    """(rows in image order, summary) from rows computed in parts (part index → its rows, in image order): the
+    same numbers however the images were split, since the summary sees the rows in one order."""
+    rows = [row for index in sorted(parts) for row in parts[index]]
+    return rows, summarise(rows)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -122,6 +159,53 @@ def summarise(rows: list[dict]) -> dict:
             "top5_overlap_mean": float(np.mean([len(set(r["top5"]) & set(r["top5_reference"])) for r in rows])),
             "cosine": {"min": float(cos.min()), "p5": float(np.percentile(cos, 5)),
                        "median": float(np.median(cos)), "mean": float(cos.mean())}}
+
+
+
+def dataset_result(job: DatasetJob, device: str, merged: tuple[list[dict], dict], how: str, timing: dict) -> dict:
+    """The JSON-able result of `validate --dataset` (docs/benchmark.md) from `merge`'s rows and summary, however
+    the images were run."""
+    rows, summary = merged
+    return {"model": job.model_path, "device": device, "data_type": job.data_type, "reference": job.kind,
+            "reference_source": job.source, "reference_note": job.note,
+            "input": {"kind": "dataset", "dataset": job.directory, "images": len(rows), "preprocessing": how,
+                      "spec": preprocessing_spec(job.graph, job.preprocessing)},
+            "summary": summary, "timing": timing, "images": rows}
+
+
+def timing(images: int, setup_seconds: float, images_seconds: float) -> dict:
+    """Seconds to set up (engines, reference sessions, workers) and to run the images; images per second."""
+    rate = images / images_seconds if images_seconds > 0 else None
+    return {"setup_seconds": round(setup_seconds, 3), "images_seconds": round(images_seconds, 3),
+            "images_per_second": round(rate, 2) if rate else None}
+
+
+def validate_dataset(model_path, directory, labels=None, reference: str = "auto", source=None,
+                     device: str = "auto", data_type: str = "fp32", storage_dir=None,
+                     preprocessing: dict | None = None, limit: int | None = None, progress=QUIET) -> dict:
+    """Every image of `directory` on the device and on the reference runtime, in this process."""
+    job = plan_dataset(model_path, directory, labels, reference, source, preprocessing, limit, data_type)
+    return run_dataset(job, device, storage_dir, progress)
+
+
+def run_dataset(job: DatasetJob, device: str = "auto", storage_dir=None, progress=QUIET) -> dict:
+    """A planned dataset run in this process: one Engine, one reference session, the images in order."""
+    from .. import Engine
+    from . import validate
+
+    t0 = time.perf_counter()
+    graph = job.graph
+    reference_run = validate.make_runner(job.kind, job.source, graph)
+    engine = Engine(graph, device=device, data_type=job.data_type, storage_dir=storage_dir)
+    rows, how = [], ""
+    advance = progress.task(f"{len(job.items)} images on {engine.device_name} and {job.kind}", len(job.items))
+    t1 = time.perf_counter()
+    for path, label in job.items:
+        feeds, how = image_feeds(graph, path.name, read_image(path), job.preprocessing)
+        rows.append(score_image(path, label, engine.run(feeds), reference_run(feeds), graph.outputs))
+        advance()
+    t2 = time.perf_counter()
+    return dataset_result(job, engine.device_name, merge({0: rows}), how, timing(len(rows), t1 - t0, t2 - t1))
 
 
 def render_text(result: dict):
@@ -144,6 +228,10 @@ def render_text(result: dict):
                  f"{s['top5_overlap_mean']:.2f} of 5; cosine min {cos['min']:.6f}, p5 {cos['p5']:.6f}, "
                  f"median {cos['median']:.6f}")
     parts = [Text(head), table, agreement]
+    t = result.get("timing") or {}
+    if t.get("images_per_second"):
+        parts.append(Text(f"{t['images_per_second']:.1f} images/s ({s['images']} images in {t['images_seconds']:.1f} s,"
+                          f" after {t['setup_seconds']:.1f} s of setup)"))
     differ = [r for r in result["images"] if r["top5"][0] != r["top5_reference"][0]]
     if differ:
         parts.append(Text(f"top-1 differs on: {', '.join(Path(r['image']).name for r in differ[:10])}"

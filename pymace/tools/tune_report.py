@@ -30,7 +30,38 @@ def render_text(result: dict):
     if not result.get("saved", True):
         lines.append(f"NOT SAVED: {result.get('save_warning') or 'the tuning file could not be written'}")
     tables = [_variant_table(result)] if result.get("variants") else []
-    return Group(*tables, _local_size_table(result), *lines)
+    proof = _proof(result["proof"]) if result.get("proof") else []  # its table, then its lines, last
+    return Group(*tables, _local_size_table(result), *proof[:-1], *lines, *proof[-1:])
+
+
+def _gain(default_us, tuned_us) -> str:
+    return f"{default_us / tuned_us:.2f}x" if default_us and tuned_us else "–"
+
+
+def _proof(proof: dict) -> list:
+    """The side-by-side measurement: a table of the changed layers, then end to end and the verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = []
+    if proof["layers"]:
+        table = Table(title=f"tuned against default, per layer (fastest of {proof['runs']} alternating runs each)")
+        for column in ("node", "op", "default µs", "tuned µs", "gain", "kept"):
+            table.add_column(column, justify="left" if column in ("node", "op") else "right")
+        for row in proof["layers"]:
+            table.add_row(row["node"], row["op"], _us(row["default_us"]), _us(row["tuned_us"]),
+                          _gain(row["default_us"], row["tuned_us"]), "yes" if row["kept"] else "no")
+        out.append(table)
+    lines = []
+    for name, what in (("end_to_end", "as tuned"), ("final", "as kept")):
+        e = proof.get(name)
+        if e and (name == "end_to_end" or proof["refused"]):
+            d, t = e.get("default_runs_us") or [0], e.get("tuned_runs_us") or [0]
+            lines.append(f"end to end {what}, median of {proof['runs']} runs: default {e['default_us']:.0f} µs "
+                         f"({min(d):.0f}–{max(d):.0f}), tuned {e['tuned_us']:.0f} µs ({min(t):.0f}–{max(t):.0f}): "
+                         f"{_gain(e['default_us'], e['tuned_us'])}")
+    lines.append(proof["verdict"])
+    return [*out, Text("\n".join(lines))]
 
 
 def _us(value) -> str:
