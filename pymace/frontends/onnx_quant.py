@@ -162,7 +162,7 @@ def _lstm_weights(imp, n, q: int, scale: int, zero: int) -> np.ndarray:
 def _dynamic_quantize_lstm(imp, n) -> None:
     """com.microsoft DynamicQuantizeLSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P, W_scale,
     W_zero_point, R_scale, R_zero_point): an LSTM on the dequantized weights (onnxruntime quantizes X and H to
-    uint8 at each step; the float LSTM agrees with it to cosine 0.999998 on ddddocr, benchmarks/NOTES.md)."""
+    uint8 at each step; ddddocr_common_old_dynq with it agrees with onnxruntime, benchmarks/NOTES.md)."""
     import copy
 
     from . import onnx_rnn
