@@ -71,7 +71,8 @@ def run_worker(model: Model, args, cache: Path) -> dict:
     except Exception as e:  # a fetch or export failure is this model's result, not the sweep's end
         return {**base, "status": "fetch", "reason": str(e).splitlines()[0][:200] if str(e) else type(e).__name__}
     cmd = [sys.executable, str(WORKER), "--model", model.name, "--file", str(path), "--device", args.device,
-           "--storage-dir", str(cache / "storage"), "--reps", str(args.reps), "--budget", str(args.budget)]
+           "--storage-dir", str(cache / "storage"), "--cache-dir", str(cache), "--reps", str(args.reps),
+           "--budget", str(args.budget)]
     cmd += ([] if args.fp16 else ["--no-fp16"]) + (["--skip-timing"] if args.skip_timing else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

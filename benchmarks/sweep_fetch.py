@@ -220,7 +220,7 @@ def torchvision_files(archs: list[str], cache: Path, torch_python: str | None, s
 # --- QDQ models quantized by onnxruntime --------------------------------------------------------------------
 def qdq_file(arch: str, cache: Path, torch_python: str | None, seed: int = SEED) -> Path:
     base = torchvision_files([arch], cache, torch_python, seed)[arch]
-    target = base.with_name(base.stem + "-qdq.onnx")
+    target = base.with_name(base.stem + "-qdq-rr.onnx")  # rr: reduce_range (see _quantize)
     if not target.exists():
         _quantize(base, target, seed)
     return target
@@ -246,8 +246,11 @@ def _quantize(src: Path, target: Path, seed: int, samples: int = 8) -> None:
             return next(self.it, None)
 
     tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+    # reduce_range (7-bit weights), as onnxruntime advises for x86 CPUs without VNNI: there its u8s8 kernels add
+    # pairs of products in int16 with saturation, so full-range weights give results that differ from exact int8
+    # arithmetic (benchmarks/NOTES.md, sweep: the QDQ models)
     quantize_static(str(src), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, reduce_range=True)
     os.replace(tmp, target)
 
 

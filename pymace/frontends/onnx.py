@@ -601,6 +601,11 @@ def _shape(imp: _Importer, n: _NodeView) -> None:
     imp.add_const(n.outputs[0], shape[n.get("start", 0):n.get("end", len(shape))])
 
 
+def _size(imp: _Importer, n: _NodeView) -> None:
+    """Size (the element count) is a constant for the same reason."""
+    imp.add_const(n.outputs[0], np.array(int(np.prod(imp.shape(n), dtype=np.int64)), np.int64))
+
+
 def _constant_of_shape(imp: _Importer, n: _NodeView) -> None:
     value = n.get("value", np.zeros(1, np.float32))
     attrs = {"value": value.reshape(-1)[0].item(), "dtype": str(value.dtype)}
@@ -622,7 +627,7 @@ IMPORTERS = {
     "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _squeeze, "Split": _split,
     "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
-    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "ConstantOfShape": _constant_of_shape,
+    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "Size": _size, "ConstantOfShape": _constant_of_shape,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,

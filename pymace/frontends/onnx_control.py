@@ -10,15 +10,20 @@ import onnx
 from ..errors import ConvertError
 
 
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    return [g for attr in node.attribute for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH
+                                                   else list(attr.graphs))]
+
+
 def outer_inputs(node: onnx.NodeProto) -> list[str]:
     """The tensors a node reads, including those its subgraphs read from the enclosing scope."""
     names = list(node.input)
-    for attr in node.attribute:
-        for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-            local = {i.name for i in g.input} | {t.name for t in g.initializer}
-            for inner in g.node:
-                names += [i for i in outer_inputs(inner) if i not in local]
-                local.update(inner.output)
+    for g in _subgraphs(node):
+        local = {i.name for i in g.input} | {t.name for t in g.initializer}
+        for inner in g.node:
+            names += [i for i in outer_inputs(inner) if i not in local]
+            local.update(inner.output)
+        names += [o.name for o in g.output if o.name not in local]
     return names
 
 
@@ -27,10 +32,24 @@ def with_subgraphs(nodes) -> list[onnx.NodeProto]:
     out = []
     for node in nodes:
         out.append(node)
-        for attr in node.attribute:
-            for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                out += with_subgraphs(g.node)
+        for g in _subgraphs(node):
+            out += with_subgraphs(g.node)
     return out
+
+
+def _rename_captured(g: onnx.GraphProto, rename: dict[str, str]) -> None:
+    """Apply `rename` to the enclosing-scope tensors that subgraph `g` (and the subgraphs in it) reads: a
+    nested If reads its outer branch's tensors, which inlining that branch renamed."""
+    local = {i.name for i in g.input} | {t.name for t in g.initializer} | {o for n in g.node for o in n.output}
+    outer = {k: v for k, v in rename.items() if k not in local}
+    if not outer:
+        return
+    for node in g.node:
+        node.input[:] = [outer.get(i, i) for i in node.input]
+        for sub in _subgraphs(node):
+            _rename_captured(sub, outer)
+    for o in g.output:
+        o.name = outer.get(o.name, o.name)
 
 
 def _inline(imp, n, branch: onnx.GraphProto, tag: str) -> list[str]:
@@ -53,6 +72,8 @@ def _inline(imp, n, branch: onnx.GraphProto, tag: str) -> list[str]:
         copy.name = prefix + (proto.name or f"{proto.op_type}_{len(protos)}")
         copy.input[:] = [rename.get(i, i) for i in proto.input]
         copy.output[:] = [rename.get(o, o) for o in proto.output]
+        for sub in _subgraphs(copy):
+            _rename_captured(sub, rename)
         protos.append(copy)
     for index, proto in enumerate(frontend.topological_order(protos, ready, f"If {n.name!r} {tag} branch",
                                                              io=lambda p: (outer_inputs(p), p.output))):

@@ -27,8 +27,8 @@ import tflite
 from ..errors import ConvertError, ModelError, UnsupportedOpError
 from ..ir.graph import Graph, Node, Tensor
 from ..ops.geometry import same_pads  # TFLite SAME = ONNX SAME_UPPER
-from . import tflite_quant
-from .tflite_reader import TfOp, TfTensor, parse
+from . import tflite_control, tflite_quant, tflite_shapes
+from .tflite_reader import TfOp, TfSubgraph, TfTensor, parse
 
 TO_NCHW, TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 # fused_activation_function → (IR activation, params); SIGN_BIT has no IR equivalent.
@@ -37,8 +37,10 @@ _ACTIVATIONS = {0: (None, []), 1: ("Relu", []), 2: ("Clip", [-1.0, 1.0]), 3: ("C
 ACTIVATION_MODES = ("fake_quant", "float")
 
 
-def load(path: str | os.PathLike, quantized_activations: str = "fake_quant") -> Graph:
-    """Import a .tflite model. Malformed files raise ModelError, unsupported ops UnsupportedOpError."""
+def load(path: str | os.PathLike, quantized_activations: str = "fake_quant",
+         input_shapes: dict[str, list[int]] | None = None) -> Graph:
+    """Import a .tflite model. Malformed files raise ModelError, unsupported ops UnsupportedOpError.
+    `input_shapes` (input name → shape) sets inputs whose shape_signature has -1 dims; others keep the file's."""
     if quantized_activations not in ACTIVATION_MODES:
         raise ConvertError(f"quantized_activations must be one of {ACTIVATION_MODES}")
     try:
@@ -49,15 +51,15 @@ def load(path: str | os.PathLike, quantized_activations: str = "fake_quant") -> 
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise ModelError(f"{path}: not a TFLite model (no TFL3 file identifier)")
     try:
-        tensors, ops, inputs, outputs, meta = parse(buf)
+        tensors, subgraphs, meta = parse(buf)
     except ModelError as e:
         raise ModelError(f"{path}: {e}") from None
     except (struct.error, IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError,
             OverflowError, MemoryError, RecursionError) as e:
         raise ModelError(f"{path}: malformed TFLite flatbuffer ({type(e).__name__}: {str(e)[:80]})") from None
     meta.update(framework="tflite", source_file=str(path), source_sha256=hashlib.sha256(buf).hexdigest())
-    imp = _Importer(tensors, ops, meta, quantized_activations)
-    return imp.run(inputs, outputs, os.path.splitext(os.path.basename(path))[0])
+    imp = _Importer(tensors, subgraphs, meta, quantized_activations)
+    return imp.run(dict(input_shapes or {}), os.path.splitext(os.path.basename(path))[0])
 
 
 def nchw_axis(axis: int, rank: int) -> int:
@@ -69,14 +71,19 @@ def nchw_axis(axis: int, rank: int) -> int:
 
 def importers() -> dict:
     """Every TFLite op type pymace imports, and its importer."""
-    from . import tflite_ops, tflite_tensor_ops
+    from . import tflite_mediapipe, tflite_ops, tflite_tensor_ops
 
-    return {**IMPORTERS, **tflite_ops.IMPORTERS, **tflite_tensor_ops.IMPORTERS, **tflite_quant.IMPORTERS}
+    return {**IMPORTERS, **tflite_ops.IMPORTERS, **tflite_tensor_ops.IMPORTERS, **tflite_quant.IMPORTERS,
+            **tflite_control.IMPORTERS, **tflite_mediapipe.IMPORTERS}
 
 
 class _Importer:
-    def __init__(self, tensors: list[TfTensor], ops: list[TfOp], meta: dict, activations: str):
-        self.tf, self.ops, self.meta, self.activations = tensors, ops, meta, activations
+    def __init__(self, tensors: list[TfTensor], subgraphs: list[TfSubgraph], meta: dict, activations: str):
+        self.tf, self.subgraphs, self.meta, self.activations = tensors, subgraphs, meta, activations
+        self.ops = subgraphs[0].ops
+        self.file_shapes = {i: t.shape for i, t in enumerate(tensors)}
+        self.dynamic = False  # an input was given a shape other than the file's: shapes are recomputed
+        self.inlined: set[int] = set()  # subgraphs imported as IF branches
         self.nodes: list[Node] = []
         self.tensors: dict[str, Tensor] = {}
         self.value: dict[int, str] = {}  # TFLite tensor → IR tensor holding it (NCHW when 4-d)
@@ -234,22 +241,24 @@ class _Importer:
         self.emit(op, a, [pre], **({"min": p[0], "max": p[1]} if a == "Clip" else {}))
 
     # ---- driver ----
-    def run(self, inputs: list[int], outputs: list[int], name: str) -> Graph:
+    def run(self, input_shapes: dict, name: str) -> Graph:
+        inputs, outputs = self.subgraphs[0].inputs, self.subgraphs[0].outputs
         self.graph_outputs = set(outputs)
         self.reserved = {self.name(i) for i in inputs + outputs}
         missing: dict[str, list[str]] = {}
-        for op in self.ops:
+        for op in (op for sg in self.subgraphs for op in sg.ops):
             if op.type not in self.importers:
                 missing.setdefault(op.type, []).append(self.op_name(op) if op.outputs else "?")
         if missing:
             raise UnsupportedOpError(missing, list(self.importers))
+        shapes = tflite_control.input_shapes(self, input_shapes)
         for i in inputs:
-            self.add_input(i)
+            self.add_input(i, shapes[i])
         for op in self.ops:
             self.import_op(op)
         for i in outputs:
             self.add_output(i)
-        self.meta["tflite_ops"] = sorted({op.type for op in self.ops})
+        self.meta["tflite_ops"] = sorted({op.type for sg in self.subgraphs for op in sg.ops})
         graph = Graph(name, self.nodes, self.tensors, [self.name(i) for i in inputs],
                       [self.name(i) for i in outputs], self.meta)
         graph.verify()
@@ -261,6 +270,8 @@ class _Importer:
             raise ModelError(f"{op.type} operator with inputs {op.inputs} and outputs {op.outputs}")
         first = len(self.nodes)
         self.requant = {}
+        if self.dynamic:
+            tflite_shapes.update(self, op)
         self.importers[op.type](self, op)
         if all(i < 0 or i in self.consts for i in op.inputs) and any(o not in self.consts for o in op.outputs):
             return self.fold(op, first)
@@ -286,8 +297,10 @@ class _Importer:
             for o in n.outputs:
                 self.tensors.pop(o, None)
 
-    def add_input(self, i: int) -> None:
+    def add_input(self, i: int, shape: tuple[int, ...]) -> None:
         t = self.tf[i]
+        if shape != t.shape:
+            t.shape, self.dynamic = shape, True
         if t.dtype != "<f4" and not tflite_quant.is_quantized(t):
             raise ConvertError(f"input {t.name!r} is {t.dtype or 'of an unknown type'}: pymace takes float32 "
                                "and quantized int8/uint8 inputs")
@@ -317,9 +330,9 @@ class _Importer:
 
     def check_activation(self, i: int) -> None:
         t = self.tf[i]
-        if t.dtype != "<f4" and not tflite_quant.is_quantized(t):
+        if t.dtype not in ("<f4", "?") and not tflite_quant.is_quantized(t):
             raise ConvertError(f"tensor {t.name!r} is {t.dtype or 'of an unknown type'} and computed at run "
-                               "time: pymace runs float32 and quantized int8/uint8 activations")
+                               "time: pymace runs float32, bool and quantized int8/uint8 activations")
 
 
 # ---- the core importers (the rest: tflite_ops, tflite_tensor_ops, tflite_quant) ----
@@ -421,4 +434,7 @@ ARITY = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "ADD": 2, "SUB": 2, "MUL": 2, "DI
          "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3, "RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2,
          "MEAN": 2, "SUM": 2, "REDUCE_MAX": 2, "REDUCE_MIN": 2, "REDUCE_PROD": 2, "STRIDED_SLICE": 4, "SLICE": 3,
          "GATHER": 2, "SPLIT": 2, "SPLIT_V": 3, "TRANSPOSE": 2, "BATCH_MATMUL": 2, "PRELU": 2, "MAXIMUM": 2,
-         "MINIMUM": 2, "SQUARED_DIFFERENCE": 2, "CUSTOM:Convolution2DTransposeBias": 3}  # required inputs
+         "MINIMUM": 2, "SQUARED_DIFFERENCE": 2, "CUSTOM:Convolution2DTransposeBias": 3, "GREATER": 2,
+         "GREATER_EQUAL": 2, "LESS": 2, "LESS_EQUAL": 2, "EQUAL": 2, "NOT_EQUAL": 2, "LOGICAL_AND": 2,
+         "LOGICAL_OR": 2, "SELECT": 3, "SELECT_V2": 3, "IF": 1, "CUSTOM:TransformTensorBilinear": 2,
+         "CUSTOM:TransformLandmarks": 2}  # required inputs

@@ -45,6 +45,31 @@ def _squared_difference(imp, op: TfOp) -> None:
     imp.emit(op, "Mul", [d, d])
 
 
+_COMPARE = {"GREATER": "Greater", "GREATER_EQUAL": "GreaterOrEqual", "LESS": "Less", "LESS_EQUAL": "LessOrEqual",
+            "EQUAL": "Equal", "NOT_EQUAL": "Equal", "LOGICAL_AND": "And", "LOGICAL_OR": "Or"}
+
+
+def _compare(imp, op: TfOp) -> None:
+    """Comparisons and logical ops: bool results (NOT_EQUAL is Not(Equal))."""
+    rank, i = len(imp.tf[op.outputs[0]].shape), op.outputs[0]
+    ins = [imp.as_nchw(j, rank) for j in op.inputs[:2]]
+    if op.type != "NOT_EQUAL":
+        imp.emit(op, _COMPARE[op.type], ins, dtype="bool")
+        return
+    eq = imp.add("Equal", ins, imp.fresh(imp.name(i) + "/equal"), imp.ir_shape(i), dtype="bool")
+    imp.emit(op, "Not", [eq], dtype="bool")
+
+
+def _logical_not(imp, op: TfOp) -> None:
+    imp.emit(op, "Not", [imp.act(op.inputs[0])], dtype="bool")
+
+
+def _select(imp, op: TfOp) -> None:
+    """SELECT / SELECT_V2 (cond, x, y): ONNX's Where (SELECT_V2 broadcasts; SELECT's equal shapes do too)."""
+    rank = len(imp.tf[op.outputs[0]].shape)
+    imp.emit(op, "Where", [imp.as_nchw(j, rank) for j in op.inputs[:3]])
+
+
 _REDUCERS = {"MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax", "REDUCE_MIN": "ReduceMin",
              "REDUCE_PROD": "ReduceProd"}
 
@@ -217,7 +242,8 @@ IMPORTERS = {"PRELU": _prelu, "LEAKY_RELU": _leaky_relu, "MAXIMUM": _min_max, "M
              "SQUARED_DIFFERENCE": _squared_difference, "SOFTMAX": _softmax, "RESIZE_BILINEAR": _resize,
              "RESIZE_NEAREST_NEIGHBOR": _resize, "FULLY_CONNECTED": _fully_connected,
              "BATCH_MATMUL": _batch_matmul, "TRANSPOSE_CONV": _transpose_conv,
-             "CUSTOM:Convolution2DTransposeBias": _transpose_conv_bias,
+             "CUSTOM:Convolution2DTransposeBias": _transpose_conv_bias, "LOGICAL_NOT": _logical_not,
+             "SELECT": _select, "SELECT_V2": _select, **{k: _compare for k in _COMPARE},
              **{k: _reduce for k in _REDUCERS},
              **{k: _unary_math for k in ("RSQRT", "SQRT", "EXP", "LOG", "ABS", "NEG", "FLOOR", "CEIL", "ROUND",
                                          "SIN", "COS")}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import flatbuffers
 import numpy as np
 import tflite
 
@@ -44,6 +45,7 @@ OPTIONS = {
     "SQUEEZE": ("SqueezeOptions", ("SqueezeDims[]",)),
     "BATCH_MATMUL": ("BatchMatMulOptions", ("AdjX", "AdjY")),
     "RESHAPE": ("ReshapeOptions", ("NewShape[]",)),
+    "IF": ("IfOptions", ("ThenSubgraphIndex", "ElseSubgraphIndex")),
 }
 REQUIRED_OPTIONS = {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "TRANSPOSE_CONV",
                     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}  # no usable default (a stride or block size of 0)
@@ -70,6 +72,7 @@ class TfTensor:
     dtype: str  # numpy dtype string, "" for types pymace does not read
     data: np.ndarray | None  # constant contents (dense)
     quant: Quant | None = None
+    signature: tuple[int, ...] | None = None  # shape_signature: -1 marks a dim the model takes at any size
 
 
 @dataclass
@@ -79,47 +82,75 @@ class TfOp:
     outputs: list[int]
     options: dict = field(default_factory=dict)
     custom_options: bytes = b""
+    version: int = 1  # the operator code's version (custom ops with several versions tell them apart by it)
+
+
+@dataclass
+class TfSubgraph:
+    """One subgraph: its operators and its input and output tensors (indices into the model-wide tensor list)."""
+
+    name: str
+    ops: list[TfOp]
+    inputs: list[int]
+    outputs: list[int]
 
 
 def parse(buf: bytes):
-    """(tensors, ops, input indices, output indices, metadata) of the model's first subgraph."""
+    """(tensors, subgraphs, metadata): every subgraph's tensors in one list (subgraph k's after those of the
+    subgraphs before it, its operators' indices shifted to match); subgraph 0 is the model, others are the
+    branches and bodies of control-flow operators (IF)."""
     model = tflite.Model.GetRootAsModel(buf, 0)
     if model.SubgraphsLength() < 1:
         raise ModelError("the model has no subgraph")
-    sg = model.Subgraphs(0)
     buffers = [_buffer_data(buf, model.Buffers(i)) for i in range(model.BuffersLength())]
     budget = [16 * len(buf) + (64 << 20)]  # bytes that densified sparse constants may take, all together
-    tensors = [_tensor(sg.Tensors(i), buffers, budget) for i in range(sg.TensorsLength())]
     codes = []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())  # schema ≥ 2.4 moved codes > 127
+        code = max(_builtin_code(oc), oc.DeprecatedBuiltinCode())  # LiteRT's GetBuiltinCode
         custom = oc.CustomCode()
-        codes.append(f"CUSTOM:{custom.decode(errors='replace')}" if custom else OP_NAMES.get(code, f"#{code}"))
-    n = len(tensors)
+        name = f"CUSTOM:{custom.decode(errors='replace')}" if custom else OP_NAMES.get(code, f"#{code}")
+        codes.append((name, int(oc.Version())))
+    tensors: list[TfTensor] = []
+    subgraphs = []
+    for k in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(k)
+        first = len(tensors)
+        tensors += [_tensor(sg.Tensors(i), buffers, budget) for i in range(sg.TensorsLength())]
+        subgraphs.append(_subgraph(sg, codes, first, len(tensors) - first))
+    meta = {"tflite_schema_version": int(model.Version()),
+            "description": (model.Description() or b"").decode(errors="replace"),
+            "input_layout": "NHWC", "subgraphs": int(model.SubgraphsLength())}
+    return tensors, subgraphs, meta
 
+
+def _subgraph(sg, codes: list[tuple[str, int]], first: int, n: int) -> TfSubgraph:
     def indices(vec, allow_missing=False):
         idx = [int(v) for v in vec]
         if any(not (-int(allow_missing) <= v < n) for v in idx):
             raise ModelError(f"tensor index out of range in {idx[:8]}")
-        return idx
+        return [v + first if v >= 0 else v for v in idx]
 
     ops = []
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
         if not 0 <= op.OpcodeIndex() < len(codes):
             raise ModelError(f"operator {i} has opcode index {op.OpcodeIndex()} of {len(codes)}")
-        kind = codes[op.OpcodeIndex()]
+        kind, version = codes[op.OpcodeIndex()]
         ins = indices([op.Inputs(j) for j in range(op.InputsLength())], allow_missing=True)
         outs = indices([op.Outputs(j) for j in range(op.OutputsLength())])
         custom = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
-        ops.append(TfOp(kind, ins, outs, _options(op, kind), custom))
+        ops.append(TfOp(kind, ins, outs, _options(op, kind), custom, version))
     inputs = indices([sg.Inputs(j) for j in range(sg.InputsLength())])
     outputs = indices([sg.Outputs(j) for j in range(sg.OutputsLength())])
-    meta = {"tflite_schema_version": int(model.Version()),
-            "description": (model.Description() or b"").decode(errors="replace"),
-            "input_layout": "NHWC", "subgraphs": int(model.SubgraphsLength())}
-    return tensors, ops, inputs, outputs, meta
+    return TfSubgraph((sg.Name() or b"").decode(errors="replace"), ops, inputs, outputs)
+
+
+def _builtin_code(oc) -> int:
+    """OperatorCode.builtin_code as stored. The tflite package's accessor returns deprecated_builtin_code for
+    codes below 127, which is wrong for writers (ai-edge-quantizer) that leave the deprecated field at 0."""
+    o = oc._tab.Offset(10)
+    return int(oc._tab.Get(flatbuffers.number_types.Int32Flags, o + oc._tab.Pos)) if o else 0
 
 
 def _buffer_data(buf: bytes, b) -> bytes:
@@ -155,7 +186,10 @@ def _tensor(t, buffers: list[bytes], budget: list[int]) -> TfTensor:
         if not dtype or count * np.dtype(dtype).itemsize != len(raw):
             raise ModelError(f"constant {name!r}: {len(raw)} bytes do not hold {list(shape)} of type {t.Type()}")
         data = np.frombuffer(raw, dtype).reshape(shape)
-    return TfTensor(name, shape, dtype, data, _quant(t.Quantization(), shape, name))
+    signature = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else None
+    if signature is not None and (len(signature) != len(shape) or any(d < -1 for d in signature)):
+        raise ModelError(f"tensor {name!r} has shape {list(shape)} and signature {list(signature)}")
+    return TfTensor(name, shape, dtype, data, _quant(t.Quantization(), shape, name), signature)
 
 
 def _quant(q, shape: tuple[int, ...], name: str) -> Quant | None:

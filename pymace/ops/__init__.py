@@ -14,9 +14,11 @@ from . import (
     conv,
     conv_transpose,
     depth_to_space,
+    dynamic_quantize,
     gather,
     gemm,
     generate,
+    landmarks,
     math,
     normalization,
     pad,
@@ -43,6 +45,8 @@ MODULES: list[ModuleType] = [
     batch_norm, binary, concat, conv, conv_transpose, depth_to_space, gemm, pad, pool, quantize, reduce, reshape,
     resize, separable_conv, slice, softmax, split, squeeze_excite, transpose, unary,
     gather, generate, rnn, scatter, tile, topk,  # structural ONNX ops (issue 12)
+    landmarks,  # MediaPipe's landmark custom ops
+    dynamic_quantize,  # ONNX DynamicQuantizeLinear
 ]
 # elementwise math, comparisons, normalizations, arg-reductions
 MODULES += [argmax, cast, compare, math, normalization, where]

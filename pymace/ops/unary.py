@@ -64,6 +64,7 @@ CASES = [
     Case("clip_min_only", [(3, 11)], op_type="Clip", attrs={"min": -0.3}),
     Case("clip_max_only", [(2, 3, 5)], op_type="Clip", attrs={"max": 0.2}),
     Case("clip_min_above_max", [(2, 3, 5)], op_type="Clip", attrs={"min": 0.4, "max": -0.1}),  # all become max
+    Case("clip_max_infinite", [(2, 3, 5)], op_type="Clip", attrs={"min": -0.1, "max": float("inf")}),
     Case("hardswish", [(1, 6, 9, 9)], op_type="HardSwish"),
     Case("hardsigmoid_default", [(1, 3, 7, 7)], op_type="HardSigmoid"),
     Case("hardsigmoid_custom", [(2, 5, 3, 3)], op_type="HardSigmoid", attrs={"alpha": 0.16667, "beta": 0.4}),

@@ -26,6 +26,7 @@ from . import (
     prune,
     remove_identity,
     remove_noop_reshape,
+    scale_integer_ops,
 )
 from .rewrite import working_copy
 
@@ -36,6 +37,7 @@ PIPELINE = [
     remove_identity,  # Identity / Dropout / all-zero Pad
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    scale_integer_ops,  # Cast(ConvInteger + int bias) · s → Conv(x · s, w) + bias · s: no stored int32 sums
     fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
     fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv

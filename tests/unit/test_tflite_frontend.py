@@ -179,3 +179,23 @@ def test_quantization_parameters_checked(tmp_path):
             def ZeroPointAsNumpy(self): return np.zeros(3, np.int64)  # noqa: E704
             def QuantizedDimension(self): return 0  # noqa: E704
         tflite_reader._quant(_Q(), (4, 2), "w")
+
+
+def test_builtin_code_without_deprecated_field(tmp_path):
+    """ai-edge-quantizer stores builtin_code only (deprecated_builtin_code 0, i.e. ADD): codes are LiteRT's
+    max(builtin_code, deprecated_builtin_code), so DEQUANTIZE/QUANTIZE are not read as ADD."""
+    from tests.tflite_build import repack
+
+    src = (Path(__file__).parent.parent / "fixtures" / "tflite" / "quant_int8.tflite").read_bytes()
+
+    def zero_deprecated(model):
+        for oc in model.operatorCodes:
+            oc.builtinCode = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+            oc.deprecatedBuiltinCode = 0
+
+    data = repack(src, zero_deprecated)
+    plain = load_bytes(tmp_path, src)
+    edited = load_bytes(tmp_path, data)
+    assert [n.op_type for n in edited.nodes] == [n.op_type for n in plain.nodes]
+    assert edited.metadata["tflite_ops"] == plain.metadata["tflite_ops"]
+    assert "QUANTIZE" in edited.metadata["tflite_ops"] or "DEQUANTIZE" in edited.metadata["tflite_ops"]
