@@ -3,6 +3,7 @@ cache-entry cases, are `benchmarks/fuzz_pmace.py`, `fuzz_import.py` and `fuzz_dr
 refused in one line or runs on the device with the reference's outputs; no case kills its worker, hangs, grows
 memory past its bound or raises another exception; a hostile cache entry costs a rebuild (a first start may die
 in the driver, the second always runs right). A failure names the case: replay it with `--first N --cases 1`."""
+import os
 import random
 import sys
 from pathlib import Path
@@ -15,7 +16,10 @@ import fuzz_harness  # noqa: E402
 import fuzz_import  # noqa: E402
 import fuzz_pmace  # noqa: E402
 
-FIRST = random.Random().randrange(10**6)  # fresh cases every run; the failure message names them
+# The cases run: a fixed range by default, so that a failure is a regression of a known case and replays the same
+# way; PYMACE_FUZZ_FIRST=N starts elsewhere, =random at a fresh place every run (the long runs are the benchmarks').
+_FIRST = os.environ.get("PYMACE_FUZZ_FIRST", "1000")
+FIRST = random.Random().randrange(10**6) if _FIRST == "random" else int(_FIRST)
 
 
 def _check(summary, what):
