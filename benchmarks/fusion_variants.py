@@ -24,6 +24,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
     "split-last": {"PYMACE_SPLIT_LAST": "1"},  # every fusion, and split K summed by each tile's last work-group
     **{f"no-{n}": _off(n) for n in FUSIONS},
+    **{f"with-{n}": {f"PYMACE_{n.upper()}_FUSION": "1"} for n in passes.OFF_BY_DEFAULT},
 }
 
 

@@ -13,6 +13,8 @@ class Config:
     no_device_fusion: bool  # PYMACE_NO_DEVICE_FUSION=1: plans run the model's nodes as converted (benchmarks)
     # PYMACE_NO_<NAME>_FUSION=1 (NAME one of passes.DEVICE_FUSIONS, e.g. SE): a GPU plan skips that one fusion
     no_fusions: frozenset[str]
+    # PYMACE_<NAME>_FUSION=1: a GPU plan also applies a fusion that is off by default (passes.OFF_BY_DEFAULT)
+    fusions_on: frozenset[str]
     split_last: bool  # PYMACE_SPLIT_LAST=1: conv_gemm's split K summed in-kernel by default (experiments)
     # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
     # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
@@ -49,6 +51,9 @@ def load() -> Config:
         no_fusions=frozenset(name[len("PYMACE_NO_"):-len("_FUSION")].lower() for name in os.environ
                              if name.startswith("PYMACE_NO_") and name.endswith("_FUSION") and _flag(name)
                              and name != "PYMACE_NO_DEVICE_FUSION"),
+        fusions_on=frozenset(name[len("PYMACE_"):-len("_FUSION")].lower() for name in os.environ
+                             if name.startswith("PYMACE_") and name.endswith("_FUSION") and _flag(name)
+                             and not name.startswith("PYMACE_NO_")),
         split_last=_flag("PYMACE_SPLIT_LAST"),
     )
 

@@ -322,7 +322,8 @@ def _call_form(output_names, input_feed, feeds, run_options) -> tuple[list | Non
             raise InputError("give run(feeds) or run(output_names, input_feed), not both")
         return None, feeds if feeds is not None else output_names, False
     if input_feed is None:
-        raise InputError("run(output_names, input_feed): no input_feed given")
+        raise InputError("run(output_names, input_feed): no input_feed given (the feeds are a dict of input name → "
+                         "array: run(feeds) or run(None, feeds))")
     if isinstance(output_names, str) or not (output_names is None or all(isinstance(n, str) for n in output_names)):
         raise InputError(f"output_names must be a list of output names or None, not {output_names!r:.60}")
     return (None if output_names is None else list(output_names)), input_feed, True

@@ -70,13 +70,17 @@ DEVICE_FUSIONS = [
     ("concat", fuse_concat),  # a channel Concat → the conv of its last input, copying the others in
     ("shuffle", fuse_shuffle),  # channel shuffle → the conv's output layout; channel Slices → their readers' views
 ]
+# Fusions a plan applies only when asked (PYMACE_<NAME>_FUSION=1): on the H200 sweep the prologue made GoogLeNet
+# and DenseNet-121 slower and the geomean worse (benchmarks/NOTES.md, "GPU fusions measured").
+OFF_BY_DEFAULT = frozenset({"prologue"})
 
 
 def for_device(graph: Graph, device: DeviceTraits) -> Graph:
     """The graph a plan runs on `device`: the model's, or on a GPU a copy with DEVICE_FUSIONS applied (fewer
     launches pay on a GPU, where NVIDIA's OpenCL costs the host ~8 µs an enqueue; some of them recompute work that
     a CPU would pay for). Convert-time passes (PIPELINE) stay device-neutral, so one .pmace file serves every
-    device. PYMACE_NO_DEVICE_FUSION=1 turns them all off, PYMACE_NO_<NAME>_FUSION=1 one of them."""
+    device. PYMACE_NO_DEVICE_FUSION=1 turns them all off, PYMACE_NO_<NAME>_FUSION=1 one of them,
+    PYMACE_<NAME>_FUSION=1 one of OFF_BY_DEFAULT on."""
     from ..config import load as load_config
 
     config = load_config()
@@ -84,7 +88,7 @@ def for_device(graph: Graph, device: DeviceTraits) -> Graph:
         return graph
     work = working_copy(graph)
     for name, p in DEVICE_FUSIONS:
-        if name not in config.no_fusions:
+        if name not in config.no_fusions and (name not in OFF_BY_DEFAULT or name in config.fusions_on):
             infer_shapes(work)
             work = p.run(work)
             log.debug("device fusion %s: %d nodes", name, len(work.nodes))

@@ -33,6 +33,8 @@ def _excluded(name: str) -> str | None:
 
 # case name → why pymace does not run it (plus the Cast cases _excluded names by type)
 EXCLUDED: dict[str, str] = {
+    **{f"test_affine_grid_{k}_expanded": "its If branches Expand to a shape computed from the input's values at run "
+       "time; pymace plans every shape before the run" for k in ("2d", "2d_align_corners", "3d", "3d_align_corners")},
     **{f"test_resize_{k}": "cubic interpolation is not supported (pymace: nearest, linear)" for k in (
         "upsample_scales_cubic", "upsample_scales_cubic_align_corners", "downsample_scales_cubic",
         "downsample_scales_cubic_align_corners", "upsample_scales_cubic_asymmetric", "upsample_sizes_cubic",

@@ -158,9 +158,9 @@ def _run(model, storage, out, device="cpu"):
 
 
 CHANGES = {
-    "another_programs_binary": lambda es: _rekey(es, lambda e: e.program == "conv",
+    "another_programs_binary": lambda es: _rekey(es, lambda e: e.program.startswith("conv"),
                                                  lambda s, t: s.program != t.program),
-    "other_options": lambda es: _rekey(es, lambda e: e.program == "conv" and "ACT=1" in e.options,
+    "other_options": lambda es: _rekey(es, lambda e: e.program.startswith("conv") and "ACT=1" in e.options,
                                        lambda s, t: s.program == t.program and s.options != t.options),
 }
 

@@ -93,7 +93,7 @@ def test_gpu_plan_with_separable_convs_on_any_device(name, fused, data_type, mod
 
     graph, feeds, want = model_cache(name)
     gpu = dataclasses.replace(DEVICES[0], is_gpu=True, compute_units=132)
-    monkeypatch.setattr(devices, "select", lambda spec: gpu)
+    monkeypatch.setattr(devices, "select", lambda spec, storage_dir=None: gpu)
     engine = Engine(graph, device=gpu.selector, data_type=data_type,
                     storage_dir=str(tmp_path_factory.getbasetemp() / "gpu-plan"))
     separable = {s.node.name for s in engine.plan.steps if s.node.op_type == "SeparableConv"}

@@ -29,7 +29,8 @@ def test_sweep_model_converts_and_matches(name, device, tmp_path_factory):
     model = MODELS[name]
     path = sweep_fetch.model_file(model, default_cache(), torch_python=None)
     args = argparse.Namespace(device=device.selector, fp16=True, skip_timing=True, seed=zlib.crc32(name.encode()),
-                              storage_dir=str(tmp_path_factory.getbasetemp() / "sweep-subset"))
+                              storage_dir=str(tmp_path_factory.getbasetemp() / "sweep-subset"),
+                              cache_dir=str(default_cache()))
     rec = sweep_one(model, str(path), args)
     assert rec["converted"], rec.get("reason")
     assert rec["status"] == "ok", (f"{name} on {device.name}: {rec.get('reason')} (fp32 cosine "

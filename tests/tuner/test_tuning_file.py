@@ -90,7 +90,7 @@ def test_a_stored_local_size_that_cannot_launch_is_not_used(device, tmp_path, mo
     graph, feeds = pool_graph()
     if too_big == "dimension 2":
         device = dataclasses.replace(device, max_work_item_sizes=(device.max_work_group_size,) * 2 + (64,))
-        monkeypatch.setattr(devices, "select", lambda spec: device)
+        monkeypatch.setattr(devices, "select", lambda spec, storage_dir=None: device)
     default = Engine(graph, device=device.selector, use_cache=False, use_tuning=False).plan.steps[0].lws
     lws = (device.max_work_group_size * 2, 1, 1) if too_big == "work-group" else (1, 1, 128)
     tuning = TuningFile.open(tmp_path, device.identity)

@@ -48,7 +48,7 @@ def target(request, device, monkeypatch):
     and K splits) are tuned and run on whatever device is present."""
     if request.param == "as a GPU":
         device = dataclasses.replace(device, is_gpu=True, compute_units=132)
-        monkeypatch.setattr(devices, "select", lambda spec: device)
+        monkeypatch.setattr(devices, "select", lambda spec, storage_dir=None: device)
     return device
 
 

@@ -27,6 +27,21 @@ def model(nodes, x_shape, outputs, inits, opset=17):
     return passes.run(graph)
 
 
+@pytest.fixture(autouse=True)
+def _every_fusion_on(monkeypatch):
+    """Each fusion is checked, also those off by default (passes.OFF_BY_DEFAULT)."""
+    for name in passes.OFF_BY_DEFAULT:
+        monkeypatch.setenv(f"PYMACE_{name.upper()}_FUSION", "1")
+
+
+def test_fusions_off_by_default_need_asking_for(monkeypatch):
+    graph = _dense_layer(np.random.default_rng(6))
+    monkeypatch.delenv("PYMACE_PROLOGUE_FUSION")
+    assert "BatchNormalization" in op_types(passes.for_device(graph, GPU))
+    monkeypatch.setenv("PYMACE_PROLOGUE_FUSION", "1")
+    assert "BatchNormalization" not in op_types(passes.for_device(graph, GPU))
+
+
 def op_types(graph) -> list[str]:
     return [n.op_type for n in graph.nodes]
 
@@ -52,7 +67,7 @@ def runs_as_gpu_plan(graph, monkeypatch, tmp_path, seed=1):
     from pymace.runtime import device as devices
 
     gpu = dataclasses.replace(DEVICES[0], is_gpu=True, compute_units=132)
-    monkeypatch.setattr(devices, "select", lambda spec: gpu)
+    monkeypatch.setattr(devices, "select", lambda spec, storage_dir=None: gpu)
     x = np.random.default_rng(seed).standard_normal(graph.tensors["x"].shape).astype(np.float32)
     want = executor.run(graph, {"x": x})
     steps = None
