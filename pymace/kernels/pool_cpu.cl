@@ -5,7 +5,7 @@
  * runs lane by lane. Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
 #if MODE_MAX
 #define POOL_INIT (-INFINITY)
-#define POOL_ACC(a, v) max(a, v) /* not fmax: see reduce_cpu.cl */
+#define POOL_ACC(a, v) select((v), (a), ((a) > (v)) | isnan(a)) /* NaN propagates: common.h max_nan, lane by lane */
 #else
 #define POOL_INIT 0.0f
 #define POOL_ACC(a, v) ((a) + (v))
