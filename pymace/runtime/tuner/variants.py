@@ -60,7 +60,8 @@ def measure_variant(b: Bench, alone: Graph, key: str, choice: dict, feeds, refer
                                        VARIANT_TOLERANCE[b.data_type], "variant")
             if result.failed:
                 return result, None
-        steps = [step for step in plan.steps if step.node is alone.nodes[0]]  # not fp16's storage casts
+        # the node's own steps, not fp16's storage casts (a GPU plan runs a copy of the graph: match by name)
+        steps = [step for step in plan.steps if step.node.name == alone.nodes[0].name]
         samples = _node_times_us(b.queue, steps, DROP_AFTER)
         if best_cost is not None and min(samples) + len(steps) * b.launch_us > DROP_FACTOR * best_cost:
             result.dropped_us = round(min(samples), 3)
