@@ -87,7 +87,7 @@ def test_wrong_input_shape(tmp_path, rnet):
 @pytest.mark.parametrize("args,words", [
     (["run", "/nonexistent/model.pmace"], ["no such file"]),
     (["run", "{rnet}", "--input", "input_2=/nonexistent.npy"], ["cannot read"]),
-    (["run", "{rnet}", "--device", "tpu"], ["unknown device"]),
+    (["run", "{rnet}", "--device", "tpu"], ["no OpenCL device matches", "tpu"]),
     (["inspect", "/nonexistent/cache.bin", "--extract", "{tmp}"], ["unreadable"]),
     (["zoo", "fetch", "resnet9000"], ["no zoo model"]),
 ])
