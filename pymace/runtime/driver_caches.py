@@ -13,6 +13,7 @@ before pymace keeps the caches it had: the variables are read once per process."
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +76,20 @@ def report(storage_dir: str | os.PathLike) -> list[dict]:
     rows = []
     for cache in DRIVER_CACHES:
         path = folder(storage_dir, cache.driver)
-        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
-        rows.append({"driver": cache.driver, "folder": str(path), "files": len(files),
-                     "bytes": sum(p.stat().st_size for p in files), "variable": cache.path_variable})
+        sizes = [_size(p) for p in path.rglob("*")] if path.is_dir() else []
+        sizes = [n for n in sizes if n is not None]
+        rows.append({"driver": cache.driver, "folder": str(path), "files": len(sizes), "bytes": sum(sizes),
+                     "variable": cache.path_variable})
     return rows
+
+
+def _size(path: Path) -> int | None:
+    """A regular file's size; None for anything else, or a file the driver removed meanwhile (its temp files)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 __all__ = ["DRIVER_CACHES", "FOLDER", "point_driver_caches", "active", "report", "folder"]
