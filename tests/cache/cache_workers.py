@@ -1,7 +1,6 @@
 """Process entry points for the concurrency tests (importable by spawned children)."""
-from conftest import DEVICE
-
 from pymace.runtime.program_cache import ProgramCache
+from tests.cache.common import DEVICE
 
 SHARED = [(f"shared{k}", f"{k}" * 64, "-DSHARED", f"shared binary {k}".encode() * 50) for k in range(3)]
 

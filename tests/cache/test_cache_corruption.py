@@ -4,11 +4,11 @@ import hashlib
 import struct
 
 import pytest
-from conftest import DEVICE, ENTRIES, fill, synthetic_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pymace.runtime.program_cache import HEADER, ProgramCache, encode_cache_file, parse_cache_file
+from tests.cache.common import DEVICE, ENTRIES, fill, synthetic_entries
 
 VALID = encode_cache_file(synthetic_entries())
 ORIGINAL = {e.key: e.binary for e in synthetic_entries()}

@@ -6,13 +6,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import DEVICE, ENTRIES, OTHER_DEVICE, fill
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymace.errors import PymaceError
 from pymace.formats.mace import decode_tuning_key, deobfuscate, obfuscate
 from pymace.tools.inspect import extract, inspect, render_text
+from tests.cache.common import DEVICE, ENTRIES, OTHER_DEVICE, fill
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

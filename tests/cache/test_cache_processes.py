@@ -12,11 +12,11 @@ from pathlib import Path
 
 import filelock
 import pytest
-from cache_workers import SHARED, own_entries, store_and_save
-from conftest import DEVICE, ENTRIES, fill
 
 from pymace.runtime import program_cache
 from pymace.runtime.program_cache import ProgramCache, parse_cache_file
+from tests.cache.cache_workers import SHARED, own_entries, store_and_save
+from tests.cache.common import DEVICE, ENTRIES, fill
 
 
 def test_eight_processes_merge_into_one_valid_file(tmp_path):

@@ -4,7 +4,6 @@ import hashlib
 
 import numpy as np
 import pytest
-from conftest import DEVICE, ENTRIES, OTHER_DEVICE, fill
 
 from pymace.runtime.program_cache import (
     DeviceRecord,
@@ -13,6 +12,7 @@ from pymace.runtime.program_cache import (
     parse_cache_file,
     source_hash,
 )
+from tests.cache.common import DEVICE, ENTRIES, OTHER_DEVICE, fill
 
 
 def test_round_trip_of_real_pocl_binaries(tmp_path, pocl):
