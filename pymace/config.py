@@ -16,6 +16,11 @@ class Config:
     # PYMACE_<NAME>_FUSION=1: a GPU plan also applies a fusion that is off by default (passes.OFF_BY_DEFAULT)
     fusions_on: frozenset[str]
     split_last: bool  # PYMACE_SPLIT_LAST=1: conv_gemm's split K summed in-kernel by default (experiments)
+    # how concurrent runs of one engine reach the device (docs/threads.md): PYMACE_SUBMIT_LOCK=0|1 — one run at a
+    # time enqueues its work (the waits overlap); PYMACE_SHARED_QUEUE=0|1 — every executor enqueues on one queue.
+    # Unset (None): both on for a GPU, off for a CPU device.
+    submit_lock: bool | None = None
+    shared_queue: bool | None = None
     # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
     # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
     fold_max_bytes: int = 256 << 20
@@ -23,6 +28,12 @@ class Config:
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def _switch(name: str) -> bool | None:
+    """A flag whose default is decided elsewhere: unset (or empty) → None, "0" → off, anything else → on."""
+    value = os.environ.get(name, "")
+    return None if value == "" else value != "0"
 
 
 def _bytes(name: str, default: int) -> int:
@@ -55,6 +66,8 @@ def load() -> Config:
                              if name.startswith("PYMACE_") and name.endswith("_FUSION") and _flag(name)
                              and not name.startswith("PYMACE_NO_")),
         split_last=_flag("PYMACE_SPLIT_LAST"),
+        submit_lock=_switch("PYMACE_SUBMIT_LOCK"),
+        shared_queue=_switch("PYMACE_SHARED_QUEUE"),
     )
 
 

@@ -4,6 +4,8 @@ Planning is runtime/plan.py (pure) and runtime/bind.py (buffers, kernels); this 
 and names the launch that failed when the driver refuses one."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from ..errors import KernelLaunchError
@@ -49,15 +51,19 @@ def run_plan(plan: BoundPlan, feeds: dict[str, np.ndarray], profile: bool = Fals
     queue, ints = plan.queue, plan.int_dtypes
     staged = [to_device_ints(feeds[name], f"input {name!r}") if name in ints else
               np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
-    for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until finish()
-        cl.enqueue_copy(queue, buf, host, is_blocking=False)
-    events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
-    outputs = {}
-    for name, (buf, shape) in plan.output_buffers.items():
-        host = np.empty(shape, dtype=DEVICE_INT if name in ints else np.float32)
-        cl.enqueue_copy(queue, host, buf, is_blocking=False)
-        outputs[name] = host
-    queue.finish()
+    outputs = {name: np.empty(shape, dtype=DEVICE_INT if name in ints else np.float32)
+               for name, (_buf, shape) in plan.output_buffers.items()}
+    last = None
+    with plan.submit_lock or nullcontext():
+        for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until the wait
+            cl.enqueue_copy(queue, buf, host, is_blocking=False)
+        events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
+        for name, (buf, _shape) in plan.output_buffers.items():
+            last = cl.enqueue_copy(queue, outputs[name], buf, is_blocking=False)
+    if plan.shared_queue and last is not None:  # in order: this run's last copy done means all of its work is
+        last.wait()
+    else:
+        queue.finish()
     for name, dtype in ints.items():
         if name in outputs:
             outputs[name] = outputs[name].astype(dtype)

@@ -13,7 +13,9 @@ none of them by hand."""
 from __future__ import annotations
 
 import logging
+import threading
 
+from ..config import load as load_config
 from ..errors import ModelError
 from ..ir.verify import check_device_dtypes
 from . import device as devices
@@ -35,6 +37,10 @@ def storage_dir_for(graph, storage_dir: str | None = None) -> str:
     return storage_dir or default_storage_dir(graph.metadata.get("storage_dir"))
 
 
+def _either(setting: bool | None, default: bool) -> bool:
+    return default if setting is None else setting
+
+
 class Session:
     """One device opened: context, programs (+ cache), tuning file, storage dir; queues on demand."""
 
@@ -49,6 +55,12 @@ class Session:
         self.tuning = TuningFile.open(self.storage_dir, device.identity) if use_tuning else None
         self.programs = ProgramBuilder(self.context, device, self.cache)
         self._uncached: ProgramBuilder | None = None
+        settings = load_config()
+        # concurrent runs (docs/threads.md): one enqueues at a time when there is a lock; one queue when shared
+        gpu = device.traits.is_gpu
+        self.submit_lock = threading.Lock() if _either(settings.submit_lock, gpu) else None
+        self._shared_queue = _either(settings.shared_queue, gpu)
+        self._queue, self._queue_lock = None, threading.Lock()
 
     @classmethod
     def open(cls, device: str | DeviceInfo, storage_dir: str, use_cache: bool = True, use_tuning: bool = True,
@@ -66,9 +78,19 @@ class Session:
         return self.device.identity
 
     def queue(self):
-        """A new in-order command queue on the device (profiling when the session profiles)."""
+        """A new in-order command queue on the device (profiling when the session profiles); the session's one
+        queue, made on first use, when its executors share one."""
         props = cl.command_queue_properties.PROFILING_ENABLE if self.profile else 0
-        return cl.CommandQueue(self.context, properties=props)
+        if not self._shared_queue:
+            return cl.CommandQueue(self.context, properties=props)
+        with self._queue_lock:
+            if self._queue is None:
+                self._queue = cl.CommandQueue(self.context, properties=props)
+            return self._queue
+
+    @property
+    def shares_queue(self) -> bool:
+        return self._shared_queue
 
     @property
     def uncached_programs(self) -> ProgramBuilder:

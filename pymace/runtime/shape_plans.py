@@ -125,10 +125,11 @@ class ShapePlans:
         before, weight_bytes = _program_counts(programs), self.weights.bytes
         plan = self.session.plan(graph, self.data_type)
         prepared = self.session.prepare(plan, weights=self.weights)
-        first = prepared.bind(self.session.queue())
+        s = self.session
+        first = prepared.bind(s.queue(), s.submit_lock, s.shares_queue)
         first.queue.finish()
-        pool = ExecutorPool(lambda: prepared.bind(self.session.queue()), first=first, limit=self.executors,
-                            discard=BoundPlan.release)
+        pool = ExecutorPool(lambda: prepared.bind(s.queue(), s.submit_lock, s.shares_queue), first=first,
+                            limit=self.executors, discard=BoundPlan.release)
         self.session.save_cache()
         cached, built = (now - was for now, was in zip(_program_counts(programs), before))
         needed = len(plan.required_programs())

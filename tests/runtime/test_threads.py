@@ -13,6 +13,17 @@ from tests.helpers import opencl_devices, rel_err
 DEVICES = opencl_devices()
 pytestmark = pytest.mark.skipif(not DEVICES, reason="needs an OpenCL device")
 SHAPE = (1, 8, 12, 12)
+# how runs reach the device (docs/threads.md): each executor's own queue, every run at once (a CPU's default);
+# one queue shared by the executors, one run enqueuing at a time (a GPU's default)
+SUBMIT = {"own-queues": {"PYMACE_SUBMIT_LOCK": "0", "PYMACE_SHARED_QUEUE": "0"},
+          "shared-queue": {"PYMACE_SUBMIT_LOCK": "1", "PYMACE_SHARED_QUEUE": "1"}}
+
+
+@pytest.fixture(params=list(SUBMIT))
+def submit(request, monkeypatch):
+    for name, value in SUBMIT[request.param].items():
+        monkeypatch.setenv(name, value)
+    return request.param
 
 
 def small_graph() -> Graph:
@@ -54,17 +65,19 @@ def hammer(engine, graph, threads: int, runs: int, tol: float, profiled: bool = 
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
-def test_eight_threads_share_one_engine(device, tmp_path):
+def test_eight_threads_share_one_engine(device, submit, tmp_path):
     graph = small_graph()
     engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
     engine.max_concurrent_runs = 4  # fewer executors than threads: runs both make executors and wait for them
     wrong = hammer(engine, graph, threads=8, runs=200, tol=1e-4)
     assert not wrong, f"{len(wrong)} of 1600 runs wrong, e.g. {wrong[:3]}"
     assert 2 <= engine.executors <= 4
+    shared = submit == "shared-queue"
+    assert engine.plan.shared_queue == shared and (engine.plan.submit_lock is not None) == shared
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
-def test_profiled_runs_from_threads_fp16(device, tmp_path):
+def test_profiled_runs_from_threads_fp16(device, submit, tmp_path):
     """fp16 storage (each executor has its own fp32 staging buffers) and profiling events, from four threads."""
     graph = small_graph()
     engine = Engine(graph, device=device.selector, data_type="fp16", storage_dir=str(tmp_path), profile=True)
