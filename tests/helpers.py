@@ -72,6 +72,16 @@ def ort_run_model(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return ort_session(model).run(None, feeds)
 
 
+def make_model(graph, opset: int = 18):
+    """A ModelProto of `graph` at IR version 9, which every onnxruntime the tests meet can read (an onnx package
+    newer than its onnxruntime would otherwise stamp a version that onnxruntime refuses)."""
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 9
+    return model
+
+
 def onnx_model(nodes, feeds: dict[str, np.ndarray], outputs: list[str], initializers: dict | None = None,
                opset: int = 18):
     """A ModelProto of `nodes`: typed graph inputs for `feeds`, constant `initializers` (name -> array), and
@@ -82,9 +92,7 @@ def onnx_model(nodes, feeds: dict[str, np.ndarray], outputs: list[str], initiali
               for n, a in feeds.items()]
     graph = helper.make_graph(nodes, "g", inputs, [helper.make_empty_tensor_value_info(o) for o in outputs],
                               [numpy_helper.from_array(np.asarray(a), n) for n, a in (initializers or {}).items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    return model
+    return make_model(graph, opset)
 
 
 def ort_run(op_type, inputs, attrs, n_outputs=1, opset=18):

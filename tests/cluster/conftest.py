@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.cluster.local_cluster import LocalCluster, NodeSpec
+from tests.helpers import make_model
 
 INPUT = (1, 3, 16, 16)
 CLASSES = 16
@@ -59,8 +60,7 @@ def classifier(tmp_path_factory) -> tuple[str, str]:
         "classifier", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(INPUT))],
         [helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, CLASSES])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(fc, "fc")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    model = make_model(graph, 13)
     folder = tmp_path_factory.mktemp("model")
     onnx.save(model, str(folder / "classifier.onnx"))
     convert(folder / "classifier.onnx", folder / "classifier.pmace")

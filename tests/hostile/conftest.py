@@ -8,6 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.helpers import make_model
+
 
 def small_onnx(path) -> None:
     import onnx
@@ -23,7 +25,7 @@ def small_onnx(path) -> None:
                      [h.make_tensor_value_info("y", T.FLOAT, [1, 4])],
                      [nh.from_array(r.standard_normal((8, 3, 3, 3)).astype(np.float32), "W"),
                       nh.from_array(r.standard_normal((4, 8, 1, 1)).astype(np.float32), "W2")])
-    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), str(path))
+    onnx.save(make_model(g, 13), str(path))
 
 
 @pytest.fixture(scope="session")

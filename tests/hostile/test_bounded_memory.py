@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pymace.errors import ModelError
+from tests.helpers import make_model
 from tests.hostile.conftest import run_cli
 from tests.unit.test_torch_reader import _StorageRef, _TensorSpec, fake_torch, read_bytes, write_legacy  # noqa: F401
 
@@ -36,7 +37,7 @@ def _expand_model(path, target):
                      [h.make_tensor_value_info("y", T.FLOAT, None)],
                      [nh.from_array(np.ones((1, 1), np.float32), "one"),
                       nh.from_array(np.array(target, np.int64), "shape")])
-    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), str(path))
+    onnx.save(make_model(g, 13), str(path))
 
 
 def test_folding_cap_keeps_a_small_model_small(tmp_path):

@@ -11,6 +11,7 @@ from onnx import numpy_helper as nh
 
 from pymace.errors import PymaceError
 from pymace.tools.convert import convert
+from tests.helpers import make_model
 from tests.hostile.conftest import assert_one_line_error, run_cli
 
 
@@ -26,7 +27,7 @@ def _external(location, offset=None, length=None) -> onnx.TensorProto:
 def _add_model(init) -> onnx.ModelProto:
     g = h.make_graph([h.make_node("Add", ["x", "w"], ["y"])], "g", [h.make_tensor_value_info("x", T.FLOAT, [4])],
                      [h.make_tensor_value_info("y", T.FLOAT, None)], [init])
-    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    return make_model(g, 13)
 
 
 def _setup(tmp_path):
@@ -69,7 +70,7 @@ def _save(tmp_path, nodes, inits=(), shape=(1, 2, 4, 4)):
     g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, list(shape))],
                      [h.make_tensor_value_info("y", T.FLOAT, None)], list(inits))
     path = tmp_path / "m.onnx"
-    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), str(path))
+    onnx.save(make_model(g, 13), str(path))
     return path
 
 

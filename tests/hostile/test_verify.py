@@ -9,6 +9,7 @@ import pytest
 
 from pymace.errors import ConvertError, ModelError
 from pymace.ir import pmace_file
+from tests.helpers import make_model
 from tests.hostile.conftest import assert_one_line_error, node_attr, rewrite, run_cli, set_shape
 
 
@@ -117,7 +118,7 @@ def _onnx(nodes, inputs, outputs, inits=(), opset=13):
 
     vi = [h.make_tensor_value_info(n, T.FLOAT, s) for n, s in inputs]
     vo = [h.make_tensor_value_info(n, T.FLOAT, None) for n in outputs]
-    return h.make_model(h.make_graph(nodes, "g", vi, vo, list(inits)), opset_imports=[h.make_opsetid("", opset)])
+    return make_model(h.make_graph(nodes, "g", vi, vo, list(inits)), opset)
 
 
 def _split_negative():

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from pymace import Engine, passes
 from pymace.frontends import onnx as onnx_frontend
-from tests.helpers import opencl_devices, ort_run_model, rel_err
+from tests.helpers import make_model, opencl_devices, ort_run_model, rel_err
 
 DEVICES = opencl_devices()
 pytestmark = pytest.mark.skipif(not DEVICES, reason="needs an OpenCL device")
@@ -57,7 +57,7 @@ def attention_block(einsum: bool) -> onnx.ModelProto:
                                                                                   [BATCH, PATCHES, WIDTH])],
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("logits", "enc")],
                               inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(graph, 17)
 
 
 def recurrent_stack() -> onnx.ModelProto:
@@ -75,7 +75,7 @@ def recurrent_stack() -> onnx.ModelProto:
              (("x", [7, 3, size]), ("h0", [2, 3, hidden]), ("c0", [2, 3, hidden]))]
     graph = helper.make_graph(nodes, "rnn_stack", value, [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
                                                           for o in ("gh", "yc")], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    return make_model(graph, 14)
 
 
 MODELS = {"vit_block_matmul": lambda: attention_block(False), "vit_block_einsum": lambda: attention_block(True),

@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 from pymace.ir import pmace_file
 from pymace.ir.graph import Graph, Node, Tensor
 from pymace.tools.convert import convert
+from tests.helpers import make_model
 
 SHAPE = (1, 3, 8, 8)
 
@@ -50,8 +51,7 @@ def small_onnx(tmp_path) -> tuple[str, str]:
         "small_onnx", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(SHAPE))],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 16])],
         [numpy_helper.from_array(a, n) for n, a in (("w", w), ("b", b), ("fc", fc))])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    model = make_model(graph, 13)
     src, out = tmp_path / "small.onnx", tmp_path / "small_onnx.pmace"
     onnx.save(model, str(src))
     convert(src, out)

@@ -10,6 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from pymace.tools import zoo
+from tests.helpers import make_model
 
 
 def pymace(*args, cwd=None):
@@ -45,7 +46,7 @@ def test_unsupported_op_lists_ops_and_nodes(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok"), helper.make_node("Unique", ["a"], ["b"], name="uniq1"),
              helper.make_node("Det", ["b"], ["y"], name="det7")]
     path = tmp_path / "odd.onnx"
-    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)]),
+    onnx.save(make_model(helper.make_graph(nodes, "g", [x], [y]), 17),
               path)
     assert_one_line_error(*pymace("convert", path, "-o", tmp_path / "x.pmace")[::2], "Unique", "uniq1", "Det", "det7")
 

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from pymace import Engine, passes
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
-from tests.helpers import opencl_devices, rel_err
+from tests.helpers import make_model, opencl_devices, rel_err
 
 GPU = type("Gpu", (), {"is_gpu": True})()
 DEVICES = opencl_devices()
@@ -23,7 +23,7 @@ def model(nodes, x_shape, outputs, inits, opset=17):
     g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
                           [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
-    graph = onnx_frontend.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
+    graph = onnx_frontend.load(make_model(g, opset))
     return passes.run(graph)
 
 

@@ -13,14 +13,14 @@ from onnx import TensorProto, helper, numpy_helper
 from pymace import passes
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
+from tests.helpers import make_model
 
 
 def _model(nodes, x_shape, inits, opset=13):
     g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                           [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
+    model = make_model(g, opset)
     return model
 
 

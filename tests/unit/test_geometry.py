@@ -12,6 +12,7 @@ from pymace.errors import ConvertError
 from pymace.ops import geometry, separable_conv
 from pymace.ops.base import TensorInfo
 from pymace.tools.convert import convert
+from tests.helpers import make_model
 
 
 @pytest.mark.parametrize("size, k, s, d, lower, want", [
@@ -115,7 +116,7 @@ def _model(tmp_path, node, x_shape, inits):
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
     path = tmp_path / "bad.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    onnx.save(make_model(graph, 13), path)
     return path
 
 

@@ -10,6 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
+from tests.helpers import make_model
 
 
 def _cosine(a, b) -> float:
@@ -39,7 +40,7 @@ def _conv_lstm_model(rng) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "conv_lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
                                                                                 [1, 2, 8, 12])],
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(graph, 17)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def _wide_conv_model(rng) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "wide_conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
                                                                                 [1, 64, 6, 6])],
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [cw, cb, proj])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(graph, 17)
 
 
 def test_integer_sums_scaled_before_storage_fp16(tmp_path):

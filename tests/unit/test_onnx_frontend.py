@@ -12,14 +12,14 @@ from pymace.errors import ConvertError, InputError, ModelError, PymaceError, Uns
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
 from pymace.tools import zoo
-from tests.helpers import ort_run_model
+from tests.helpers import make_model, ort_run_model
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=13) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
                               [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
                               [numpy_helper.from_array(np.asarray(v), k) for k, v in dict(inits).items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return make_model(graph, opset)
 
 
 def _check(model, shapes: dict, seed=0, input_shapes=None):

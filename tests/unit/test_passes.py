@@ -12,13 +12,14 @@ from onnx import TensorProto, helper, numpy_helper
 from pymace import passes
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
+from tests.helpers import make_model
 
 
 def _graph(nodes, x_shape, outputs, inits, opset=13):
     g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
                           [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
-    return onnx_frontend.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
+    return onnx_frontend.load(make_model(g, opset))
 
 
 def _same_outputs(graph, seed=0, pipeline=None):

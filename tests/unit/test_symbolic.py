@@ -11,14 +11,14 @@ from pymace.errors import ConvertError, InputError, ModelError
 from pymace.ir import pmace_file, symbolic
 from pymace.reference import executor
 from pymace.tools import convert
-from tests.helpers import ort_run_model
+from tests.helpers import make_model, ort_run_model
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=13):
     graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
                               [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs],
                               [numpy_helper.from_array(np.asarray(v), k) for k, v in dict(inits).items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return make_model(graph, opset)
 
 
 def shape_chain_model():
