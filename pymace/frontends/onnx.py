@@ -26,7 +26,6 @@ from ..errors import ConvertError, ModelError
 from ..ir import symbolic
 from ..ir.graph import Graph, Node, Tensor, topological_order
 from ..ir.shapes import infer_node
-from ..ops import geometry
 from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable, too_big
 from ..safe_io import read_bounded, shorten
@@ -308,7 +307,7 @@ def _toposort(g: onnx.GraphProto, ready: set[str]) -> list[onnx.NodeProto]:
     return topological_order(g.node, ready, "graph", io=lambda n: (onnx_control.outer_inputs(n), n.output))
 
 
-# --- importers: one per ONNX op type ------------------------------------------------------------------
+# --- importers: one per ONNX op type (op families in onnx_*.py, registered at the end) ----------------
 def _generic(imp: _Importer, n: _NodeView) -> None:
     """Ops whose ONNX form is already the IR form."""
     imp.emit(n.op_type, n.inputs, n.outputs, dict(n.attrs), n.name)
@@ -330,93 +329,6 @@ def _identity(imp: _Importer, n: _NodeView) -> None:
     if len(n.outputs) > 1 and n.outputs[1]:
         imp.add_const(n.outputs[1], np.ones(imp.shape(n), bool))
     imp.emit("Identity", [n.input(0)], [n.outputs[0]], {}, n.name)
-
-
-def _window(n: _NodeView, resolve, *args, **kwargs):
-    """`resolve` (an ops/geometry window function) for node `n`, its errors naming the node."""
-    try:
-        return resolve(*args, **kwargs)
-    except ConvertError as e:
-        raise ConvertError(f"node {n.name!r} ({n.op_type}): {e}") from None
-
-
-def _spatial(n: _NodeView) -> dict:
-    """The node's geometry attributes for ops/geometry (auto_pad resolved there)."""
-    return {a: n.get(a) for a in ("kernel_shape", "strides", "pads", "dilations")} | {
-        "auto_pad": n.get("auto_pad", "NOTSET")}
-
-
-def _explicit(window) -> dict:
-    """The IR's geometry attributes: explicit kernel_shape, strides, pads and dilations."""
-    return {"kernel_shape": list(window.kernel), "strides": list(window.strides), "pads": list(window.pads),
-            "dilations": list(window.dilations)}
-
-
-def _same(imp: _Importer, n: _NodeView) -> dict:
-    """SAME padding with a stride depends on the input's size: with symbolic dims, `auto_pad` stays, and each
-    concrete shape's plan resolves it (ir/symbolic.resolve)."""
-    auto_pad = n.get("auto_pad", "NOTSET")
-    strided = any(s > 1 for s in n.get("strides") or [])
-    return {"auto_pad": auto_pad} if imp.declared and auto_pad in ("SAME_UPPER", "SAME_LOWER") and strided else {}
-
-
-def _conv(imp: _Importer, n: _NodeView) -> None:
-    group = n.get("group", 1)
-    window = _window(n, geometry.conv_window, imp.shape(n), imp.shape(n, 1), group, **_spatial(n))
-    attrs = _explicit(window) | {"group": int(group)} | _same(imp, n)
-    if len(window.kernel) == 1:  # Conv1d runs as a 2-D Conv of height 1 between alias reshapes
-        _conv1d(imp, n, attrs)
-        return
-    imp.emit("Conv", n.inputs, n.outputs, attrs, n.name)
-
-
-def _conv1d(imp: _Importer, n: _NodeView, attrs: dict) -> None:
-    (p0, p1), one = attrs["pads"], [1]
-    attrs = attrs | {"kernel_shape": one + attrs["kernel_shape"], "strides": one + attrs["strides"],
-                     "pads": [0, p0, 0, p1], "dilations": one + attrs["dilations"]}  # auto_pad, group as they are
-    x, w = imp.temp(n, "x2d"), imp.temp(n, "w2d")
-    imp.emit("Unsqueeze", [n.input(0)], [x], {"axes": [2]}, f"{n.name}/to_2d")
-    imp.emit("Unsqueeze", [n.input(1)], [w], {"axes": [2]}, f"{n.name}/w_to_2d")
-    y = imp.temp(n, "y2d")
-    imp.emit("Conv", [x, w, *n.inputs[2:]], [y], attrs, n.name)
-    imp.emit("Squeeze", [y], n.outputs, {"axes": [2]}, f"{n.name}/to_1d")
-
-
-def _conv_transpose(imp: _Importer, n: _NodeView) -> None:
-    kernel = list(n.get("kernel_shape", imp.shape(n, 1)[2:]))
-    rank = len(kernel)
-    attrs = {"kernel_shape": kernel, "strides": list(n.get("strides", [1] * rank)),
-             "dilations": list(n.get("dilations", [1] * rank)), "group": int(n.get("group", 1)),
-             "output_padding": list(n.get("output_padding", [0] * rank)),
-             "pads": list(n.get("pads", [0] * (2 * rank)))}
-    size = imp.shape(n)[2:]
-    target = n.get("output_shape")
-    if target is None and n.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
-        target = [x * s for x, s in zip(size, attrs["strides"])]
-    if n.get("auto_pad") == "VALID":
-        attrs["pads"] = [0] * (2 * rank)
-    if target is not None:  # pads (and extra output padding) that give exactly `output_shape`
-        target = list(target)[-rank:]
-        full = [s * (x - 1) + op + (k - 1) * d + 1 for x, s, op, k, d in
-                zip(size, attrs["strides"], attrs["output_padding"], kernel, attrs["dilations"])]
-        total = [f - t for f, t in zip(full, target)]
-        attrs["output_padding"] = [op + max(0, -t) for op, t in zip(attrs["output_padding"], total)]
-        total = [max(0, t) for t in total]
-        lower = n.get("auto_pad") == "SAME_LOWER"
-        begin = [t - t // 2 if lower else t // 2 for t in total]
-        attrs["pads"] = begin + [t - b for t, b in zip(total, begin)]
-    imp.emit("ConvTranspose", n.inputs, n.outputs, attrs, n.name)
-
-
-def _pool(imp: _Importer, n: _NodeView) -> None:
-    if len(n.outputs) > 1 and n.outputs[1]:
-        raise ConvertError(f"node {n.name!r} ({n.op_type}): the Indices output is not supported")
-    ceil_mode = int(n.get("ceil_mode", 0))
-    window = _window(n, geometry.pool_window, imp.shape(n), ceil_mode=ceil_mode, **_spatial(n))
-    attrs = _explicit(window) | {"ceil_mode": ceil_mode} | _same(imp, n)
-    if n.op_type == "AveragePool":
-        attrs["count_include_pad"] = int(n.get("count_include_pad", 0))
-    imp.emit(n.op_type, [n.input(0)], [n.outputs[0]], attrs, n.name)
 
 
 def _batch_norm(imp: _Importer, n: _NodeView) -> None:
@@ -444,107 +356,6 @@ def _clip(imp: _Importer, n: _NodeView) -> None:
         lo, hi = imp.const(n, 1, "min"), imp.const(n, 2, "max")
     attrs = {k: float(v) for k, v in (("min", lo), ("max", hi)) if v is not None}
     imp.emit("Clip", [n.input(0)], n.outputs, attrs, n.name)
-
-
-def _reshape(imp: _Importer, n: _NodeView) -> None:
-    if imp.opset >= 5 and imp.symbolic(n, 1):  # the dynamic form (ir/symbolic.py)
-        imp.emit("Reshape", n.inputs[:2], n.outputs, {"allowzero": int(n.get("allowzero", 0))}, n.name)
-        return
-    shape = n.get("shape") if imp.opset < 5 else imp.const(n, 1, "shape")
-    attrs = {"shape": [int(d) for d in shape], "allowzero": int(n.get("allowzero", 0))}
-    imp.emit("Reshape", [n.input(0)], n.outputs, attrs, n.name)
-
-
-def _axes_param(imp: _Importer, n: _NodeView, attr_until: int):
-    """`axes` as an attribute (opset < attr_until) or as input 1."""
-    axes = n.get("axes") if imp.opset < attr_until else imp.const(n, 1, "axes")
-    return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
-
-
-def _squeeze(imp: _Importer, n: _NodeView) -> None:
-    axes = _axes_param(imp, n, 13)
-    if axes is None:  # squeeze every dim of size 1, made explicit
-        axes = [i for i, d in enumerate(imp.shape(n)) if d == 1]
-    imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
-
-
-def _split(imp: _Importer, n: _NodeView) -> None:
-    shape, axis = imp.shape(n), int(n.get("axis", 0))
-    split = n.get("split") if imp.opset < 13 else imp.const(n, 1, "split")
-    if split is None:  # equal pieces (the last smaller when num_outputs does not divide the axis)
-        split = ops.split.sizes(shape[axis], None, int(n.get("num_outputs", len(n.outputs))))
-    imp.emit("Split", [n.input(0)], n.outputs, {"axis": axis, "split": [int(s) for s in split]}, n.name)
-
-
-def _pad(imp: _Importer, n: _NodeView) -> None:
-    rank = len(imp.shape(n))
-    if imp.opset < 11:
-        pads, value = list(n.get("pads")), float(n.get("value", 0.0))
-    else:
-        pads = [int(p) for p in imp.const(n, 1, "pads")]
-        v = imp.const(n, 2, "constant_value")
-        value = 0.0 if v is None or v.size == 0 else float(v.reshape(-1)[0])
-        axes = imp.const(n, 3, "axes")
-        if axes is not None:  # opset 18: pads for the listed axes only
-            full = [0] * (2 * rank)
-            for j, a in enumerate(int(a) % rank for a in axes):
-                full[a], full[a + rank] = pads[j], pads[j + len(axes)]
-            pads = full
-    imp.emit("Pad", [n.input(0)], n.outputs, {"pads": [int(p) for p in pads], "mode": n.get("mode", "constant"),
-                                              "value": value}, n.name)
-
-
-def _slice(imp: _Importer, n: _NodeView) -> None:
-    if imp.opset >= 10 and imp.symbolic(n, 1, 2, 3, 4):  # the dynamic form (ir/symbolic.py)
-        imp.emit("Slice", n.inputs[:5], n.outputs, {}, n.name)
-        return
-    if imp.opset < 10:
-        starts, ends, axes, steps = n.get("starts"), n.get("ends"), n.get("axes"), None
-    else:
-        starts, ends = imp.const(n, 1, "starts"), imp.const(n, 2, "ends")
-        axes, steps = imp.const(n, 3, "axes"), imp.const(n, 4, "steps")
-    count = len(starts)
-    rank = len(imp.shape(n))
-    attrs = {"starts": [int(s) for s in starts], "ends": [int(e) for e in ends],
-             "axes": [int(a) % rank for a in axes] if axes is not None else list(range(count)),
-             "steps": [int(s) for s in steps] if steps is not None else [1] * count}
-    imp.emit("Slice", [n.input(0)], n.outputs, attrs, n.name)
-
-
-def _resize(imp: _Importer, n: _NodeView) -> None:
-    """Resize (opset 10: X, scales; 11+: X, roi, scales, sizes) and Upsample (scales attribute or input)."""
-    mode = {"bilinear": "linear"}.get(n.get("mode", "nearest"), n.get("mode", "nearest"))
-    if mode not in ("nearest", "linear"):
-        raise ConvertError(f"node {n.name!r} ({n.op_type}): mode {mode!r} is not supported (nearest, linear)")
-    if n.get("antialias", 0) or n.get("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise ConvertError(f"node {n.name!r} (Resize): antialias and keep_aspect_ratio_policy are not supported")
-    legacy = n.op_type == "Upsample" or imp.opset < 11
-    attrs = {"mode": mode,
-             "coordinate_transformation_mode": "asymmetric" if legacy else
-             n.get("coordinate_transformation_mode", "half_pixel"),
-             "nearest_mode": "floor" if legacy else n.get("nearest_mode", "round_prefer_floor")}
-    if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
-        raise ConvertError(f"node {n.name!r} (Resize): tf_crop_and_resize is not supported")
-    if not legacy and imp.symbolic(n, 2, 3) and n.get("axes") is None:  # the dynamic form (ir/symbolic.py)
-        imp.emit("Resize", [n.input(0), "", n.input(2), n.input(3)], n.outputs, attrs, n.name)
-        return
-    if n.op_type == "Upsample" and imp.opset < 9:
-        scales, sizes = n.get("scales"), None
-    else:
-        scales = imp.const(n, 1 if legacy else 2, "scales")
-        sizes = None if legacy else imp.const(n, 3, "sizes")
-    rank = len(imp.shape(n))
-    values = sizes if sizes is not None and sizes.size else scales
-    key = "sizes" if values is sizes else "scales"
-    if values is None:
-        raise ConvertError(f"node {n.name!r} (Resize): neither scales nor sizes given")
-    values = [float(v) if key == "scales" else int(v) for v in np.asarray(values).reshape(-1)]
-    if n.get("axes") is not None:  # opset 18: values for the listed axes only
-        full = [1.0] * rank if key == "scales" else list(imp.shape(n))
-        for a, v in zip(n.get("axes"), values):
-            full[int(a) % rank] = v
-        values = full
-    imp.emit("Resize", [n.input(0)], n.outputs, attrs | {key: values}, n.name)
 
 
 def _softmax(imp: _Importer, n: _NodeView) -> None:
@@ -579,37 +390,11 @@ def _with_defaults(**defaults):
     return importer
 
 
-def _transpose(imp: _Importer, n: _NodeView) -> None:
-    perm = n.get("perm", list(range(len(imp.shape(n))))[::-1])
-    imp.emit("Transpose", n.inputs, n.outputs, {"perm": [int(p) for p in perm]}, n.name)
-
-
 def _cast(imp: _Importer, n: _NodeView) -> None:
     """Cast to the type the tensor already has is an Identity (float → float casts in Paddle exports)."""
     to = int(n.get("to"))
     same = imp.info(n, n.input(0)).dtype == _elem_dtype(to)
     imp.emit("Identity" if same else "Cast", n.inputs, n.outputs, {} if same else {"to": to}, n.name)
-
-
-def _shape(imp: _Importer, n: _NodeView) -> None:
-    """Every shape is known at import, so Shape is a constant — unless the model has symbolic dims."""
-    if imp.declared and imp.info(n, n.input(0)).value is None:
-        imp.emit("Shape", n.inputs[:1], n.outputs[:1], {k: int(v) for k, v in n.attrs.items()
-                                                        if k in ("start", "end")}, n.name)
-        return
-    shape = np.array(imp.shape(n), np.int64)
-    imp.add_const(n.outputs[0], shape[n.get("start", 0):n.get("end", len(shape))])
-
-
-def _size(imp: _Importer, n: _NodeView) -> None:
-    """Size (the element count) is a constant for the same reason."""
-    imp.add_const(n.outputs[0], np.array(int(np.prod(imp.shape(n), dtype=np.int64)), np.int64))
-
-
-def _constant_of_shape(imp: _Importer, n: _NodeView) -> None:
-    value = n.get("value", np.zeros(1, np.float32))
-    attrs = {"value": value.reshape(-1)[0].item(), "dtype": str(value.dtype)}
-    imp.emit("ConstantOfShape", n.inputs, n.outputs, attrs, n.name)
 
 
 def _topk(imp: _Importer, n: _NodeView) -> None:
@@ -623,11 +408,7 @@ def _topk(imp: _Importer, n: _NodeView) -> None:
 
 IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
-    "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
-    "BatchNormalization": _batch_norm, "Clip": _clip, "Reshape": _reshape,
-    "Squeeze": _squeeze, "Unsqueeze": _squeeze, "Split": _split,
-    "Pad": _pad, "Slice": _slice, "Resize": _resize, "Upsample": _resize, "Softmax": _softmax, "Sum": _sum,
-    "Transpose": _transpose, "Cast": _cast, "Shape": _shape, "Size": _size, "ConstantOfShape": _constant_of_shape,
+    "BatchNormalization": _batch_norm, "Clip": _clip, "Softmax": _softmax, "Sum": _sum, "Cast": _cast,
     "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
     "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
     "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
@@ -636,8 +417,10 @@ IMPORTERS = {
 }
 IMPORTERS.update({"LogSoftmax": _softmax, "Hardmax": _softmax})
 
-from . import onnx_math, onnx_quant  # noqa: E402  (op families in their own modules)
+from . import onnx_conv_pool, onnx_math, onnx_quant, onnx_shape  # noqa: E402  (op families in their own modules)
 
+IMPORTERS.update(onnx_conv_pool.IMPORTERS)
+IMPORTERS.update(onnx_shape.IMPORTERS)
 IMPORTERS.update(onnx_math.IMPORTERS)
 IMPORTERS.update(onnx_quant.IMPORTERS)
 IMPORTERS.update({op: _generic for op in ops.REGISTRY if op not in IMPORTERS})

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
+from ..ops import geometry
+from .onnx_conv_pool import explicit_attrs, resolve_window, spatial_attrs
 
 
 def _attrs(n, keys=("axis", "block_size", "output_dtype")) -> dict:
@@ -91,12 +93,10 @@ def _requantized(imp, n, y: str, scale: int, zero: int) -> None:
 
 def _conv_attrs(imp, n, x: str, w: str) -> dict:
     """The Conv's explicit geometry (ops/geometry checks it against the dequantized input and weights)."""
-    from ..ops import geometry
-    from .onnx import _explicit, _spatial, _window
-
     group = n.get("group", 1)
-    window = _window(n, geometry.conv_window, imp.infos[x].shape, imp.infos[w].shape, group, **_spatial(n))
-    return _explicit(window) | {"group": int(group)}
+    window = resolve_window(n, geometry.conv_window, imp.infos[x].shape, imp.infos[w].shape, group,
+                            **spatial_attrs(n))
+    return explicit_attrs(window) | {"group": int(group)}
 
 
 def _qlinear_conv(imp, n) -> None:
