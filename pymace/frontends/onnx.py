@@ -30,6 +30,7 @@ from ..ops.base import TensorInfo
 from ..passes.fold_constants import evaluate, foldable, too_big
 from ..safe_io import read_bounded, shorten
 from . import onnx_control, onnx_einsum, onnx_rnn
+from .onnx_math import with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -383,13 +384,6 @@ def _sum(imp: _Importer, n: _NodeView) -> None:
     imp.emit(op, n.inputs, n.outputs, {}, n.name)
 
 
-def _with_defaults(**defaults):
-    """An importer that copies the node and writes ONNX's attribute defaults explicitly."""
-    def importer(imp: _Importer, n: _NodeView) -> None:
-        imp.emit(n.op_type, n.inputs, n.outputs, defaults | dict(n.attrs), n.name)
-    return importer
-
-
 def _cast(imp: _Importer, n: _NodeView) -> None:
     """Cast to the type the tensor already has is an Identity (float → float casts in Paddle exports)."""
     to = int(n.get("to"))
@@ -409,9 +403,9 @@ def _topk(imp: _Importer, n: _NodeView) -> None:
 IMPORTERS = {
     "Constant": _constant, "Identity": _identity, "Dropout": _identity,
     "BatchNormalization": _batch_norm, "Clip": _clip, "Softmax": _softmax, "Sum": _sum, "Cast": _cast,
-    "Gemm": _with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
-    "HardSigmoid": _with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": _with_defaults(alpha=0.01),
-    "Flatten": _with_defaults(axis=1), "Gather": _with_defaults(axis=0), "Concat": _generic,
+    "Gemm": with_defaults(alpha=1.0, beta=1.0, transA=0, transB=0),
+    "HardSigmoid": with_defaults(alpha=0.2, beta=0.5), "LeakyRelu": with_defaults(alpha=0.01),
+    "Flatten": with_defaults(axis=1), "Gather": with_defaults(axis=0), "Concat": _generic,
     "Einsum": onnx_einsum.lower, "TopK": _topk, "LSTM": onnx_rnn.lower, "GRU": onnx_rnn.lower,
     "If": onnx_control.lower_if,
 }

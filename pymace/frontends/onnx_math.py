@@ -10,13 +10,13 @@ from .. import ops
 from ..errors import ConvertError
 
 
-def _axes(imp, n, attr_until: int):
+def axes_param(imp, n, attr_until: int):
     """`axes` as an attribute (opset < attr_until) or as input 1."""
     axes = n.get("axes") if imp.opset < attr_until else imp.const(n, 1, "axes")
     return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
 
 
-def _defaults(**defaults):
+def with_defaults(**defaults):
     """An importer that copies the node and writes ONNX's attribute defaults explicitly."""
     def importer(imp, n) -> None:
         imp.emit(n.op_type, n.inputs, n.outputs, defaults | dict(n.attrs), n.name)
@@ -26,7 +26,7 @@ def _defaults(**defaults):
 def _reduce(imp, n) -> None:
     """Reduce*: `axes` an attribute until opset 18 (ReduceSum: 13), then input 1. Without axes every axis is reduced,
     unless noop_with_empty_axes: then nothing is (an Identity where the reduction of one element is itself)."""
-    axes = _axes(imp, n, 13 if n.op_type == "ReduceSum" else 18)
+    axes = axes_param(imp, n, 13 if n.op_type == "ReduceSum" else 18)
     attrs = {"axes": axes or [], "keepdims": int(n.get("keepdims", 1))}
     if not axes and n.get("noop_with_empty_axes", 0):
         if n.op_type in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd"):
@@ -77,5 +77,5 @@ def _cast_like(imp, n) -> None:
 IMPORTERS = {
     **{op: _reduce for op in ops.reduce.OP_TYPES},
     "LayerNormalization": _layer_norm, "GroupNormalization": _group_norm, "CastLike": _cast_like,
-    "InstanceNormalization": _defaults(epsilon=1e-5), "LRN": _defaults(alpha=1e-4, beta=0.75, bias=1.0),
+    "InstanceNormalization": with_defaults(epsilon=1e-5), "LRN": with_defaults(alpha=1e-4, beta=0.75, bias=1.0),
 }

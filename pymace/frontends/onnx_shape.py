@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import ConvertError
+from .onnx_math import axes_param
 
 
 def _reshape(imp, n) -> None:
@@ -21,14 +22,8 @@ def _reshape(imp, n) -> None:
     imp.emit("Reshape", [n.input(0)], n.outputs, attrs, n.name)
 
 
-def _axes_param(imp, n, attr_until: int):
-    """`axes` as an attribute (opset < attr_until) or as input 1."""
-    axes = n.get("axes") if imp.opset < attr_until else imp.const(n, 1, "axes")
-    return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
-
-
 def _squeeze(imp, n) -> None:
-    axes = _axes_param(imp, n, 13)
+    axes = axes_param(imp, n, 13)
     if axes is None:  # squeeze every dim of size 1, made explicit
         axes = [i for i, d in enumerate(imp.shape(n)) if d == 1]
     imp.emit(n.op_type, [n.input(0)], n.outputs, {"axes": axes}, n.name)
