@@ -320,7 +320,7 @@ class ProgramCache:
         # by then, not what it would have loaded next: another hostile entry it never reached would kill this
         # start too. So this start loads none of the file's binaries (it rebuilds what it needs, replacing those
         # entries); the next one trusts the file again, less the entries the journal names.
-        self._distrusted = bool(self._poisoned)
+        self.distrusted = bool(self._poisoned)
         if self._poisoned:
             self._rewrite = True
             log.warning("an earlier pymace process died while loading %d cached program(s) from %s; this start "
@@ -339,7 +339,7 @@ class ProgramCache:
     def lookup(self, program: str, source_hash: str, options: str) -> bytes | None:
         key = (self.device, program, source_hash, options)
         entry = self._entries.get(key)
-        if entry is not None and self._distrusted:
+        if entry is not None and self.distrusted:
             self.misses.append((program_key(program, options), "not loaded: an earlier process died while loading "
                                                                "this file's binaries"))
             return None
