@@ -8,9 +8,9 @@ it lives. The journal is removed once the binaries have proved themselves (the e
 Session.binaries_proved) or when the process exits normally. At the next start, a journal whose
 lock can be taken was left by a process that died: the entries it names are dropped from the cache (rebuilt
 from source, rewritten), that start loads no cached binary at all (program_cache.ProgramCache.distrusted: the
-journal cannot name what the dead process had not reached) and the journal is removed at its save. A journal a live process holds is left alone. Writes are
-plain write(2) calls: a process that dies keeps what it wrote, since the kernel, not the process, holds the
-page cache."""
+journal cannot name what the dead process had not reached) and the journal is removed at its save. A journal a
+live process holds is left alone. Writes are plain write(2) calls: a process that dies keeps what it wrote, since
+the kernel, not the process, holds the page cache."""
 from __future__ import annotations
 
 import atexit
