@@ -8,7 +8,8 @@ cache, the second after it.
 The first start may die (a driver abort on a truncated binary cannot be caught; the harness counts it); the
 second must run and give the reference's outputs, and so must the first whenever it does not die: a binary the
 driver refuses, at build or at kernel creation, is rebuilt from source, and an entry whose loading killed a
-process is never loaded again.
+process is never loaded again. A start's memory is held to 1.25 × its model's cold start from an empty storage dir
+(measured once per seed, in a process of its own): a hostile entry may cost a rebuild, at most of everything.
 
     .venv/bin/python benchmarks/fuzz_driver.py [--cases 1000] [--first 0] [--device cpu]
 
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import lzma
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +34,23 @@ import fuzz_pmace  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "cache" / "fixtures"
 CACHE_NAME = "mace_cl_compiled_program.bin"
+COLD_START = "cold_start.json"  # a seed's cold start, measured in a process of its own
+COLD_MARGIN = 1.25  # a start after a hostile entry may take this much more than a cold start: a bound, not a cost
+
+
+def cold_start(model: Path, device: str, storage: Path) -> int:
+    """Run `model` from an empty `storage` (filling its cache) in a fresh process, as a case's start runs; the
+    peak RSS growth it took. A hostile cache entry must cost at most a rebuild, and a rebuild of every program is
+    this: the memory bound of the model's starts, not the 200 MB meant for what a hostile model file asks for."""
+    shutil.rmtree(storage, ignore_errors=True)
+    done = subprocess.run([sys.executable, __file__, "--cold-start", str(model), "--device", device, "--base",
+                           str(storage)], capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    found = json.loads(lines[-1]) if done.returncode == 0 and lines else {}
+    if found.get("kind") != "ok":
+        raise RuntimeError(f"seed {model.name} does not run: {found or done.stderr[-2000:]}")
+    (storage / COLD_START).write_text(json.dumps(found) + "\n")
+    return found["peak_growth"]
 
 
 def foreign_binaries() -> list[bytes]:
@@ -86,16 +106,15 @@ class Runner:
         self.device, self.base = device, Path(base)
         self.tmp = Path(tempfile.mkdtemp(prefix="fuzz-driver-"))
         atexit.register(shutil.rmtree, self.tmp, True)  # a worker killed by a signal leaves it
-        self.models, self.caches = [], []
+        self.models, self.caches, self.cold = [], [], []
         seeds = fuzz_pmace.seed_models(self.tmp)
         for k, (blob, _) in enumerate(seeds):
             model = self.tmp / f"seed{k}.pmace"
             model.write_bytes(blob)
             storage = self.base / f"seed{k}"
-            if not (storage / CACHE_NAME).exists():
-                result = fuzz_pmace.run_model(model, device, str(storage), len(blob))
-                if result.kind != "ok":
-                    raise RuntimeError(f"seed {k} does not run: {result}")
+            record = storage / COLD_START
+            self.cold.append(json.loads(record.read_text())["peak_growth"] if record.exists() else
+                             cold_start(model, device, storage))
             self.models.append(model)
             self.caches.append(parse_cache_file((storage / CACHE_NAME).read_bytes()).entries)
         self.foreign = foreign_binaries()
@@ -113,6 +132,7 @@ class Runner:
             (storage / CACHE_NAME).write_bytes(encode_cache_file(entries))
         model = self.models[case % 2]
         result = fuzz_pmace.run_model(model, self.device, str(storage), model.stat().st_size)
+        result.bound = int(COLD_MARGIN * self.cold[case % 2])
         if result.kind == "refused":  # the model is valid: a bad cache entry must cost a rebuild, not the run
             result.kind = "wrong"
             result.detail = f"a valid model was refused: {result.detail}"
@@ -148,7 +168,13 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=180.0)
     p.add_argument("--base", help="where the seeds' caches are built (default: a new temp dir)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--cold-start", help=argparse.SUPPRESS)  # a seed model's cold start (cold_start)
     a = p.parse_args()
+    if a.cold_start:
+        model = Path(a.cold_start)
+        r = fuzz_pmace.run_model(model, a.device, a.base, model.stat().st_size)
+        print(json.dumps({"kind": r.kind, "detail": r.detail, "peak_growth": r.peak_growth}))
+        return
     if a.worker:
         fuzz_harness.serve(Runner(a.device, a.base))
         return

@@ -13,6 +13,7 @@ before pymace keeps the caches it had: the variables are read once per process."
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,29 @@ def report(storage_dir: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def clear(storage_dir: str | os.PathLike) -> int:
+    """Empty every driver cache of `storage_dir` (the folders stay); the number of entries removed. For a start
+    after a process died loading cached binaries: what the driver had unpacked from the binary that killed it is
+    in there, and a later build of that program from source would load it. Never raises."""
+    removed = 0
+    for cache in DRIVER_CACHES:
+        path = folder(storage_dir, cache.driver)
+        try:
+            children = list(path.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            try:
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+                removed += 1
+            except OSError:  # another process's temp file, gone meanwhile, or a folder we may not write
+                pass
+    return removed
+
+
 def _size(path: Path) -> int | None:
     """A regular file's size; None for anything else, or a file the driver removed meanwhile (its temp files)."""
     try:
@@ -92,4 +116,4 @@ def _size(path: Path) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-__all__ = ["DRIVER_CACHES", "FOLDER", "point_driver_caches", "active", "report", "folder"]
+__all__ = ["DRIVER_CACHES", "FOLDER", "point_driver_caches", "active", "report", "folder", "clear"]

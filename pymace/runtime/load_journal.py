@@ -7,9 +7,10 @@ Before a binary from the cache reaches the driver, its checksum is appended to t
 it lives. The journal is removed once the binaries have proved themselves (the engine's first run finished:
 Session.binaries_proved) or when the process exits normally. At the next start, a journal whose
 lock can be taken was left by a process that died: the entries it names are dropped from the cache (rebuilt
-from source, rewritten) and the journal is removed. A journal a live process holds is left alone. Writes are
-plain write(2) calls: a process that dies keeps what it wrote, since the kernel, not the process, holds the
-page cache."""
+from source, rewritten), that start loads no cached binary at all (program_cache.ProgramCache.distrusted: the
+journal cannot name what the dead process had not reached) and the journal is removed at its save. A journal a
+live process holds is left alone. Writes are plain write(2) calls: a process that dies keeps what it wrote, since
+the kernel, not the process, holds the page cache."""
 from __future__ import annotations
 
 import atexit

@@ -316,10 +316,16 @@ class ProgramCache:
                 self._rewrite = True
                 log.warning("program cache %s not fully usable (%s); the programs affected are rebuilt from "
                             "source", self.path, self.load_warning)
+        # A process died while loading this file's binaries. Its journal names what it had handed to the driver
+        # by then, not what it would have loaded next: another hostile entry it never reached would kill this
+        # start too. So this start loads none of the file's binaries (it rebuilds what it needs, replacing those
+        # entries); the next one trusts the file again, less the entries the journal names.
+        self.distrusted = bool(self._poisoned)
         if self._poisoned:
             self._rewrite = True
-            log.warning("an earlier pymace process died while loading %d cached program(s) from %s; they are "
-                        "rebuilt from source and never loaded again", len(self._poisoned), self.path)
+            log.warning("an earlier pymace process died while loading %d cached program(s) from %s; this start "
+                        "loads none of the file's binaries (the programs it needs are rebuilt from source), and "
+                        "those are never loaded again", len(self._poisoned), self.path)
 
     @property
     def needs_save(self) -> bool:
@@ -333,6 +339,10 @@ class ProgramCache:
     def lookup(self, program: str, source_hash: str, options: str) -> bytes | None:
         key = (self.device, program, source_hash, options)
         entry = self._entries.get(key)
+        if entry is not None and self.distrusted:
+            self.misses.append((program_key(program, options), "not loaded: an earlier process died while loading "
+                                                               "this file's binaries"))
+            return None
         if entry is not None and entry.intact():  # verified now, right before the driver sees it
             self.hits += 1
             self.journal.begin(entry.checksum)  # should the driver kill us, the next start skips it

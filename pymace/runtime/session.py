@@ -19,6 +19,7 @@ from ..config import load as load_config
 from ..errors import ModelError
 from ..ir.verify import check_device_dtypes
 from . import device as devices
+from . import driver_caches
 from .bind import Prepared, Weights
 from .device import DeviceInfo, cl
 from .plan import LaunchPlan, make_plan
@@ -52,6 +53,11 @@ class Session:
         self.device, self.storage_dir, self.profile = device, str(storage_dir), profile
         self.context = cl.Context([device.cl_device])
         self.cache = ProgramCache(self.storage_dir, device.identity) if use_cache else None
+        if self.cache is not None and self.cache.distrusted:
+            # A driver unpacks a binary into its own cache before it dies on it (PoCL writes the program.bc of a
+            # truncated binary, garbage past the cut, under the program's hash): this start's source builds of that
+            # program would find it there and die too.
+            driver_caches.clear(self.storage_dir)
         self.tuning = TuningFile.open(self.storage_dir, device.identity) if use_tuning else None
         self.programs = ProgramBuilder(self.context, device, self.cache)
         self._uncached: ProgramBuilder | None = None

@@ -3,6 +3,7 @@ by the file, nothing lost when a header field is damaged, one backup, short warn
 binaries the driver refuses or dies on never break the next start."""
 import json
 import os
+import random
 import shutil
 import struct
 import tracemalloc
@@ -196,6 +197,46 @@ def test_a_binary_that_kills_the_driver_is_never_loaded_again(small_model, warm,
         np.testing.assert_allclose(np.load(tmp_path / f"o{k}" / "y.npy"), warm[1], rtol=1e-4, atol=1e-6)
     assert not list(storage.glob(f"{NAME}.loading.*"))
     assert json.loads(out)["init"]["programs_from_source"] == 0
+
+
+def test_a_second_binary_that_kills_the_driver_does_not_kill_the_second_start(small_model, warm, tmp_path):
+    """Two truncated binaries (fuzz_driver case 193): the first start died loading one, and its journal could not
+    name the other, never reached, which then killed the second start. Now the start after a death loads none of
+    the file's binaries (a cold build), and the one after it loads them all, rewritten."""
+    def cut(es):
+        out = list(es)
+        for k in random.Random().sample(range(len(out)), 2):
+            e = out[k]
+            out[k] = make_entry(e.device, e.program, e.source_hash, e.options, bytes(e.binary)[:len(e.binary) // 2])
+        return out
+    storage = _tampered(warm, tmp_path, cut)
+    programs = len(parse_cache_file((storage / NAME).read_bytes()).entries)
+    rc, out, err = _run(small_model, storage, tmp_path / "o0")
+    assert rc < 0, f"the first start loaded a truncated binary and lived (rc {rc}): {err[-2000:]}"
+    for k, built in ((1, programs), (2, 0)):
+        rc, out, err = _run(small_model, storage, tmp_path / f"o{k}")
+        assert rc == 0, err[-2000:]
+        np.testing.assert_allclose(np.load(tmp_path / f"o{k}" / "y.npy"), warm[1], rtol=1e-4, atol=1e-6)
+        assert json.loads(out)["init"]["programs_from_source"] == built, f"start {k}"
+    assert not list(storage.glob(f"{NAME}.loading.*"))
+
+
+def test_a_start_after_a_death_loads_none_of_the_files_binaries(tmp_path):
+    """The journal a dead process left names what it had handed to the driver, not what it would have loaded next:
+    the start that finds it loads no binary of the file; the next trusts the file again, less what it named."""
+    entries = [make_entry(DEV, f"p{i}", f"{i}" * 64, "-DX", os.urandom(300)) for i in range(3)]
+    (tmp_path / NAME).write_bytes(encode_cache_file(entries))
+    (tmp_path / f"{NAME}.loading.1.0badf00d").write_text(entries[0].checksum.hex() + "\n")  # nobody holds it
+    after = ProgramCache(tmp_path, DEV)
+    assert [after.lookup(e.program, e.source_hash, e.options) for e in entries] == [None] * 3
+    assert [r for _, r in after.misses][1:] == ["not loaded: an earlier process died while loading this file's "
+                                                "binaries"] * 2
+    after.store("p1", "1" * 64, "-DX", b"rebuilt")
+    assert after.save() and not list(tmp_path.glob(f"{NAME}.loading.*"))
+    then = ProgramCache(tmp_path, DEV)
+    got = [then.lookup(e.program, e.source_hash, e.options) for e in entries]
+    then.loaded_ok()
+    assert got == [None, b"rebuilt", entries[2].binary]
 
 
 def test_a_storage_dir_others_can_write_is_named(small_model, warm, tmp_path):

@@ -79,6 +79,19 @@ def test_driver_caches_go_where_the_user_has_not_put_them(tmp_path):
     assert env["CUDA_CACHE_MAXSIZE"] == "123" and env["POCL_CACHE_DIR"] == str(tmp_path / "driver-cache" / "pocl")
 
 
+def test_clearing_empties_the_driver_caches_and_keeps_their_folders(tmp_path):
+    pocl = driver_caches.folder(tmp_path, "pocl")
+    (pocl / "GC" / "INLF").mkdir(parents=True)
+    (pocl / "GC" / "INLF" / "program.bc").write_bytes(os.urandom(64))  # what a killed load half-unpacked
+    (pocl / "tempfile_x").write_bytes(b"")
+    (pocl / "elsewhere").symlink_to(tmp_path / "keep")  # a link is removed, never followed
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "f").write_text("kept")
+    assert driver_caches.clear(tmp_path) == 3
+    assert pocl.is_dir() and not list(pocl.iterdir()) and (tmp_path / "keep" / "f").read_text() == "kept"
+    assert driver_caches.clear(tmp_path / "absent") == 0
+
+
 def test_the_first_look_at_opencl_points_the_caches_at_the_storage_dir(tmp_path):
     child = ("import os, sys; from pymace.runtime import device; device.select('cpu', sys.argv[1]); "
              "print(os.environ['POCL_CACHE_DIR'])")
