@@ -86,6 +86,7 @@ def plan_needs(models: list[str], device_spec: str | None, data_type: str | None
     from ..engine import model_defaults
     from ..ir import pmace_file
     from ..runtime import device as devices
+    from ..runtime.tuner.proof import proof_key
 
     graphs = [pmace_file.load(m) for m in models]
     defaults = [model_defaults(g.metadata) for g in graphs]
@@ -111,6 +112,7 @@ def plan_needs(models: list[str], device_spec: str | None, data_type: str | None
                                for stem, options in plan.required_programs()}
             keys = needs.tuning.setdefault(index, set())
             keys |= {launch.tuning_key for launch in plan.launches} | {c.key for c in plan.choices}
+            keys.add(proof_key(graph, kind))  # what `pymace tune` measured for it (the report's tuning section)
     return needs
 
 

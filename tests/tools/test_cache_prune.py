@@ -17,7 +17,8 @@ from pymace.ir.graph import Graph, Node, Tensor
 from pymace.runtime import tuning_file
 from pymace.runtime.identity import DeviceIdentity
 from pymace.runtime.program_cache import ProgramCache, make_entry, merge_into_file, parse_cache_file
-from pymace.runtime.tuning_records import LocalSizeRecord
+from pymace.runtime.tuner.proof import proof_key
+from pymace.runtime.tuning_records import LocalSizeRecord, MeasuredRecord
 
 from .conftest import SHAPE
 
@@ -53,6 +54,10 @@ def served(small_pmace, other_pmace, tmp_path_factory):
     stale = replace(here, driver_version=here.driver_version + "-old")
     assert merge_into_file(storage / CACHE, [make_entry(OTHER, "conv", "a" * 64, "-DKERNEL_conv", b"other" * 50),
                                              make_entry(stale, "conv", "b" * 64, "-DKERNEL_conv", b"stale" * 50)])
+    tuned = tuning_file.TuningFile.open(storage, here)
+    for model in (small_pmace, other_pmace):  # what tune's proof records for a model whose tuning changed its plan
+        tuned.put(proof_key(pmace_file.load(model), "fp32"), MeasuredRecord(model, 1500.0, 1000.0, 7, 1, 0))
+    assert tuned.save()
     other = tuning_file.TuningFile.open(storage, OTHER)
     other.put("elementwise/unary gws=64", LocalSizeRecord((16,), (64,), 1.0, 2.0, True))
     assert other.save()
@@ -99,6 +104,8 @@ def test_keeps_what_the_model_needs_and_it_starts_with_nothing_built(small_pmace
     assert records[OTHER.name] == before_records[OTHER.name]  # another device's section stays
     assert records[here] < before_records[here] and records[here]  # the other model's records went
     assert result["tuning"]["dropped"] == len(before_records[here] - records[here])
+    assert proof_key(pmace_file.load(small_pmace), "fp32") in records[here]  # its measured gain stays
+    assert proof_key(pmace_file.load(other_pmace), "fp32") not in records[here]
 
     init = _init(small_pmace, storage)  # the next start: every program from the cache, the tuned plan as before
     assert init["programs_from_source"] == 0 and init["programs_from_cache"] == len(ours)
