@@ -64,14 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="say whether the cache covers this .pmace model on --device")
     _common(p)
 
-    p = sub.add_parser("cache", help="fill, export or import a storage dir's caches (programs, tuning, drivers')")
-    p.add_argument("action", choices=["build", "export", "import"], help="build M | export --model M DIR | import DIR")
-    p.add_argument("model", metavar="MODEL|DIR")
-    p.add_argument("--model", dest="bundle_model", metavar="M", help="export: the model the bundle is for")
-    p.add_argument("--tune", action="store_true", help="tune first (as `pymace tune`), then build the tuned plan")
-    p.add_argument("--budget", type=float, default=60.0, help="with --tune: seconds of tuning per device (default 60)")
-    cluster_commands.add_fleet_options(p)
-    _common(p)
+    cli_args.add_cache_parser(sub, _common)
 
     p = sub.add_parser("tune", help="tune each node's variant and each launch's local size for this device")
     p.add_argument("model")
@@ -439,8 +432,8 @@ def _model_defaults(a) -> None:
     from .engine import SOURCE_SUFFIXES, model_defaults
     from .ir import pmace_file
 
-    if a.command == "convert":
-        return
+    if a.command == "convert" or getattr(a, "action", None) == "prune":
+        return  # prune plans each of its models with the model's own device and data type unless told
     model = getattr(a, "model", None)
     source = model is not None and Path(model).suffix.lower() in SOURCE_SUFFIXES
     if source and a.command != "run":
@@ -448,7 +441,7 @@ def _model_defaults(a) -> None:
     unset = [k for k in ("device", "data_type") if hasattr(a, k) and getattr(a, k) is None]
     if unset:
         if getattr(a, "action", "build") != "build":  # cache export / import: the model is --model
-            model, source = a.bundle_model, False
+            model, source = getattr(a, "bundle_model", None), False
         metadata = pmace_file.read_metadata(model) if model and not source else {}
         defaults = dict(zip(("device", "data_type"), model_defaults(metadata)))
         for k in unset:

@@ -118,12 +118,43 @@ class VariantRecord:
         return _common_from_json(found, value, what, ("time_us", "default_time_us", "launch_us"), "choice")
 
 
-Record = LocalSizeRecord | VariantRecord
+@dataclass
+class MeasuredRecord:
+    """What `pymace tune` measured for one model (key: tuner/proof.proof_key): its whole-model median host latency
+    with the default plan and with what the tuning file holds after the proof, `runs` alternating turns each, and
+    how many tuned choices stayed and went back (tuner/proof.py)."""
+
+    model: str
+    default_us: float
+    tuned_us: float
+    runs: int
+    kept: int = 0
+    refused: int = 0
+
+    def to_json(self) -> dict:
+        return {"measured": {"model": self.model, "default_us": self.default_us, "tuned_us": self.tuned_us,
+                             "runs": self.runs, "kept": self.kept, "refused": self.refused}}
+
+    @classmethod
+    def from_json(cls, value, what: str = "record") -> MeasuredRecord:
+        expect(isinstance(value, dict) and set(value) == {"measured"}, f"{what} is not a measurement")
+        m, what = value["measured"], f"{what}.measured"
+        expect(isinstance(m, dict), f"{what} is not an object")
+        counts = [m.get(k) for k in ("runs", "kept", "refused")]
+        expect(all(type(c) is int and 0 <= c <= MAX_PARAM for c in counts), f"{what} has a bad count")
+        return cls(check_text(m.get("model"), f"{what}.model"), _time(m.get("default_us"), f"{what}.default_us"),
+                   _time(m.get("tuned_us"), f"{what}.tuned_us"), *counts)
+
+
+Record = LocalSizeRecord | VariantRecord | MeasuredRecord
 
 
 def record_from_json(value, what: str = "record") -> Record:
-    """A key's record as the file holds it: a variant record when it has `choice`, else a local-size record."""
+    """A key's record as the file holds it: a measurement when it has `measured`, a variant record when it has
+    `choice`, else a local-size record."""
     expect(isinstance(value, dict), f"{what} is not an object")
+    if "measured" in value:
+        return MeasuredRecord.from_json(value, what)
     if "choice" in value:
         expect("lws" not in value, f"{what} has both lws and choice")
         return VariantRecord.from_json(value, what)
@@ -188,5 +219,5 @@ def _choice(value, what: str) -> dict:
     return dict(value)
 
 
-__all__ = ["Candidate", "LocalSizeRecord", "VariantRecord", "Record", "record_from_json", "TuningError", "expect",
-           "check_text"]
+__all__ = ["Candidate", "LocalSizeRecord", "VariantRecord", "MeasuredRecord", "Record", "record_from_json",
+           "TuningError", "expect", "check_text"]

@@ -106,11 +106,16 @@ def _export_driver_cache(driver: str, out: Path) -> dict:
 
 
 def command(a, print_json) -> int:
-    """`pymace cache export --model M DIR` and `pymace cache import DIR` (arguments parsed by pymace/cli.py)."""
+    """`pymace cache export --model M DIR`, `cache import DIR`, `cache prune --model M …` (arguments parsed by
+    pymace/cli.py)."""
     from .. import config
     from . import cli_args
     from .progress import Progress
 
+    if a.action == "prune":
+        from . import cache_prune
+
+        return cache_prune.command(a, print_json)
     if a.action == "import":
         storage = a.storage_dir or config.default_storage_dir()
         result = unpack(a.model, storage)

@@ -25,6 +25,36 @@ def add_runs(p: argparse.ArgumentParser, default: int) -> None:
                    help=f"timed runs (default {default}; --rounds is the same)")
 
 
+def add_cache_parser(sub, common) -> None:
+    """`pymace cache build | export | import | prune`, each with its own arguments (`common`: cli.py's --json,
+    --storage-dir, --device, --data-type)."""
+    from .cluster import commands as cluster_commands
+
+    cache = sub.add_parser("cache", help="fill, export, import or prune a storage dir's caches (programs, tuning, "
+                           "drivers')")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("build", help="build every program a model needs, run it once (drivers' caches too)")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--tune", action="store_true", help="tune first (as `pymace tune`), then build the tuned plan")
+    p.add_argument("--budget", type=float, default=60.0, help="with --tune: seconds of tuning per device (default 60)")
+    cluster_commands.add_fleet_options(p)
+    common(p)
+    p = actions.add_parser("export", help="build, then write a bundle folder of the caches --model M uses")
+    p.add_argument("model", metavar="DIR")
+    p.add_argument("--model", dest="bundle_model", metavar="M", help="the model the bundle is for")
+    common(p)
+    p = actions.add_parser("import", help="merge a bundle folder into --storage-dir")
+    p.add_argument("model", metavar="DIR")
+    common(p)
+    p = actions.add_parser("prune", help="drop the programs and tuning records no --model needs")
+    p.add_argument("--model", dest="bundle_model", metavar="M", action="append", default=[],
+                   help="a model whose programs and tuning records to keep (repeat it for several)")
+    p.add_argument("--all-devices", action="store_true",
+                   help="every device of this machine, not only the one the engine would use for each model")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    common(p)
+
+
 def add_preprocessing(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("image preprocessing (default: what the model records)")
     g.add_argument("--mean", help="per-channel mean, after scaling: 0.485,0.456,0.406 or one number")

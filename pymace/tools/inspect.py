@@ -247,7 +247,8 @@ def render_text(report: dict, width: int | None = None) -> str:
 
 def text_table(rows: list[dict], skip=()) -> list[str]:
     """Aligned columns; columns empty in every row are left out."""
-    columns = [c for c in rows[0] if c not in skip and any(_cell(r.get(c), c) for r in rows)]
+    names = dict.fromkeys(c for r in rows for c in r)  # rows of several kinds (a tuning file's) share one table
+    columns = [c for c in names if c not in skip and any(_cell(r.get(c), c) for r in rows)]
     cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
     widths = [max(len(c.replace("_", " ")), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     head = "  ".join(c.replace("_", " ").ljust(w) for c, w in zip(columns, widths)).rstrip()

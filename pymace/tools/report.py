@@ -100,7 +100,16 @@ def gather(model_path, bench: dict, valid: dict, device: str, data_type: str, co
               "readable": bool(cache_path) and os.access(cache_path, os.R_OK)}
     return {"bench": bench, "valid": valid, "cache": cache, "coverage": coverage, "access": access,
             "tuning_file": _tuning_file(folder, record), "environment": environment(d),
-            "model_path": str(model_path), "device_spec": device, "data_type": data_type, "commands": commands}
+            "model_path": str(model_path), "device_spec": device, "data_type": data_type, "commands": commands,
+            "proof_key": _proof_key(model_path, bench.get("data_type") or data_type)}
+
+
+def _proof_key(model_path, data_type: str) -> str | None:
+    """The tuning-file key of what `pymace tune` measured for this model (tuner/proof.py)."""
+    from ..ir import pmace_file
+    from ..runtime.tuner.proof import proof_key
+
+    return proof_key(pmace_file.load(str(model_path)), data_type) if data_type else None
 
 
 def _tuning_file(folder: Path | None, record) -> dict | None:

@@ -72,9 +72,11 @@ def tuning(f: dict):
         return "tuning", "5. Tuning", [("p", f"No tuning file at {t['path']}: every launch used default parameters. "
                                              f"Run `pymace tune {f['model_path']}` on this device.")]
     mine = [d for d in t.get("devices") or [] if _same_device(d, f["bench"]["device"])]
-    entries = [e for d in mine for e in d["entries"]]
+    entries = [e for d in mine for e in d["entries"] if not e.get("measured")]
     gains = [e["speedup"] for e in entries if e.get("speedup")]
-    measured = [d.get("measured") for d in mine if d.get("measured")]
+    # what `pymace tune` measured for this model, whole model, untuned against tuned (tuner/proof.py)
+    measured = [e["measured"] for d in mine for e in d["entries"] if e.get("measured") and
+                e["key"] == f.get("proof_key")]
     rows = [["file", t["path"]], ["integrity", t.get("integrity", t.get("reason"))],
             ["for this device", t.get("for_this_device", "—")], ["entries for this device", len(entries)],
             ["nodes that ran tuned", f"{b['tuned_nodes']} of {b['kernel_nodes']} ({b['tuned_steps']} of "
@@ -82,7 +84,8 @@ def tuning(f: dict):
             ["per-launch estimate", f"median {statistics.median(gains):.2f}× over the default, best "
                                     f"{max(gains):.2f}× ({len(gains)} entries)" if gains else "—"],
             ["measured whole-model gain", _measured(measured[0]) if measured else
-             "not recorded (a per-launch estimate is not a whole-model gain)"]]
+             f"not measured for this model: `pymace tune {f['model_path']}` measures it (a per-launch estimate is "
+             "not a whole-model gain)"]]
     return "tuning", "5. Tuning", [("table", ["", ""], rows)]
 
 
@@ -90,11 +93,13 @@ def _same_device(cls: dict, device: dict) -> bool:
     return cls.get("name") == device["name"] and cls.get("compute_units") in (None, device["compute_units"])
 
 
-def _measured(m) -> str:
-    if isinstance(m, dict) and m.get("untuned_ms") and m.get("tuned_ms"):
-        gain = m["untuned_ms"] / m["tuned_ms"]
-        return f"{m['untuned_ms']:.3f} ms untuned → {m['tuned_ms']:.3f} ms tuned ({gain:.2f}×)"
-    return str(m)
+def _measured(m: dict) -> str:
+    """A MeasuredRecord's fields (µs) as the report says them."""
+    gain = m["default_us"] / m["tuned_us"] if m["tuned_us"] else None
+    kept = ("every tuned choice went back to the default" if not m["kept"] else
+            f"{m['kept']} tuned choices kept" + (f", {m['refused']} went back" if m["refused"] else ""))
+    return (f"{m['default_us'] / 1e3:.3f} ms untuned → {m['tuned_us'] / 1e3:.3f} ms tuned"
+            + (f" ({gain:.2f}×)" if gain else "") + f", median of {m['runs']} alternating runs each; {kept}")
 
 
 # --- 6. troubleshooting --------------------------------------------------------------------------------------

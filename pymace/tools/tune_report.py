@@ -9,7 +9,7 @@ from pathlib import Path
 from ..formats import FormatError
 from ..runtime import tuning_file
 from ..runtime.identity import DeviceIdentity
-from ..runtime.tuning_records import LocalSizeRecord, Record
+from ..runtime.tuning_records import LocalSizeRecord, MeasuredRecord, Record
 
 
 def render_text(result: dict):
@@ -141,6 +141,10 @@ def _peek_version(data: bytes):
 
 
 def _entry_row(key: str, record: Record) -> dict:
+    if isinstance(record, MeasuredRecord):  # a model's whole-run measurement (tuner/proof.py), in µs as the rest
+        m = record.to_json()["measured"]
+        return {"key": key, "time_us": record.tuned_us, "default_time_us": record.default_us,
+                "speedup": None, "measured": m}
     default, best = record.default_time_us, record.time_us
     if isinstance(record, LocalSizeRecord):
         tuned = {"lws": list(record.lws), "default_lws": list(record.default_lws) if record.default_lws else None}

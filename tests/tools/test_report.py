@@ -58,17 +58,24 @@ def test_tuning_section_shows_entries_and_a_recorded_gain():
 
     device = {"name": "GPU X", "compute_units": 4}
     entries = [{"key": "k1", "speedup": 1.5}, {"key": "k2", "speedup": 1.1}, {"key": "k3", "speedup": None}]
+    def proof(key, tuned_us):
+        return {"key": key, "speedup": None, "measured": {"model": "m", "default_us": 2400.0, "tuned_us": tuned_us,
+                                                          "runs": 7, "kept": 2, "refused": 1}}
     f = {"bench": {"device": device, "tuning": {"tuned_nodes": 2, "kernel_nodes": 3, "tuned_steps": 2, "steps": 4}},
-         "model_path": "m.pmace",
+         "model_path": "m.pmace", "proof_key": "measured m 0123 fp32",
          "tuning_file": {"path": "/s/pymace_tuned_params.json", "integrity": "ok", "for_this_device": "tuned",
-                         "devices": [{"name": "GPU X", "compute_units": 4, "entries": entries,
-                                      "measured": {"untuned_ms": 2.4, "tuned_ms": 2.0}},
+                         "devices": [{"name": "GPU X", "compute_units": 4,
+                                      "entries": [*entries, proof("measured m 0123 fp32", 2000.0),
+                                                  proof("measured n 4567 fp32", 1000.0)]},
                                      {"name": "other", "compute_units": 9, "entries": entries}]}}
     anchor, _, [(_, _, rows)] = report_sections.tuning(f)
     facts = dict(rows)
     assert anchor == "tuning" and facts["entries for this device"] == 3
     assert facts["per-launch estimate"] == "median 1.30× over the default, best 1.50× (2 entries)"
-    assert facts["measured whole-model gain"] == "2.400 ms untuned → 2.000 ms tuned (1.20×)"
+    assert facts["measured whole-model gain"] == ("2.400 ms untuned → 2.000 ms tuned (1.20×), median of 7 "
+                                                  "alternating runs each; 2 tuned choices kept, 1 went back")
+    f["proof_key"] = "measured m 0123 fp16"  # another data type's (or model's) measurement is not this one's
+    assert dict(report_sections.tuning(f)[2][0][2])["measured whole-model gain"].startswith("not measured")
 
 
 def test_report_names_a_device_mismatch(small_pmace, storage, measured, tmp_path):

@@ -182,3 +182,36 @@ def test_the_command_runs_the_check_unless_told_not_to(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "tuned against default" in text or "nothing tuned differs from the default" in text
+
+
+@needs_device
+def test_the_measured_gain_is_kept_in_the_tuning_file_and_the_report_shows_it(tuned_chain):
+    from pymace.runtime.tuning_records import MeasuredRecord
+    from pymace.tools import report_sections
+
+    bench, _, groups, path = tuned_chain
+    clock = FakeClock({n for g in groups for n in g["nodes"]}, {"default": 1500.0, "tuned": 1000.0})
+    result = proof.prove(bench, runs=3, timer=clock)
+    assert not result["refused"] and result["final"]["gain"] == 1.5
+    key = proof.proof_key(bench.graph, "fp32")
+    record = stored(bench, path).record(key)
+    assert isinstance(record, MeasuredRecord) and (record.default_us, record.tuned_us) == (1500.0, 1000.0)
+    assert record.runs == 3 and record.kept == len(result["kept"]) and record.refused == 0
+    identity = bench.device.identity
+    explained = tune_report.explain(path / "pymace_tuned_params.json", identity)
+    device = {"name": identity.name, "compute_units": identity.compute_units}
+    f = {"bench": {"device": device, "tuning": {"tuned_nodes": 1, "kernel_nodes": 1, "tuned_steps": 1, "steps": 1}},
+         "model_path": "chain.pmace", "proof_key": key, "tuning_file": explained}
+    facts = dict(report_sections.tuning(f)[2][0][2])
+    assert facts["measured whole-model gain"].startswith("1.500 ms untuned → 1.000 ms tuned (1.50×), median of 3")
+    assert facts["entries for this device"] == len(result["kept"])  # the measurement is not a tuning entry
+
+
+@needs_device
+def test_a_measurement_where_everything_went_back_says_so(tuned_chain):
+    bench, _, groups, path = tuned_chain
+    clock = FakeClock(set(), {"default": 1000.0, "tuned": 2000.0})
+    result = proof.prove(bench, runs=4, timer=clock)
+    assert not result["kept"]
+    record = stored(bench, path).record(proof.proof_key(bench.graph, "fp32"))
+    assert record.kept == 0 and record.tuned_us == record.default_us == 1000.0  # the file holds the default now

@@ -13,9 +13,11 @@ MIN_GAIN; otherwise its records go back to the default, complete, so that no lat
 the whole model runs slower tuned than default by more than MIN_GAIN, or the outputs disagree, every choice goes
 back (NOTES.md: a whole run's host time varies 2-3x on a busy machine, so this asks for a clear loss). When
 something went back and something stayed, the final plan is measured against the default again, so
-that the end-to-end gain reported is that of what the file now holds."""
+that the end-to-end gain reported is that of what the file now holds. That measurement is kept in the tuning file
+too, as the model's MeasuredRecord (key: proof_key), for the report's tuning section."""
 from __future__ import annotations
 
+import hashlib
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from ...metrics import rel_err
 from ..bind import BoundPlan
 from ..executor import run_plan
 from ..plan import is_float
-from ..tuning_records import LocalSizeRecord, VariantRecord
+from ..tuning_records import LocalSizeRecord, MeasuredRecord, VariantRecord
 from .measure import MIN_GAIN, Bench
 from .variants import VARIANT_TOLERANCE
 
@@ -185,6 +187,25 @@ def _verdict(kept: set, refused: set, why: str | None, final: dict | None) -> st
     return f"kept {len(kept)} tuned choices, {len(refused)} went back to the default (not faster){gain}"
 
 
+def proof_key(graph, data_type: str) -> str:
+    """The tuning-file key of a model's measurement: its name, a digest of what its plans follow from (nodes,
+    attributes, input shapes; not the weights) and the data type."""
+    text = repr([(n.op_type, n.inputs, n.outputs, sorted(n.attrs.items())) for n in graph.nodes] +
+                [(i, graph.tensors[i].shape) for i in graph.inputs])
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"measured {graph.name[:80]} {digest} {data_type}"
+
+
+def _record(b: Bench, measured: dict, final: dict | None, kept: set, refused: set) -> None:
+    """Keep what the model measured in the tuning file, beside the records it proves (the report shows it)."""
+    shown = final or measured
+    tuned_us = shown["tuned_us"] if kept else shown["default_us"]  # all went back: the file holds the default
+    b.tuning.put(proof_key(b.graph, b.data_type),
+                 MeasuredRecord(b.graph.name[:200], shown["default_us"], tuned_us, len(shown["default_runs_us"]),
+                                len(kept), len(refused)))
+    b.tuning.save()
+
+
 def prove(b: Bench, runs: int = RUNS, timer: TimeRun = time_run) -> dict:
     """Measure the tuned plan against the default side by side (module docstring), put the default back in the
     tuning file for every choice that is not faster, and save it. A JSON-able dict: `layers` (the changed
@@ -217,8 +238,10 @@ def prove(b: Bench, runs: int = RUNS, timer: TimeRun = time_run) -> dict:
             final = _end_to_end(_measure(b, feeds, runs, timer)[1])
     for row in layers:
         row["kept"] = not (set(row["keys"]) & refused)
+    _record(b, measured, final, kept, refused)
     return {**base, "layers": layers, "end_to_end": measured, "final": final, "kept": sorted(kept),
             "refused": sorted(refused), "output_rel_err": error, "verdict": _verdict(kept, refused, why, final)}
 
 
-__all__ = ["prove", "RUNS", "WARM_UP", "clearly", "time_run", "changed_groups", "side_by_side", "feeds_for"]
+__all__ = ["prove", "proof_key", "RUNS", "WARM_UP", "clearly", "time_run", "changed_groups", "side_by_side",
+           "feeds_for"]
