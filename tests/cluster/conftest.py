@@ -30,9 +30,10 @@ def storage(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("storage"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory, storage):
-    """(address, environment a driver needs); stopped (its nodes' process groups ended) after the session."""
+    """(address, environment a driver needs); stopped (its nodes' process groups ended) after the module, so the
+    rest of the suite does not share the machine with idle Ray nodes."""
     pytest.importorskip("ray", reason="Ray is pymace's [cluster] extra, in [test]")
     probe = {"PYMACE_STORAGE_DIR": storage}  # the nodes' probe memo stays out of the user's cache dir
     nodes = [NodeSpec(2, env={**probe, "POCL_DEVICES": "pthread"}),
