@@ -235,10 +235,13 @@ def cmd_run(a) -> int:
 
     import numpy as np
 
-    from .engine import Engine, open_model
+    from .engine import SOURCE_SUFFIXES, Engine, open_model
     from .safe_io import save_npy_atomic
 
-    graph = open_model(a.model, a.storage_dir)  # a .onnx / .tflite is converted once into the storage dir
+    # a .onnx / .tflite is converted once into the storage dir, with the dims --input-shape fixes
+    source = Path(a.model).suffix.lower() in SOURCE_SUFFIXES
+    shapes = cli_args.parse_shapes(a.input_shape) if source else None
+    graph = open_model(a.model, a.storage_dir, shapes or None)
     feeds, _ = cli_args.feeds(a, graph)  # checked before the device is touched
     engine = Engine(graph, device=a.device, data_type=a.data_type, storage_dir=a.storage_dir)
     times = []

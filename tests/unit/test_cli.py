@@ -151,3 +151,16 @@ def test_validate_on_the_reference_device(rnet):
     code, out, err = pymace("validate", rnet, "--device", "reference", "--json")
     assert code == 0, err
     assert json.loads(out)["device"] == "NumPy reference executor"
+
+
+def test_run_converts_a_source_model_at_the_input_shape_given(tmp_path):
+    """PP-OCR's direction classifier cannot keep its dims symbolic (its graph differs by input size): `run` on the
+    .onnx says to fix them with --input-shape, and given one, converts at that shape and runs."""
+    src, storage, out = zoo.source("ppocr_cls"), tmp_path / "storage", tmp_path / "out"
+    code, _, err = pymace("run", src, "--device", "reference", "--storage-dir", storage, "--output-dir", out)
+    assert_one_line_error(code, err, "--input-shape")
+    code, _, err = pymace("run", src, "--input-shape", "x=1,3,48,192", "--device", "reference",
+                          "--storage-dir", storage, "--output-dir", out)
+    assert code == 0, err
+    probabilities = np.load(next(out.glob("*.npy")))
+    assert probabilities.shape == (1, 2) and np.allclose(probabilities.sum(), 1.0, atol=1e-5)
