@@ -47,7 +47,7 @@ def _proof(proof: dict) -> list:
     if proof["layers"]:
         table = Table(title=f"tuned against default, per layer (fastest of {proof['runs']} alternating runs each)")
         for column in ("node", "op", "default µs", "tuned µs", "gain", "kept"):
-            table.add_column(column, justify="left" if column in ("node", "op") else "right")
+            table.add_column(column, justify="left" if column in ("node", "op") else "right", overflow="fold")
         for row in proof["layers"]:
             table.add_row(row["node"], row["op"], _us(row["default_us"]), _us(row["tuned_us"]),
                           _gain(row["default_us"], row["tuned_us"]), "yes" if row["kept"] else "no")
@@ -77,7 +77,7 @@ def _variant_table(result: dict):
 
     table = Table(title=f"variants tuned on {result['device']} ({result['data_type']})")
     for column in ("node", "×", "default", "µs", "best", "µs ", "speedup", "tried/failed"):
-        table.add_column(column, justify="left" if column in ("node", "default", "best") else "right")
+        table.add_column(column, justify="left" if column in ("node", "default", "best") else "right", overflow="fold")
     for v in result["variants"]:
         table.add_row(v["node"], str(v["nodes"]), v["default"], _us(v["default_us"]), v["best"], _us(v["best_us"]),
                       f"{v['speedup']:.2f}x" if v["speedup"] else "–", _tried(v))
@@ -89,7 +89,7 @@ def _local_size_table(result: dict):
 
     table = Table(title=f"local sizes tuned on {result['device']} ({result['data_type']})")
     for column in ("kernel", "global size", "×", "default lws", "µs", "best lws", "µs ", "speedup", "tried/failed"):
-        table.add_column(column, justify="left" if column in ("kernel",) else "right")
+        table.add_column(column, justify="left" if column in ("kernel",) else "right", overflow="fold")
     for r in result["rows"]:
         table.add_row(r["kernel"], "x".join(map(str, r["gws"])), str(r["launches"]),
                       "x".join(map(str, r["default_lws"])), _us(r["default_us"]),

@@ -201,3 +201,29 @@ def test_tune_fails_when_nothing_could_be_saved(device, tmp_path):
     assert json.loads(run.stdout)["saved"] is False
     assert "was not saved" in run.stderr and FILE_NAME in run.stderr and "future version" in run.stderr
     assert (storage / FILE_NAME).read_text() == future
+
+
+def test_summary_tables_fold_long_names_at_80_columns():
+    """A terminal of 80 columns shows every node, variant and kernel name whole (folded onto more lines), never cut
+    off with an ellipsis."""
+    import io
+
+    from rich.console import Console
+
+    names = ["features.denseblock4.denselayer16.conv2_with_a_long_export_suffix", "conv_cvec_tile_4x8_split_k_2"]
+    variant = {"node": names[0], "nodes": 3, "default": names[1], "default_us": 812.5, "best": names[1] + "_dup",
+               "best_us": 640.25, "speedup": 1.27, "tried": 12, "failed": 1, "complete": False}
+    row = {"kernel": "conv_gemm/conv2d_gemm_tiled_fp16_storage", "gws": [1024, 196, 1], "launches": 58,
+           "default_lws": [64, 4, 1], "default_us": 91.0, "best_lws": [128, 2, 1], "best_us": 80.5, "speedup": 1.13,
+           "tried": 9, "failed": 0, "complete": True}
+    result = {"device": "pthread-haswell-AMD EPYC 7B13 64-Core Processor", "data_type": "fp16",
+              "variants": [variant], "rows": [row], "complete": 1, "launches": 1, "tuned_now": 1, "elapsed_s": 3.0,
+              "budget_s": 60, "fixed_local_size": 0, "estimated_speedup": 1.1, "tuning_file": "/tmp/t.json",
+              "stopped_by_budget": False}
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(tune_report.render_text(result))
+    text = out.getvalue()
+    assert "…" not in text
+    cells = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│")]
+    column = ["".join(c[k].strip() for c in cells if len(c) > k) for k in range(3)]  # a folded cell, whole again
+    assert names[0] in column[0] and row["kernel"] in column[0] and names[1] in column[2]
