@@ -128,17 +128,23 @@ def prune_programs(path: Path, needs: Needs, dry_run: bool) -> dict:
     """Keep the entries `needs` asks for (and every entry of a device not planned); the counts and bytes."""
     from ..runtime.program_cache import encode_cache_file
 
+    return _prune_file(path, MAX_FILE_BYTES, lambda data: _judge_programs(data, needs), encode_cache_file, dry_run)
+
+
+def _prune_file(path: Path, max_bytes: int, judge, encode, dry_run: bool) -> dict:
+    """Read `path` (bounded), `judge(data)` → (counts, what to keep), and unless `dry_run` write `encode(kept)` in
+    its place, atomically, under the file's own lock; the counts, or why the file was left alone."""
     result = {"file": str(path)}
     if not path.exists():
         return result | {"status": "absent"}
     try:
         if dry_run:
-            return result | _judge_programs(read_bounded(path, MAX_FILE_BYTES), needs)[0]
+            return result | judge(read_bounded(path, max_bytes))[0]
         with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
             # judged again under the lock: what another process saved meanwhile is judged too, never lost unseen
-            counts, kept = _judge_programs(read_bounded(path, MAX_FILE_BYTES), needs)
+            counts, kept = judge(read_bounded(path, max_bytes))
             if counts["status"] == "pruned" and counts["dropped"]:
-                write_atomically(path, encode_cache_file(kept))
+                write_atomically(path, encode(kept))
     except (OSError, filelock.Timeout) as error:
         return result | {"status": "left alone", "reason": f"cannot read or write it: {error}"}
     return result | counts
@@ -149,8 +155,9 @@ def _judge_programs(data: bytes, needs: Needs) -> tuple[dict, list]:
     if cache.problems:
         what = "not a pymace cache of this version" if cache.foreign else "damaged"
         return {"status": "left alone", "reason": f"{what} ({summarize(cache.problems)})"}, []
-    kept = [e for e in cache.entries if _program_keep(needs, e)]
-    dropped = [e for e in cache.entries if not _program_keep(needs, e)]
+    kept, dropped = [], []
+    for entry in cache.entries:
+        (kept if _program_keep(needs, entry) else dropped).append(entry)
     others = sorted({f"{e.device.name} ({e.device.platform_name})" for e in kept
                      if not needs.pruned_device(e.device)})
     counts = {"status": "pruned", "kept": len(kept), "kept_bytes": sum(len(e.binary) for e in kept),
@@ -163,19 +170,7 @@ def _judge_programs(data: bytes, needs: Needs) -> tuple[dict, list]:
 
 def prune_tuning(path: Path, needs: Needs, dry_run: bool) -> dict:
     """Keep the records `needs` asks for in the sections of planned devices; other sections as they are."""
-    result = {"file": str(path)}
-    if not path.exists():
-        return result | {"status": "absent"}
-    try:
-        if dry_run:
-            return result | _judge_tuning(read_bounded(path, tuning.MAX_FILE_BYTES), needs)[0]
-        with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-            counts, sections = _judge_tuning(read_bounded(path, tuning.MAX_FILE_BYTES), needs)
-            if counts["status"] == "pruned" and counts["dropped"]:
-                write_atomically(path, tuning.encode(sections))
-    except (OSError, filelock.Timeout) as error:
-        return result | {"status": "left alone", "reason": f"cannot read or write it: {error}"}
-    return result | counts
+    return _prune_file(path, tuning.MAX_FILE_BYTES, lambda data: _judge_tuning(data, needs), tuning.encode, dry_run)
 
 
 def _judge_tuning(data: bytes, needs: Needs) -> tuple[dict, list]:
