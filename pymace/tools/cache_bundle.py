@@ -24,8 +24,8 @@ from ..errors import ConfigError
 from ..runtime import driver_caches
 from ..runtime import tuning_file as tuning
 from ..runtime.plan import canonical_options
-from ..runtime.program_cache import LOCK_TIMEOUT_S, ProgramCache, parse_cache_file, source_hash, write_atomically
-from ..runtime.programs import kernel_source
+from ..runtime.program_cache import LOCK_TIMEOUT_S, ProgramCache, parse_cache_file, write_atomically
+from ..runtime.programs import source_digest
 
 MANIFEST = "pymace-bundle.json"
 
@@ -68,7 +68,7 @@ def export(model: str, out_dir: str, device: str | None = None, data_type: str |
 
 
 def _export_programs(cache: ProgramCache, steps, out: Path) -> int:
-    wanted = {(s.program, source_hash(kernel_source(s.program)), canonical_options(s.launch.options))
+    wanted = {(s.program, source_digest(s.program), canonical_options(s.launch.options))
               for s in steps}
     bundle = ProgramCache(out, cache.device)
     entries = [e for key, e in cache.entries().items() if key[0] == cache.device and key[1:] in wanted]

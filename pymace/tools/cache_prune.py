@@ -33,11 +33,10 @@ from ..runtime.program_cache import (
     MAX_FILE_BYTES,
     ProgramCache,
     parse_cache_file,
-    source_hash,
     summarize,
     write_atomically,
 )
-from ..runtime.programs import kernel_source
+from ..runtime.programs import source_digest
 from ..safe_io import read_bounded
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def plan_needs(models: list[str], device_spec: str | None, data_type: str | None
                 index = len(needs.devices) - 1
             tuned = tuning.TuningFile.open(storage_dir, info.identity)
             plan = model_plan(graph, info.traits, kind, tuned)
-            needs.programs |= {(info.identity, stem, source_hash(kernel_source(stem)), options)
+            needs.programs |= {(info.identity, stem, source_digest(stem), options)
                                for stem, options in plan.required_programs()}
             keys = needs.tuning.setdefault(index, set())
             keys |= {launch.tuning_key for launch in plan.launches} | {c.key for c in plan.choices}
