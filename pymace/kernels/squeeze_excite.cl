@@ -1,6 +1,6 @@
 /* SqueezeExcite (host code: ops/squeeze_excite.py): s[n][c] = gate(b2[c] + sum_r W2[c][r] * h[n][r]),
- * h[n][r] = act(b1[r] + sum_c W1[r][c] * mean_p x[n][c][p]). Weights come as w1 [R][C] and w2t [R][C] (W2
- * transposed, so that the work-items of neighbouring channels read neighbouring weights); `pooled` [N][C] and
+ * h[n][r] = act(b1[r] + sum_c W1[r][c] * mean_p x[n][c][p]). Weights come transposed, w1t [C][R] and w2t [R][C],
+ * so that neighbouring work-items (neighbouring rows of FC1, neighbouring channels of FC2) read neighbouring weights; `pooled` [N][C] and
  * `hid` [N][R] are fp32 scratch. Build options: WGS (work-group size), the FC1 activation's ACT (common.h), GATE
  * (4 HardSigmoid with GATE_A GATE_B, 5 Sigmoid), and se_fc's SE_POOL / se_pool's LANES. Every sum runs in a
  * fixed order: the same inputs give the same bits. */
@@ -38,10 +38,11 @@ inline float gate(float v) {
 }
 
 /* One work-group per image (id 1): (with SE_POOL) the channel means, a work-item a channel; FC1, each row of W1
- * summed by WGS / R work-items (at least one) and their partial sums added in local memory; FC2 and the gate, a
+ * summed by WGS / R work-items (at least one; neighbouring work-items take neighbouring rows) and their partial
+ * sums added in local memory; FC2 and the gate, a
  * work-item a channel. The barriers on global memory order this work-group's scratch writes before its reads. */
 __kernel __attribute__((reqd_work_group_size(WGS, 1, 1)))
-void se_fc(__global const store_t *x, __global float *pooled, __global float *hid, __global const store_t *w1,
+void se_fc(__global const store_t *x, __global float *pooled, __global float *hid, __global const store_t *w1t,
            __global const store_t *b1, __global const store_t *w2t, __global const store_t *b2, __global store_t *s,
            int C, int R, int HW) {
   __local float part[WGS];
@@ -56,17 +57,17 @@ void se_fc(__global const store_t *x, __global float *pooled, __global float *hi
   }
   barrier(CLK_GLOBAL_MEM_FENCE);
 #endif
-  const int lanes = max(1, WGS / R), rows = WGS / lanes, lane = t % lanes;
+  const int lanes = max(1, WGS / R), rows = WGS / lanes, row = t % rows, lane = t / rows;
   for (int r0 = 0; r0 < R; r0 += rows) {
-    const int r = r0 + t / lanes;
+    const int r = r0 + row;
     float acc = 0.0f;
     if (t < rows * lanes && r < R)
-      for (int c = lane; c < C; c += lanes) acc = mad(LOAD(w1, (size_t)r * C + c), pn[c], acc);
+      for (int c = lane; c < C; c += lanes) acc = mad(LOAD(w1t, (size_t)c * R + r), pn[c], acc);
     part[t] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (lane == 0 && t < rows * lanes && r < R) {
+    if (lane == 0 && r < R) {
       float v = LOAD(b1, r);
-      for (int j = 0; j < lanes; ++j) v += part[t + j];
+      for (int j = 0; j < lanes; ++j) v += part[row + j * rows];
       hn[r] = activate(v, 0.0f);
     }
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);

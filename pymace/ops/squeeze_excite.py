@@ -107,7 +107,7 @@ def launch(ctx, _op_type=None, activation=None, activation_params=(), gate="Sigm
                            dict(x=x, pooled=pooled, C=c, HW=hw), (f"-DWGS={wgs}", f"-DLANES={lanes}"),
                            lws=(wgs, 1, 1))
     zeros = {name: Const(np.zeros(size, np.float32)) for name, size in (("b1", r), ("b2", c))}
-    values = dict(x=x, pooled=pooled, hid=hid, w1=Const(np.ascontiguousarray(w1.const.reshape(r, c))),
+    values = dict(x=x, pooled=pooled, hid=hid, w1t=Const(np.ascontiguousarray(w1.const.reshape(r, c).T)),
                   b1=b1 if b1 is not None else zeros["b1"], w2t=Const(np.ascontiguousarray(w2.const.reshape(c, r).T)),
                   b2=b2 if b2 is not None else zeros["b2"], s=ctx.outputs[0], C=c, R=r, HW=hw)
     options = (f"-DWGS={wgs}", *act.build_options(activation, activation_params), *gate_options(gate, gate_params))

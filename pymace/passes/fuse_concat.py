@@ -4,17 +4,17 @@ input: DenseNet-121 has 597 such launches, GoogLeNet 36, ShuffleNetV2 32, Squeez
   1. Concat(x) of one input is x.
   2. Concat(a, b, …, z) whose first inputs are another Concat's inputs becomes Concat(that Concat, …, z): DenseNet's
      Concat(f0 … fk) is Concat(Concat(f0 … fk-1), fk), the same copies in two inputs.
-  3. Concat(p0 … pj, v), v made by a conv that only this Concat reads, becomes the conv with the prefix p0 (j = 0)
-     or Concat(p0 … pj) (then fused the same way while its last input is such a conv: GoogLeNet's four branches).
-The prefix's bytes are copied by the conv's work-items, as the Concat copied them (GoogLeNet's earlier branches
-more than once: a copy costs far less than a launch at batch 1 on a GPU).
+  3. Concat(p, v), v made by a conv that only this Concat reads, becomes the conv with the prefix p.
+The prefix's bytes are copied by the conv's work-items, as the Concat copied them. A Concat of more inputs stays a
+launch: folding it into its last conv, then the rest into the conv before, copies the earlier inputs again at each
+step, and on the H200 GoogLeNet's four-branch Concats ran slower that way than as launches (benchmarks/NOTES.md).
 
 A plan-time pass for GPUs (passes.for_device). The conv is a Conv of one group or a SeparableConv (conv_gemm runs
 both), with no forced kernel other than conv_gemm, no prefix, shuffle or output offset yet; the Concat joins 4-D
 tensors along axis 1."""
 from __future__ import annotations
 
-from ..ir.graph import Graph, Node, Tensor
+from ..ir.graph import Graph, Node
 from .rewrite import bypass, remove, sole_consumer
 
 
@@ -54,41 +54,27 @@ def _chain(graph: Graph) -> None:
     graph.toposort()
 
 
-def _fuse_one(graph: Graph, concat: Node, producers: dict) -> Node | None:
-    """Fold `concat` into the conv making its last input; returns the Concat of the inputs before it, if any."""
+def _fuse_one(graph: Graph, concat: Node, producers: dict) -> None:
+    """Fold the two-input `concat` into the conv making its last input, when that conv can take it."""
     last = concat.inputs[-1]
     conv = producers.get(last)
     if (not takes_output_fusion(conv) or concat.inputs.count(last) != 1 or last in concat.inputs[:-1]
             or not sole_consumer(graph, last, concat)):
-        return None
-    head = None
-    if len(concat.inputs) == 2:
-        prefix = concat.inputs[0]
-    else:
-        prefix = f"{concat.outputs[0]}/prefix"
-        shape = graph.tensors[concat.inputs[0]].shape
-        channels = sum(graph.tensors[i].shape[1] for i in concat.inputs[:-1])
-        graph.tensors[prefix] = Tensor(prefix, (shape[0], channels, *shape[2:]))
-        head = Node(f"{concat.name}/prefix", "Concat", concat.inputs[:-1], [prefix], dict(concat.attrs))
-        graph.nodes.insert(graph.nodes.index(conv), head)
+        return
+    prefix = concat.inputs[0]
     conv.inputs = [*conv.inputs, prefix]
     conv.attrs["fused_inputs"] = [*(conv.attrs.get("fused_inputs") or ()), "prefix"]
     graph.tensors.pop(last, None)
     conv.outputs = [concat.outputs[0]]
     producers[concat.outputs[0]] = conv
     remove(graph, concat)
-    return head
 
 
 def run(graph: Graph) -> Graph:
     _drop_single(graph)
     _chain(graph)
     producers = graph.producers()
-    work = [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) >= 2]
-    while work:
-        head = _fuse_one(graph, work.pop(0), producers)
-        if head is not None:
-            producers[head.outputs[0]] = head
-            work.append(head)
+    for concat in [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) == 2]:
+        _fuse_one(graph, concat, producers)
     graph.toposort()
     return graph

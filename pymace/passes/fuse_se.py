@@ -8,12 +8,16 @@ four launches or more (a split-K reduction each FC may add), and costs one or tw
 A plan-time pass for GPUs (passes.for_device). It applies when the pool (GlobalAveragePool, or ReduceMean over
 H and W keeping them) reads the block's input x, both convs are 1x1, one group, constant weights and biases, no
 residual nor a forced kernel, the first one's activation is not PRelu, each intermediate tensor has one reader
-and is no graph output."""
+and is no graph output, and the FC weights are at most MAX_WEIGHTS: the SqueezeExcite node reads them in one
+work-group per image, while the convs it replaces spread them over the device (on the H200 MobileNetV3-Large's
+672- and 960-channel blocks ran slower fused: benchmarks/NOTES.md)."""
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
 from ..ops.squeeze_excite import GATES
 from .rewrite import const, sole_consumer
+
+MAX_WEIGHTS = 65536  # R x C of the first FC: EfficientNet-B0's widest block has 48 x 1152
 
 
 def _pool_of(node: Node | None) -> str | None:
@@ -53,8 +57,9 @@ def _block(graph: Graph, mul: Node, producers: dict) -> tuple[str, Node, Node, N
             continue
         pool = producers.get(fc1.inputs[0])
         shape = graph.tensors[x].shape
+        weights = graph.tensors[fc1.inputs[1]].shape
         if (_pool_of(pool) == x and sole_consumer(graph, pool.outputs[0], fc1) and len(shape) == 4
-                and graph.tensors[s].shape == (shape[0], shape[1], 1, 1)):
+                and graph.tensors[s].shape == (shape[0], shape[1], 1, 1) and weights[0] * weights[1] <= MAX_WEIGHTS):
             return x, pool, fc1, fc2
     return None
 

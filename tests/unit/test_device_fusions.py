@@ -170,6 +170,16 @@ def test_no_squeeze_excitation_fusion_where_an_intermediate_has_another_reader(r
     assert "Mul" in op_types(fused) if reader == "m" else True  # the Mul stays when its output has two readers
 
 
+def test_no_squeeze_excitation_fusion_where_the_fc_weights_are_wide(monkeypatch):
+    from pymace.passes import fuse_se
+
+    graph = _se_block(np.random.default_rng(6))  # FC1 of 6 x 24 weights
+    monkeypatch.setattr(fuse_se, "MAX_WEIGHTS", 6 * 24)
+    assert "SqueezeExcite" in op_types(passes.for_device(graph, GPU))
+    monkeypatch.setattr(fuse_se, "MAX_WEIGHTS", 6 * 24 - 1)
+    assert "SqueezeExcite" not in op_types(passes.for_device(graph, GPU))
+
+
 def test_squeeze_excitation_fusions_can_be_turned_off(monkeypatch):
     graph = _se_block(np.random.default_rng(5))
     monkeypatch.setenv("PYMACE_NO_SE_FUSION", "1")
@@ -256,7 +266,7 @@ def test_dense_block_runs_without_concat_or_batch_norm_launches(monkeypatch, tmp
     assert {s.kernel_name for s in steps} <= {"conv_gemm", "conv_splitk_reduce"}
 
 
-def _inception(rng, extra_reader=False):
+def _inception(rng):
     """GoogLeNet: four branches (1x1; 1x1 → 3x3; 1x1 → 3x3; max pool → 1x1) joined by one Concat."""
     inits = {"w1": _w(rng, 5, 6, 1, 1), "w2": _w(rng, 4, 6, 1, 1), "w2b": _w(rng, 7, 4, 3, 3),
              "w3": _w(rng, 3, 6, 1, 1), "w3b": _w(rng, 2, 3, 3, 3), "w4": _w(rng, 3, 6, 1, 1)}
@@ -267,21 +277,36 @@ def _inception(rng, extra_reader=False):
              helper.make_node("MaxPool", ["x"], ["t4"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
              helper.make_node("Conv", ["t4", "w4"], ["b4"]), helper.make_node("Concat", ["b1", "b2", "b3", "b4"], ["y"],
                                                                            axis=1)]
-    outputs = ["y", "b4"] if extra_reader else ["y"]
-    return model(nodes, [2, 6, 7, 9], outputs, inits)
+    return model(nodes, [2, 6, 7, 9], ["y"], inits)
 
 
-def test_inception_concat_becomes_three_prefix_copies(monkeypatch, tmp_path):
+def test_inception_concat_of_four_branches_stays_a_launch(monkeypatch, tmp_path):
     graph = _inception(np.random.default_rng(11))
     fused = fused_same_outputs(graph)
-    assert set(op_types(fused)) == {"Conv"}  # the max pool is the fourth branch's prologue
-    prefixed = [n for n in fused.nodes if "prefix" in (n.attrs.get("fused_inputs") or ())]
-    assert len(prefixed) == 3
+    assert op_types(fused).count("Concat") == 1
+    assert not [n for n in fused.nodes if "prefix" in (n.attrs.get("fused_inputs") or ())]
+    runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+
+
+def _two_branches(rng, extra_reader=False):
+    """SqueezeNet's fire module: a 1x1 and a 3x3 conv of one input, joined by a Concat."""
+    inits = {"w1": _w(rng, 5, 6, 1, 1), "w2": _w(rng, 4, 6, 3, 3)}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["b1"]),
+             helper.make_node("Conv", ["x", "w2"], ["b2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Concat", ["b1", "b2"], ["y"], axis=1)]
+    return model(nodes, [2, 6, 7, 9], ["y", "b2"] if extra_reader else ["y"], inits)
+
+
+def test_two_branch_concat_becomes_a_prefix_copy(monkeypatch, tmp_path):
+    graph = _two_branches(np.random.default_rng(13))
+    fused = fused_same_outputs(graph)
+    assert op_types(fused) == ["Conv", "Conv"]
+    assert fused.nodes[-1].attrs["fused_inputs"] == ["prefix"]
     runs_as_gpu_plan(graph, monkeypatch, tmp_path)
 
 
 def test_concat_stays_when_its_last_input_is_read_elsewhere():
-    fused = fused_same_outputs(_inception(np.random.default_rng(12), extra_reader=True))
+    fused = fused_same_outputs(_two_branches(np.random.default_rng(12), extra_reader=True))
     assert "Concat" in op_types(fused)
 
 
