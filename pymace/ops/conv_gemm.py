@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConvertError
 from . import kernel_args
 from .base import Const, Counters, Scratch
 from .conv_fusion import NO_FUSION, ConvFusion
@@ -122,10 +121,6 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTi
     """conv_gemm for `layer` reading input buffer `x` (through `fusion`'s view and prologue; `layer` is the conv
     as it sees its input), then conv_splitk_reduce for a split K without `last`."""
     n, c, m, pixels, k = layer.n, layer.c, layer.m, layer.pixels, layer.reduction
-    if fusion.out_offset is not None and tuple(ctx.outputs[0].shape[:2]) != (n, fusion.out_channels):
-        raise ConvertError(f"node {ctx.node.name!r}: out_offset / out_channels need the runtime to bind an output "
-                           f"of {fusion.out_channels} channels in its place (ops/conv_fusion.py), not "
-                           f"{list(ctx.outputs[0].shape)}")
     tm, tn, tk, split = tiling.tm, tiling.tn, tiling.tk, tiling.split
     a = pack_weights(weights.reshape(m, k), tm, tk)
     vectors = epilogue.args(m, lambda v: v.reshape(-1))

@@ -1,13 +1,18 @@
-"""Concats along channels without launches of their own: the conv that makes a Concat's last input writes the whole
-Concat, copying the inputs before it in (ops/conv_fusion.py `prefix`). A Concat's copy kernel launches once per
-input: DenseNet-121 has 597 such launches, GoogLeNet 36, ShuffleNetV2 32, SqueezeNet 16.
+"""Concats along channels without launches of their own: the convs that make a Concat's inputs write into its
+output (ops/conv_fusion.py `out_offset`), or the conv that makes its last input writes the whole Concat, copying
+the input before it in (`prefix`). A Concat's copy kernel launches once per input: DenseNet-121 has 597 such
+launches, GoogLeNet 36, ShuffleNetV2 32, SqueezeNet 16.
   1. Concat(x) of one input is x.
   2. Concat(a, b, …, z) whose first inputs are another Concat's inputs becomes Concat(that Concat, …, z): DenseNet's
      Concat(f0 … fk) is Concat(Concat(f0 … fk-1), fk), the same copies in two inputs.
-  3. Concat(p, v), v made by a conv that only this Concat reads, becomes the conv with the prefix p.
-The prefix's bytes are copied by the conv's work-items, as the Concat copied them. A Concat of more inputs stays a
-launch: folding it into its last conv, then the rest into the conv before, copies the earlier inputs again at each
-step, and on the H200 GoogLeNet's four-branch Concats ran slower that way than as launches (benchmarks/NOTES.md).
+  3. A Concat all of whose inputs are made by convs that only it reads is done in place: each conv writes its
+     channels at their offset of the Concat's output (out_offset / out_channels) and the Concat, `in_place`,
+     launches nothing (runtime/plan.py gives the convs' outputs the Concat's buffer): GoogLeNet, SqueezeNet.
+  4. Else Concat(p, v), v made by a conv that only this Concat reads, becomes the conv with the prefix p.
+The prefix's bytes are copied by the conv's work-items, as the Concat copied them. A Concat of more inputs that
+cannot be done in place stays a launch: folding it into its last conv, then the rest into the conv before, copies
+the earlier inputs again at each step, and on the H200 GoogLeNet's four-branch Concats ran slower that way than as
+launches (benchmarks/NOTES.md).
 
 A plan-time pass for GPUs (passes.for_device). The conv is a Conv of one group or a SeparableConv (conv_gemm runs
 both), with no forced kernel other than conv_gemm, no prefix, shuffle or output offset yet; the Concat joins 4-D
@@ -54,6 +59,21 @@ def _chain(graph: Graph) -> None:
     graph.toposort()
 
 
+def _in_place(graph: Graph, concat: Node, producers: dict) -> bool:
+    """Step 3, when it applies: each input's conv takes its offset into the Concat's output."""
+    convs = [producers.get(i) for i in concat.inputs]
+    if len(set(concat.inputs)) != len(concat.inputs) or not all(
+            takes_output_fusion(conv) and not conv.attrs.get("residual") and sole_consumer(graph, name, concat)
+            for conv, name in zip(convs, concat.inputs)):
+        return False
+    total, offset = graph.tensors[concat.outputs[0]].shape[1], 0
+    for conv, name in zip(convs, concat.inputs):
+        conv.attrs |= {"out_offset": offset, "out_channels": total}
+        offset += graph.tensors[name].shape[1]
+    concat.attrs["in_place"] = True
+    return True
+
+
 def _fuse_one(graph: Graph, concat: Node, producers: dict) -> None:
     """Fold the two-input `concat` into the conv making its last input, when that conv can take it."""
     last = concat.inputs[-1]
@@ -74,7 +94,8 @@ def run(graph: Graph) -> Graph:
     _drop_single(graph)
     _chain(graph)
     producers = graph.producers()
-    for concat in [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) == 2]:
-        _fuse_one(graph, concat, producers)
+    for concat in [n for n in graph.nodes if _channel_concat(graph, n) and len(n.inputs) >= 2]:
+        if not _in_place(graph, concat, producers) and len(concat.inputs) == 2:
+            _fuse_one(graph, concat, producers)
     graph.toposort()
     return graph

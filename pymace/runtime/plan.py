@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ops, passes
-from ..errors import InputError
+from ..errors import ConvertError, InputError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, DeviceTraits, LaunchContext, Scratch
 from . import memory
@@ -208,10 +208,13 @@ def make_plan(graph: Graph, device: DeviceTraits, data_type: str, tuning=None,
 def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[tuple[Node, list[LaunchSpec]]]:
     """Every node's launches (ops decide kernels and variants here); aliases and choices land in the plan."""
     graph, found = plan.graph, []
+    _alias_in_place_concats(plan)
     for node in graph.nodes:
         module = ops.get(node.op_type)
         if getattr(module, "ALIAS", False):
             plan.alias[node.outputs[0]] = plan.alias.get(node.inputs[0], node.inputs[0])
+            continue
+        if node.op_type == "Concat" and node.attrs.get("in_place"):
             continue
         ins = [_ref(graph, i) if i else None for i in node.inputs]
         ctx = _Context(node, ins, [_ref(graph, o) for o in node.outputs], plan.data_type, device, choose)
@@ -220,6 +223,31 @@ def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[t
         if ctx.choice is not None:
             plan.choices.append(ctx.choice)
     return found
+
+
+def _alias_in_place_concats(plan: LaunchPlan) -> None:
+    """An `in_place` Concat (passes/fuse_concat.py) launches nothing: its inputs' producers write their channels
+    at out_offset of its output, so each input is given the output's buffer. Checked both ways, since a conv with
+    an out_offset writes out_channels' worth of layout: each input's producer has the offset of its slice, and
+    every node with an out_offset writes a slice of such a Concat."""
+    graph = plan.graph
+    producers, sliced = graph.producers(), set()
+    for node in graph.nodes:
+        if node.op_type != "Concat" or not node.attrs.get("in_place"):
+            continue
+        shape, offset = graph.tensors[node.outputs[0]].shape, 0
+        for name in node.inputs:
+            attrs = producers[name].attrs if name in producers else {}
+            if len(shape) != 4 or node.attrs.get("axis", 1) % 4 != 1 or \
+                    (attrs.get("out_offset"), attrs.get("out_channels")) != (offset, shape[1]):
+                raise ConvertError(f"node {node.name!r}: an in-place Concat needs each input written at its "
+                                   f"offset by its producer, and {name!r} is not")
+            plan.alias[name] = node.outputs[0]
+            sliced.add(id(producers[name]))
+            offset += graph.tensors[name].shape[1]
+    stray = [n.name for n in graph.nodes if n.attrs.get("out_offset") is not None and id(n) not in sliced]
+    if stray:
+        raise ConvertError(f"node {stray[0]!r} writes at an out_offset but no in-place Concat reads it")
 
 
 def _ref(graph: Graph, name: str) -> TensorRef:

@@ -4,6 +4,7 @@ rewrite, leaves the model's own graph alone, and stays away from what it cannot 
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -280,11 +281,31 @@ def _inception(rng):
     return model(nodes, [2, 6, 7, 9], ["y"], inits)
 
 
-def test_inception_concat_of_four_branches_stays_a_launch(monkeypatch, tmp_path):
+def in_place_steps(fused, steps):
+    """The in-place Concat's launches (none) and its convs' offsets, checked; the offsets returned."""
+    concat = next(n for n in fused.nodes if n.op_type == "Concat")
+    assert concat.attrs.get("in_place") and not [s for s in steps if s.node.op_type == "Concat"]
+    producers = fused.producers()
+    return [(producers[i].attrs["out_offset"], producers[i].attrs["out_channels"]) for i in concat.inputs]
+
+
+def test_inception_concat_is_done_in_place(monkeypatch, tmp_path):
     graph = _inception(np.random.default_rng(11))
     fused = fused_same_outputs(graph)
-    assert op_types(fused).count("Concat") == 1
     assert not [n for n in fused.nodes if "prefix" in (n.attrs.get("fused_inputs") or ())]
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert in_place_steps(fused, steps) == [(0, 17), (5, 17), (12, 17), (14, 17)]
+
+
+def test_a_concat_not_all_of_convs_stays_a_launch_beyond_two_inputs(monkeypatch, tmp_path):
+    graph = _inception(np.random.default_rng(14))
+    graph.nodes = [n for n in graph.nodes if n.outputs != ["b4"]]  # the fourth branch: the max pool itself
+    concat = graph.nodes[-1]
+    concat.inputs[-1] = "t4"
+    graph.tensors.pop("b4")
+    fused = fused_same_outputs(graph)
+    assert "Concat" in op_types(fused) and not fused.nodes[-1].attrs.get("in_place")
+    assert not [n for n in fused.nodes if n.attrs.get("out_offset") is not None or n.attrs.get("fused_inputs")]
     runs_as_gpu_plan(graph, monkeypatch, tmp_path)
 
 
@@ -297,12 +318,34 @@ def _two_branches(rng, extra_reader=False):
     return model(nodes, [2, 6, 7, 9], ["y", "b2"] if extra_reader else ["y"], inits)
 
 
-def test_two_branch_concat_becomes_a_prefix_copy(monkeypatch, tmp_path):
+def test_two_branch_concat_of_convs_is_done_in_place(monkeypatch, tmp_path):
     graph = _two_branches(np.random.default_rng(13))
     fused = fused_same_outputs(graph)
-    assert op_types(fused) == ["Conv", "Conv"]
-    assert fused.nodes[-1].attrs["fused_inputs"] == ["prefix"]
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert in_place_steps(fused, steps) == [(0, 9), (5, 9)]
+
+
+def test_two_input_concat_with_one_conv_becomes_a_prefix_copy(monkeypatch, tmp_path):
+    graph = _two_branches(np.random.default_rng(15))
+    graph.nodes[0].op_type, graph.nodes[0].inputs = "Relu", ["x"]  # the first input: no conv; 6 channels
+    graph.tensors["b1"].shape, graph.tensors["y"].shape = (2, 6, 7, 9), (2, 10, 7, 9)
+    fused = fused_same_outputs(graph)
+    assert op_types(fused) == ["Relu", "Conv"] and fused.nodes[-1].attrs["fused_inputs"] == ["prefix"]
     runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+
+
+def test_a_stray_out_offset_is_refused():
+    from pymace.errors import ConvertError
+    from pymace.runtime.plan import _alias_in_place_concats
+
+    fused = passes.for_device(_two_branches(np.random.default_rng(16)), GPU)
+    fused.nodes[-1].attrs.pop("in_place")
+    with pytest.raises(ConvertError, match="no in-place Concat"):
+        _alias_in_place_concats(types.SimpleNamespace(graph=fused, alias={}))
+    fused.nodes[-1].attrs["in_place"] = True
+    fused.nodes[1].attrs["out_offset"] = 4
+    with pytest.raises(ConvertError, match="written at its offset"):
+        _alias_in_place_concats(types.SimpleNamespace(graph=fused, alias={}))
 
 
 def test_concat_stays_when_its_last_input_is_read_elsewhere():
