@@ -60,8 +60,13 @@ def _chain(graph: Graph) -> None:
 
 
 def _in_place(graph: Graph, concat: Node, producers: dict) -> bool:
-    """Step 3, when it applies: each input's conv takes its offset into the Concat's output."""
+    """Step 3, when it applies: each input's conv takes its offset into the Concat's output. Not for a Concat
+    whose output is channel-shuffled: as a prefix copy, the shuffle fuses into the conv (ShuffleNetV2's units)."""
+    from .fuse_shuffle import shuffle_after  # it builds on this module
+
     convs = [producers.get(i) for i in concat.inputs]
+    if shuffle_after(graph, concat, producers) is not None:
+        return False
     if len(set(concat.inputs)) != len(concat.inputs) or not all(
             takes_output_fusion(conv) and not conv.attrs.get("residual") and sole_consumer(graph, name, concat)
             for conv, name in zip(convs, concat.inputs)):

@@ -15,8 +15,8 @@ from .fuse_concat import takes_output_fusion
 from .rewrite import readers, remove, sole_consumer
 
 
-def _shuffle(graph: Graph, conv: Node, producers: dict) -> tuple[int, list[Node]] | None:
-    """(G, the three nodes) when the conv's output is channel-shuffled in G groups and read only so."""
+def shuffle_after(graph: Graph, conv: Node, producers: dict) -> tuple[int, list[Node]] | None:
+    """(G, the three nodes) when the conv's (or any node's) output is channel-shuffled in G groups and read only so."""
     y = conv.outputs[0]
     shape = graph.tensors[y].shape
     nodes = [n for n in graph.nodes if y in n.inputs]
@@ -84,7 +84,7 @@ def _fold_slices(graph: Graph) -> None:
 def run(graph: Graph) -> Graph:
     producers = graph.producers()
     for conv in [n for n in graph.nodes if takes_output_fusion(n, has_prefix_already=True)]:
-        found = _shuffle(graph, conv, producers)
+        found = shuffle_after(graph, conv, producers)
         if found is None:
             continue
         groups, chain = found

@@ -389,6 +389,24 @@ def test_shuffle_units_run_as_their_convs_alone(monkeypatch, tmp_path):
     assert len(steps) == 4
 
 
+def test_a_shuffled_concat_of_two_convs_stays_a_prefix_copy_with_the_shuffle_fused(monkeypatch, tmp_path):
+    """ShuffleNetV2's downsampling unit: two conv branches of one input, Concat, channel shuffle."""
+    rng = np.random.default_rng(17)
+    inits = {"w1": _w(rng, 4, 6, 1, 1), "w2": _w(rng, 4, 6, 3, 3), "split": np.int64([2, 2, 4, 7, 9]),
+             "back": np.int64([2, 8, 7, 9])}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["b1"]),
+             helper.make_node("Conv", ["x", "w2"], ["b2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Concat", ["b1", "b2"], ["cat"], axis=1),
+             helper.make_node("Reshape", ["cat", "split"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1, 3, 4]),
+             helper.make_node("Reshape", ["t", "back"], ["y"])]
+    graph = model(nodes, [2, 6, 7, 9], ["y"], inits)
+    fused = fused_same_outputs(graph)
+    assert op_types(fused) == ["Conv", "Conv"]
+    assert fused.nodes[1].attrs["shuffle_groups"] == 2 and fused.nodes[1].attrs["fused_inputs"] == ["prefix"]
+    assert len(runs_as_gpu_plan(graph, monkeypatch, tmp_path)) == 2
+
+
 def test_concat_and_shuffle_fusions_can_be_turned_off(monkeypatch):
     graph = _shuffle_units(np.random.default_rng(14))
     monkeypatch.setenv("PYMACE_NO_SHUFFLE_FUSION", "1")
