@@ -15,6 +15,7 @@ None. Callers always pass the node's op type as the keyword `_op_type`, so one f
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,13 @@ def check_axis(axis, rank: int, op: str, what: str = "axis", extra: int = 0) -> 
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -n <= axis < n:
         raise ConvertError(f"{op} {what} {str(axis)[:40]} is out of range for rank {rank}")
     return int(axis) % n if n else 0
+
+
+def check_number(value, op: str, what: str) -> float:
+    """`value` as a float; ConvertError unless it is a finite real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ConvertError(f"{op} {what} {str(value)[:40]!r} is not a finite number")
+    return float(value)
 
 
 def check_ints(values, op: str, what: str) -> list[int]:

@@ -7,13 +7,15 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Case, Const, TensorInfo
+from .base import Case, Const, TensorInfo, check_number
 
 OP_TYPES = ("BatchNormalization",)
 
 
-def infer(x: TensorInfo, *params, _op_type="BatchNormalization", activation=None, **_):
-    """y has x's shape; scale, B, mean and var are one value per channel (axis 1), a PRelu slope 1 or C."""
+def infer(x: TensorInfo, *params, _op_type="BatchNormalization", activation=None, epsilon=1e-5, **_):
+    """y has x's shape; scale, B, mean and var are one value per channel (axis 1), a PRelu slope 1 or C;
+    epsilon a number."""
+    check_number(epsilon, "BatchNormalization", "epsilon")
     if len(x.shape) < 2:
         raise ConvertError(f"BatchNormalization of a rank-{len(x.shape)} input (N, C, ... expected)")
     c = x.shape[1]

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ConvertError
 from . import activation as act
 from . import conv_cpu
-from .base import Case, Const, TensorInfo
+from .base import Case, Const, TensorInfo, check_number
 
 OP_TYPES = ("Gemm", "MatMul")
 
@@ -49,9 +49,12 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(batch) + tuple(a[-2:-1]) + tuple(b[-1:] if len(b) > 1 else ())
 
 
-def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None, **_):
+def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None,  # noqa: PLR0913
+          alpha=1.0, beta=1.0, **_):
     _check_types(a, b, _op_type)
     if _op_type == "Gemm":
+        check_number(alpha, "Gemm", "alpha")
+        check_number(beta, "Gemm", "beta")
         c = rest[0] if len(rest) > (activation == "PRelu") else None
         return [(_gemm_shape(a, b, c, transA, transB), a.dtype)]
     return [(matmul_shape(tuple(a.shape), tuple(b.shape)), a.dtype)]

@@ -67,6 +67,10 @@ BAD = [
     ("BatchNormalization", [T(1, 3, 4, 4), C(np.ones(3)), C(np.ones(3)), C(np.ones(3))], {}),
     ("BatchNormalization", [T(3), C(np.ones(3)), C(np.ones(3)), C(np.ones(3)), C(np.ones(3))], {}),
     ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4, C(np.ones(2))], {"activation": "PRelu"}),
+    ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4], {"epsilon": []}),  # .pmace fuzz case 7569
+    ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4], {"epsilon": float("nan")}),
+    ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"beta": None}),  # .pmace fuzz case 10585
+    ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"alpha": "2"}),
     ("Add", [T(1, 4), T(1, 3)], {}),
     ("Mul", [T(1, 4), T(1, 4, dtype="int8")], {}),
     ("Add", [T(1, 4, 2), T(1, 4, 2), C(np.ones(3))], {"activation": "PRelu"}),
