@@ -333,16 +333,25 @@ def declared_bytes(graph) -> int:
         if t.is_const:
             total += t.data.nbytes
         elif t.shape is not None:
-            total += 4 * int(np.prod(t.shape, dtype=np.int64))
+            total += 4 * _elements(t.shape)
     return total
+
+
+def _concrete(shape) -> tuple[int, ...]:
+    """A shape with each symbolic dim (a name such as "N", from a model with dynamic dims) taken as 1."""
+    return tuple(int(d) if isinstance(d, (int, np.integer)) else 1 for d in shape)
+
+
+def _elements(shape) -> int:
+    return int(np.prod(_concrete(shape), dtype=np.int64))
 
 
 def _inputs(graph):
     rng = np.random.default_rng(0)
     feeds = {}
     for name in graph.inputs:
-        shape = graph.tensors[name].shape
-        if int(np.prod(shape, dtype=np.int64)) > 1 << 24:
+        shape = _concrete(graph.tensors[name].shape)
+        if _elements(shape) > 1 << 24:
             return None
         feeds[name] = rng.standard_normal(shape).astype(np.float32)
     return feeds
