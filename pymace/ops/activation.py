@@ -8,7 +8,11 @@ frontends may too (TFLite's fused_activation_function). Silu (x · sigmoid(x), a
 a GPU plan fuses the Sigmoid → Mul pair that spells it (passes/fuse_silu.py)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from ..errors import ConvertError
 
 CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmoid": 5, "LeakyRelu": 6,
          "PRelu": 7, "Tanh": 8, "Silu": 9}
@@ -16,10 +20,16 @@ FUSABLE = tuple(k for k in CODES if k)
 
 
 def clip_bounds(params=()) -> tuple[float | None, float | None]:
-    """Clip's (min, max) from its activation_params [min, max] as floats; None where a bound is absent."""
+    """Clip's (min, max) from its activation_params [min, max] as floats; None where a bound is absent.
+    ConvertError for a bound that is no number or NaN (ONNX leaves Clip to NaN undefined; the kernels' fmin/fmax
+    and NumPy's clip disagree on it)."""
     p = list(params or ())
-    lo, hi = (p + [None, None])[:2]
-    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+    bounds = []
+    for name, b in zip(("min", "max"), (p + [None, None])[:2]):
+        if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Real) or np.isnan(b)):
+            raise ConvertError(f"Clip's {name} {str(b)[:40]!r} is not a number")
+        bounds.append(None if b is None else float(b))
+    return bounds[0], bounds[1]
 
 
 def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarray | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import binary
-from .activation import build_options
+from .activation import build_options, clip_bounds
 from .activation import reference as activation_reference
 from .base import Case, TensorInfo
 
@@ -27,6 +27,8 @@ def params(op: str, min=None, max=None, alpha=None, beta=None, **attrs) -> list:
 
 
 def infer(x: TensorInfo, *slope, _op_type=None, **attrs):
+    if _op_type == "Clip":
+        clip_bounds(params("Clip", **attrs))
     if _op_type == "PRelu":  # the slope broadcasts onto x, never x onto the slope (ONNX: unidirectional)
         if not slope or slope[0] is None or binary.named_broadcast("PRelu", x.shape, slope[0].shape) != tuple(x.shape):
             raise ConvertError(f"PRelu slope {list(slope[0].shape) if slope and slope[0] else None} does not "

@@ -71,6 +71,8 @@ BAD = [
     ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4], {"epsilon": float("nan")}),
     ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"beta": None}),  # .pmace fuzz case 10585
     ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"alpha": "2"}),
+    ("Clip", [T(1, 4)], {"max": float("nan")}),  # ONNX/TFLite fuzz case 3535 (a NaN bound fused into a BN)
+    ("Clip", [T(1, 4)], {"min": "0"}),
     ("Add", [T(1, 4), T(1, 3)], {}),
     ("Mul", [T(1, 4), T(1, 4, dtype="int8")], {}),
     ("Add", [T(1, 4, 2), T(1, 4, 2), C(np.ones(3))], {"activation": "PRelu"}),
