@@ -1,9 +1,9 @@
 /* SqueezeExcite (host code: ops/squeeze_excite.py): s[n][c] = gate(b2[c] + sum_r W2[c][r] * h[n][r]),
  * h[n][r] = act(b1[r] + sum_c W1[r][c] * mean_p x[n][c][p]). Weights come transposed, w1t [C][R] and w2t [R][C],
- * so that neighbouring work-items (neighbouring rows of FC1, neighbouring channels of FC2) read neighbouring weights; `pooled` [N][C] and
- * `hid` [N][R] are fp32 scratch. Build options: WGS (work-group size), the FC1 activation's ACT (common.h), GATE
- * (4 HardSigmoid with GATE_A GATE_B, 5 Sigmoid), and se_fc's SE_POOL / se_pool's LANES. Every sum runs in a
- * fixed order: the same inputs give the same bits. */
+ * so that neighbouring work-items (neighbouring rows of FC1, neighbouring channels of FC2) read neighbouring
+ * weights; `pooled` [N][C] and `hid` [N][R] are fp32 scratch. Build options: WGS (work-group size), the FC1
+ * activation's ACT (common.h), GATE (4 HardSigmoid with GATE_A GATE_B, 5 Sigmoid), and se_fc's SE_POOL /
+ * se_pool's LANES. Every sum runs in a fixed order: the same inputs give the same bits. */
 
 /* The mean of each channel of image n: WGS / LANES channels a work-group, LANES work-items a channel striding
  * over its pixels (neighbours read neighbours), then a tree in local memory. */
@@ -39,8 +39,8 @@ inline float gate(float v) {
 
 /* One work-group per image (id 1): (with SE_POOL) the channel means, a work-item a channel; FC1, each row of W1
  * summed by WGS / R work-items (at least one; neighbouring work-items take neighbouring rows) and their partial
- * sums added in local memory; FC2 and the gate, a
- * work-item a channel. The barriers on global memory order this work-group's scratch writes before its reads. */
+ * sums added in local memory; FC2 and the gate, a work-item a channel. The barriers on global memory order this
+ * work-group's scratch writes before its reads. */
 __kernel __attribute__((reqd_work_group_size(WGS, 1, 1)))
 void se_fc(__global const store_t *x, __global float *pooled, __global float *hid, __global const store_t *w1t,
            __global const store_t *b1, __global const store_t *w2t, __global const store_t *b2, __global store_t *s,
