@@ -47,6 +47,9 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "ms4fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 4, (conv_gemm, "GEMM_FILL"): 4},
     "tk16": {(conv_gemm, "GEMM_MAX_TK"): 16, (conv_gemm, "GEMM_MIN_SLICES"): 32},
     "ms2": {(conv_gemm, "GEMM_MIN_SLICES"): 2},
+    "plain-gemm": {(gemm, "TILED_MIN_ROWS"): 1 << 30},  # Gemm/MatMul without gemm_tiled
+    "gemm64": {(gemm, "TILINGS"): ((64, 64),)},
+    "gemm32": {(gemm, "TILINGS"): ((32, 32),)},
 }
 
 
@@ -73,6 +76,20 @@ def profile(graph, feeds, data_type: str, runs: int):
     return engine, out, step_us, median_ms(device_only(engine), runs * 3, 10)
 
 
+def load(name: str, assets: str, work: str):
+    """(torch model, pymace graph): benchmarks/gpu.py's models, else gpu_sweep's torchvision architectures."""
+    model = torch_model(name, assets)
+    if model is not None or name == "blazeface":
+        return model, pmace_for(name, assets, work, model)
+    from benchmarks import gpu_sweep
+    from pymace.tools.convert import convert
+
+    model = gpu_sweep.torch_model(name)
+    onnx_path = os.path.join(work, f"{name}.onnx")
+    gpu_sweep.export(model, onnx_path)
+    return model, convert(onnx_path, os.path.join(work, f"{name}.pmace"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--assets", required=True)
@@ -90,8 +107,7 @@ def main() -> None:
     out_dir = os.environ.get("OUT", args.work)
     summary, dump = [], {}
     for model_name in args.models.split(","):
-        model = torch_model(model_name, args.assets)
-        graph = pmace_for(model_name, args.assets, args.work, model)
+        model, graph = load(model_name, args.assets, args.work)
         feeds = {n: np.random.default_rng(0).uniform(-1, 1, graph.tensors[n].shape).astype(np.float32)
                  for n in graph.inputs}
         ref = None

@@ -88,3 +88,86 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 }
 #endif
 #endif
+
+/* GPU, many rows (a transformer's token x feature products, attention): a work-group computes a TM x TN tile of
+ * one batch's Y with (TN/4) x (TM/4) work-items, each a 4x4 register block, so each value loaded from __local
+ * memory feeds 4 FMAs instead of 1. K advances TK at a time through __local memory; the next slice's global loads
+ * are issued before the current slice's arithmetic so that their latency hides behind it. Tiles are read through
+ * the operands' strides with bounds checks (zeros past M, N and K), so any transposes and shapes work. Consecutive
+ * work-items load consecutive k of an A row when A_KFAST (SAK == 1), else consecutive rows; consecutive columns
+ * of B when B_ROWS, else consecutive k. Build options: TM TN TK A_KFAST B_ROWS ACT. */
+#ifdef TM
+#ifdef KERNEL_gemm_tiled
+#define WGT ((TM / 4) * (TN / 4))
+#define A_PER (TM * TK / WGT)
+#define B_PER (TK * TN / WGT)
+
+/* Element e of a slice: its (row of the tile, k) for A, (k, column of the tile) for B. */
+#if A_KFAST
+#define A_AT(e, ii, kk) const int kk = (e) % TK, ii = (e) / TK
+#else
+#define A_AT(e, ii, kk) const int ii = (e) % TM, kk = (e) / TM
+#endif
+#if B_ROWS
+#define B_AT(e, kk, jj) const int jj = (e) % TN, kk = (e) / TN
+#else
+#define B_AT(e, kk, jj) const int kk = (e) % TK, jj = (e) / TK
+#endif
+
+__kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
+void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
+                __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
+                int SCM, int SCN, float alpha, float beta) {
+  __local float as[TK][TM + 4]; /* A' slice stored k-major: a work-item reads its 4 rows as one float4 */
+  __local float bs[TK][TN + 4];
+  const int tx = get_local_id(0), ty = get_local_id(1), l = ty * (TN / 4) + tx;
+  const int i0 = get_group_id(1) * TM, j0 = get_group_id(0) * TN, bt = get_group_id(2);
+  __global const store_t *ap = a + a_off[bt];
+  __global const store_t *bp = b + b_off[bt];
+  float ra[A_PER], rb[B_PER];
+  float4 acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int k0 = 0; k0 < K + TK; k0 += TK) {
+    if (k0 > 0) { /* the slice loaded last round goes to __local memory */
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (int r = 0; r < A_PER; ++r) {
+        A_AT(l + r * WGT, ii, kk);
+        as[kk][ii] = ra[r];
+      }
+      for (int r = 0; r < B_PER; ++r) {
+        B_AT(l + r * WGT, kk, jj);
+        bs[kk][jj] = rb[r];
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (k0 < K) { /* this slice's global loads, in flight during the arithmetic below */
+      for (int r = 0; r < A_PER; ++r) {
+        A_AT(l + r * WGT, ii, kk);
+        const int gi = i0 + ii, gk = k0 + kk;
+        ra[r] = gi < M && gk < K ? LOAD(ap, (size_t)gi * SAM + (size_t)gk * SAK) : 0.0f;
+      }
+      for (int r = 0; r < B_PER; ++r) {
+        B_AT(l + r * WGT, kk, jj);
+        const int gk = k0 + kk, gj = j0 + jj;
+        rb[r] = gk < K && gj < N ? LOAD(bp, (size_t)gk * SBK + (size_t)gj * SBN) : 0.0f;
+      }
+    }
+    if (k0 > 0) {
+      for (int kk = 0; kk < TK; ++kk) {
+        const float4 av = vload4(0, &as[kk][ty * 4]), bv = vload4(0, &bs[kk][tx * 4]);
+        acc[0] = mad(av.x, bv, acc[0]);
+        acc[1] = mad(av.y, bv, acc[1]);
+        acc[2] = mad(av.z, bv, acc[2]);
+        acc[3] = mad(av.w, bv, acc[3]);
+      }
+    }
+  }
+  const int j = j0 + tx * 4, nj = min(4, N - j);
+  for (int r = 0; r < 4; ++r) {
+    const int i = i0 + ty * 4 + r;
+    if (i < M && nj > 0)
+      store_columns(acc[r], nj, j, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+  }
+}
+#endif
+#endif

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ConvertError
 from . import activation as act
 from . import conv_cpu
-from .base import Case, Const, TensorInfo, check_number
+from .base import Case, Const, TensorInfo, check_number, ints
 
 OP_TYPES = ("Gemm", "MatMul")
 
@@ -85,20 +85,38 @@ def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:
 SPLITK_WG = 256  # gemm_splitk: work-items in a work-group (NVIDIA refused 512 for the fp16 build)
 SPLITK_MAX_ROWS = 16  # ... used on GPUs for at most this many output rows (batch included)
 SPLITK_MIN_K = 256
+TILED_MIN_ROWS = 32  # gemm_tiled: used on GPUs for matrices of at least this many rows, columns and K
+TILED_MIN_N = 16
+TILED_MIN_K = 16
+TILINGS = ((64, 64), (32, 64), (32, 32))  # gemm_tiled's TM x TN tiles, the largest that fills the device first
+TILED_TK = 16
 
 
-def choose_variant(rows: int, k: int, b_rows: bool, device, forced=None) -> str:
-    """`gemm_splitk` for a GPU and few long rows (a classifier), else the plain `gemm`. `forced` is the node's
-    pymace attribute `kernel_variant` (tests run every variant on every device)."""
+def tiles(m: int, n: int, batch: int, tile: tuple[int, int]) -> int:
+    return -(-m // tile[0]) * -(-n // tile[1]) * batch
+
+
+def default_tiling(m: int, n: int, batch: int, device) -> tuple[int, int]:
+    """The largest tile that still gives every compute unit a work-group (a 4x4 block a work-item either way:
+    larger tiles reuse each loaded value more, smaller ones leave fewer units idle)."""
+    return next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
+
+
+def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
+    """`gemm_splitk` for a GPU and few long rows (a classifier), `gemm_tiled` for a GPU and matrices of many rows
+    (transformers' projections and attention), else the plain `gemm`. `forced` is the node's pymace attribute
+    `kernel_variant` (tests run every variant on every device)."""
     if forced:
         return forced
-    if device.is_gpu and b_rows and rows <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
+    if device.is_gpu and b_rows and m * batch <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
         return "gemm_splitk"
+    if device.is_gpu and m >= TILED_MIN_ROWS and n >= TILED_MIN_N and k >= TILED_MIN_K:
+        return "gemm_tiled"
     return "gemm"
 
 
-def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
-           activation_params=(), kernel_variant=None, **_):
+def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
+           activation_params=(), kernel_variant=None, tiling=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
     if np.dtype(y.dtype).kind != "f":
@@ -135,14 +153,34 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
             *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
             np.float32(alpha), np.float32(beta)]
     opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
-    name = choose_variant(m * batch, k, sbn == 1, ctx.device, kernel_variant)
+    name = choose_variant(m, n, k, batch, sbn == 1, ctx.device, kernel_variant)
     if name == "gemm_splitk":  # column quads per work-group: a 32-byte sector of B per k row
         cq = 4 if ctx.data_type == "fp16" else 2
         ks = SPLITK_WG // cq
         opts += (f"-DCQ={cq}", f"-DKS={ks}")
         ctx.kernel("gemm", name, (-(-n // (4 * cq)) * cq, ks, m * batch), args, options=opts, lws=(cq, ks, 1))
+    elif name == "gemm_tiled":
+        tm, tn = _tiled_choice(ctx, m, n, k, batch, tiling)
+        opts += (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={TILED_TK}", f"-DA_KFAST={int(not transA)}")
+        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // 4, batch), args, options=opts,
+                   lws=(tn // 4, tm // 4, 1))
     else:
         ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
+
+
+def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int]:
+    """gemm_tiled's tile: the node's `tiling` attribute [TM, TN] (tests), else the tuned or default choice."""
+    if tiling:
+        tm, tn = ints(tiling)
+        if (tm, tn) not in TILINGS:
+            raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {[tm, tn]} is not one of "
+                               f"{[list(t) for t in TILINGS]}")
+        return tm, tn
+    default = default_tiling(m, n, batch, ctx.device)
+    candidates = [{"variant": "gemm_tiled", "tm": tm, "tn": tn} for tm, tn in TILINGS]
+    chosen = ctx.choose(f"gemm_tiled batch={batch} m={m} n={n} k={k}",
+                        {"variant": "gemm_tiled", "tm": default[0], "tn": default[1]}, candidates)
+    return chosen["tm"], chosen["tn"]
 
 
 CASES = [
@@ -171,6 +209,20 @@ CASES = [
          dict(alpha=0.5, beta=2.0, activation="PRelu", kernel_variant="gemm_splitk"), consts=(1, 2, 3)),
     Case("splitk_matmul_batched", [(2, 2, 100), (2, 100, 7)], dict(kernel_variant="gemm_splitk"),
          op_type="MatMul"),
+    # gemm_tiled (GPUs, many rows) forced so that every device runs each tile: partial tiles in M, N and K
+    Case("tiled_vit_projection", [(1, 37, 72), (72, 100), (100,)], dict(kernel_variant="gemm_tiled"),
+         op_type="MatMul", consts=(1,)),
+    Case("tiled_64x64_bias_gelu_like", [(70, 40), (40, 130), (130,)],
+         dict(kernel_variant="gemm_tiled", tiling=[64, 64], activation="Sigmoid"), consts=(1, 2)),
+    Case("tiled_32x64_trans_both_alpha_beta", [(19, 45), (66, 19), (45, 66)],
+         dict(kernel_variant="gemm_tiled", tiling=[32, 64], transA=1, transB=1, alpha=0.5, beta=-2.0)),
+    Case("tiled_32x32_attention_scores", [(2, 3, 33, 16), (2, 3, 16, 35)],
+         dict(kernel_variant="gemm_tiled", tiling=[32, 32]), op_type="MatMul"),
+    Case("tiled_broadcast_batch_clip", [(3, 1, 40, 17), (2, 17, 9)],
+         dict(kernel_variant="gemm_tiled", tiling=[32, 32], activation="Clip", activation_params=[-0.5, 0.5]),
+         op_type="MatMul"),
+    Case("tiled_col_bias_transB_const", [(50, 24), (31, 24), (50, 1)],
+         dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
     # a CPU runs one-row Gemm/MatMul with constant weights as a 1x1 conv (ops/conv_cpu.py launch_fc)
     Case("fc_alpha_beta_prelu", [(1, 300), (300, 21), (21,), np.linspace(-1, 1, 21, dtype=np.float32)],
          dict(alpha=0.5, beta=2.0, activation="PRelu"), consts=(1, 2, 3)),

@@ -1,0 +1,51 @@
+"""A GPU plan's Gemm/MatMul kernels: transformer-shaped products (many rows) take the tiled kernel with a tile
+that fills the device, classifiers the split-K kernel, the rest the plain one; the plan's kernels run right on the
+OpenCL device here described as a GPU."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from pymace.ops import gemm
+from pymace.ops.base import DeviceTraits
+from pymace.runtime.plan import make_plan
+from tests.unit.test_device_fusions import model, runs_as_gpu_plan
+
+GPU = DeviceTraits(True, 132, 1024, (1024, 1024, 64), 49152, False, "gpu", "NVIDIA Corporation")
+
+
+def _attention(rng, tokens=50, dim=32):
+    """x @ Wq, x @ Wk: scores = q @ kᵀ, then scores @ v — the products of one attention head."""
+    inits = {k: (rng.standard_normal((dim, dim)) * 0.2).astype(np.float32) for k in ("wq", "wk", "wv")}
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("MatMul", ["x", "wk"], ["k"]),
+             helper.make_node("MatMul", ["x", "wv"], ["v"]),
+             helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("MatMul", ["s", "v"], ["y"])]
+    return model(nodes, [1, tokens, dim], ["y"], inits)
+
+
+def test_transformer_products_take_the_tiled_kernel():
+    launches = make_plan(_attention(np.random.default_rng(0), tokens=197, dim=768), GPU, "fp32").launches
+    products = [launch for launch in launches if launch.spec.name.startswith("gemm")]
+    assert len(products) == 5 and {launch.spec.name for launch in products} == {"gemm_tiled"}
+    # 197 x 768 in 64 x 64 tiles is 48 work-groups for 132 units: the 32 x 32 tile (168) fills the device
+    assert all("-DTM=32" in launch.options and "-DTN=32" in launch.options for launch in products)
+
+
+@pytest.mark.parametrize("m, n, batch, tile", [(197, 2304, 1, (64, 64)), (197, 768, 1, (32, 32)),
+                                               (49, 32, 192, (64, 64)), (100, 200, 1, (32, 32))])
+def test_the_largest_tile_that_fills_the_device(m, n, batch, tile):
+    assert gemm.default_tiling(m, n, batch, GPU) == tile
+
+
+def test_classifier_and_small_products_keep_their_kernels():
+    assert gemm.choose_variant(1, 1000, 1280, 1, True, GPU) == "gemm_splitk"
+    assert gemm.choose_variant(8, 8, 8, 4, True, GPU) == "gemm"
+    cpu = DeviceTraits(False, 2, 4096, (4096, 4096, 4096), 1 << 20, False, "cpu", "The pocl project")
+    assert gemm.choose_variant(197, 768, 768, 1, True, cpu) == "gemm"
+
+
+def test_attention_runs_as_a_gpu_plan(monkeypatch, tmp_path):
+    steps = runs_as_gpu_plan(_attention(np.random.default_rng(1)), monkeypatch, tmp_path)
+    assert sum(s.kernel_name == "gemm_tiled" for s in steps) == 5
