@@ -50,6 +50,7 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "plain-gemm": {(gemm, "TILED_MIN_ROWS"): 1 << 30},  # Gemm/MatMul without gemm_tiled
     "gemm64": {(gemm, "TILINGS"): ((64, 64),)},
     "gemm32": {(gemm, "TILINGS"): ((32, 32),)},
+    "gemm-nosplit": {(gemm, "SPLITS"): (1,)},
 }
 
 

@@ -95,7 +95,10 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
  * are issued before the current slice's arithmetic so that their latency hides behind it. Tiles are read through
  * the operands' strides with bounds checks (zeros past M, N and K), so any transposes and shapes work. Consecutive
  * work-items load consecutive k of an A row when A_KFAST (SAK == 1), else consecutive rows; consecutive columns
- * of B when B_ROWS, else consecutive k. Build options: TM TN TK A_KFAST B_ROWS ACT. */
+ * of B when B_ROWS, else consecutive k. Split K (SPLIT > 1, group id 2 = bt * SPLIT + s): split s sums its
+ * share of the K slices into fp32 partials part[s][bt][M][N], and gemm_sum_splits adds them up in split order and
+ * applies the epilogue; with SPLIT == 1 the epilogue is fused here. Build options: TM TN TK SPLIT A_KFAST B_ROWS
+ * ACT. */
 #ifdef TM
 #ifdef KERNEL_gemm_tiled
 #define WGT ((TM / 4) * (TN / 4))
@@ -118,17 +121,19 @@ __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                 __global const store_t *slope, __global store_t *y, __global const int *a_off,
                 __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
-                int SCM, int SCN, float alpha, float beta) {
+                int SCM, int SCN, float alpha, float beta, __global float *part) {
   __local float as[TK][TM + 4]; /* A' slice stored k-major: a work-item reads its 4 rows as one float4 */
   __local float bs[TK][TN + 4];
   const int tx = get_local_id(0), ty = get_local_id(1), l = ty * (TN / 4) + tx;
-  const int i0 = get_group_id(1) * TM, j0 = get_group_id(0) * TN, bt = get_group_id(2);
+  const int i0 = get_group_id(1) * TM, j0 = get_group_id(0) * TN, bt = get_group_id(2) / SPLIT;
+  const int per = (K + TK * SPLIT - 1) / (TK * SPLIT) * TK, k_begin = get_group_id(2) % SPLIT * per;
+  const int k_end = min(K, k_begin + per);
   __global const store_t *ap = a + a_off[bt];
   __global const store_t *bp = b + b_off[bt];
   float ra[A_PER], rb[B_PER];
   float4 acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int k0 = 0; k0 < K + TK; k0 += TK) {
-    if (k0 > 0) { /* the slice loaded last round goes to __local memory */
+  for (int k0 = k_begin; k0 < k_end + TK; k0 += TK) {
+    if (k0 > k_begin) { /* the slice loaded last round goes to __local memory */
       barrier(CLK_LOCAL_MEM_FENCE);
       for (int r = 0; r < A_PER; ++r) {
         A_AT(l + r * WGT, ii, kk);
@@ -140,19 +145,19 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
       }
       barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (k0 < K) { /* this slice's global loads, in flight during the arithmetic below */
+    if (k0 < k_end) { /* this slice's global loads, in flight during the arithmetic below */
       for (int r = 0; r < A_PER; ++r) {
         A_AT(l + r * WGT, ii, kk);
         const int gi = i0 + ii, gk = k0 + kk;
-        ra[r] = gi < M && gk < K ? LOAD(ap, (size_t)gi * SAM + (size_t)gk * SAK) : 0.0f;
+        ra[r] = gi < M && gk < k_end ? LOAD(ap, (size_t)gi * SAM + (size_t)gk * SAK) : 0.0f;
       }
       for (int r = 0; r < B_PER; ++r) {
         B_AT(l + r * WGT, kk, jj);
         const int gk = k0 + kk, gj = j0 + jj;
-        rb[r] = gk < K && gj < N ? LOAD(bp, (size_t)gk * SBK + (size_t)gj * SBN) : 0.0f;
+        rb[r] = gk < k_end && gj < N ? LOAD(bp, (size_t)gk * SBK + (size_t)gj * SBN) : 0.0f;
       }
     }
-    if (k0 > 0) {
+    if (k0 > k_begin) {
       for (int kk = 0; kk < TK; ++kk) {
         const float4 av = vload4(0, &as[kk][ty * 4]), bv = vload4(0, &bs[kk][tx * 4]);
         acc[0] = mad(av.x, bv, acc[0]);
@@ -165,9 +170,33 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
   const int j = j0 + tx * 4, nj = min(4, N - j);
   for (int r = 0; r < 4; ++r) {
     const int i = i0 + ty * 4 + r;
-    if (i < M && nj > 0)
-      store_columns(acc[r], nj, j, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+    if (i >= M || nj <= 0) continue;
+#if SPLIT > 1
+    const float v[4] = {acc[r].x, acc[r].y, acc[r].z, acc[r].w};
+    __global float *row = part + ((size_t)get_group_id(2) % SPLIT * BATCH + bt) * M * N + (size_t)i * N;
+    for (int q = 0; q < nj; ++q) row[j + q] = v[q];
+#else
+    store_columns(acc[r], nj, j, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+#endif
   }
 }
 #endif
+#endif
+
+/* gemm_tiled's split K: element (bt, i, j) of Y is the sum of its SPLIT partials, in split order, then the
+ * epilogue. A work-item takes 4 adjacent columns. */
+#ifdef KERNEL_gemm_sum_splits
+__kernel void gemm_sum_splits(__global const float *part, __global const store_t *c, __global const store_t *slope,
+                              __global store_t *y, int SPLITS, int BATCH, int M, int N, int SCM, int SCN,
+                              float alpha, float beta) {
+  const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
+  if (j0 >= N || i >= M || bt >= BATCH) return;
+  const int nj = min(4, N - j0);
+  const size_t at = ((size_t)bt * M + i) * N + j0, stride = (size_t)BATCH * M * N;
+  float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int s = 0; s < SPLITS; ++s)
+    for (int q = 0; q < nj; ++q) r[q] += part[s * stride + at + q];
+  store_columns((float4)(r[0], r[1], r[2], r[3]), nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y,
+                alpha, beta);
+}
 #endif

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ConvertError
 from . import activation as act
 from . import conv_cpu
-from .base import Case, Const, TensorInfo, check_number, ints
+from .base import Case, Const, Scratch, TensorInfo, check_number, ints
 
 OP_TYPES = ("Gemm", "MatMul")
 
@@ -90,16 +90,26 @@ TILED_MIN_N = 16
 TILED_MIN_K = 16
 TILINGS = ((64, 64), (32, 64), (32, 32))  # gemm_tiled's TM x TN tiles, the largest that fills the device first
 TILED_TK = 16
+SPLITS = (1, 2, 4, 8)  # gemm_tiled's K splits ...
+SPLIT_THREADS = 256  # ... the default splits K until each compute unit has this many work-items
+SPLIT_MIN_SLICES = 8  # ... while each split keeps at least this many TK slices
 
 
 def tiles(m: int, n: int, batch: int, tile: tuple[int, int]) -> int:
     return -(-m // tile[0]) * -(-n // tile[1]) * batch
 
 
-def default_tiling(m: int, n: int, batch: int, device) -> tuple[int, int]:
-    """The largest tile that still gives every compute unit a work-group (a 4x4 block a work-item either way:
-    larger tiles reuse each loaded value more, smaller ones leave fewer units idle)."""
-    return next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
+def default_tiling(m: int, n: int, k: int, batch: int, device) -> tuple[int, int, int]:
+    """(TM, TN, split): the largest tile that still gives every compute unit a work-group (a 4x4 block a
+    work-item either way: larger tiles reuse each loaded value more, smaller ones leave fewer units idle), then K
+    split in 2, 4 … while the device has fewer than SPLIT_THREADS work-items a unit to hide latency with."""
+    tm, tn = next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
+    items = tiles(m, n, batch, (tm, tn)) * (tm // 4) * (tn // 4)
+    split = 1
+    while (split * 2 in SPLITS and items * split < device.compute_units * SPLIT_THREADS
+           and k >= 2 * split * TILED_TK * SPLIT_MIN_SLICES):
+        split *= 2
+    return tm, tn, split
 
 
 def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
@@ -115,6 +125,17 @@ def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, for
     return "gemm"
 
 
+def _shapes(a_shape, b_shape, transA, transB):
+    """(A's and B's shapes as the kernel sees them, m, n, k): numpy.matmul's 1-D operands promoted, and A's batch
+    dimensions folded into its rows when B is one matrix (a token-wise projection is one GEMM, not one a token)."""
+    a_shape = (1, *a_shape) if len(a_shape) == 1 else tuple(a_shape)
+    b_shape = (*b_shape, 1) if len(b_shape) == 1 else tuple(b_shape)
+    if len(b_shape) == 2 and len(a_shape) > 2 and not transA:
+        a_shape = (int(np.prod(a_shape[:-1], dtype=np.int64)), a_shape[-1])
+    m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
+    return a_shape, b_shape, m, b_shape[-2] if transB else b_shape[-1], k
+
+
 def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
            activation_params=(), kernel_variant=None, tiling=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
@@ -122,10 +143,7 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
     if np.dtype(y.dtype).kind != "f":
         raise ConvertError(f"node {ctx.node.name!r} ({_op_type}): integer {_op_type} runs only at conversion "
                            f"(constant inputs); this one reads a run-time {y.dtype} tensor")
-    a_shape = (1, *a.shape) if len(a.shape) == 1 else a.shape  # numpy.matmul promotes 1-D operands
-    b_shape = (*b.shape, 1) if len(b.shape) == 1 else b.shape
-    m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
-    n = b_shape[-2] if transB else b_shape[-1]
+    a_shape, b_shape, m, n, k = _shapes(a.shape, b.shape, transA, transB)
     out_batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     batch = int(np.prod(out_batch, dtype=np.int64))
     b_arg, (sbk, sbn) = b, ((1, k) if transB else (n, 1))
@@ -148,8 +166,9 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         slope_ref = rest[-1] if activation == "PRelu" else None
         conv_cpu.launch_fc(ctx, w_nk, bias, alpha, beta, activation, activation_params, slope_ref)
         return
-    args = [a, b_arg, c_arg, Const(np.ascontiguousarray(slope, np.float32)), y,
-            batch_offsets(a_shape[:-2], out_batch, m * k), batch_offsets(b_shape[:-2], out_batch, k * n),
+    epilogue = [c_arg, Const(np.ascontiguousarray(slope, np.float32)), y]
+    args = [a, b_arg, *epilogue, batch_offsets(a_shape[:-2], out_batch, m * k),
+            batch_offsets(b_shape[:-2], out_batch, k * n),
             *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
             np.float32(alpha), np.float32(beta)]
     opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
@@ -160,27 +179,34 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         opts += (f"-DCQ={cq}", f"-DKS={ks}")
         ctx.kernel("gemm", name, (-(-n // (4 * cq)) * cq, ks, m * batch), args, options=opts, lws=(cq, ks, 1))
     elif name == "gemm_tiled":
-        tm, tn = _tiled_choice(ctx, m, n, k, batch, tiling)
-        opts += (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={TILED_TK}", f"-DA_KFAST={int(not transA)}")
-        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // 4, batch), args, options=opts,
-                   lws=(tn // 4, tm // 4, 1))
+        tm, tn, split = _tiled_choice(ctx, m, n, k, batch, tiling)
+        part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1) if split > 1 else 1)
+        tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={TILED_TK}", f"-DSPLIT={split}", f"-DA_KFAST={int(not transA)}")
+        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // 4, batch * split), [*args, part],
+                   options=opts + tiled, lws=(tn // 4, tm // 4, 1))
+        if split > 1:  # the epilogue's options only: products of any shape share the sum
+            ctx.kernel("gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
+                       [part, *epilogue, *map(np.int32, (split, batch, m, n, *c_strides)), np.float32(alpha),
+                        np.float32(beta)], options=opts[1:])
     else:
         ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
 
 
-def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int]:
-    """gemm_tiled's tile: the node's `tiling` attribute [TM, TN] (tests), else the tuned or default choice."""
+def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int, int]:
+    """gemm_tiled's (TM, TN, split): the node's `tiling` attribute [TM, TN] or [TM, TN, split] (tests), else the
+    tuned or default choice."""
     if tiling:
-        tm, tn = ints(tiling)
-        if (tm, tn) not in TILINGS:
-            raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {[tm, tn]} is not one of "
-                               f"{[list(t) for t in TILINGS]}")
-        return tm, tn
-    default = default_tiling(m, n, batch, ctx.device)
-    candidates = [{"variant": "gemm_tiled", "tm": tm, "tn": tn} for tm, tn in TILINGS]
+        tm, tn, split = (*ints(tiling), 1)[:3]
+        if (tm, tn) not in TILINGS or split not in SPLITS:
+            raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {ints(tiling)} is not one of "
+                               f"{[list(t) for t in TILINGS]} with a split in {list(SPLITS)}")
+        return tm, tn, split
+    tm, tn, split = default_tiling(m, n, k, batch, ctx.device)
+    candidates = [{"variant": "gemm_tiled", "tm": t[0], "tn": t[1], "split": s} for t in TILINGS for s in SPLITS
+                  if s == 1 or k >= s * TILED_TK * SPLIT_MIN_SLICES]
     chosen = ctx.choose(f"gemm_tiled batch={batch} m={m} n={n} k={k}",
-                        {"variant": "gemm_tiled", "tm": default[0], "tn": default[1]}, candidates)
-    return chosen["tm"], chosen["tn"]
+                        {"variant": "gemm_tiled", "tm": tm, "tn": tn, "split": split}, candidates)
+    return chosen["tm"], chosen["tn"], chosen["split"]
 
 
 CASES = [
@@ -210,14 +236,19 @@ CASES = [
     Case("splitk_matmul_batched", [(2, 2, 100), (2, 100, 7)], dict(kernel_variant="gemm_splitk"),
          op_type="MatMul"),
     # gemm_tiled (GPUs, many rows) forced so that every device runs each tile: partial tiles in M, N and K
-    Case("tiled_vit_projection", [(1, 37, 72), (72, 100), (100,)], dict(kernel_variant="gemm_tiled"),
-         op_type="MatMul", consts=(1,)),
+    Case("tiled_vit_projection", [(1, 37, 72), (72, 100)], dict(kernel_variant="gemm_tiled"), op_type="MatMul",
+         consts=(1,)),
+    Case("tiled_split4_tokens_folded", [(2, 3, 11, 300), (300, 40)], dict(kernel_variant="gemm_tiled",
+         tiling=[32, 32, 4], activation="Relu"), op_type="MatMul", consts=(1,)),
+    Case("tiled_split2_bias_prelu", [(40, 70), (70, 33), (33,), np.linspace(-1, 1, 33, dtype=np.float32)],
+         dict(kernel_variant="gemm_tiled", tiling=[64, 64, 2], activation="PRelu", alpha=0.5, beta=2.0),
+         consts=(1, 2, 3)),
     Case("tiled_64x64_bias_gelu_like", [(70, 40), (40, 130), (130,)],
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], activation="Sigmoid"), consts=(1, 2)),
     Case("tiled_32x64_trans_both_alpha_beta", [(19, 45), (66, 19), (45, 66)],
          dict(kernel_variant="gemm_tiled", tiling=[32, 64], transA=1, transB=1, alpha=0.5, beta=-2.0)),
-    Case("tiled_32x32_attention_scores", [(2, 3, 33, 16), (2, 3, 16, 35)],
-         dict(kernel_variant="gemm_tiled", tiling=[32, 32]), op_type="MatMul"),
+    Case("tiled_32x32_attention_scores_split8", [(2, 3, 33, 1030), (2, 3, 1030, 35)],
+         dict(kernel_variant="gemm_tiled", tiling=[32, 32, 8]), op_type="MatMul"),
     Case("tiled_broadcast_batch_clip", [(3, 1, 40, 17), (2, 17, 9)],
          dict(kernel_variant="gemm_tiled", tiling=[32, 32], activation="Clip", activation_params=[-0.5, 0.5]),
          op_type="MatMul"),

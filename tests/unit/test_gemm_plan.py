@@ -27,16 +27,21 @@ def _attention(rng, tokens=50, dim=32):
 
 def test_transformer_products_take_the_tiled_kernel():
     launches = make_plan(_attention(np.random.default_rng(0), tokens=197, dim=768), GPU, "fp32").launches
-    products = [launch for launch in launches if launch.spec.name.startswith("gemm")]
-    assert len(products) == 5 and {launch.spec.name for launch in products} == {"gemm_tiled"}
-    # 197 x 768 in 64 x 64 tiles is 48 work-groups for 132 units: the 32 x 32 tile (168) fills the device
+    products = [launch for launch in launches if launch.spec.name == "gemm_tiled"]
+    # 197 x 768 in 64 x 64 tiles is 48 work-groups for 132 units: the 32 x 32 tile (168) fills the device; its
+    # 10752 work-items are too few to hide latency, so K = 768 is split in 4, each split summed by one more launch
+    assert len(products) == 5
     assert all("-DTM=32" in launch.options and "-DTN=32" in launch.options for launch in products)
+    splits = [next(o for o in launch.options if o.startswith("-DSPLIT=")) for launch in products]
+    assert splits == ["-DSPLIT=4"] * 4 + ["-DSPLIT=1"]  # scores @ v has K = 197: no split
+    assert sum(launch.spec.name == "gemm_sum_splits" for launch in launches) == 4
 
 
-@pytest.mark.parametrize("m, n, batch, tile", [(197, 2304, 1, (64, 64)), (197, 768, 1, (32, 32)),
-                                               (49, 32, 192, (64, 64)), (100, 200, 1, (32, 32))])
-def test_the_largest_tile_that_fills_the_device(m, n, batch, tile):
-    assert gemm.default_tiling(m, n, batch, GPU) == tile
+@pytest.mark.parametrize("m, n, k, batch, tiling", [(197, 2304, 768, 1, (64, 64, 1)), (197, 768, 3072, 1, (32, 32, 4)),
+                                                   (49, 32, 32, 192, (64, 64, 1)), (100, 200, 200, 1, (32, 32, 1)),
+                                                   (3136, 384, 96, 1, (64, 64, 1))])
+def test_the_largest_tile_that_fills_the_device_then_a_split(m, n, k, batch, tiling):
+    assert gemm.default_tiling(m, n, k, batch, GPU) == tiling
 
 
 def test_classifier_and_small_products_keep_their_kernels():
@@ -49,3 +54,9 @@ def test_classifier_and_small_products_keep_their_kernels():
 def test_attention_runs_as_a_gpu_plan(monkeypatch, tmp_path):
     steps = runs_as_gpu_plan(_attention(np.random.default_rng(1)), monkeypatch, tmp_path)
     assert sum(s.kernel_name == "gemm_tiled" for s in steps) == 5
+
+
+def test_token_dims_fold_into_rows():
+    """[1, 7, 7, C] @ [C, N] (ConvNeXt's pointwise layers) is one 49-row GEMM, not 7 batches of 7 rows."""
+    assert gemm._shapes((1, 7, 7, 96), (96, 384), 0, 0) == ((49, 96), (96, 384), 49, 384, 96)
+    assert gemm._shapes((2, 5, 8), (2, 8, 3), 0, 0) == ((2, 5, 8), (2, 8, 3), 5, 3, 8)  # B batched: no fold
