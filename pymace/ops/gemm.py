@@ -50,22 +50,36 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None,  # noqa: PLR0913
-          alpha=1.0, beta=1.0, **_):
+          alpha=1.0, beta=1.0, addend=False, **_):
     _check_types(a, b, _op_type)
     if _op_type == "Gemm":
         check_number(alpha, "Gemm", "alpha")
         check_number(beta, "Gemm", "beta")
         c = rest[0] if len(rest) > (activation == "PRelu") else None
         return [(_gemm_shape(a, b, c, transA, transB), a.dtype)]
-    return [(matmul_shape(tuple(a.shape), tuple(b.shape)), a.dtype)]
+    out = matmul_shape(tuple(a.shape), tuple(b.shape))
+    if addend:
+        _check_addend(rest, out, activation)
+    return [(out, a.dtype)]
 
 
-def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,
-              activation_params=(), **_):
+def _check_addend(rest, out, activation) -> None:
+    """A MatMul's `addend` (passes/fuse_matmul_add.py): one input more, of a shape the kernels can add."""
+    from ..passes.fuse_matmul_add import addend_fits
+
+    if len(rest) != 1 + (activation == "PRelu") or rest[0] is None:
+        raise ConvertError("MatMul: `addend` needs exactly one addend input after A and B")
+    if len(out) < 2 or not addend_fits(rest[0].shape, out):
+        raise ConvertError(f"MatMul: an addend of shape {list(rest[0].shape)} cannot be added to the output "
+                           f"{list(out)} (it must be the output's shape or a row vector)")
+
+
+def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
+              activation_params=(), addend=False, **_):
     slope = rest[-1] if activation == "PRelu" else None
     bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
     if _op_type == "MatMul":
-        y = np.matmul(a, b)
+        y = np.matmul(a, b) + rest[0] if addend else np.matmul(a, b)
     else:
         y = alpha * ((a.T if transA else a) @ (b.T if transB else b))
         if bias is not None:
@@ -137,7 +151,7 @@ def _shapes(a_shape, b_shape, transA, transB):
 
 
 def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
-           activation_params=(), kernel_variant=None, tiling=None, **_):
+           activation_params=(), kernel_variant=None, tiling=None, addend=False, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
     if np.dtype(y.dtype).kind != "f":
@@ -149,12 +163,11 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
     b_arg, (sbk, sbn) = b, ((1, k) if transB else (n, 1))
     if b.const is not None and transB:  # pre-transpose constant weights so the kernel reads rows 4-wide
         b_arg, sbk, sbn = Const(np.ascontiguousarray(b.const.T)), n, 1
-    bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
+    bias = rest[0] if (_op_type == "Gemm" and len(rest) > (activation == "PRelu")) or addend else None
     if bias is None:
         c_arg, c_strides, beta = Const(np.zeros(1, np.float32)), (0, 0), 0.0
     else:
-        c_shape = (1,) * (2 - len(bias.shape)) + tuple(bias.shape)
-        c_arg, c_strides = bias, np.broadcast_to(np.empty(c_shape, np.int8), (m, n)).strides
+        c_arg, c_strides = bias, _c_strides(bias.shape, m, n, batch, ctx.node.name)
     slope = np.zeros(1, np.float32)
     if activation == "PRelu":
         if rest[-1].const is None:
@@ -190,6 +203,23 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
                         np.float32(beta)], options=opts[1:])
     else:
         ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
+
+
+def _c_strides(c_shape, m: int, n: int, batch: int, node: str) -> tuple[int, int]:
+    """C's element strides over the (m, n) output matrix: 0 where it broadcasts. A MatMul's addend of the output's
+    full shape is read as the (m, n) matrix it is; the kernels' C has no batch stride, so batched products take
+    only a row vector."""
+    c_shape = tuple(c_shape)
+    if len(c_shape) > 2:
+        if int(np.prod(c_shape, dtype=np.int64)) == m * n and batch == 1:
+            c_shape = (m, n)
+        elif all(d == 1 for d in c_shape[:-1]):
+            c_shape = c_shape[-2:]
+        else:
+            raise ConvertError(f"node {node!r}: an addend of shape {list(c_shape)} does not fit the kernels' "
+                               f"{m} x {n} output")
+    c_shape = (1,) * (2 - len(c_shape)) + c_shape
+    return np.broadcast_to(np.empty(c_shape, np.int8), (m, n)).strides
 
 
 def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int, int]:
@@ -254,6 +284,14 @@ CASES = [
          op_type="MatMul"),
     Case("tiled_col_bias_transB_const", [(50, 24), (31, 24), (50, 1)],
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
+    # a MatMul's addend (passes/fuse_matmul_add.py): a bias row, a residual of the output's shape
+    Case("matmul_addend_bias", [(1, 9, 16), (16, 24), (24,)], dict(addend=True), op_type="MatMul", consts=(1, 2)),
+    Case("matmul_addend_residual_relu", [(2, 5, 16), (16, 16), (2, 5, 16)], dict(addend=True, activation="Relu"),
+         op_type="MatMul", consts=(1,)),
+    Case("matmul_addend_one_row_prelu", [(1, 40), (40, 12), (1, 12), np.linspace(-1, 1, 12, dtype=np.float32)],
+         dict(addend=True, activation="PRelu"), op_type="MatMul", consts=(1, 2, 3)),
+    Case("tiled_split2_addend_residual", [(1, 70, 300), (300, 48), (1, 70, 48)],
+         dict(addend=True, kernel_variant="gemm_tiled", tiling=[32, 32, 2]), op_type="MatMul", consts=(1,)),
     # a CPU runs one-row Gemm/MatMul with constant weights as a 1x1 conv (ops/conv_cpu.py launch_fc)
     Case("fc_alpha_beta_prelu", [(1, 300), (300, 21), (21,), np.linspace(-1, 1, 21, dtype=np.float32)],
          dict(alpha=0.5, beta=2.0, activation="PRelu"), consts=(1, 2, 3)),

@@ -17,6 +17,7 @@ from . import (
     fuse_gelu,
     fuse_hardswish,
     fuse_layer_norm,
+    fuse_matmul_add,
     fuse_prologue,
     fuse_residual,
     fuse_se,
@@ -45,6 +46,7 @@ PIPELINE = [
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
     fuse_activation,
     fuse_residual,  # after fuse_activation: an Add's fused activation moves into the Conv
+    fuse_matmul_add,  # MatMul + Add (a bias, a residual) → MatMul with an addend, the Add's activation with it
     prune,
 ]
 

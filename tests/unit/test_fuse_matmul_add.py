@@ -1,0 +1,98 @@
+"""passes/fuse_matmul_add.py: a MatMul's bias or residual Add becomes the MatMul's addend — the graph's outputs as
+onnxruntime's (NumPy reference and this machine's OpenCL device), the Add gone — and MatMuls it cannot take
+(batched B, a second reader, an addend that varies by row, an activation of its own) keep their Add."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from pymace import Engine, passes
+from pymace.errors import ConvertError
+from pymace.frontends import onnx as onnx_frontend
+from pymace.ops import gemm
+from pymace.ops.base import TensorInfo
+from pymace.reference import executor
+from tests.helpers import make_model, opencl_devices, ort_run_model, rel_err
+
+DEVICES = opencl_devices()
+
+
+def _model(nodes, x_shape, inits, outputs=("y",)):
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    return make_model(g, 17)
+
+
+def _converted(onnx_model, x):
+    graph = passes.run(onnx_frontend.load(onnx_model))
+    want = ort_run_model(onnx_model, {"x": x})
+    got = executor.run(graph, {"x": x})
+    for w, name in zip(want, graph.outputs):
+        assert rel_err(got[name], w) < 1e-5
+    return graph, want
+
+
+def _linear(rng, d_in=16, d_out=24, act=None, residual=False):
+    inits = {"w": rng.standard_normal((d_in, d_out)).astype(np.float32),
+             "b": rng.standard_normal(d_out).astype(np.float32)}
+    last = "y" if not (act or residual) else "a"
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], [last])]
+    if residual:
+        nodes.append(helper.make_node("Add", ["x", "a"], ["y" if not act else "r"]))
+    if act:
+        nodes.append(helper.make_node(act, ["r" if residual else "a"], ["y"]))
+    return _model(nodes, [2, 7, d_in], inits)
+
+
+@pytest.mark.parametrize("act, residual", [(None, False), ("Relu", False), (None, True), ("Relu", True)])
+def test_linear_layers_fuse_their_bias(act, residual):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 16)).astype(np.float32)
+    graph, want = _converted(_linear(rng, 16, 16, act, residual), x)
+    ops = [n.op_type for n in graph.nodes]
+    assert ops.count("MatMul") == 1 and ops.count("Add") == int(residual)  # one addend a MatMul
+    assert graph.nodes[ops.index("MatMul")].attrs["addend"] is True
+    if act and not residual:
+        assert graph.nodes[0].attrs["activation"] == act
+    for device in DEVICES:
+        for data_type, tol in (("fp32", 1e-5), ("fp16", 1e-2)):
+            got = Engine(graph, device=device.selector, data_type=data_type).run({"x": x})
+            assert rel_err(got["y"], want[0]) < tol, (device.name, data_type)
+
+
+def test_a_residual_of_the_outputs_shape_fuses():
+    rng = np.random.default_rng(4)
+    inits = {"w": rng.standard_normal((16, 16)).astype(np.float32)}
+    x = rng.standard_normal((1, 9, 16)).astype(np.float32)
+    graph, want = _converted(_model([helper.make_node("MatMul", ["x", "w"], ["m"]),
+                                     helper.make_node("Add", ["x", "m"], ["y"])], [1, 9, 16], inits), x)
+    assert [n.op_type for n in graph.nodes] == ["MatMul"] and graph.nodes[0].inputs[2] == "x"
+    for device in DEVICES:
+        assert rel_err(Engine(graph, device=device.selector).run({"x": x})["y"], want[0]) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["batched_b", "second_reader", "row_varying", "own_activation"])
+def test_what_keeps_its_add(kind):
+    rng = np.random.default_rng(5)
+    w_shape = (2, 16, 8) if kind == "batched_b" else (16, 8)
+    inits = {"w": rng.standard_normal(w_shape).astype(np.float32),
+             "b": rng.standard_normal((7, 1) if kind == "row_varying" else (8,)).astype(np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"])]
+    if kind == "own_activation":
+        nodes.append(helper.make_node("Relu", ["m"], ["r"]))
+    nodes.append(helper.make_node("Add", ["r" if kind == "own_activation" else "m", "b"], ["y"]))
+    outputs = ("y", "m") if kind == "second_reader" else ("y",)
+    x = rng.standard_normal((2, 7, 16)).astype(np.float32)
+    graph, _ = _converted(_model(nodes, [2, 7, 16], inits, outputs), x)
+    assert "Add" in [n.op_type for n in graph.nodes]
+    assert not any(n.attrs.get("addend") for n in graph.nodes)
+
+
+@pytest.mark.parametrize("c_shape, rest", [((7, 1), 1), ((3, 8), 1), ((8,), 0), ((8,), 2)])
+def test_a_crafted_addend_is_refused(c_shape, rest):
+    """An `addend` that the kernels cannot add, or a wrong number of inputs, fails in one line at conversion or load."""
+    infos = [TensorInfo(c_shape)] * rest
+    with pytest.raises(ConvertError, match="addend"):
+        gemm.infer(TensorInfo((2, 7, 16)), TensorInfo((16, 8)), *infos, _op_type="MatMul", addend=True)
