@@ -57,6 +57,9 @@ inline float activate(float x, float slope) {
   return tanh(x);
 #elif ACT == 9
   return x / (1.0f + exp(-x)); /* Silu; exp overflows to inf for x << 0, giving -0 */
+#elif ACT == 10 /* Gelu: ACT_A 1 is the tanh approximation, 0 erf (ops/math.py's Gelu) */
+  if (ACT_A != 0.0f) return 0.5f * x * (1.0f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + erf(x * 0.7071067811865476f));
 #else
   return x;
 #endif

@@ -1,8 +1,9 @@
 """Fused activations: one definition for the NumPy reference and the kernels' build options.
 
 A producer (Conv, ConvTranspose, Gemm, MatMul, Add/Sub/Mul/Div, BatchNormalization) may carry
-  activation="Relu"|"Clip"|"HardSwish"|"HardSigmoid"|"Sigmoid"|"LeakyRelu"|"PRelu"|"Tanh"|"Silu"
-  activation_params=[...]   Clip: [min, max]; HardSigmoid: [alpha, beta]; LeakyRelu: [alpha]
+  activation="Relu"|"Clip"|"HardSwish"|"HardSigmoid"|"Sigmoid"|"LeakyRelu"|"PRelu"|"Tanh"|"Silu"|"Gelu"
+  activation_params=[...]   Clip: [min, max]; HardSigmoid: [alpha, beta]; LeakyRelu: [alpha]; Gelu: [1 for
+                            the tanh approximation, 0 for erf]
 and, for PRelu, the slope as its last input (per channel, broadcast along axis 1). The fusion pass sets these;
 frontends may too (TFLite's fused_activation_function). Silu (x · sigmoid(x), also called swish) is pymace's own:
 a GPU plan fuses the Sigmoid → Mul pair that spells it (passes/fuse_silu.py)."""
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import ConvertError
 
 CODES = {None: 0, "Relu": 1, "Clip": 2, "HardSwish": 3, "HardSigmoid": 4, "Sigmoid": 5, "LeakyRelu": 6,
-         "PRelu": 7, "Tanh": 8, "Silu": 9}
+         "PRelu": 7, "Tanh": 8, "Silu": 9, "Gelu": 10}
 FUSABLE = tuple(k for k in CODES if k)
 
 
@@ -59,7 +60,17 @@ def reference(y: np.ndarray, activation: str | None, params=(), slope: np.ndarra
         return np.tanh(y)
     if activation == "Silu":
         return (y * np.exp(-np.logaddexp(0, -y))).astype(y.dtype)
+    if activation == "Gelu":
+        from .math import gelu
+
+        return gelu(y, gelu_tanh(p)).astype(y.dtype)
     raise ValueError(f"unknown fused activation {activation!r}")
+
+
+def gelu_tanh(params=()) -> bool:
+    """Whether a fused Gelu's activation_params [form] ask for the tanh approximation (1) rather than erf (0)."""
+    p = list(params or ())
+    return bool(p and p[0])
 
 
 def c_float(value) -> str:
@@ -86,4 +97,6 @@ def build_options(activation: str | None, params=()) -> tuple[str, ...]:
         opts += [f"-DACT_A={c_float(alpha)}", f"-DACT_B={c_float(beta)}"]
     elif activation == "LeakyRelu":
         opts += [f"-DACT_A={c_float(p[0] if p else 0.01)}"]
+    elif activation == "Gelu":
+        opts += [f"-DACT_A={c_float(float(gelu_tanh(p)))}"]
     return tuple(opts)

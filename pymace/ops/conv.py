@@ -131,6 +131,8 @@ CASES = [
     _case("dw3x3_silu", (1, 16, 9, 10), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
           dilations=[1, 1], group=16, activation="Silu", kernel_variant="conv_depthwise"),
     _case("1x1_silu", (1, 20, 7, 9), (12, 20, 1, 1), kernel_shape=[1, 1], pads=[0] * 4, **_G, activation="Silu"),
+    _case("3x3_gelu", (1, 6, 9, 8), (10, 6, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, **_G, activation="Gelu",
+          activation_params=[0.0]),
     _case("dw_multiplier2", (1, 8, 9, 9), (16, 1, 3, 3), kernel_shape=[3, 3], pads=[1] * 4, strides=[1, 1],
           dilations=[1, 1], group=8),
     Case("prelu", [(1, 10, 12, 12), (14, 10, 3, 3), (14,), np.linspace(-0.5, 0.5, 14, dtype=np.float32)],

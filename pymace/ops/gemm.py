@@ -286,6 +286,10 @@ CASES = [
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
     # a MatMul's addend (passes/fuse_matmul_add.py): a bias row, a residual of the output's shape
     Case("matmul_addend_bias", [(1, 9, 16), (16, 24), (24,)], dict(addend=True), op_type="MatMul", consts=(1, 2)),
+    Case("matmul_addend_gelu", [(1, 9, 16), (16, 24), (24,)], dict(addend=True, activation="Gelu",
+         activation_params=[0.0]), op_type="MatMul", consts=(1, 2)),
+    Case("tiled_gelu_tanh", [(50, 40), (40, 36)], dict(activation="Gelu", activation_params=[1.0],
+         kernel_variant="gemm_tiled"), op_type="MatMul", consts=(1,)),
     Case("matmul_addend_residual_relu", [(2, 5, 16), (16, 16), (2, 5, 16)], dict(addend=True, activation="Relu"),
          op_type="MatMul", consts=(1,)),
     Case("matmul_addend_one_row_prelu", [(1, 40), (40, 12), (1, 12), np.linspace(-1, 1, 12, dtype=np.float32)],

@@ -48,14 +48,14 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
-def _gelu(x, tanh_form: float):
+def gelu(x, tanh_form: float):
     if tanh_form:
         return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
     return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
 
 FUNCTIONS = {
-    "Erf": lambda x, p: erf(x), "Gelu": lambda x, p: _gelu(x, p[0]), "Sqrt": lambda x, p: np.sqrt(x),
+    "Erf": lambda x, p: erf(x), "Gelu": lambda x, p: gelu(x, p[0]), "Sqrt": lambda x, p: np.sqrt(x),
     "Reciprocal": lambda x, p: 1 / x, "Exp": lambda x, p: np.exp(x), "Log": lambda x, p: np.log(x),
     "Floor": lambda x, p: np.floor(x), "Ceil": lambda x, p: np.ceil(x), "Round": lambda x, p: np.round(x),
     "Sin": lambda x, p: np.sin(x), "Cos": lambda x, p: np.cos(x), "Tan": lambda x, p: np.tan(x),

@@ -23,6 +23,9 @@ def _params(graph: Graph, act: Node, out_shape) -> list | None:
         return [a.get("alpha", 0.2), a.get("beta", 0.5)]
     if act.op_type == "LeakyRelu":
         return [a.get("alpha", 0.01)]
+    if act.op_type == "Gelu":
+        form = a.get("approximate", "none")
+        return [1.0 if form == "tanh" else 0.0] if form in ("none", "tanh") else None
     if act.op_type == "PRelu":  # fusable when the slope is a constant scalar or per channel (axis 1)
         slope = const(graph, act.inputs[1])
         if slope is None or out_shape is None or len(out_shape) < 2 or slope.ndim > len(out_shape):
@@ -36,7 +39,7 @@ def _params(graph: Graph, act: Node, out_shape) -> list | None:
 def run(graph: Graph) -> Graph:
     producers = graph.producers()
     for act in [n for n in graph.nodes if n.op_type in ("Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid",
-                                                         "LeakyRelu", "PRelu", "Tanh")]:
+                                                         "LeakyRelu", "PRelu", "Tanh", "Gelu")]:
         node = producers.get(act.inputs[0])
         if node is None or node.op_type not in PRODUCERS or "activation" in node.attrs:
             continue

@@ -96,3 +96,21 @@ def test_a_crafted_addend_is_refused(c_shape, rest):
     infos = [TensorInfo(c_shape)] * rest
     with pytest.raises(ConvertError, match="addend"):
         gemm.infer(TensorInfo((2, 7, 16)), TensorInfo((16, 8)), *infos, _op_type="MatMul", addend=True)
+
+
+def test_a_linear_layer_and_its_gelu_are_one_matmul():
+    """ViT's MLP: MatMul → Add(bias) → x · 0.5 · (1 + Erf(x / √2)), exported from torch, is one MatMul."""
+    rng = np.random.default_rng(6)
+    inits = {"w": rng.standard_normal((16, 32)).astype(np.float32), "b": rng.standard_normal(32).astype(np.float32),
+             "sqrt2": np.float32(np.sqrt(2)), "one": np.float32(1), "half": np.float32(0.5)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Div", ["a", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", ["a", "e1"], ["g"]),
+             helper.make_node("Mul", ["g", "half"], ["y"])]
+    x = rng.standard_normal((1, 10, 16)).astype(np.float32)
+    graph, want = _converted(_model(nodes, [1, 10, 16], inits), x)
+    assert [(n.op_type, n.attrs.get("activation")) for n in graph.nodes] == [("MatMul", "Gelu")]
+    for device in DEVICES:
+        for data_type, tol in (("fp32", 1e-5), ("fp16", 1e-2)):
+            got = Engine(graph, device=device.selector, data_type=data_type).run({"x": x})
+            assert rel_err(got["y"], want[0]) < tol, (device.name, data_type)
