@@ -90,18 +90,18 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 #endif
 
 /* GPU, many rows (a transformer's token x feature products, attention): a work-group computes a TM x TN tile of
- * one batch's Y with (TN/4) x (TM/4) work-items, each a 4x4 register block, so each value loaded from __local
- * memory feeds 4 FMAs instead of 1. K advances TK at a time through __local memory; the next slice's global loads
- * are issued before the current slice's arithmetic so that their latency hides behind it. Tiles are read through
- * the operands' strides with bounds checks (zeros past M, N and K), so any transposes and shapes work. Consecutive
- * work-items load consecutive k of an A row when A_KFAST (SAK == 1), else consecutive rows; consecutive columns
- * of B when B_ROWS, else consecutive k. Split K (SPLIT > 1, group id 2 = bt * SPLIT + s): split s sums its
- * share of the K slices into fp32 partials part[s][bt][M][N], and gemm_sum_splits adds them up in split order and
- * applies the epilogue; with SPLIT == 1 the epilogue is fused here. Build options: TM TN TK SPLIT A_KFAST B_ROWS
- * ACT. */
+ * one batch's Y with (TN/4) x (TM/RM) work-items, each an RM x 4 register block (RM 4 or 8), so each value
+ * loaded from __local memory feeds 4 or more FMAs instead of 1. K advances TK at a time through __local memory;
+ * the next slice's global loads are issued before the current slice's arithmetic so that their latency hides
+ * behind it. Tiles are read through the operands' strides with bounds checks (zeros past M, N and K), so any
+ * transposes and shapes work. Consecutive work-items load consecutive k of an A row when A_KFAST (SAK == 1), else
+ * consecutive rows; consecutive columns of B when B_ROWS, else consecutive k. Split K (SPLIT > 1, group id 2 =
+ * bt * SPLIT + s): split s sums its share of the K slices into fp32 partials part[s][bt][M][N], and
+ * gemm_sum_splits adds them up in split order and applies the epilogue; with SPLIT == 1 the epilogue is fused
+ * here. Build options: TM TN RM TK SPLIT A_KFAST B_ROWS ACT. */
 #ifdef TM
 #ifdef KERNEL_gemm_tiled
-#define WGT ((TM / 4) * (TN / 4))
+#define WGT ((TM / RM) * (TN / 4))
 #define A_PER (TM * TK / WGT)
 #define B_PER (TK * TN / WGT)
 
@@ -117,7 +117,7 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 #define B_AT(e, kk, jj) const int kk = (e) % TK, jj = (e) / TK
 #endif
 
-__kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
+__kernel __attribute__((reqd_work_group_size(TN / 4, TM / RM, 1)))
 void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                 __global const store_t *slope, __global store_t *y, __global const int *a_off,
                 __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
@@ -131,7 +131,8 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
   __global const store_t *ap = a + a_off[bt];
   __global const store_t *bp = b + b_off[bt];
   float ra[A_PER], rb[B_PER];
-  float4 acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float4 acc[RM];
+  for (int r = 0; r < RM; ++r) acc[r] = 0.0f;
   for (int k0 = k_begin; k0 < k_end + TK; k0 += TK) {
     if (k0 > k_begin) { /* the slice loaded last round goes to __local memory */
       barrier(CLK_LOCAL_MEM_FENCE);
@@ -159,17 +160,20 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
     }
     if (k0 > k_begin) {
       for (int kk = 0; kk < TK; ++kk) {
-        const float4 av = vload4(0, &as[kk][ty * 4]), bv = vload4(0, &bs[kk][tx * 4]);
-        acc[0] = mad(av.x, bv, acc[0]);
-        acc[1] = mad(av.y, bv, acc[1]);
-        acc[2] = mad(av.z, bv, acc[2]);
-        acc[3] = mad(av.w, bv, acc[3]);
+        const float4 bv = vload4(0, &bs[kk][tx * 4]);
+        for (int r = 0; r < RM; r += 4) {
+          const float4 av = vload4(0, &as[kk][ty * RM + r]);
+          acc[r] = mad(av.x, bv, acc[r]);
+          acc[r + 1] = mad(av.y, bv, acc[r + 1]);
+          acc[r + 2] = mad(av.z, bv, acc[r + 2]);
+          acc[r + 3] = mad(av.w, bv, acc[r + 3]);
+        }
       }
     }
   }
   const int j = j0 + tx * 4, nj = min(4, N - j);
-  for (int r = 0; r < 4; ++r) {
-    const int i = i0 + ty * 4 + r;
+  for (int r = 0; r < RM; ++r) {
+    const int i = i0 + ty * RM + r;
     if (i >= M || nj <= 0) continue;
 #if SPLIT > 1
     const float v[4] = {acc[r].x, acc[r].y, acc[r].z, acc[r].w};

@@ -102,28 +102,30 @@ SPLITK_MIN_K = 256
 TILED_MIN_ROWS = 32  # gemm_tiled: used on GPUs for matrices of at least this many rows, columns and K
 TILED_MIN_N = 16
 TILED_MIN_K = 16
-TILINGS = ((64, 64), (32, 64), (32, 32))  # gemm_tiled's TM x TN tiles, the largest that fills the device first
+# gemm_tiled's TM x TN tiles with RM rows a work-item, the largest that fills the device first
+TILINGS = ((64, 64, 4), (32, 64, 4), (32, 32, 4))
+OTHER_TILINGS = ((128, 64, 8), (64, 64, 8))  # offered to the tuner and to tests only
 TILED_TK = 16
 SPLITS = (1, 2, 4, 8)  # gemm_tiled's K splits ...
 SPLIT_THREADS = 256  # ... the default splits K until each compute unit has this many work-items
 SPLIT_MIN_SLICES = 8  # ... while each split keeps at least this many TK slices
 
 
-def tiles(m: int, n: int, batch: int, tile: tuple[int, int]) -> int:
+def tiles(m: int, n: int, batch: int, tile: tuple[int, ...]) -> int:
     return -(-m // tile[0]) * -(-n // tile[1]) * batch
 
 
-def default_tiling(m: int, n: int, k: int, batch: int, device) -> tuple[int, int, int]:
-    """(TM, TN, split): the largest tile that still gives every compute unit a work-group (a 4x4 block a
+def default_tiling(m: int, n: int, k: int, batch: int, device) -> tuple[int, int, int, int]:
+    """(TM, TN, split, RM): the largest tile that still gives every compute unit a work-group (a 4x4 block a
     work-item either way: larger tiles reuse each loaded value more, smaller ones leave fewer units idle), then K
     split in 2, 4 … while the device has fewer than SPLIT_THREADS work-items a unit to hide latency with."""
-    tm, tn = next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
-    items = tiles(m, n, batch, (tm, tn)) * (tm // 4) * (tn // 4)
+    tm, tn, rm = next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
+    items = tiles(m, n, batch, (tm, tn)) * (tm // rm) * (tn // 4)
     split = 1
     while (split * 2 in SPLITS and items * split < device.compute_units * SPLIT_THREADS
            and k >= 2 * split * TILED_TK * SPLIT_MIN_SLICES):
         split *= 2
-    return tm, tn, split
+    return tm, tn, split, rm
 
 
 def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
@@ -192,11 +194,12 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         opts += (f"-DCQ={cq}", f"-DKS={ks}")
         ctx.kernel("gemm", name, (-(-n // (4 * cq)) * cq, ks, m * batch), args, options=opts, lws=(cq, ks, 1))
     elif name == "gemm_tiled":
-        tm, tn, split = _tiled_choice(ctx, m, n, k, batch, tiling)
+        tm, tn, split, rm = _tiled_choice(ctx, m, n, k, batch, tiling)
         part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1) if split > 1 else 1)
-        tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={TILED_TK}", f"-DSPLIT={split}", f"-DA_KFAST={int(not transA)}")
-        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // 4, batch * split), [*args, part],
-                   options=opts + tiled, lws=(tn // 4, tm // 4, 1))
+        tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DRM={rm}", f"-DTK={TILED_TK}", f"-DSPLIT={split}",
+                 f"-DA_KFAST={int(not transA)}")
+        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // rm, batch * split), [*args, part],
+                   options=opts + tiled, lws=(tn // 4, tm // rm, 1))
         if split > 1:  # the epilogue's options only: products of any shape share the sum
             ctx.kernel("gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
                        [part, *epilogue, *map(np.int32, (split, batch, m, n, *c_strides)), np.float32(alpha),
@@ -222,21 +225,23 @@ def _c_strides(c_shape, m: int, n: int, batch: int, node: str) -> tuple[int, int
     return np.broadcast_to(np.empty(c_shape, np.int8), (m, n)).strides
 
 
-def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int, int]:
-    """gemm_tiled's (TM, TN, split): the node's `tiling` attribute [TM, TN] or [TM, TN, split] (tests), else the
+def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int, int, int, int]:
+    """gemm_tiled's (TM, TN, split, RM): the node's `tiling` attribute [TM, TN(, split(, RM))] (tests), else the
     tuned or default choice."""
     if tiling:
-        tm, tn, split = (*ints(tiling), 1)[:3]
-        if (tm, tn) not in TILINGS or split not in SPLITS:
+        values = ints(tiling)
+        tm, tn, split, rm = (values + [1, 4][len(values) - 2:])[:4]
+        if (tm, tn, rm) not in TILINGS + OTHER_TILINGS or split not in SPLITS:
             raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {ints(tiling)} is not one of "
-                               f"{[list(t) for t in TILINGS]} with a split in {list(SPLITS)}")
-        return tm, tn, split
-    tm, tn, split = default_tiling(m, n, k, batch, ctx.device)
-    candidates = [{"variant": "gemm_tiled", "tm": t[0], "tn": t[1], "split": s} for t in TILINGS for s in SPLITS
+                               f"{[[t[0], t[1], s, t[2]] for t in TILINGS + OTHER_TILINGS for s in SPLITS]}")
+        return tm, tn, split, rm
+    tm, tn, split, rm = default_tiling(m, n, k, batch, ctx.device)
+    candidates = [{"variant": "gemm_tiled", "tm": t[0], "tn": t[1], "split": s, "rm": t[2]}
+                  for t in TILINGS + OTHER_TILINGS for s in SPLITS
                   if s == 1 or k >= s * TILED_TK * SPLIT_MIN_SLICES]
     chosen = ctx.choose(f"gemm_tiled batch={batch} m={m} n={n} k={k}",
-                        {"variant": "gemm_tiled", "tm": tm, "tn": tn, "split": split}, candidates)
-    return chosen["tm"], chosen["tn"], chosen["split"]
+                        {"variant": "gemm_tiled", "tm": tm, "tn": tn, "split": split, "rm": rm}, candidates)
+    return chosen["tm"], chosen["tn"], chosen["split"], chosen.get("rm", 4)
 
 
 CASES = [
@@ -290,6 +295,10 @@ CASES = [
          activation_params=[0.0]), op_type="MatMul", consts=(1, 2)),
     Case("tiled_gelu_tanh", [(50, 40), (40, 36)], dict(activation="Gelu", activation_params=[1.0],
          kernel_variant="gemm_tiled"), op_type="MatMul", consts=(1,)),
+    Case("tiled_128x64_rm8", [(1, 150, 40), (40, 70)], dict(kernel_variant="gemm_tiled", tiling=[128, 64, 1, 8]),
+         op_type="MatMul", consts=(1,)),
+    Case("tiled_64x64_rm8_split2_trans_a", [(300, 70), (300, 66), (66,)],
+         dict(kernel_variant="gemm_tiled", tiling=[64, 64, 2, 8], transA=1), consts=(1, 2)),
     Case("matmul_addend_residual_relu", [(2, 5, 16), (16, 16), (2, 5, 16)], dict(addend=True, activation="Relu"),
          op_type="MatMul", consts=(1,)),
     Case("matmul_addend_one_row_prelu", [(1, 40), (40, 12), (1, 12), np.linspace(-1, 1, 12, dtype=np.float32)],
