@@ -48,7 +48,8 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "tk16": {(conv_gemm, "GEMM_MAX_TK"): 16, (conv_gemm, "GEMM_MIN_SLICES"): 32},
     "ms2": {(conv_gemm, "GEMM_MIN_SLICES"): 2},
     "plain-gemm": {(gemm, "TILED_MIN_ROWS"): 1 << 30},  # Gemm/MatMul without gemm_tiled
-    "gemm64": {(gemm, "TILINGS"): ((64, 64, 4),)},
+    "gemm64": {(gemm, "TILINGS"): ((64, 64, 8),)},
+    "gemm-rm4": {(gemm, "TILINGS"): ((64, 64, 4), (32, 64, 4), (32, 32, 4))},
     "gemm32": {(gemm, "TILINGS"): ((32, 32, 4),)},
     "gemm-nosplit": {(gemm, "SPLITS"): (1,)},
     "gemm-tk32": {(gemm, "TILED_TK"): 32},

@@ -38,8 +38,8 @@ def test_transformer_products_take_the_tiled_kernel():
 
 
 @pytest.mark.parametrize("m, n, k, batch, tiling", [
-    (197, 2304, 768, 1, (64, 64, 1, 4)), (197, 768, 3072, 1, (32, 32, 4, 4)), (49, 32, 32, 192, (64, 64, 1, 4)),
-    (100, 200, 200, 1, (32, 32, 1, 4)), (3136, 384, 96, 1, (64, 64, 1, 4))])
+    (197, 2304, 768, 1, (64, 64, 2, 8)), (197, 768, 3072, 1, (32, 32, 4, 4)), (49, 32, 32, 192, (128, 64, 1, 8)),
+    (100, 200, 200, 1, (32, 32, 1, 4)), (3136, 384, 96, 1, (128, 64, 1, 8))])
 def test_the_largest_tile_that_fills_the_device_then_a_split(m, n, k, batch, tiling):
     assert gemm.default_tiling(m, n, k, batch, GPU) == tiling
 
