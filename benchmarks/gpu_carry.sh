@@ -9,7 +9,7 @@ grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> .git/info/excl
 PY=${PY:-.venv/bin/python}
 version() { "$PY" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
 wheels=()
-for name in pyopencl pytools siphash24 platformdirs tflite ai-edge-litert; do
+for name in pyopencl pytools siphash24 platformdirs xxhash tflite ai-edge-litert; do
   v=$(version "$name")
   wheels+=("$name${v:+==$v}")
 done

@@ -3,7 +3,8 @@
 #     bash benchmarks/gpu_machine.sh python3 benchmarks/gpu.py --tune-budget 60
 # That machine has Python with torch, numpy, onnx, onnxruntime but no pyopencl and no package registry: run
 # benchmarks/gpu_carry.sh here first (it fills .whl/ with cp312 wheels of pyopencl, pytools, siphash24,
-# platformdirs, tflite, ai-edge-litert, and .gpu/storage/zoo/ with the zoo's model files) and carry both folders.
+# platformdirs, xxhash, tflite, ai-edge-litert, and .gpu/storage/zoo/ with the zoo's model files) and carry both
+# folders.
 # NVIDIA's driver ships its OpenCL library without an .icd file; pymace's device discovery finds it, the ICD
 # folder here is for pyopencl-level checks. Set CUDA_CACHE_DISABLE=1 yourself when a cold start is measured.
 set -euo pipefail

@@ -9,12 +9,12 @@ Two stages, so that any number of executors share what can be shared:
 Each bound Step knows its launch (the spec) and the buffers it touches (what the tuner checks and restores)."""
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
+import xxhash
 
 from ..errors import ConvertError, PymaceError
 from ..ops.base import Const, Counters
@@ -48,8 +48,10 @@ class Weights:
     def _key(self, data: np.ndarray) -> tuple:
         key = self._key_of.get(id(data))
         if key is None:
-            digest = hashlib.blake2b(np.ascontiguousarray(data).view(np.uint8).reshape(-1), digest_size=16)
-            key = (data.dtype.str, data.shape, digest.digest())
+            # xxh3, not a cryptographic hash: every start hashes all the weights, and a model's author chooses its
+            # weights anyway (a crafted collision gains nothing a crafted weight could not)
+            digest = xxhash.xxh3_128_digest(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+            key = (data.dtype.str, data.shape, digest)
             self._key_of[id(data)] = key
             weakref.finalize(data, self._key_of.pop, id(data), None)
         return key
