@@ -140,6 +140,16 @@ def test_transpose_pairs_identity_and_noop_reshape_removed():
     assert [n.op_type for n in after.nodes] == ["Relu"] and after.nodes[0].inputs == ["x"]
 
 
+@pytest.mark.parametrize("x_shape, perm, reshaped", [([1, 7, 6], [1, 0, 2], True), ([7, 1, 6], [1, 0, 2], True),
+                                                     ([2, 1, 3, 1], [0, 3, 2, 1], True), ([2, 3, 4], [1, 0, 2], False),
+                                                     ([1, 3, 4, 1], [0, 2, 1, 3], False)])
+def test_a_transpose_moving_only_ones_is_a_reshape(x_shape, perm, reshaped):
+    """torch's batch-first attention: [1, T, D] ↔ [T, 1, D] moves no byte; a real permutation stays."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=perm), helper.make_node("Relu", ["t"], ["y"])]
+    after = _same_outputs(_graph(nodes, x_shape, ["y"], {}))
+    assert ("Transpose" not in [n.op_type for n in after.nodes]) == reshaped
+
+
 def test_identity_before_a_graph_output_renames_its_producer():
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["y"])]
     after = _same_outputs(_graph(nodes, [2, 3], ["y"], {}))
