@@ -58,6 +58,7 @@ def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB
         c = rest[0] if len(rest) > (activation == "PRelu") else None
         return [(_gemm_shape(a, b, c, transA, transB), a.dtype)]
     out = matmul_shape(tuple(a.shape), tuple(b.shape))
+    check_number(alpha, "MatMul", "alpha")
     if addend:
         _check_addend(rest, out, activation)
     return [(out, a.dtype)]
@@ -79,7 +80,8 @@ def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, trans
     slope = rest[-1] if activation == "PRelu" else None
     bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
     if _op_type == "MatMul":
-        y = np.matmul(a, b) + rest[0] if addend else np.matmul(a, b)
+        y = np.matmul(a, b) if alpha == 1.0 else np.float32(alpha) * np.matmul(a, b)
+        y = y + rest[0] if addend else y
     else:
         y = alpha * ((a.T if transA else a) @ (b.T if transB else b))
         if bias is not None:
@@ -292,6 +294,8 @@ CASES = [
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
     # a MatMul's addend (passes/fuse_matmul_add.py): a bias row, a residual of the output's shape
     Case("matmul_addend_bias", [(1, 9, 16), (16, 24), (24,)], dict(addend=True), op_type="MatMul", consts=(1, 2)),
+    Case("matmul_alpha_addend", [(2, 6, 16), (16, 8), (2, 6, 8)], dict(alpha=0.125, addend=True), op_type="MatMul",
+         consts=(1,)),
     Case("matmul_addend_gelu", [(1, 9, 16), (16, 24), (24,)], dict(addend=True, activation="Gelu",
          activation_params=[0.0]), op_type="MatMul", consts=(1, 2)),
     Case("tiled_gelu_tanh", [(50, 40), (40, 36)], dict(activation="Gelu", activation_params=[1.0],

@@ -114,3 +114,44 @@ def test_a_linear_layer_and_its_gelu_are_one_matmul():
         for data_type, tol in (("fp32", 1e-5), ("fp16", 1e-2)):
             got = Engine(graph, device=device.selector, data_type=data_type).run({"x": x})
             assert rel_err(got["y"], want[0]) < tol, (device.name, data_type)
+
+
+def _attention_scores(rng, scale_after=False):
+    """torch's scaled dot-product attention as exported: q · √s and kᵀ · √s, then MatMul (or q·kᵀ / √d)."""
+    inits = {"wq": rng.standard_normal((16, 16)).astype(np.float32), "s": np.float32(0.25 ** 0.5),
+             "d": np.float32(4.0)}
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("Transpose", ["x"], ["kt"],
+                                                                              perm=[0, 2, 1])]
+    if scale_after:
+        nodes += [helper.make_node("MatMul", ["q", "kt"], ["m"]), helper.make_node("Div", ["m", "d"], ["y"])]
+    else:
+        nodes += [helper.make_node("Mul", ["q", "s"], ["qs"]), helper.make_node("Mul", ["s", "kt"], ["ks"]),
+                  helper.make_node("MatMul", ["qs", "ks"], ["y"])]
+    return _model(nodes, [2, 9, 16], inits)
+
+
+@pytest.mark.parametrize("scale_after", [False, True])
+def test_scalar_scales_of_attention_fold_into_alpha(scale_after):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 9, 16)).astype(np.float32)
+    graph, want = _converted(_attention_scores(rng, scale_after), x)
+    assert [n.op_type for n in graph.nodes if n.op_type in ("Mul", "Div")] == []
+    # q · √s may fold into q's own MatMul (its result) instead of the scores' (an operand): the same product
+    assert np.prod([n.attrs.get("alpha", 1.0) for n in graph.nodes if n.op_type == "MatMul"]) == pytest.approx(0.25)
+    for device in DEVICES:
+        got = Engine(graph, device=device.selector).run({"x": x})
+        assert rel_err(got["y"], want[0]) < 1e-5
+
+
+def test_a_scale_between_tensors_read_elsewhere_stays():
+    """q · s, where q and q · s both have another reader: neither MatMul can take the scale."""
+    rng = np.random.default_rng(8)
+    inits = {"wq": rng.standard_normal((16, 16)).astype(np.float32), "s": np.float32(0.5),
+             "wk": rng.standard_normal((16, 9)).astype(np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("Relu", ["q"], ["r"]),
+             helper.make_node("Mul", ["q", "s"], ["qs"]), helper.make_node("Tanh", ["qs"], ["z"]),
+             helper.make_node("MatMul", ["qs", "wk"], ["y"])]
+    x = rng.standard_normal((2, 9, 16)).astype(np.float32)
+    graph, _ = _converted(_model(nodes, [2, 9, 16], inits, ("y", "r", "z")), x)
+    assert [n.op_type for n in graph.nodes].count("Mul") == 1
+    assert all("alpha" not in n.attrs for n in graph.nodes)
