@@ -3,6 +3,8 @@ dimensions). One strided kernel serves both: the host turns transposes into stri
 per-batch offset tables, so the kernel never reasons about shapes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import ConvertError
@@ -92,12 +94,6 @@ def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, trans
     return [y.astype(np.asarray(a).dtype)]
 
 
-def batch_offsets(batch_shape, out_batch, matrix_size) -> Const:
-    """Element offset of each output batch's matrix inside one operand (0 strides where it broadcasts)."""
-    index = np.arange(int(np.prod(batch_shape, dtype=np.int64))).reshape(batch_shape)
-    return Const((np.broadcast_to(index, out_batch).ravel() * matrix_size).astype(np.int32))
-
-
 SPLITK_WG = 256  # gemm_splitk: work-items in a work-group (NVIDIA refused 512 for the fp16 build)
 SPLITK_MAX_ROWS = 16  # ... used on GPUs for at most this many output rows (batch included)
 SPLITK_MIN_K = 256
@@ -144,53 +140,107 @@ def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, for
     return "gemm"
 
 
-def _shapes(a_shape, b_shape, transA, transB):
-    """(A's and B's shapes as the kernel sees them, m, n, k): numpy.matmul's 1-D operands promoted, and A's batch
-    dimensions folded into its rows when B is one matrix (a token-wise projection is one GEMM, not one a token)."""
-    a_shape = (1, *a_shape) if len(a_shape) == 1 else tuple(a_shape)
-    b_shape = (*b_shape, 1) if len(b_shape) == 1 else tuple(b_shape)
-    if len(b_shape) == 2 and len(a_shape) > 2 and not transA:
-        a_shape = (int(np.prod(a_shape[:-1], dtype=np.int64)), a_shape[-1])
+@dataclass(frozen=True)
+class Product:
+    """A Gemm/MatMul as the kernels see it: `batch` products of m x k by k x n, each operand read through its
+    element strides (A'[i][k] = a[i*SAM + k*SAK], B'[k][j] = b[k*SBK + j*SBN]) and per-batch offsets."""
+
+    m: int
+    n: int
+    k: int
+    out_batch: tuple[int, ...]
+    a_strides: tuple[int, int]  # SAM, SAK
+    b_strides: tuple[int, int]  # SBK, SBN
+    a_offsets: np.ndarray
+    b_offsets: np.ndarray
+
+    @property
+    def batch(self) -> int:
+        return int(np.prod(self.out_batch, dtype=np.int64))
+
+
+def _view(shape, perm, promote: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(the shape an operand is read as, its element strides): a contiguous tensor, or one read through the
+    permutation of a Transpose fused into the product (`a_perm`, `b_perm`); numpy.matmul's 1-D operand promoted
+    to a row (A) or a column (B)."""
+    shape = tuple(int(d) for d in shape)
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * shape[d + 1]
+    if perm is not None:
+        shape, strides = tuple(shape[p] for p in perm), [strides[p] for p in perm]
+    if len(shape) == 1:
+        return ((1, shape[0]), (shape[0], 1)) if promote == "row" else ((shape[0], 1), (1, 1))
+    return shape, tuple(strides)
+
+
+def _offsets(batch_shape, batch_strides, out_batch) -> np.ndarray:
+    """Element offset of each output batch's matrix inside one operand (0 where it broadcasts)."""
+    offsets = np.zeros(batch_shape, np.int64)
+    for d, (size, stride) in enumerate(zip(batch_shape, batch_strides)):
+        trailing = (1,) * (len(batch_shape) - d - 1)
+        offsets = offsets + (np.arange(size, dtype=np.int64) * stride).reshape((size, *trailing))
+    return np.broadcast_to(offsets, out_batch).ravel().astype(np.int32)
+
+
+def product(a_shape, b_shape, transA=0, transB=0, a_perm=None, b_perm=None) -> Product:
+    """The kernels' view of A' · B'. A's batch dims fold into its rows when B is one matrix and A is contiguous (a
+    token-wise projection is one GEMM, not one a token)."""
+    (a_shape, a_str), (b_shape, b_str) = _view(a_shape, a_perm, "row"), _view(b_shape, b_perm, "column")
+    if len(b_shape) == 2 and len(a_shape) > 2 and not transA and a_perm is None:
+        a_shape, a_str = (int(np.prod(a_shape[:-1], dtype=np.int64)), a_shape[-1]), (a_shape[-1], 1)
     m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
-    return a_shape, b_shape, m, b_shape[-2] if transB else b_shape[-1], k
+    n = b_shape[-2] if transB else b_shape[-1]
+    out_batch = tuple(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]))
+    return Product(m, n, k, out_batch, (a_str[-1], a_str[-2]) if transA else (a_str[-2], a_str[-1]),
+                   (b_str[-1], b_str[-2]) if transB else (b_str[-2], b_str[-1]),
+                   _offsets(a_shape[:-2], a_str[:-2], out_batch), _offsets(b_shape[:-2], b_str[:-2], out_batch))
+
+
+def _prelu_slope(ctx, rest, activation, y_shape) -> np.ndarray:
+    if activation != "PRelu":
+        return np.zeros(1, np.float32)
+    if rest[-1].const is None:
+        raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
+    s = rest[-1].const  # per channel = axis 1, as activation.reference broadcasts it
+    return np.broadcast_to(s.reshape((1, -1) + (1,) * (len(y_shape) - 2)) if s.size > 1 else s, y_shape)
 
 
 def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
-           activation_params=(), kernel_variant=None, tiling=None, addend=False, **_):
+           activation_params=(), kernel_variant=None, tiling=None, addend=False, a_perm=None, b_perm=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
     if np.dtype(y.dtype).kind != "f":
         raise ConvertError(f"node {ctx.node.name!r} ({_op_type}): integer {_op_type} runs only at conversion "
                            f"(constant inputs); this one reads a run-time {y.dtype} tensor")
-    a_shape, b_shape, m, n, k = _shapes(a.shape, b.shape, transA, transB)
-    out_batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
-    batch = int(np.prod(out_batch, dtype=np.int64))
-    b_arg, (sbk, sbn) = b, ((1, k) if transB else (n, 1))
+    b_arg, b_shape = b, b.shape
     if b.const is not None and transB:  # pre-transpose constant weights so the kernel reads rows 4-wide
-        b_arg, sbk, sbn = Const(np.ascontiguousarray(b.const.T)), n, 1
+        b_arg, b_shape, transB = Const(np.ascontiguousarray(b.const.T)), b.const.T.shape, 0
+    p = product(a.shape, b_shape, transA, transB, a_perm, b_perm)
     bias = rest[0] if (_op_type == "Gemm" and len(rest) > (activation == "PRelu")) or addend else None
     if bias is None:
         c_arg, c_strides, beta = Const(np.zeros(1, np.float32)), (0, 0), 0.0
     else:
-        c_arg, c_strides = bias, _c_strides(bias.shape, m, n, batch, ctx.node.name)
-    slope = np.zeros(1, np.float32)
-    if activation == "PRelu":
-        if rest[-1].const is None:
-            raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
-        s = rest[-1].const  # per channel = axis 1, as activation.reference broadcasts it
-        slope = np.broadcast_to(s.reshape((1, -1) + (1,) * (len(y.shape) - 2)) if s.size > 1 else s, y.shape)
-    if not kernel_variant and conv_cpu.fc_fits(ctx.device, m * batch, n, b, transA, bias):
-        w_nk = b.const if transB else b.const.T  # a CPU's FC layer: a 1x1 conv over a 1x1 map
+        c_arg, c_strides = bias, _c_strides(bias.shape, p.m, p.n, p.batch, ctx.node.name)
+    if not kernel_variant and a_perm is None and conv_cpu.fc_fits(ctx.device, p.m * p.batch, p.n, b, transA, bias):
+        w_nk = b.const if b_arg is not b else b.const.T  # a CPU's FC layer: a 1x1 conv over a 1x1 map
         slope_ref = rest[-1] if activation == "PRelu" else None
         conv_cpu.launch_fc(ctx, w_nk, bias, alpha, beta, activation, activation_params, slope_ref)
         return
-    epilogue = [c_arg, Const(np.ascontiguousarray(slope, np.float32)), y]
-    args = [a, b_arg, *epilogue, batch_offsets(a_shape[:-2], out_batch, m * k),
-            batch_offsets(b_shape[:-2], out_batch, k * n),
-            *map(np.int32, (batch, m, n, k, *((1, m) if transA else (k, 1)), sbk, sbn, *c_strides)),
+    epilogue = [c_arg, Const(np.ascontiguousarray(_prelu_slope(ctx, rest, activation, y.shape), np.float32)), y]
+    args = [a, b_arg, *epilogue, Const(p.a_offsets), Const(p.b_offsets),
+            *map(np.int32, (p.batch, p.m, p.n, p.k, *p.a_strides, *p.b_strides, *c_strides)),
             np.float32(alpha), np.float32(beta)]
-    opts = (f"-DB_ROWS={int(sbn == 1)}", *act.build_options(activation, activation_params))
-    name = choose_variant(m, n, k, batch, sbn == 1, ctx.device, kernel_variant)
+    opts = (f"-DB_ROWS={int(p.b_strides[1] == 1)}", *act.build_options(activation, activation_params))
+    name = choose_variant(p.m, p.n, p.k, p.batch, p.b_strides[1] == 1, ctx.device, kernel_variant)
+    _launch(ctx, name, p, args, opts, tiling, [*epilogue, *map(np.int32, c_strides), np.float32(alpha),
+                                                np.float32(beta)])
+
+
+def _launch(ctx, name: str, p: Product, args: list, opts: tuple, tiling, epilogue: list) -> None:  # noqa: PLR0913
+    """The launches of kernel `name` (and gemm_tiled's split sum); `epilogue` is C, slope, Y, C's strides, alpha,
+    beta."""
+    m, n, k, batch = p.m, p.n, p.k, p.batch
     if name == "gemm_splitk":  # column quads per work-group: a 32-byte sector of B per k row
         cq = 4 if ctx.data_type == "fp16" else 2
         ks = SPLITK_WG // cq
@@ -200,13 +250,14 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         tm, tn, split, rm = _tiled_choice(ctx, m, n, k, batch, tiling)
         part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1) if split > 1 else 1)
         tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DRM={rm}", f"-DTK={TILED_TK}", f"-DSPLIT={split}",
-                 f"-DA_KFAST={int(not transA)}")
+                 f"-DA_KFAST={int(p.a_strides[1] == 1)}")
         ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // rm, batch * split), [*args, part],
                    options=opts + tiled, lws=(tn // 4, tm // rm, 1))
         if split > 1:  # the epilogue's options only: products of any shape share the sum
+            c, slope, y, scm, scn, alpha, beta = epilogue
             ctx.kernel("gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
-                       [part, *epilogue, *map(np.int32, (split, batch, m, n, *c_strides)), np.float32(alpha),
-                        np.float32(beta)], options=opts[1:])
+                       [part, c, slope, y, *map(np.int32, (split, batch, m, n, scm, scn)), alpha, beta],
+                       options=opts[1:])
     else:
         ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
 

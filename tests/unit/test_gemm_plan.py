@@ -58,5 +58,8 @@ def test_attention_runs_as_a_gpu_plan(monkeypatch, tmp_path):
 
 def test_token_dims_fold_into_rows():
     """[1, 7, 7, C] @ [C, N] (ConvNeXt's pointwise layers) is one 49-row GEMM, not 7 batches of 7 rows."""
-    assert gemm._shapes((1, 7, 7, 96), (96, 384), 0, 0) == ((49, 96), (96, 384), 49, 384, 96)
-    assert gemm._shapes((2, 5, 8), (2, 8, 3), 0, 0) == ((2, 5, 8), (2, 8, 3), 5, 3, 8)  # B batched: no fold
+    folded = gemm.product((1, 7, 7, 96), (96, 384))
+    assert (folded.m, folded.n, folded.k, folded.batch, folded.a_strides) == (49, 384, 96, 1, (96, 1))
+    batched = gemm.product((2, 5, 8), (2, 8, 3))  # B batched: no fold
+    assert (batched.m, batched.batch, batched.a_offsets.tolist(), batched.b_offsets.tolist()) == (5, 2, [0, 40],
+                                                                                                [0, 24])
