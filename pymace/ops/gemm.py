@@ -52,8 +52,13 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None,  # noqa: PLR0913
-          alpha=1.0, beta=1.0, addend=False, **_):
+          alpha=1.0, beta=1.0, addend=False, a_perm=None, b_perm=None, **_):
     _check_types(a, b, _op_type)
+    if a_perm is not None or b_perm is not None:
+        if _op_type != "MatMul":
+            raise ConvertError(f"{_op_type}: a_perm and b_perm are MatMul's")
+        a, b = (TensorInfo(_permuted(t.shape, perm, name), t.dtype) for t, perm, name in
+                ((a, a_perm, "a_perm"), (b, b_perm, "b_perm")))
     if _op_type == "Gemm":
         check_number(alpha, "Gemm", "alpha")
         check_number(beta, "Gemm", "beta")
@@ -64,6 +69,16 @@ def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB
     if addend:
         _check_addend(rest, out, activation)
     return [(out, a.dtype)]
+
+
+def _permuted(shape, perm, name: str) -> tuple:
+    """`shape` read through a fused Transpose's permutation (a GPU plan's MatMul: passes/fuse_transpose.py)."""
+    if perm is None:
+        return tuple(shape)
+    ints_only = isinstance(perm, (list, tuple)) and all(type(p) is int for p in perm)
+    if not ints_only or sorted(perm) != list(range(len(shape))) or len(shape) < 2:
+        raise ConvertError(f"MatMul: {name} {str(perm)[:40]} is no permutation of an operand of rank {len(shape)}")
+    return tuple(shape[p] for p in perm)
 
 
 def _check_addend(rest, out, activation) -> None:
@@ -78,7 +93,9 @@ def _check_addend(rest, out, activation) -> None:
 
 
 def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
-              activation_params=(), addend=False, **_):
+              activation_params=(), addend=False, a_perm=None, b_perm=None, **_):
+    a = a if a_perm is None else np.transpose(a, a_perm)
+    b = b if b_perm is None else np.transpose(b, b_perm)
     slope = rest[-1] if activation == "PRelu" else None
     bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
     if _op_type == "MatMul":

@@ -25,6 +25,7 @@ from . import (
     fuse_separable,
     fuse_shuffle,
     fuse_silu,
+    fuse_transpose,
     prune,
     remove_identity,
     remove_noop_reshape,
@@ -73,6 +74,7 @@ DEVICE_FUSIONS = [
     ("separable", fuse_separable),  # depthwise → 1x1 pairs → SeparableConv
     ("concat", fuse_concat),  # a channel Concat → the conv of its last input, copying the others in
     ("shuffle", fuse_shuffle),  # channel shuffle → the conv's output layout; channel Slices → their readers' views
+    ("transpose", fuse_transpose),  # a Transpose read only by a MatMul → the MatMul's operand strides
 ]
 # Fusions a plan applies only when asked (PYMACE_<NAME>_FUSION=1): on the H200 sweep the prologue made GoogLeNet
 # and DenseNet-121 slower and the geomean worse (benchmarks/NOTES.md, "GPU fusions measured").

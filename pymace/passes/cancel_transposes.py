@@ -1,11 +1,11 @@
 """Remove Transposes that do nothing: an identity permutation, or a second Transpose undoing the first
-(keras2onnx exports wrap NHWC tensors in such pairs); and make a Transpose that moves only axes of size 1 a
-Reshape, which runs as an alias of its input (torch's batch-first attention swaps a batch of 1 with the tokens
-twice a layer: 24 copies in ViT-B/16)."""
+(keras2onnx exports wrap NHWC tensors in such pairs); make two Transposes in a row one; and make a Transpose that
+moves only axes of size 1 a Reshape, which runs as an alias of its input (torch's batch-first attention swaps a
+batch of 1 with the tokens twice a layer: 24 copies in ViT-B/16)."""
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from .rewrite import bypass
+from .rewrite import bypass, remove, sole_consumer
 
 
 def _perm(graph: Graph, node) -> list[int]:
@@ -35,6 +35,10 @@ def run(graph: Graph) -> Graph:
         first = graph.producers().get(node.inputs[0])
         if first is not None and first.op_type == "Transpose":
             inner = _perm(graph, first)
-            if [inner[p] for p in perm] == list(range(len(perm))):  # y[j] = x[inner[perm[j]]] = x[j]
+            composed = [inner[p] for p in perm]  # y[j] = x[inner[perm[j]]]
+            if composed == list(range(len(perm))):
                 bypass(graph, node, first.inputs[0])
+            elif sole_consumer(graph, first.outputs[0], node) and first.outputs[0] not in graph.outputs:
+                node.inputs, node.attrs["perm"] = [first.inputs[0]], composed  # two copies become one
+                remove(graph, first)
     return graph

@@ -63,3 +63,39 @@ def test_token_dims_fold_into_rows():
     batched = gemm.product((2, 5, 8), (2, 8, 3))  # B batched: no fold
     assert (batched.m, batched.batch, batched.a_offsets.tolist(), batched.b_offsets.tolist()) == (5, 2, [0, 40],
                                                                                                 [0, 24])
+
+
+def _heads(rng, tokens=20, heads=2, dim=8):
+    """Attention's heads as torch exports them: q, k, v of [T, H·D] reshaped to [T, H, D] and permuted to
+    [H, T, D] (kᵀ to [H, D, T]) right before their products."""
+    inits = {"w": (rng.standard_normal((heads * dim, 3 * heads * dim)) * 0.3).astype(np.float32),
+             "shape": np.array([tokens, 3, heads, dim], np.int64)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["qkv"]), helper.make_node("Reshape", ["qkv", "shape"], ["r"]),
+             helper.make_node("Split", ["r"], ["q", "k", "v"], axis=1, num_outputs=3)]
+    for name, perm in (("q", [2, 1, 0, 3]), ("k", [2, 1, 3, 0]), ("v", [2, 1, 0, 3])):
+        nodes.append(helper.make_node("Transpose", [name], [f"{name}t"], perm=perm))
+    nodes += [helper.make_node("MatMul", ["qt", "kt"], ["s"]), helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+              helper.make_node("MatMul", ["p", "vt"], ["y"])]
+    return model(nodes, [tokens, heads * dim], ["y"], inits, opset=18)
+
+
+def test_transposes_before_products_become_strides(monkeypatch, tmp_path):
+    from pymace import passes
+
+    graph = _heads(np.random.default_rng(2))
+    fused = passes.for_device(graph, GPU)
+    assert "Transpose" in [n.op_type for n in graph.nodes] and "Transpose" not in [n.op_type for n in fused.nodes]
+    assert [n.attrs.get("a_perm") for n in fused.nodes if n.op_type == "MatMul"][1:] == [[2, 1, 0, 3], None]
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert not any(s.kernel_name.startswith("transpose") for s in steps)
+    monkeypatch.setenv("PYMACE_NO_TRANSPOSE_FUSION", "1")
+    assert "Transpose" in [n.op_type for n in passes.for_device(graph, GPU).nodes]
+
+
+@pytest.mark.parametrize("perm", [[0, 0], [1, 2], ["1", 0], [1]])
+def test_a_crafted_permutation_is_refused(perm):
+    from pymace.errors import ConvertError
+    from pymace.ops.base import TensorInfo
+
+    with pytest.raises(ConvertError, match="a_perm"):
+        gemm.infer(TensorInfo((4, 5)), TensorInfo((4, 3)), _op_type="MatMul", a_perm=perm)

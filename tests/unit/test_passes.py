@@ -150,6 +150,13 @@ def test_a_transpose_moving_only_ones_is_a_reshape(x_shape, perm, reshaped):
     assert ("Transpose" not in [n.op_type for n in after.nodes]) == reshaped
 
 
+def test_two_transposes_in_a_row_are_one():
+    nodes = [helper.make_node("Transpose", ["x"], ["t1"], perm=[0, 2, 1, 3]),
+             helper.make_node("Transpose", ["t1"], ["t2"], perm=[0, 1, 3, 2]), helper.make_node("Relu", ["t2"], ["y"])]
+    after = _same_outputs(_graph(nodes, [2, 3, 4, 5], ["y"], {}))
+    assert [n.op_type for n in after.nodes] == ["Transpose", "Relu"] and after.nodes[0].inputs == ["x"]
+
+
 def test_identity_before_a_graph_output_renames_its_producer():
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["y"])]
     after = _same_outputs(_graph(nodes, [2, 3], ["y"], {}))
