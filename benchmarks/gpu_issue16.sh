@@ -9,6 +9,7 @@
 # 2. split_last_check: are the in-kernel split-K sums safe here (PTX fences, bit-exact runs)?
 # 3. gpu_sweep fp32 with each device fusion off in turn and the split-K sums on, on the models they touch
 #    (a variant whose plan equals the default's is not timed again), each against the default plan.
+# SPLIT_LAST_CHECK=0 skips step 2; ABLATION_MODELS and ABLATION_VARIANTS replace step 3's lists.
 # Each step starts no model past its share of the time, and a step stopped by `timeout` still prints its tables.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,13 +25,15 @@ echo "== 1. sweep: default and before, fp32 and fp16 =="
 timeout -k 15 $(( $(left) - 120 )) python3 benchmarks/gpu_sweep.py --work "$work" --storage-dir "$storage" \
   --variants default,before --data-types fp32,fp16 --runs 100 --rounds 3 --budget-s $(( $(left) - 190 ))
 
-echo "== 2. split_last_check ($(left) s left) =="
-timeout -k 15 $(( $(left) > 160 ? 60 : $(left) / 3 )) python3 benchmarks/split_last_check.py --runs 300
+if [[ ${SPLIT_LAST_CHECK:-1} == 1 ]]; then
+  echo "== 2. split_last_check ($(left) s left) =="
+  timeout -k 15 $(( $(left) > 160 ? 60 : $(left) / 3 )) python3 benchmarks/split_last_check.py --runs 300
+fi
 
 echo "== 3. each fusion off, split-K sums on, fp32 ($(left) s left) =="
 models=efficientnet_b0,densenet121,shufflenet_v2_x1_0,googlenet,mobilenet_v3_large,regnet_y_400mf,squeezenet1_1
-models=$models,mobilenet_v2,resnet50
+models=${ABLATION_MODELS:-$models,mobilenet_v2,resnet50}
+variants=${ABLATION_VARIANTS:-default,no-silu,no-se,no-prologue,no-concat,no-shuffle,split-last}
 timeout -k 15 $(( $(left) - 5 )) python3 benchmarks/gpu_sweep.py --work "$work" --storage-dir "$storage" \
-  --models "$models" --variants default,no-silu,no-se,no-prologue,no-concat,no-shuffle,split-last \
-  --data-types fp32 --runs 100 --rounds 3 --budget-s $(( $(left) - 60 ))
+  --models "$models" --variants "$variants" --data-types fp32 --runs 100 --rounds 3 --budget-s $(( $(left) - 60 ))
 echo "done in $SECONDS s"
