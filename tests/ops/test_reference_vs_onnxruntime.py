@@ -9,9 +9,9 @@ attribute becomes, by its name:
     `pads`: pymace holds ONNX's static-parameter inputs as attributes, docs/ir.md), typed as the schema's type
     constraint allows (the data's type, else int64, else float32); IR_NAMES lists the IR attributes named
     otherwise than the ONNX input they stand for;
-  - pymace's fused epilogue: `residual` adds the node's last input (before PRelu's slope), then `activation`
-    with `activation_params` is the ONNX op of that name (PRelu's slope is the node's last input, per channel
-    along axis 1);
+  - pymace's fused epilogue: a MatMul's `alpha` scales its product, `residual` (a MatMul's `addend`) adds the
+    node's last input (before PRelu's slope), then `activation` with `activation_params` is the ONNX op of that
+    name (PRelu's slope is the node's last input, per channel along axis 1);
   - nothing, when it only picks a kernel (KERNEL_CHOICE: `kernel_variant`, `tiling`).
 A case with any other attribute, or of a pymace-only op type (SeparableConv), is skipped with the reason. So a
 new op's cases are compared here without a new test file; tests/unit/test_ref_*.py keep what cases can't say
@@ -32,6 +32,7 @@ OPSET = 21  # new enough for every IR attribute (Split's num_outputs, Pad's wrap
 # an op first defined in a later opset is run at that one
 KERNEL_CHOICE = ("kernel_variant", "tiling")  # pymace attributes that force a kernel, not a result
 EPILOGUE = ("residual", "activation", "activation_params")
+MATMUL_EPILOGUE = ("alpha", "addend")  # pymace's MatMul: alpha · A·B + C (passes/fold_matmul_scale, fuse_matmul_add)
 REFERENCE_TOL = 1e-5  # two fp32 CPU implementations agree this closely whatever a case allows its kernels
 IR_NAMES = {"Pad": {"value": "constant_value"}}  # IR attribute -> the ONNX input it stands for, where they differ
 
@@ -70,7 +71,7 @@ def _unsupported(op_type: str, attrs: dict) -> str | None:
     inputs = [i.name for i in schema.inputs]
     renamed = IR_NAMES.get(op_type, {})
     other = [a for a in attrs if a not in schema.attributes and renamed.get(a, a) not in inputs
-             and a not in KERNEL_CHOICE + EPILOGUE]
+             and a not in KERNEL_CHOICE + EPILOGUE + (MATMUL_EPILOGUE if op_type == "MatMul" else ())]
     return f"pymace-only attributes {other}" if other else None
 
 
@@ -89,7 +90,8 @@ def _activation_nodes(activation, params, y: str, out: str, slope, rank: int, co
         return [helper.make_node("PRelu", [y, "slope"], [out])]
     if activation == "Silu":  # pymace's own activation: x · Sigmoid(x)
         return [helper.make_node("Sigmoid", [y], [f"{out}_gate"]), helper.make_node("Mul", [y, f"{out}_gate"], [out])]
-    attrs = {"HardSigmoid": dict(zip(("alpha", "beta"), p)), "LeakyRelu": dict(zip(("alpha",), p))}
+    attrs = {"HardSigmoid": dict(zip(("alpha", "beta"), p)), "LeakyRelu": dict(zip(("alpha",), p)),
+             "Gelu": {"approximate": "tanh" if p and p[0] else "none"}}  # pymace's Gelu params: [1] is tanh
     return [helper.make_node(activation, [y], [out], **attrs.get(activation, {}))]
 
 
@@ -99,7 +101,7 @@ def case_model(op_type: str, arrays: list, attrs: dict, out_ranks: list[int]):
     arrays = list(arrays)
     activation = attrs.get("activation")
     slope = arrays.pop() if activation == "PRelu" else None
-    residual = arrays.pop() if attrs.get("residual") else None
+    residual = arrays.pop() if attrs.get("residual") or attrs.get("addend") else None
     renamed = IR_NAMES.get(op_type, {})
     slots = {i.name: k for k, i in enumerate(schema.inputs)}
     names = [f"x{k}" if a is not None else "" for k, a in enumerate(arrays)]
@@ -121,6 +123,10 @@ def case_model(op_type: str, arrays: list, attrs: dict, out_ranks: list[int]):
                     for k, o in enumerate(outputs)]
     nodes = [helper.make_node(op_type, names, node_outputs, **onnx_attrs)]
     y = node_outputs[0]
+    if op_type == "MatMul" and attrs.get("alpha", 1.0) != 1.0:
+        consts["alpha"] = np.float32(attrs["alpha"])
+        nodes.append(helper.make_node("Mul", [y, "alpha"], ["scaled"]))
+        y = "scaled"
     if residual is not None:
         feeds["residual"] = residual
         nodes.append(helper.make_node("Add", [y, "residual"], ["with_residual" if activation else outputs[0]]))
