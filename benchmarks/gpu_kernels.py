@@ -54,6 +54,8 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "gemm-nosplit": {(gemm, "SPLITS"): (1,)},
     "gemm-tk32": {(gemm, "TILED_TK"): 32},
     "gemm-rm8": {(gemm, "TILINGS"): ((128, 64, 8), (64, 64, 8), (32, 32, 4))},
+    "t32": {(gemm, "TILINGS"): ((32, 32, 4),)},
+    "t32-nosplit": {(gemm, "TILINGS"): ((32, 32, 4),), (gemm, "SPLITS"): (1,)},
     "st512": {(gemm, "SPLIT_THREADS"): 512},
     "st1024": {(gemm, "SPLIT_THREADS"): 1024},
     "st1024-ms4": {(gemm, "SPLIT_THREADS"): 1024, (gemm, "SPLIT_MIN_SLICES"): 4},
