@@ -117,10 +117,10 @@ SPLITK_MIN_K = 256
 TILED_MIN_ROWS = 32  # gemm_tiled: used on GPUs for matrices of at least this many rows, columns and K
 TILED_MIN_N = 16
 TILED_MIN_K = 16
-# gemm_tiled's TM x TN tiles with RM rows a work-item, the largest that fills the device first (RM 8 measured
-# faster than 4 on the H200's transformers: benchmarks/NOTES.md)
-TILINGS = ((128, 64, 8), (64, 64, 8), (32, 32, 4))
-OTHER_TILINGS = ((64, 64, 4), (32, 64, 4))  # offered to the tuner and to tests only
+# gemm_tiled's TM x TN tiles with RM rows a work-item, the largest that fills the device first. At batch 1 many
+# small tiles beat fewer large ones on the H200's transformers (benchmarks/NOTES.md), so 32 x 32 is the default
+TILINGS = ((32, 32, 4),)
+OTHER_TILINGS = ((128, 64, 8), (64, 64, 8), (64, 64, 4), (32, 64, 4))  # offered to the tuner and to tests only
 TILED_TK = 16
 SPLITS = (1, 2, 4, 8)  # gemm_tiled's K splits ...
 SPLIT_THREADS = 256  # ... the default splits K until each compute unit has this many work-items

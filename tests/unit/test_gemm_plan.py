@@ -38,9 +38,17 @@ def test_transformer_products_take_the_tiled_kernel():
 
 
 @pytest.mark.parametrize("m, n, k, batch, tiling", [
+    (197, 2304, 768, 1, (32, 32, 2, 4)), (197, 768, 3072, 1, (32, 32, 4, 4)), (49, 32, 32, 192, (32, 32, 1, 4)),
+    (100, 200, 200, 1, (32, 32, 1, 4)), (3136, 384, 96, 1, (32, 32, 1, 4))])
+def test_the_default_tile_then_a_split_while_the_device_is_short_of_work_items(m, n, k, batch, tiling):
+    assert gemm.default_tiling(m, n, k, batch, GPU) == tiling
+
+
+@pytest.mark.parametrize("m, n, k, batch, tiling", [
     (197, 2304, 768, 1, (64, 64, 2, 8)), (197, 768, 3072, 1, (32, 32, 4, 4)), (49, 32, 32, 192, (128, 64, 1, 8)),
     (100, 200, 200, 1, (32, 32, 1, 4)), (3136, 384, 96, 1, (128, 64, 1, 8))])
-def test_the_largest_tile_that_fills_the_device_then_a_split(m, n, k, batch, tiling):
+def test_of_several_tiles_the_largest_that_fills_the_device(m, n, k, batch, tiling, monkeypatch):
+    monkeypatch.setattr(gemm, "TILINGS", ((128, 64, 8), (64, 64, 8), (32, 32, 4)))
     assert gemm.default_tiling(m, n, k, batch, GPU) == tiling
 
 
