@@ -72,7 +72,7 @@ def one(name: str, args) -> dict:
     graph = convert(path, input_shapes=model.shapes or None)
     rec = {"name": name, "format": model.fmt, **graph_work(graph)}
     feeds = sweep_run.random_feeds(graph, model, 0)
-    ref, rec["reference"] = sweep_run.reference(path, model.fmt, graph)
+    ref, rec["reference"] = sweep_run.reference(path, model.fmt, graph, args.cache)
     want = ref(feeds)
     fns = {}
     for dt in args.data_types.split(","):
