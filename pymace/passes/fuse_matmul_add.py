@@ -10,7 +10,7 @@ last dimension, which is 1 or the output's)."""
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
-from .rewrite import remove, sole_consumer
+from .rewrite import absorb_add, sole_consumer
 
 
 def addend_fits(c_shape, out_shape) -> bool:
@@ -48,13 +48,6 @@ def run(graph: Graph) -> Graph:
         matmul, other = max(options, key=lambda mo: order[id(mo[0])])  # the later MatMul: `other` is computed
         matmul.inputs = [*matmul.inputs, other]
         matmul.attrs["addend"] = True
-        if "activation" in add.attrs:
-            matmul.attrs["activation"] = add.attrs["activation"]
-            matmul.attrs["activation_params"] = add.attrs.get("activation_params", [])
-            if add.attrs["activation"] == "PRelu":
-                matmul.inputs.append(add.inputs[-1])
-        matmul.outputs = [add.outputs[0]]
-        producers[add.outputs[0]] = matmul
-        remove(graph, add)
+        absorb_add(graph, matmul, add, producers)
     graph.toposort()
     return graph

@@ -7,7 +7,7 @@ reader and is no graph output, and the other operand has the output's full shape
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
-from .rewrite import remove, sole_consumer
+from .rewrite import absorb_add, sole_consumer
 
 
 def _fusable(graph: Graph, conv: Node | None, add: Node, other: str) -> bool:
@@ -34,13 +34,6 @@ def run(graph: Graph) -> Graph:
         bias = conv.inputs[2] if len(conv.inputs) > 2 else ""
         conv.inputs = [conv.inputs[0], conv.inputs[1], bias, other]
         conv.attrs["residual"] = True
-        if "activation" in add.attrs:
-            conv.attrs["activation"] = add.attrs["activation"]
-            conv.attrs["activation_params"] = add.attrs.get("activation_params", [])
-            if add.attrs["activation"] == "PRelu":
-                conv.inputs.append(add.inputs[-1])
-        conv.outputs = [add.outputs[0]]
-        producers[add.outputs[0]] = conv
-        remove(graph, add)
+        absorb_add(graph, conv, add, producers)
     graph.toposort()
     return graph

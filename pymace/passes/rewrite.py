@@ -68,3 +68,16 @@ def bypass(graph: Graph, node: Node, source: str) -> bool:
     producer.outputs = [out if o == source else o for o in producer.outputs]
     remove(graph, node)
     return True
+
+
+def absorb_add(graph: Graph, node: Node, add: Node, producers: dict) -> None:
+    """`node` (which now adds the Add's other operand itself) takes over the Add: its activation (PRelu's slope
+    as `node`'s last input), its output; the Add goes."""
+    if "activation" in add.attrs:
+        node.attrs["activation"] = add.attrs["activation"]
+        node.attrs["activation_params"] = add.attrs.get("activation_params", [])
+        if add.attrs["activation"] == "PRelu":
+            node.inputs.append(add.inputs[-1])
+    node.outputs = [add.outputs[0]]
+    producers[add.outputs[0]] = node
+    remove(graph, add)
