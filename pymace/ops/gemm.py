@@ -117,6 +117,7 @@ SPLITK_MIN_K = 256
 TILED_MIN_ROWS = 32  # gemm_tiled: used on GPUs for matrices of at least this many rows, columns and K
 TILED_MIN_N = 16
 TILED_MIN_K = 16
+CPU_TILED_MIN_NK = 256  # ... and on CPUs when N and K are both this large (PoCL: benchmarks/NOTES.md)
 # gemm_tiled's TM x TN tiles with RM rows a work-item, the largest that fills the device first. At batch 1 many
 # small tiles beat fewer large ones on the H200's transformers (benchmarks/NOTES.md), so 32 x 32 is the default
 TILINGS = ((32, 32, 4),)
@@ -145,16 +146,16 @@ def default_tiling(m: int, n: int, k: int, batch: int, device) -> tuple[int, int
 
 
 def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
-    """`gemm_splitk` for a GPU and few long rows (a classifier), `gemm_tiled` for a GPU and matrices of many rows
-    (transformers' projections and attention), else the plain `gemm`. `forced` is the node's pymace attribute
-    `kernel_variant` (tests run every variant on every device)."""
+    """`gemm_splitk` for a GPU and few long rows (a classifier), `gemm_tiled` for matrices of many rows
+    (transformers' projections and attention: on a GPU from small sizes on, on a CPU where N and K are large enough
+    for the tile's reuse to beat the plain kernel's straight loop), else the plain `gemm`. `forced` is the node's
+    pymace attribute `kernel_variant` (tests run every variant on every device)."""
     if forced:
         return forced
     if device.is_gpu and b_rows and m * batch <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
         return "gemm_splitk"
-    if device.is_gpu and m >= TILED_MIN_ROWS and n >= TILED_MIN_N and k >= TILED_MIN_K:
-        return "gemm_tiled"
-    return "gemm"
+    small = n < TILED_MIN_N or k < TILED_MIN_K if device.is_gpu else min(n, k) < CPU_TILED_MIN_NK
+    return "gemm" if m < TILED_MIN_ROWS or small else "gemm_tiled"
 
 
 @dataclass(frozen=True)

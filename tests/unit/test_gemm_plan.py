@@ -56,7 +56,9 @@ def test_classifier_and_small_products_keep_their_kernels():
     assert gemm.choose_variant(1, 1000, 1280, 1, True, GPU) == "gemm_splitk"
     assert gemm.choose_variant(8, 8, 8, 4, True, GPU) == "gemm"
     cpu = DeviceTraits(False, 2, 4096, (4096, 4096, 4096), 1 << 20, False, "cpu", "The pocl project")
-    assert gemm.choose_variant(197, 768, 768, 1, True, cpu) == "gemm"
+    assert gemm.choose_variant(197, 768, 768, 1, True, cpu) == "gemm_tiled"  # a CPU: large N and K only
+    assert gemm.choose_variant(197, 197, 64, 12, True, cpu) == "gemm"
+    assert gemm.choose_variant(197, 64, 197, 12, True, cpu) == "gemm"
 
 
 def test_attention_runs_as_a_gpu_plan(monkeypatch, tmp_path):
