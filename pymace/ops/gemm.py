@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from . import conv_cpu
+from . import binary, conv_cpu
 from .base import Case, Const, Scratch, TensorInfo, check_number, ints
 
 OP_TYPES = ("Gemm", "MatMul")
@@ -81,10 +81,19 @@ def _permuted(shape, perm, name: str) -> tuple:
     return tuple(shape[p] for p in perm)
 
 
+def addend_fits(c_shape, out_shape) -> bool:
+    """Whether the kernels can add a c of `c_shape` (numpy broadcasting, through C's strides) to a MatMul output of
+    `out_shape`: the output's own shape, or a row vector (ones but its last dimension, 1 or the output's)."""
+    c_shape, out_shape = tuple(c_shape), tuple(out_shape)
+    if not out_shape or len(c_shape) > len(out_shape):
+        return False
+    if c_shape == out_shape:
+        return True
+    return all(d == 1 for d in c_shape[:-1]) and (not c_shape or c_shape[-1] in (1, out_shape[-1]))
+
+
 def _check_addend(rest, out, activation) -> None:
     """A MatMul's `addend` (passes/fuse_matmul_add.py): one input more, of a shape the kernels can add."""
-    from ..passes.fuse_matmul_add import addend_fits
-
     if len(rest) != 1 + (activation == "PRelu") or rest[0] is None:
         raise ConvertError("MatMul: `addend` needs exactly one addend input after A and B")
     if len(out) < 2 or not addend_fits(rest[0].shape, out):
@@ -133,16 +142,20 @@ def tiles(m: int, n: int, batch: int, tile: tuple[int, ...]) -> int:
 
 
 def default_tiling(m: int, n: int, k: int, batch: int, device) -> tuple[int, int, int, int]:
-    """(TM, TN, split, RM): the largest tile that still gives every compute unit a work-group (a 4x4 block a
-    work-item either way: larger tiles reuse each loaded value more, smaller ones leave fewer units idle), then K
-    split in 2, 4 … while the device has fewer than SPLIT_THREADS work-items a unit to hide latency with."""
+    """(TM, TN, split, RM): the first of TILINGS that still gives every compute unit a work-group (larger tiles
+    reuse each loaded value more, smaller ones leave fewer units idle), then K split in 2, 4 … while the device has
+    fewer than SPLIT_THREADS work-items a unit to hide latency with."""
     tm, tn, rm = next((t for t in TILINGS if tiles(m, n, batch, t) >= device.compute_units), TILINGS[-1])
     items = tiles(m, n, batch, (tm, tn)) * (tm // rm) * (tn // 4)
     split = 1
-    while (split * 2 in SPLITS and items * split < device.compute_units * SPLIT_THREADS
-           and k >= 2 * split * TILED_TK * SPLIT_MIN_SLICES):
+    while split * 2 in SPLITS and items * split < device.compute_units * SPLIT_THREADS and _split_fits(k, split * 2):
         split *= 2
     return tm, tn, split, rm
+
+
+def _split_fits(k: int, split: int) -> bool:
+    """Whether K split `split` ways keeps SPLIT_MIN_SLICES slices of TK in each split."""
+    return k >= split * TILED_TK * SPLIT_MIN_SLICES
 
 
 def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
@@ -182,9 +195,7 @@ def _view(shape, perm, promote: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     permutation of a Transpose fused into the product (`a_perm`, `b_perm`); numpy.matmul's 1-D operand promoted
     to a row (A) or a column (B)."""
     shape = tuple(int(d) for d in shape)
-    strides = [1] * len(shape)
-    for d in range(len(shape) - 2, -1, -1):
-        strides[d] = strides[d + 1] * shape[d + 1]
+    strides = binary.strides(shape, [True] * len(shape))
     if perm is not None:
         shape, strides = tuple(shape[p] for p in perm), [strides[p] for p in perm]
     if len(shape) == 1:
@@ -309,8 +320,7 @@ def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int,
         return tm, tn, split, rm
     tm, tn, split, rm = default_tiling(m, n, k, batch, ctx.device)
     candidates = [{"variant": "gemm_tiled", "tm": t[0], "tn": t[1], "split": s, "rm": t[2]}
-                  for t in TILINGS + OTHER_TILINGS for s in SPLITS
-                  if s == 1 or k >= s * TILED_TK * SPLIT_MIN_SLICES]
+                  for t in TILINGS + OTHER_TILINGS for s in SPLITS if s == 1 or _split_fits(k, s)]
     chosen = ctx.choose(f"gemm_tiled batch={batch} m={m} n={n} k={k}",
                         {"variant": "gemm_tiled", "tm": tm, "tn": tn, "split": split, "rm": rm}, candidates)
     return chosen["tm"], chosen["tn"], chosen["split"], chosen.get("rm", 4)

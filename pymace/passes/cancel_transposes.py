@@ -5,12 +5,7 @@ batch of 1 with the tokens twice a layer: 24 copies in ViT-B/16)."""
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from .rewrite import bypass, remove, sole_consumer
-
-
-def _perm(graph: Graph, node) -> list[int]:
-    perm = node.attrs.get("perm")
-    return list(perm) if perm is not None else list(range(len(graph.tensors[node.inputs[0]].shape)))[::-1]
+from .rewrite import bypass, remove, sole_consumer, transpose_perm
 
 
 def _moves_only_ones(graph: Graph, node, perm: list[int]) -> bool:
@@ -24,7 +19,7 @@ def _moves_only_ones(graph: Graph, node, perm: list[int]) -> bool:
 
 def run(graph: Graph) -> Graph:
     for node in [n for n in graph.nodes if n.op_type == "Transpose"]:
-        perm = _perm(graph, node)
+        perm = transpose_perm(graph, node)
         if perm == sorted(perm):
             bypass(graph, node, node.inputs[0])
             continue
@@ -34,7 +29,7 @@ def run(graph: Graph) -> Graph:
             continue
         first = graph.producers().get(node.inputs[0])
         if first is not None and first.op_type == "Transpose":
-            inner = _perm(graph, first)
+            inner = transpose_perm(graph, first)
             composed = [inner[p] for p in perm]  # y[j] = x[inner[perm[j]]]
             if composed == list(range(len(perm))):
                 bypass(graph, node, first.inputs[0])

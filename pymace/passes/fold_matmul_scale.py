@@ -24,10 +24,13 @@ def _scale(graph: Graph, node: Node | None) -> tuple[str, float] | None:
         value = scalar(graph, s)
     if value is None or graph.tensors[x].shape != graph.tensors[node.outputs[0]].shape:
         return None
-    factor = 1.0 / value if node.op_type == "Div" and value != 0 else value if node.op_type == "Mul" else None
-    if factor is None or not math.isfinite(factor) or graph.tensors[x].dtype != "float32":
+    if node.op_type == "Div":
+        if value == 0:
+            return None
+        value = 1.0 / value
+    if not math.isfinite(value) or graph.tensors[x].dtype != "float32":
         return None
-    return x, factor
+    return x, value
 
 
 def _fold_inputs(graph: Graph, matmul: Node, producers: dict) -> None:
@@ -43,7 +46,7 @@ def _fold_inputs(graph: Graph, matmul: Node, producers: dict) -> None:
         remove(graph, mul)
 
 
-def _fold_output(graph: Graph, matmul: Node) -> None:
+def _fold_output(graph: Graph, matmul: Node, producers: dict) -> None:
     out = matmul.outputs[0]
     users = readers(graph, out)
     if len(users) != 1 or out in graph.outputs or "activation" in matmul.attrs or matmul.attrs.get("addend"):
@@ -53,12 +56,14 @@ def _fold_output(graph: Graph, matmul: Node) -> None:
         return
     matmul.attrs["alpha"] = float(np.float32(matmul.attrs.get("alpha", 1.0) * found[1]))
     matmul.outputs = [users[0].outputs[0]]
+    producers[matmul.outputs[0]] = matmul
     remove(graph, users[0])
 
 
 def run(graph: Graph) -> Graph:
+    producers = graph.producers()
     for matmul in [n for n in graph.nodes if n.op_type == "MatMul" and len(n.inputs) == 2]:
-        _fold_inputs(graph, matmul, graph.producers())
-        _fold_output(graph, matmul)
+        _fold_inputs(graph, matmul, producers)
+        _fold_output(graph, matmul, producers)
     graph.toposort()
     return graph

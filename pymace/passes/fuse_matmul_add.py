@@ -10,17 +10,8 @@ last dimension, which is 1 or the output's)."""
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
+from ..ops.gemm import addend_fits
 from .rewrite import absorb_add, sole_consumer
-
-
-def addend_fits(c_shape, out_shape) -> bool:
-    """Whether the kernels can add a c of `c_shape` to a MatMul output of `out_shape` (numpy broadcasting)."""
-    c_shape, out_shape = tuple(c_shape), tuple(out_shape)
-    if not out_shape or len(c_shape) > len(out_shape):
-        return False
-    if c_shape == out_shape:
-        return True
-    return all(d == 1 for d in c_shape[:-1]) and (not c_shape or c_shape[-1] in (1, out_shape[-1]))
 
 
 def _fusable(graph: Graph, matmul: Node | None, add: Node, other: str) -> bool:

@@ -6,7 +6,7 @@ that MatMul alone, once, and is no graph output, and its input is a computed ten
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from .rewrite import remove, sole_consumer
+from .rewrite import remove, sole_consumer, transpose_perm
 
 
 def run(graph: Graph) -> Graph:
@@ -21,8 +21,7 @@ def run(graph: Graph) -> Graph:
                 continue
             if not sole_consumer(graph, t.outputs[0], matmul):
                 continue
-            perm = t.attrs.get("perm")
-            matmul.attrs[attr] = [int(p) for p in perm] if perm is not None else list(range(len(source.shape)))[::-1]
+            matmul.attrs[attr] = transpose_perm(graph, t)
             matmul.inputs[k] = t.inputs[0]
             remove(graph, t)
     return graph

@@ -81,3 +81,9 @@ def absorb_add(graph: Graph, node: Node, add: Node, producers: dict) -> None:
     node.outputs = [add.outputs[0]]
     producers[add.outputs[0]] = node
     remove(graph, add)
+
+
+def transpose_perm(graph: Graph, node: Node) -> list[int]:
+    """A Transpose's permutation: its `perm`, or ONNX's default (the axes reversed)."""
+    perm = node.attrs.get("perm")
+    return [int(p) for p in perm] if perm is not None else list(range(len(graph.tensors[node.inputs[0]].shape)))[::-1]
