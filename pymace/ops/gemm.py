@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConvertError
 from . import activation as act
 from . import binary, conv_cpu
-from .base import Case, Const, Scratch, TensorInfo, check_number, ints
+from .base import Case, Const, Scratch, TensorInfo, check_ints, check_number
 
 OP_TYPES = ("Gemm", "MatMul")
 
@@ -312,10 +312,10 @@ def _tiled_choice(ctx, m: int, n: int, k: int, batch: int, tiling) -> tuple[int,
     """gemm_tiled's (TM, TN, split, RM): the node's `tiling` attribute [TM, TN(, split(, RM))] (tests), else the
     tuned or default choice."""
     if tiling:
-        values = ints(tiling)
-        tm, tn, split, rm = (values + [1, 4][len(values) - 2:])[:4]
-        if (tm, tn, rm) not in TILINGS + OTHER_TILINGS or split not in SPLITS:
-            raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {ints(tiling)} is not one of "
+        values = check_ints(tiling, f"node {ctx.node.name!r}:", "gemm tiling")
+        tm, tn, split, rm = (values + [1, 4][len(values) - 2:])[:4] if 2 <= len(values) <= 4 else (0, 0, 0, 0)
+        if (tm, tn, rm) not in TILINGS + OTHER_TILINGS or split not in SPLITS:  # (0, 0, 0, 0): a wrong length
+            raise ConvertError(f"node {ctx.node.name!r}: gemm tiling {values} is not one of "
                                f"{[[t[0], t[1], s, t[2]] for t in TILINGS + OTHER_TILINGS for s in SPLITS]}")
         return tm, tn, split, rm
     tm, tn, split, rm = default_tiling(m, n, k, batch, ctx.device)

@@ -109,3 +109,14 @@ def test_a_crafted_permutation_is_refused(perm):
 
     with pytest.raises(ConvertError, match="a_perm"):
         gemm.infer(TensorInfo((4, 5)), TensorInfo((4, 3)), _op_type="MatMul", a_perm=perm)
+
+
+@pytest.mark.parametrize("tiling", [[32], [32, 32, 1, 4, 9], "32,32", [32, 32.5], [48, 32]])
+def test_a_crafted_tiling_is_refused_in_one_line(tiling):
+    from pymace.errors import ConvertError
+
+    graph = model([helper.make_node("MatMul", ["x", "w"], ["y"])], [1, 40, 32], ["y"],
+                  {"w": np.random.default_rng(3).standard_normal((32, 40)).astype(np.float32)})
+    graph.nodes[0].attrs |= {"kernel_variant": "gemm_tiled", "tiling": tiling}
+    with pytest.raises(ConvertError, match="gemm tiling"):
+        make_plan(graph, GPU, "fp32")
