@@ -116,4 +116,11 @@ def _size(path: Path) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-__all__ = ["DRIVER_CACHES", "FOLDER", "point_driver_caches", "active", "report", "folder", "clear"]
+def no_other_caches_env() -> dict[str, str]:
+    """Environment that switches off the binary caches below pymace's own (pyopencl, PoCL, NVIDIA), so that a
+    cold start measured with it is really cold. Set it before the OpenCL driver is loaded."""
+    return {"PYOPENCL_NO_CACHE": "1", "POCL_KERNEL_CACHE": "0", "CUDA_CACHE_DISABLE": "1"}
+
+
+__all__ = ["DRIVER_CACHES", "FOLDER", "point_driver_caches", "active", "report", "folder", "clear",
+           "no_other_caches_env"]

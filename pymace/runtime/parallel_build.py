@@ -7,6 +7,7 @@ that is slow to come up, or fails to, costs nothing but the core it used; a job 
 caller to build itself (with the driver's build log in the error)."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -65,6 +66,25 @@ class Worker:
             return binary if len(binary) == int(reply["size"]) else None
         except (OSError, ValueError):
             return None
+
+    def probe(self, binary: bytes, options: str, identity: str) -> dict | None:
+        """Have the worker load a cached binary (runtime/binary_probe.py): {"ok": True}, {"refused": reason}, or
+        None when the worker died on it (or was gone)."""
+        job = {"probe": base64.b64encode(binary).decode(), "options": options, "identity": identity}
+        try:
+            self.process.stdin.write(json.dumps(job).encode() + b"\n")
+            self.process.stdin.flush()
+            reply = json.loads(self.process.stdout.readline() or b"{}")
+        except (OSError, ValueError):
+            return None
+        return reply if "ok" in reply or "refused" in reply else None
+
+    def exit_reason(self) -> str:
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return "it hung"
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
     def close(self) -> None:
         try:

@@ -21,6 +21,7 @@ import filelock
 
 from pymace.formats import ByteReader, FormatError
 from pymace.runtime import load_journal
+from pymace.runtime.binary_probe import ProvenLedger
 from pymace.runtime.identity import DeviceIdentity
 from pymace.runtime.load_journal import LoadJournal
 from pymace.safe_io import NotRegularFileError, read_bounded, shorten
@@ -306,6 +307,7 @@ class ProgramCache:
         self._new: dict[tuple, Entry] = {}
         self._rewrite = False  # the file on disk is damaged: replace it at the next save
         self.journal = load_journal.for_cache(self.path)
+        self.proven = ProvenLedger(self.path)  # binaries that loaded on this machine (runtime/binary_probe.py)
         self._poisoned, self._stale_journals = self.journal.stale()
         _warn_storage_dir(self.path.parent)
         cache = self._read_disk()
@@ -336,6 +338,11 @@ class ProgramCache:
         """The binaries handed out so far proved themselves (a run finished): forget them in the journal."""
         self.journal.end()
 
+    def peek(self, program: str, source_hash: str, options: str) -> Entry | None:
+        """The intact entry a lookup would hand out, without handing it out (nothing counted or journalled)."""
+        entry = self._entries.get((self.device, program, source_hash, options))
+        return entry if entry is not None and not self.distrusted and entry.intact() else None
+
     def lookup(self, program: str, source_hash: str, options: str) -> bytes | None:
         key = (self.device, program, source_hash, options)
         entry = self._entries.get(key)
@@ -364,11 +371,12 @@ class ProgramCache:
         closest = min(candidates, key=lambda why: (bool(why) and why[0].startswith("built for"), len(why)))
         return "; ".join(closest) or "not in cache"
 
-    def store(self, program: str, source_hash: str, options: str, binary: bytes) -> None:
+    def store(self, program: str, source_hash: str, options: str, binary: bytes) -> Entry:
         entry = make_entry(self.device, program, source_hash, options, binary)
         if self._entries.get(entry.key) != entry:
             self._entries[entry.key] = entry
             self._new[entry.slot] = entry
+        return entry
 
     def entries(self) -> dict[tuple, Entry]:
         """Every entry read from the file or stored since, by key (device, program, source hash, options)."""
@@ -486,12 +494,6 @@ def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def no_other_caches_env() -> dict[str, str]:
-    """Environment that switches off the binary caches below pymace's own (pyopencl, PoCL, NVIDIA), so that a
-    cold start measured with it is really cold. Set it before the OpenCL driver is loaded."""
-    return {"PYOPENCL_NO_CACHE": "1", "POCL_KERNEL_CACHE": "0", "CUDA_CACHE_DISABLE": "1"}
-
-
-__all__ = ["DeviceRecord", "ProgramCache", "source_hash", "no_other_caches_env", "parse_cache_file",
+__all__ = ["DeviceRecord", "ProgramCache", "source_hash", "parse_cache_file",
            "encode_cache_file", "make_entry", "merge_into_file", "mismatch_reasons", "CacheFile", "Entry",
            "FORMAT_VERSION"]

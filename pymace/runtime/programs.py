@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import KernelBuildError
-from . import parallel_build
+from . import binary_probe, parallel_build
 from .device import DeviceInfo, cl
 from .plan import canonical_options
 from .program_cache import program_key, source_hash
@@ -65,10 +65,13 @@ class BuildStats:
     misses: list = field(default_factory=list)  # (program key, reason): cache misses and refused binaries
     build_workers: int = 0  # worker processes that built misses beside this one (runtime/parallel_build.py)
     built_by_workers: int = 0  # of the programs from source
+    probed: int = 0  # cached binaries new to this machine, loaded first by a probe process (runtime/binary_probe.py)
+    probe_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return {"programs_from_cache": self.from_cache, "programs_from_source": self.from_source,
                 "build_workers": self.build_workers, "built_by_workers": self.built_by_workers,
+                "binaries_probed": self.probed, "probe_seconds": round(self.probe_seconds, 4),
                 "build_seconds": round(self.build_seconds, 4), "load_seconds": round(self.load_seconds, 4),
                 "cache_misses": [{"program": k, "reason": r} for k, r in self.misses]}
 
@@ -84,6 +87,7 @@ class ProgramBuilder:
     def get(self, stem: str, options) -> cl.Program:
         key = (stem, canonical_options(options))
         if key not in self._programs:
+            self._prove([key])
             program = self._load_cached(*key) if key not in self._missed else None
             self._programs[key] = program if program is not None else self._build_and_store(*key)
         return self._programs[key]
@@ -93,9 +97,10 @@ class ProgramBuilder:
         then the misses at once, in this process and in worker processes (runtime/parallel_build.py). Misses
         left (no workers, or a build that failed there) are built by `get`, one after another."""
         keys = list(dict.fromkeys((stem, canonical_options(options)) for stem, options in wanted))
+        self._prove([k for k in keys if k not in self._programs])
         misses = []
         for key in (k for k in keys if k not in self._programs):
-            program = self._load_cached(*key)
+            program = self._load_cached(*key) if key not in self._missed else None
             if program is None:
                 misses.append(key)
                 self._missed.add(key)  # `get` does not ask the cache again
@@ -116,6 +121,31 @@ class ProgramBuilder:
         self.stats.build_seconds += time.perf_counter() - t
         self.stats.build_workers = workers
         self.stats.built_by_workers += len(by_workers)
+
+    def _prove(self, keys) -> None:
+        """The cached binaries of `keys` that never loaded on this machine go to a probe process first
+        (runtime/binary_probe.py): one it refused or died on is a miss here, built from source."""
+        if self.cache is None:
+            return
+        unproven = {}
+        for key in (k for k in keys if k not in self._missed):
+            entry = self.cache.peek(key[0], source_digest(key[0]), key[1])
+            if entry is not None and not self.cache.proven.has(entry.checksum):
+                unproven[key] = entry
+        if not unproven:
+            return
+        t = time.perf_counter()
+        jobs = [(key, bytes(e.binary), key[1], identity_kernel(source_digest(key[0]), key[1]))
+                for key, e in unproven.items()]
+        verdicts = binary_probe.probe(self.device, jobs, self.cache.path.parent)
+        for key, reason in verdicts.items():
+            if reason is not None:
+                log.warning("cached binary of %s refused (%s); building from source", key[0], reason)
+                self.stats.misses.append((program_key(*key), f"driver refused the binary: {reason}"))
+                self._missed.add(key)
+        self.cache.proven.add(unproven[key].checksum for key, reason in verdicts.items() if reason is None)
+        self.stats.probed += len(verdicts)
+        self.stats.probe_seconds += time.perf_counter() - t
 
     def _load_cached(self, stem: str, options: str) -> cl.Program | None:
         """The program from the cache's binary; None on a miss or a binary the driver refuses."""
@@ -147,8 +177,8 @@ class ProgramBuilder:
         return cl.Program(self.context, [self.device.cl_device], [binary]).build(key[1]), binary
 
     def _store(self, stem: str, options: str, binary: bytes | None) -> None:
-        if self.cache is not None and binary:
-            self.cache.store(stem, source_digest(stem), options, binary)
+        if self.cache is not None and binary:  # this machine's driver made it: proven
+            self.cache.proven.add([self.cache.store(stem, source_digest(stem), options, binary).checksum])
 
     def _cached_program(self, stem: str, digest: str, options: str, binary: bytes) -> cl.Program | None:
         """The program from a cached binary, or None (a miss, logged) when the driver refuses it, at build or at

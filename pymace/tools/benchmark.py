@@ -75,7 +75,7 @@ def random_feeds(graph, seed: int = 0) -> dict[str, np.ndarray]:
 # --- init in fresh processes ---------------------------------------------------------------------------------
 def measure_init(model_path, device: str, data_type: str, processes: int = 1, progress=QUIET) -> dict:
     """Cold and warm init, each the median over `processes` pairs (every pair in its own empty storage dir)."""
-    from ..runtime.program_cache import no_other_caches_env
+    from ..runtime.driver_caches import no_other_caches_env
 
     env = {**os.environ, **no_other_caches_env()}
     cold, warm = [], []

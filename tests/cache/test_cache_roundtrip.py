@@ -8,10 +8,10 @@ import pytest
 from pymace.runtime.program_cache import (
     DeviceRecord,
     ProgramCache,
-    no_other_caches_env,
     parse_cache_file,
     source_hash,
 )
+from pymace.runtime.driver_caches import no_other_caches_env
 from tests.cache.common import DEVICE, ENTRIES, OTHER_DEVICE, fill
 
 

@@ -179,45 +179,55 @@ def test_a_binary_that_is_not_the_program_is_rebuilt(small_model, warm, tmp_path
         assert built == (1 if k == 0 else 0), f"start {k}: {built} programs built from source"
 
 
-def test_a_binary_that_kills_the_driver_is_never_loaded_again(small_model, warm, tmp_path):
-    """A truncated binary makes PoCL abort (SIGABRT) on every run, until the user deletes the file. Now the first
-    start may die, and the second one runs, without that entry, and rewrites the file clean."""
+def _cut(count: int):
+    """`count` entries' binaries cut in half (PoCL dies on them: SIGSEGV or SIGABRT), checksums made valid."""
     def cut(es):
         out = list(es)
-        k = next(i for i, e in enumerate(out) if e.program == "softmax")
-        e = out[k]
-        out[k] = make_entry(e.device, e.program, e.source_hash, e.options, bytes(e.binary)[:len(e.binary) // 2])
-        return out
-    storage = _tampered(warm, tmp_path, cut)
-    rc, out, err = _run(small_model, storage, tmp_path / "o0")
-    assert rc == 0 or rc < 0, err[-2000:]  # it may die by a signal: the driver aborts (or segfaults) in-process
-    for k in (1, 2):
-        rc, out, err = _run(small_model, storage, tmp_path / f"o{k}")
-        assert rc == 0, err[-2000:]
-        np.testing.assert_allclose(np.load(tmp_path / f"o{k}" / "y.npy"), warm[1], rtol=1e-4, atol=1e-6)
-    assert not list(storage.glob(f"{NAME}.loading.*"))
-    assert json.loads(out)["init"]["programs_from_source"] == 0
-
-
-def test_a_second_binary_that_kills_the_driver_does_not_kill_the_second_start(small_model, warm, tmp_path):
-    """Two truncated binaries (fuzz_driver case 193): the first start died loading one, and its journal could not
-    name the other, never reached, which then killed the second start. Now the start after a death loads none of
-    the file's binaries (a cold build), and the one after it loads them all, rewritten."""
-    def cut(es):
-        out = list(es)
-        for k in random.Random().sample(range(len(out)), 2):
+        for k in random.Random().sample(range(len(out)), count):
             e = out[k]
             out[k] = make_entry(e.device, e.program, e.source_hash, e.options, bytes(e.binary)[:len(e.binary) // 2])
         return out
-    storage = _tampered(warm, tmp_path, cut)
+    return cut
+
+
+def _init(out: str) -> dict:
+    return json.loads(out)["init"]
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_binary_that_kills_the_driver_kills_only_a_probe(small_model, warm, tmp_path, count):
+    """A truncated binary made PoCL abort on every run, until the user deleted the file; then the first start died
+    and the second ran. Now a binary new to this machine is loaded first by a probe process: the one that dies is
+    the probe, and the start itself runs, builds those programs from source and rewrites them; the next start
+    loads every binary and probes none (what it loaded is in the ledger)."""
+    storage = _tampered(warm, tmp_path, _cut(count))
     programs = len(parse_cache_file((storage / NAME).read_bytes()).entries)
-    rc, out, err = _run(small_model, storage, tmp_path / "o0")
-    assert rc < 0, f"the first start loaded a truncated binary and lived (rc {rc}): {err[-2000:]}"
-    for k, built in ((1, programs), (2, 0)):
+    for k, built, probed in ((0, count, programs), (1, 0, 0)):
         rc, out, err = _run(small_model, storage, tmp_path / f"o{k}")
         assert rc == 0, err[-2000:]
         np.testing.assert_allclose(np.load(tmp_path / f"o{k}" / "y.npy"), warm[1], rtol=1e-4, atol=1e-6)
-        assert json.loads(out)["init"]["programs_from_source"] == built, f"start {k}"
+        init = _init(out)
+        assert (init["programs_from_source"], init["binaries_probed"]) == (built, probed), f"start {k}: {init}"
+        refused = [m for m in init["cache_misses"] if "driver refused the binary" in m["reason"]]
+        assert len(refused) == built, init["cache_misses"]
+    assert not list(storage.glob(f"{NAME}.loading.*"))
+
+
+def test_a_binary_the_ledger_vouches_for_that_kills_the_driver(small_model, warm, tmp_path):
+    """The ledger is as trusted as the cache beside it: forged to vouch for two truncated binaries, they reach this
+    process's driver, which dies. The load journal then holds the line: the next start loads none of the file's
+    binaries (it could not name what the dead process had not reached: fuzz_driver case 193), the one after it
+    loads them all, rewritten."""
+    storage = _tampered(warm, tmp_path, _cut(2))
+    entries = parse_cache_file((storage / NAME).read_bytes()).entries
+    (storage / f"{NAME}.proven").write_text("".join(bytes(e.checksum).hex() + "\n" for e in entries))
+    rc, out, err = _run(small_model, storage, tmp_path / "o0")
+    assert rc < 0, f"the first start loaded a truncated binary and lived (rc {rc}): {err[-2000:]}"
+    for k, built in ((1, len(entries)), (2, 0)):
+        rc, out, err = _run(small_model, storage, tmp_path / f"o{k}")
+        assert rc == 0, err[-2000:]
+        np.testing.assert_allclose(np.load(tmp_path / f"o{k}" / "y.npy"), warm[1], rtol=1e-4, atol=1e-6)
+        assert (_init(out)["programs_from_source"], _init(out)["binaries_probed"]) == (built, 0), f"start {k}"
     assert not list(storage.glob(f"{NAME}.loading.*"))
 
 
