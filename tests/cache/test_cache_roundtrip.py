@@ -5,13 +5,13 @@ import hashlib
 import numpy as np
 import pytest
 
+from pymace.runtime.driver_caches import no_other_caches_env
 from pymace.runtime.program_cache import (
     DeviceRecord,
     ProgramCache,
     parse_cache_file,
     source_hash,
 )
-from pymace.runtime.driver_caches import no_other_caches_env
 from tests.cache.common import DEVICE, ENTRIES, OTHER_DEVICE, fill
 
 
