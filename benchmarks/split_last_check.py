@@ -65,7 +65,7 @@ def ptx_lines(engine) -> list[str]:
     """The PTX lines of the SPLIT_LAST program that fence, count or load partials (empty if not PTX)."""
     for step in engine.plan.steps:
         if "-DSPLIT_LAST" in step.options:
-            binary = step.kernel.program.get_info(devices.cl.program_info.BINARIES)[0]
+            binary = step.kernel.cl.program.get_info(devices.cl.program_info.BINARIES)[0]
             text = bytes(binary).decode("latin-1")
             if ".version" not in text:
                 return []

@@ -184,3 +184,30 @@ def write_new(path: str | os.PathLike, data: bytes, mode: int = 0o666) -> None:
 def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_writer(path) as f:
         np.save(f, np.asanyarray(array), allow_pickle=False)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename: readers see the old file or the new one, never half."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, 0o644)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        Path(temp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable; not every filesystem lets a directory be fsynced
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass

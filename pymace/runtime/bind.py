@@ -4,7 +4,7 @@ Two stages, so that any number of executors share what can be shared:
   Prepared   once per plan: every launch's program built (through the session's program builder and its cache)
              and its local size settled against the kernel's limits; the weights, uploaded once (Weights).
   BoundPlan  once per executor: its own queue, activation, scratch and staging buffers and counters, and its
-             own kernel objects with their arguments set (a cl.Kernel holds its arguments, so two executors
+             own kernel objects with their arguments set (a kernel object holds its arguments, so two executors
              cannot share one), plus the enqueuer the run loop calls.
 Each bound Step knows its launch (the spec) and the buffers it touches (what the tuner checks and restores)."""
 from __future__ import annotations
@@ -18,6 +18,7 @@ import xxhash
 
 from ..errors import ConvertError, PymaceError
 from ..ops.base import Const, Counters
+from .cl_kernel import Kernel
 from .device import DeviceInfo, cl
 from .enqueue import Enqueuer
 from .plan import (
@@ -202,8 +203,8 @@ class Prepared:
 
     def _settle(self, launch: Launch, programs: ProgramBuilder) -> _Settled:
         program = programs.get(launch.spec.program, launch.options)
-        kernel = cl.Kernel(program, launch.spec.name)
-        limit = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device.cl_device)
+        kernel = Kernel(program, launch.spec.name)
+        limit = kernel.work_group_size(self.device.cl_device)
         items = tuple(self.device.max_work_item_sizes)
         lws = launch.lws
         if lws is None or not fits(lws, launch.spec.gws, limit, items):
@@ -224,9 +225,10 @@ class Prepared:
         owned = [*slots, *staging.values()]
         steps = []
         for launch, settled, consts in zip(plan.launches, self._settled, self._consts, strict=True):
-            kernel = settled.kernel if spare else cl.Kernel(settled.program, launch.spec.name)
+            kernel = settled.kernel if spare else Kernel(settled.program, launch.spec.name)
             args, touches = self._args(launch, buffers, owned, consts)
-            kernel.set_args(*args)
+            for k, value in enumerate(args):
+                kernel.set_arg(k, value)
             steps.append(Step(launch, kernel, whole_groups(launch.spec.gws, settled.lws), settled.lws,
                               settled.tuned, touches))
         inputs = {name: (buffers[key], shape) for name, (key, shape) in plan.inputs.items()}

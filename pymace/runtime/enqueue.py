@@ -7,35 +7,16 @@ failure to find that entry point falls back to pyopencl's call."""
 from __future__ import annotations
 
 import ctypes
-import glob
 import logging
-import os
 
 from ..config import load as load_config
+from .cl_kernel import library
 from .device import cl
 
 log = logging.getLogger(__name__)
-_size_t_p = ctypes.POINTER(ctypes.c_size_t)
 
-
-def _opencl_library():
-    """The ICD loader pyopencl is linked against (bundled in its wheel, else the system's)."""
-    here = os.path.dirname(cl.__file__)
-    candidates = sorted(glob.glob(os.path.join(here, ".libs", "libOpenCL*.so*"))) + ["libOpenCL.so.1"]
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path)
-            fn = lib.clEnqueueNDRangeKernel
-        except (OSError, AttributeError):
-            continue
-        fn.restype = ctypes.c_int32
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, _size_t_p, _size_t_p, _size_t_p,
-                       ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p]
-        return fn
-    return None
-
-
-_ENQUEUE = _opencl_library()
+_LIBRARY = library()
+_ENQUEUE = _LIBRARY.clEnqueueNDRangeKernel if _LIBRARY is not None else None
 
 
 class Enqueuer:
@@ -55,7 +36,7 @@ class Enqueuer:
         if not self.fast:
             enqueue = cl.enqueue_nd_range_kernel
             for s in self.steps:
-                enqueue(self.queue, s.kernel, s.gws, s.lws)
+                enqueue(self.queue, s.kernel.cl, s.gws, s.lws)
             return
         fn = _ENQUEUE
         for i, (q, k, dim, gws, lws) in enumerate(self._calls):

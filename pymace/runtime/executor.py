@@ -21,7 +21,7 @@ def enqueue_all(queue, steps: list[Step], events: bool = False, enqueuer=None):
         if not events:
             (enqueuer or Enqueuer(queue, steps))()
             return None
-        return [cl.enqueue_nd_range_kernel(queue, s.kernel, s.gws, s.lws) for s in steps]
+        return [cl.enqueue_nd_range_kernel(queue, s.kernel.cl, s.gws, s.lws) for s in steps]
     except EnqueueError as e:
         raise KernelLaunchError(describe_failure(e.step, e)) from None
     except cl.Error as e:
@@ -32,7 +32,7 @@ def enqueue_all(queue, steps: list[Step], events: bool = False, enqueuer=None):
 def _failing_step(queue, steps):
     for s in steps:
         try:
-            cl.enqueue_nd_range_kernel(queue, s.kernel, s.gws, s.lws)
+            cl.enqueue_nd_range_kernel(queue, s.kernel.cl, s.gws, s.lws)
             queue.finish()
         except cl.Error:
             return s

@@ -12,19 +12,16 @@ import hashlib
 import logging
 import os
 import struct
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import filelock
 
 from pymace.formats import ByteReader, FormatError
 from pymace.runtime import load_journal
 from pymace.runtime.binary_probe import ProvenLedger
 from pymace.runtime.identity import DeviceIdentity
 from pymace.runtime.load_journal import LoadJournal
-from pymace.safe_io import NotRegularFileError, read_bounded, shorten
+from pymace.safe_io import NotRegularFileError, read_bounded, shorten, write_atomically
 from pymace.trust import storage_dir_problem
 
 log = logging.getLogger(__name__)
@@ -392,6 +389,7 @@ class ProgramCache:
         """Merge new entries into the file on disk. False, with one warning, when that fails; never raises."""
         if not self._new and not self._rewrite:
             return True
+        import filelock  # imported on a save only: a warm start saves nothing
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S):
@@ -450,6 +448,7 @@ def merge_into_file(path: str | os.PathLike, entries: Iterable[Entry]) -> bool:
     new = {e.key: e for e in entries}
     taken = {e.slot for e in new.values()}
     cache = ProgramCache(path.parent, None, path.name)  # no device of its own: only its reading and locking
+    import filelock
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
@@ -460,33 +459,6 @@ def merge_into_file(path: str | os.PathLike, entries: Iterable[Entry]) -> bool:
         log.warning("could not merge into the program cache %s: %s", path, error)
         return False
     return True
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename: readers see the old file or the new one, never half."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, 0o644)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(temp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        Path(temp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not every filesystem lets a directory be fsynced
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def source_hash(source: str) -> str:

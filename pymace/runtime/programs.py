@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import KernelBuildError
 from . import binary_probe, parallel_build
+from .cl_kernel import Kernel
 from .device import DeviceInfo, cl
 from .plan import canonical_options
 from .program_cache import program_key, source_hash
@@ -46,6 +47,14 @@ def identity_kernel(digest: str, options: str) -> str:
     that lacks it was built from another source or with other options (another program's binary, the same
     kernel with other -D values), whatever its cache key and checksum say, and is refused before it runs."""
     return "pymace_id_" + hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()[:24]
+
+
+def program_from_binary(context, device, binary: bytes, options: str) -> cl.Program:
+    """A program built from a binary with the low-level calls (pyopencl's Program.build re-parses the options
+    and looks for its own include path at every call)."""
+    low = cl._cl._Program(context, [device], [binary])
+    low.build(options.encode(), [device])
+    return cl.Program(low)
 
 
 def program_source(stem: str, options: str) -> str:
@@ -174,7 +183,7 @@ class ProgramBuilder:
 
     def _from_binary(self, key: tuple[str, str], binary: bytes):
         """A worker's binary made a program of this context (build_all): (program, binary)."""
-        return cl.Program(self.context, [self.device.cl_device], [binary]).build(key[1]), binary
+        return program_from_binary(self.context, self.device.cl_device, binary, key[1]), binary
 
     def _store(self, stem: str, options: str, binary: bytes | None) -> None:
         if self.cache is not None and binary:  # this machine's driver made it: proven
@@ -185,11 +194,11 @@ class ProgramBuilder:
         kernel creation, or it is not the program it claims to be."""
         t = time.perf_counter()
         try:
-            prg = cl.Program(self.context, [self.device.cl_device], [binary]).build(options)
+            prg = program_from_binary(self.context, self.device.cl_device, binary, options)
             names = prg.get_info(cl.program_info.KERNEL_NAMES).split(";")
             if identity_kernel(digest, options) not in names:
                 raise _NotThisProgram("the binary was built from another source or with other options")
-            cl.Kernel(prg, identity_kernel(digest, options))  # kernel creation works: INVALID_KERNEL_NAME here
+            Kernel(prg, identity_kernel(digest, options))  # kernel creation works: INVALID_KERNEL_NAME here
         except (cl.Error, _NotThisProgram) as e:  # a binary the driver refuses is a miss, never an error
             log.warning("cached binary of %s refused (%s); building from source", stem, e)
             self.stats.misses.append((program_key(stem, options), f"driver refused the binary: {e}"))

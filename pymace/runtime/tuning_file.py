@@ -15,13 +15,9 @@ import json
 import logging
 from pathlib import Path
 
-import filelock
-
-from ..safe_io import NotRegularFileError, read_bounded, shorten
+from ..safe_io import NotRegularFileError, read_bounded, shorten, write_atomically
 from .identity import DeviceIdentity
-
-# The program cache's writer: temp file in the same folder, fsync, os.replace, fsync of the folder.
-from .program_cache import LOCK_TIMEOUT_S, write_atomically
+from .program_cache import LOCK_TIMEOUT_S
 from .tuning_records import LocalSizeRecord, Record, TuningError, VariantRecord, check_text, expect, record_from_json
 
 log = logging.getLogger(__name__)
@@ -193,6 +189,7 @@ class TuningFile:
         of a future version is left alone (a newer pymace wrote it)."""
         if not self._new:
             return True
+        import filelock  # imported on a save only: a warm start saves nothing
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S):

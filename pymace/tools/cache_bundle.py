@@ -24,8 +24,9 @@ from ..errors import ConfigError
 from ..runtime import driver_caches
 from ..runtime import tuning_file as tuning
 from ..runtime.plan import canonical_options
-from ..runtime.program_cache import LOCK_TIMEOUT_S, ProgramCache, parse_cache_file, write_atomically
+from ..runtime.program_cache import LOCK_TIMEOUT_S, ProgramCache, parse_cache_file
 from ..runtime.programs import source_digest
+from ..safe_io import write_atomically
 
 MANIFEST = "pymace-bundle.json"
 

@@ -34,10 +34,9 @@ from ..runtime.program_cache import (
     ProgramCache,
     parse_cache_file,
     summarize,
-    write_atomically,
 )
 from ..runtime.programs import source_digest
-from ..safe_io import read_bounded
+from ..safe_io import read_bounded, write_atomically
 
 log = logging.getLogger(__name__)
 

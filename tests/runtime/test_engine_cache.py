@@ -142,14 +142,11 @@ def test_a_binary_the_driver_refuses_is_rebuilt_and_reported(model, tmp_path, mo
     from pymace.runtime import programs
 
     cold = Engine(model["path"], storage_dir=str(tmp_path))
-    real = programs.cl.Program
 
-    def refuse_binaries(context, *args):
-        if len(args) == 2:  # (devices, binaries): a program from the cache
-            raise programs.cl.Error("CL_INVALID_BINARY")
-        return real(context, *args)
+    def refuse_binaries(context, device, binary, options):  # every program made from a binary
+        raise programs.cl.Error("CL_INVALID_BINARY")
 
-    monkeypatch.setattr(programs.cl, "Program", refuse_binaries)
+    monkeypatch.setattr(programs, "program_from_binary", refuse_binaries)
     warm = Engine(model["path"], storage_dir=str(tmp_path))
     assert warm.init_stats["programs_from_source"] == cold.init_stats["programs_from_source"]
     reasons = [m["reason"] for m in warm.init_stats["cache_misses"]]

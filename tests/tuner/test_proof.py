@@ -4,7 +4,6 @@ not timings); one test runs the real measurement and checks only what it decided
 import pytest
 
 from pymace.runtime import tuner
-from pymace.runtime.device import cl
 from pymace.runtime.tuner import proof
 from pymace.runtime.tuner.local_size import candidates
 from pymace.runtime.tuner.measure import open_bench
@@ -25,7 +24,7 @@ def other_choices(bench) -> dict:
     for step in proof._bind_both(bench)[1].steps:
         if step.launch.spec.lws is not None or step.tuning_key in chosen:
             continue
-        limit = step.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, bench.device.cl_device)
+        limit = step.kernel.work_group_size(bench.device.cl_device)
         others = [c for c in candidates(step.launch.spec.gws, limit, bench.device.max_work_item_sizes, step.lws)
                   if c != step.lws]
         if others:

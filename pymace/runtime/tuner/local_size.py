@@ -116,8 +116,7 @@ def _plan_candidates(s: LocalSizes, launch: Launch) -> list[tuple[int, ...]]:
     """What is left to measure for a launch (the default first); none when its kernel's static local memory
     exceeds the device's, since no local size can launch it then."""
     device, kernel = s.bench.device, launch.step.kernel
-    limit = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, device.cl_device)
-    local = kernel.get_work_group_info(cl.kernel_work_group_info.LOCAL_MEM_SIZE, device.cl_device)
+    limit, local = kernel.work_group_size(device.cl_device), kernel.local_mem_size(device.cl_device)
     if local > device.local_mem_size:
         return []
     old = s.bench.tuning.record(launch.key)
@@ -156,7 +155,7 @@ def tune_local_sizes(s: LocalSizes, deadline: float, progress) -> list[str]:
                 _tune_launch(s, launch, deadline, tick)
                 tuning.save()
             try:
-                cl.enqueue_nd_range_kernel(queue, step.kernel, step.gws, step.lws)
+                cl.enqueue_nd_range_kernel(queue, step.kernel.cl, step.gws, step.lws)
             except cl.Error as error:
                 raise KernelLaunchError(f"while tuning, step {i}: {describe_failure(step, error)}") from None
         queue.finish()
@@ -180,7 +179,7 @@ def _runs(queue, launch: Launch, lws, runs: int) -> list[float]:
     Back to back, as in a plan: a device left idle between runs (PoCL's worker threads asleep, a GPU's clocks
     down) times lone launches unlike the same launch in a plan, and not alike for every local size."""
     gws = whole_groups(launch.gws, lws)
-    events = [cl.enqueue_nd_range_kernel(queue, launch.step.kernel, gws, lws) for _ in range(runs)]
+    events = [cl.enqueue_nd_range_kernel(queue, launch.step.kernel.cl, gws, lws) for _ in range(runs)]
     queue.finish()
     return [(e.profile.end - e.profile.start) * 1e-3 for e in events]
 

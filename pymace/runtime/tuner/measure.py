@@ -12,6 +12,7 @@ import numpy as np
 
 from ...ir import pmace_file
 from ...ir.graph import Graph
+from ..cl_kernel import Kernel
 from ..device import cl
 from ..enqueue import Enqueuer
 from ..session import Session, storage_dir_for
@@ -61,9 +62,10 @@ def enqueue_cost_us(b: Bench, count: int = 400) -> float:
     the host, not the device, sets the pace (NVIDIA's OpenCL: ~8 µs a launch)."""
     options = ("-DFP16_STORAGE",) if b.data_type == "fp16" else ()
     program = b.session.uncached_programs.get("storage", (*options, "-DKERNEL_to_float"))
-    kernel = cl.Kernel(program, "to_float")
+    kernel = Kernel(program, "to_float")
     dummy = cl.Buffer(b.session.context, cl.mem_flags.READ_WRITE, 16)
-    kernel.set_args(dummy, dummy, np.int32(0))
+    for k, value in enumerate((dummy, dummy, np.int32(0))):
+        kernel.set_arg(k, value)
     enqueue = Enqueuer(b.queue, [SimpleNamespace(kernel=kernel, gws=(1,), lws=(1,))] * count)
     enqueue()  # warm-up
     b.queue.finish()
