@@ -7,14 +7,12 @@ typedef half store_t;
 #define STORE(p, i, v) vstore_half((v), (i), (p))
 #define LOAD4(p, i) vload_half4((i), (p))
 #define STORE4(p, i, v) vstore_half4((v), (i), (p))
-#define LOAD4_ALIGNED(p, i) vloada_half4((i), (p)) /* p + 4 * i must be 8-byte aligned */
 #else
 typedef float store_t;
 #define LOAD(p, i) ((p)[(i)])
 #define STORE(p, i, v) ((p)[(i)] = (v))
 #define LOAD4(p, i) vload4((i), (p))
 #define STORE4(p, i, v) vstore4((v), (i), (p))
-#define LOAD4_ALIGNED(p, i) (((__global const float4 *)(p))[(i)]) /* p + 4 * i must be 16-byte aligned */
 #endif
 
 /* Data movement (gather, tile, …) copies elements without arithmetic: elem_t is the raw element word, int for

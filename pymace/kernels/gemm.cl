@@ -98,7 +98,7 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
  * consecutive rows; consecutive columns of B when B_ROWS, else consecutive k. Split K (SPLIT > 1, group id 2 =
  * bt * SPLIT + s): split s sums its share of the K slices into fp32 partials part[s][bt][M][N], and
  * gemm_sum_splits adds them up in split order and applies the epilogue; with SPLIT == 1 the epilogue is fused
- * here. Build options: TM TN RM TK SPLIT A_KFAST B_ROWS A_VEC B_VEC ACT. */
+ * here. Build options: TM TN RM TK SPLIT A_KFAST B_ROWS ACT. */
 #ifdef TM
 #ifdef KERNEL_gemm_tiled
 #define WGT ((TM / RM) * (TN / 4))
@@ -117,44 +117,6 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 #define B_AT(e, kk, jj) const int kk = (e) % TK, jj = (e) / TK
 #endif
 
-/* A slice's loads and stores, one element at a time (any strides) or, with A_VEC / B_VEC, 4 adjacent ones at a
- * time: A's k or B's columns contiguous, and every quad 4-aligned (the host checks strides, offsets and K or N),
- * so that one aligned 16-byte (fp32) or 8-byte (fp16) load replaces four, with a quarter of the index arithmetic. */
-#if A_VEC
-#define A_REGS float4 ra[A_PER / 4]
-#define A_QUAD(r, ii, kk) const int q_ = l + (r) * WGT, kk = q_ % (TK / 4) * 4, ii = q_ / (TK / 4)
-#define A_FROM_GLOBAL for (int r = 0; r < A_PER / 4; ++r) { \
-    A_QUAD(r, ii, kk); \
-    const int gi = i0 + ii, gk = k0 + kk; \
-    ra[r] = gi < M && gk < k_end ? LOAD4_ALIGNED(ap, ((size_t)gi * SAM + gk) / 4) : (float4)0.0f; }
-#define A_TO_LOCAL for (int r = 0; r < A_PER / 4; ++r) { \
-    A_QUAD(r, ii, kk); \
-    as[kk][ii] = ra[r].x; as[kk + 1][ii] = ra[r].y; as[kk + 2][ii] = ra[r].z; as[kk + 3][ii] = ra[r].w; }
-#else
-#define A_REGS float ra[A_PER]
-#define A_FROM_GLOBAL for (int r = 0; r < A_PER; ++r) { \
-    A_AT(l + r * WGT, ii, kk); \
-    const int gi = i0 + ii, gk = k0 + kk; \
-    ra[r] = gi < M && gk < k_end ? LOAD(ap, (size_t)gi * SAM + (size_t)gk * SAK) : 0.0f; }
-#define A_TO_LOCAL for (int r = 0; r < A_PER; ++r) { A_AT(l + r * WGT, ii, kk); as[kk][ii] = ra[r]; }
-#endif
-#if B_VEC
-#define B_REGS float4 rb[B_PER / 4]
-#define B_QUAD(r, kk, jj) const int q_ = l + (r) * WGT, jj = q_ % (TN / 4) * 4, kk = q_ / (TN / 4)
-#define B_FROM_GLOBAL for (int r = 0; r < B_PER / 4; ++r) { \
-    B_QUAD(r, kk, jj); \
-    const int gk = k0 + kk, gj = j0 + jj; \
-    rb[r] = gk < k_end && gj < N ? LOAD4_ALIGNED(bp, ((size_t)gk * SBK + gj) / 4) : (float4)0.0f; }
-#define B_TO_LOCAL for (int r = 0; r < B_PER / 4; ++r) { B_QUAD(r, kk, jj); vstore4(rb[r], 0, &bs[kk][jj]); }
-#else
-#define B_REGS float rb[B_PER]
-#define B_FROM_GLOBAL for (int r = 0; r < B_PER; ++r) { \
-    B_AT(l + r * WGT, kk, jj); \
-    const int gk = k0 + kk, gj = j0 + jj; \
-    rb[r] = gk < k_end && gj < N ? LOAD(bp, (size_t)gk * SBK + (size_t)gj * SBN) : 0.0f; }
-#define B_TO_LOCAL for (int r = 0; r < B_PER; ++r) { B_AT(l + r * WGT, kk, jj); bs[kk][jj] = rb[r]; }
-#endif
-
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / RM, 1)))
 void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                 __global const store_t *slope, __global store_t *y, __global const int *a_off,
@@ -168,20 +130,33 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
   const int k_end = min(K, k_begin + per);
   __global const store_t *ap = a + a_off[bt];
   __global const store_t *bp = b + b_off[bt];
-  A_REGS;
-  B_REGS;
+  float ra[A_PER], rb[B_PER];
   float4 acc[RM];
   for (int r = 0; r < RM; ++r) acc[r] = 0.0f;
   for (int k0 = k_begin; k0 < k_end + TK; k0 += TK) {
     if (k0 > k_begin) { /* the slice loaded last round goes to __local memory */
       barrier(CLK_LOCAL_MEM_FENCE);
-      A_TO_LOCAL;
-      B_TO_LOCAL;
+      for (int r = 0; r < A_PER; ++r) {
+        A_AT(l + r * WGT, ii, kk);
+        as[kk][ii] = ra[r];
+      }
+      for (int r = 0; r < B_PER; ++r) {
+        B_AT(l + r * WGT, kk, jj);
+        bs[kk][jj] = rb[r];
+      }
       barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (k0 < k_end) { /* this slice's global loads, in flight during the arithmetic below */
-      A_FROM_GLOBAL;
-      B_FROM_GLOBAL;
+      for (int r = 0; r < A_PER; ++r) {
+        A_AT(l + r * WGT, ii, kk);
+        const int gi = i0 + ii, gk = k0 + kk;
+        ra[r] = gi < M && gk < k_end ? LOAD(ap, (size_t)gi * SAM + (size_t)gk * SAK) : 0.0f;
+      }
+      for (int r = 0; r < B_PER; ++r) {
+        B_AT(l + r * WGT, kk, jj);
+        const int gk = k0 + kk, gj = j0 + jj;
+        rb[r] = gk < k_end && gj < N ? LOAD(bp, (size_t)gk * SBK + (size_t)gj * SBN) : 0.0f;
+      }
     }
     if (k0 > k_begin) {
       for (int kk = 0; kk < TK; ++kk) {

@@ -279,8 +279,7 @@ def _launch(ctx, name: str, p: Product, args: list, opts: tuple, tiling, epilogu
         tm, tn, split, rm = _tiled_choice(ctx, m, n, k, batch, tiling)
         part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1) if split > 1 else 1)
         tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DRM={rm}", f"-DTK={TILED_TK}", f"-DSPLIT={split}",
-                 f"-DA_KFAST={int(p.a_strides[1] == 1)}", f"-DA_VEC={_quads(p.a_strides, p.a_offsets, k)}",
-                 f"-DB_VEC={_quads(p.b_strides, p.b_offsets, n)}")
+                 f"-DA_KFAST={int(p.a_strides[1] == 1)}")
         ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // rm, batch * split), [*args, part],
                    options=opts + tiled, lws=(tn // 4, tm // rm, 1))
         if split > 1:  # the epilogue's options only: products of any shape share the sum
@@ -290,12 +289,6 @@ def _launch(ctx, name: str, p: Product, args: list, opts: tuple, tiling, epilogu
                        options=opts[1:])
     else:
         ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
-
-
-def _quads(strides: tuple[int, int], offsets: np.ndarray, size: int) -> int:
-    """1 when an operand's fast dim (K of A, N of B) is contiguous and every quad of it starts 4-aligned, rows
-    and batches included (gemm_tiled's A_VEC / B_VEC: 4 elements a load)."""
-    return int(strides[1] == 1 and strides[0] % 4 == 0 and size % 4 == 0 and not np.any(offsets % 4))
 
 
 def _c_strides(c_shape, m: int, n: int, batch: int, node: str) -> tuple[int, int]:
@@ -378,17 +371,6 @@ CASES = [
          op_type="MatMul"),
     Case("tiled_col_bias_transB_const", [(50, 24), (31, 24), (50, 1)],
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
-    # gemm_tiled's quad loads (A_VEC, B_VEC): aligned batch offsets, A's alone, B's alone, each tile shape
-    Case("tiled_quads_batched", [(2, 3, 12, 16), (2, 3, 16, 20)], dict(kernel_variant="gemm_tiled"),
-         op_type="MatMul"),
-    Case("tiled_quads_b_only_split2", [(24, 37), (24, 64), (64,)],
-         dict(kernel_variant="gemm_tiled", tiling=[32, 32, 2], transA=1), consts=(1, 2)),
-    Case("tiled_quads_128x64_rm8", [(1, 150, 40), (40, 72)], dict(kernel_variant="gemm_tiled",
-         tiling=[128, 64, 1, 8]), op_type="MatMul", consts=(1,)),
-    Case("tiled_quads_32x64_a_only", [(45, 20), (20, 70)], dict(kernel_variant="gemm_tiled", tiling=[32, 64]),
-         op_type="MatMul"),
-    Case("tiled_quads_64x64_rm4_split4", [(70, 96), (96, 36)], dict(kernel_variant="gemm_tiled",
-         tiling=[64, 64, 4, 4]), op_type="MatMul", consts=(1,)),
     # a MatMul's addend (passes/fuse_matmul_add.py): a bias row, a residual of the output's shape
     Case("matmul_addend_bias", [(1, 9, 16), (16, 24), (24,)], dict(addend=True), op_type="MatMul", consts=(1, 2)),
     Case("matmul_alpha_addend", [(2, 6, 16), (16, 8), (2, 6, 8)], dict(alpha=0.125, addend=True), op_type="MatMul",

@@ -37,20 +37,6 @@ def test_transformer_products_take_the_tiled_kernel():
     assert sum(launch.spec.name == "gemm_sum_splits" for launch in launches) == 4
 
 
-def test_aligned_operands_load_quads():
-    """ViT's shapes: x @ W reads both operands 4 at a time (A's k and B's columns contiguous, every quad
-    aligned); q @ kᵀ reads kᵀ through the transpose's strides (columns 64 apart), so B loads one at a time; a
-    K or N that is no multiple of 4 would split a quad over a row's end, so those load one at a time too."""
-    def quads(tokens, dim):
-        launches = make_plan(_attention(np.random.default_rng(0), tokens, dim), GPU, "fp32").launches
-        return [tuple(o for o in launch.options if o[:7] in ("-DA_VEC", "-DB_VEC"))
-                for launch in launches if launch.spec.name == "gemm_tiled"]
-    assert quads(197, 64) == [("-DA_VEC=1", "-DB_VEC=1")] * 3 + [("-DA_VEC=1", "-DB_VEC=0"),
-                                                                   ("-DA_VEC=0", "-DB_VEC=1")]
-    assert quads(50, 30) == [("-DA_VEC=0", "-DB_VEC=0")] * 3 + [("-DA_VEC=0", "-DB_VEC=0"),
-                                                                  ("-DA_VEC=0", "-DB_VEC=0")]
-
-
 @pytest.mark.parametrize("m, n, k, batch, tiling", [
     (197, 2304, 768, 1, (32, 32, 2, 4)), (197, 768, 3072, 1, (32, 32, 4, 4)), (49, 32, 32, 192, (32, 32, 1, 4)),
     (100, 200, 200, 1, (32, 32, 1, 4)), (3136, 384, 96, 1, (32, 32, 1, 4))])
