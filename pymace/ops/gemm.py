@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from . import binary, conv_cpu
+from . import binary, conv_cpu, strided
 from .base import Case, Const, Scratch, TensorInfo, check_ints, check_number
 
 OP_TYPES = ("Gemm", "MatMul")
@@ -52,13 +52,13 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB=0, activation=None,  # noqa: PLR0913
-          alpha=1.0, beta=1.0, addend=False, a_perm=None, b_perm=None, **_):
+          alpha=1.0, beta=1.0, addend=False, a_view=None, b_view=None, **_):
     _check_types(a, b, _op_type)
-    if a_perm is not None or b_perm is not None:
+    if a_view is not None or b_view is not None:
         if _op_type != "MatMul":
-            raise ConvertError(f"{_op_type}: a_perm and b_perm are MatMul's")
-        a, b = (TensorInfo(_permuted(t.shape, perm, name), t.dtype) for t, perm, name in
-                ((a, a_perm, "a_perm"), (b, b_perm, "b_perm")))
+            raise ConvertError(f"{_op_type}: a_view and b_view are MatMul's")
+        a, b = (TensorInfo(_viewed(t.shape, view, name), t.dtype) for t, view, name in
+                ((a, a_view, "a_view"), (b, b_view, "b_view")))
     if _op_type == "Gemm":
         check_number(alpha, "Gemm", "alpha")
         check_number(beta, "Gemm", "beta")
@@ -71,14 +71,13 @@ def infer(a: TensorInfo, b: TensorInfo, *rest, _op_type="Gemm", transA=0, transB
     return [(out, a.dtype)]
 
 
-def _permuted(shape, perm, name: str) -> tuple:
-    """`shape` read through a fused Transpose's permutation (a GPU plan's MatMul: passes/fuse_transpose.py)."""
-    if perm is None:
+def _viewed(shape, view, name: str) -> tuple:
+    """The shape a MatMul reads through a strided view of its input (a GPU plan's: passes/fuse_transpose.py)."""
+    if view is None:
         return tuple(shape)
-    ints_only = isinstance(perm, (list, tuple)) and all(type(p) is int for p in perm)
-    if not ints_only or sorted(perm) != list(range(len(shape))) or len(shape) < 2:
-        raise ConvertError(f"MatMul: {name} {str(perm)[:40]} is no permutation of an operand of rank {len(shape)}")
-    return tuple(shape[p] for p in perm)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise ConvertError(f"MatMul: {name} needs an input of known shape")
+    return strided.check_view(view, shape, f"MatMul: {name}")
 
 
 def addend_fits(c_shape, out_shape) -> bool:
@@ -102,9 +101,9 @@ def _check_addend(rest, out, activation) -> None:
 
 
 def reference(a, b, *rest, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
-              activation_params=(), addend=False, a_perm=None, b_perm=None, **_):
-    a = a if a_perm is None else np.transpose(a, a_perm)
-    b = b if b_perm is None else np.transpose(b, b_perm)
+              activation_params=(), addend=False, a_view=None, b_view=None, **_):
+    a = a if a_view is None else strided.read(a, a_view)
+    b = b if b_view is None else strided.read(b, b_view)
     slope = rest[-1] if activation == "PRelu" else None
     bias = rest[0] if _op_type == "Gemm" and len(rest) > (activation == "PRelu") else None
     if _op_type == "MatMul":
@@ -190,17 +189,19 @@ class Product:
         return int(np.prod(self.out_batch, dtype=np.int64))
 
 
-def _view(shape, perm, promote: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(the shape an operand is read as, its element strides): a contiguous tensor, or one read through the
-    permutation of a Transpose fused into the product (`a_perm`, `b_perm`); numpy.matmul's 1-D operand promoted
-    to a row (A) or a column (B)."""
-    shape = tuple(int(d) for d in shape)
-    strides = binary.strides(shape, [True] * len(shape))
-    if perm is not None:
-        shape, strides = tuple(shape[p] for p in perm), [strides[p] for p in perm]
+def _view(shape, view, promote: str) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(the shape an operand is read as, its element strides, its first element): a contiguous tensor, or one read
+    through a strided view (`a_view`, `b_view`: ops/strided.py); numpy.matmul's 1-D operand promoted to a row (A)
+    or a column (B)."""
+    if view is None:
+        shape = tuple(int(d) for d in shape)
+        strides, offset = tuple(binary.strides(shape, [True] * len(shape))), 0
+    else:
+        shape, strides, offset = tuple(view["shape"]), tuple(view["strides"]), view["offset"]
     if len(shape) == 1:
-        return ((1, shape[0]), (shape[0], 1)) if promote == "row" else ((shape[0], 1), (1, 1))
-    return shape, tuple(strides)
+        n, st = shape[0], strides[0]
+        return (((1, n), (n * st, st)) if promote == "row" else ((n, 1), (st, 1))) + (offset,)
+    return shape, strides, offset
 
 
 def _offsets(batch_shape, batch_strides, out_batch) -> np.ndarray:
@@ -212,18 +213,19 @@ def _offsets(batch_shape, batch_strides, out_batch) -> np.ndarray:
     return np.broadcast_to(offsets, out_batch).ravel().astype(np.int32)
 
 
-def product(a_shape, b_shape, transA=0, transB=0, a_perm=None, b_perm=None) -> Product:
+def product(a_shape, b_shape, transA=0, transB=0, a_view=None, b_view=None) -> Product:
     """The kernels' view of A' · B'. A's batch dims fold into its rows when B is one matrix and A is contiguous (a
     token-wise projection is one GEMM, not one a token)."""
-    (a_shape, a_str), (b_shape, b_str) = _view(a_shape, a_perm, "row"), _view(b_shape, b_perm, "column")
-    if len(b_shape) == 2 and len(a_shape) > 2 and not transA and a_perm is None:
+    (a_shape, a_str, a_at), (b_shape, b_str, b_at) = _view(a_shape, a_view, "row"), _view(b_shape, b_view, "column")
+    if len(b_shape) == 2 and len(a_shape) > 2 and not transA and a_view is None:
         a_shape, a_str = (int(np.prod(a_shape[:-1], dtype=np.int64)), a_shape[-1]), (a_shape[-1], 1)
     m, k = (a_shape[-1], a_shape[-2]) if transA else a_shape[-2:]
     n = b_shape[-2] if transB else b_shape[-1]
     out_batch = tuple(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]))
     return Product(m, n, k, out_batch, (a_str[-1], a_str[-2]) if transA else (a_str[-2], a_str[-1]),
                    (b_str[-1], b_str[-2]) if transB else (b_str[-2], b_str[-1]),
-                   _offsets(a_shape[:-2], a_str[:-2], out_batch), _offsets(b_shape[:-2], b_str[:-2], out_batch))
+                   a_at + _offsets(a_shape[:-2], a_str[:-2], out_batch),
+                   b_at + _offsets(b_shape[:-2], b_str[:-2], out_batch))
 
 
 def _prelu_slope(ctx, rest, activation, y_shape) -> np.ndarray:
@@ -236,7 +238,7 @@ def _prelu_slope(ctx, rest, activation, y_shape) -> np.ndarray:
 
 
 def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, activation=None,  # noqa: PLR0913
-           activation_params=(), kernel_variant=None, tiling=None, addend=False, a_perm=None, b_perm=None, **_):
+           activation_params=(), kernel_variant=None, tiling=None, addend=False, a_view=None, b_view=None, **_):
     a, b, y = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     rest = ctx.inputs[2:]
     if np.dtype(y.dtype).kind != "f":
@@ -245,13 +247,13 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
     b_arg, b_shape = b, b.shape
     if b.const is not None and transB:  # pre-transpose constant weights so the kernel reads rows 4-wide
         b_arg, b_shape, transB = Const(np.ascontiguousarray(b.const.T)), b.const.T.shape, 0
-    p = product(a.shape, b_shape, transA, transB, a_perm, b_perm)
+    p = product(a.shape, b_shape, transA, transB, a_view, b_view)
     bias = rest[0] if (_op_type == "Gemm" and len(rest) > (activation == "PRelu")) or addend else None
     if bias is None:
         c_arg, c_strides, beta = Const(np.zeros(1, np.float32)), (0, 0), 0.0
     else:
         c_arg, c_strides = bias, _c_strides(bias.shape, p.m, p.n, p.batch, ctx.node.name)
-    if not kernel_variant and a_perm is None and conv_cpu.fc_fits(ctx.device, p.m * p.batch, p.n, b, transA, bias):
+    if not kernel_variant and a_view is None and conv_cpu.fc_fits(ctx.device, p.m * p.batch, p.n, b, transA, bias):
         w_nk = b.const if b_arg is not b else b.const.T  # a CPU's FC layer: a 1x1 conv over a 1x1 map
         slope_ref = rest[-1] if activation == "PRelu" else None
         conv_cpu.launch_fc(ctx, w_nk, bias, alpha, beta, activation, activation_params, slope_ref)
@@ -371,6 +373,13 @@ CASES = [
          op_type="MatMul"),
     Case("tiled_col_bias_transB_const", [(50, 24), (31, 24), (50, 1)],
          dict(kernel_variant="gemm_tiled", tiling=[64, 64], transB=1, activation="Relu"), consts=(1, 2)),
+    # operands read through strided views (passes/fuse_transpose.py): heads out of a packed q·k·v product
+    Case("matmul_views_heads", [(12, 1, 24), (12, 1, 24)], dict(
+        a_view={"shape": [1, 2, 12, 4], "strides": [8, 4, 24, 1], "offset": 0},
+        b_view={"shape": [1, 2, 4, 12], "strides": [8, 4, 1, 24], "offset": 8}), op_type="MatMul"),
+    Case("tiled_views_gelu", [(3, 40, 2, 16), (16, 24)], dict(
+        a_view={"shape": [3, 40, 16], "strides": [1280, 32, 1], "offset": 16}, kernel_variant="gemm_tiled",
+        activation="Gelu", activation_params=[0.0]), op_type="MatMul", consts=(1,)),
     # a MatMul's addend (passes/fuse_matmul_add.py): a bias row, a residual of the output's shape
     Case("matmul_addend_bias", [(1, 9, 16), (16, 24), (24,)], dict(addend=True), op_type="MatMul", consts=(1, 2)),
     Case("matmul_alpha_addend", [(2, 6, 16), (16, 8), (2, 6, 8)], dict(alpha=0.125, addend=True), op_type="MatMul",

@@ -213,9 +213,9 @@ def node_macs(graph, node) -> int:
     if node.op_type == "Gemm":
         a = shape[node.inputs[0]]
         return out * int(a[0] if node.attrs.get("transA") else a[-1])
-    if node.op_type == "MatMul":  # K: A's last dim, or the dim a fused Transpose (a_perm) puts last
-        a, perm = shape[node.inputs[0]], node.attrs.get("a_perm")
-        return out * int(a[perm[-1]] if perm else a[-1])
+    if node.op_type == "MatMul":  # K: the last dim of A, or of the view it is read through (a_view)
+        view = node.attrs.get("a_view")
+        return out * int(view["shape"][-1] if view else shape[node.inputs[0]][-1])
     return 0
 
 

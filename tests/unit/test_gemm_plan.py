@@ -95,20 +95,100 @@ def test_transposes_before_products_become_strides(monkeypatch, tmp_path):
     graph = _heads(np.random.default_rng(2))
     fused = passes.for_device(graph, GPU)
     assert "Transpose" in [n.op_type for n in graph.nodes] and "Transpose" not in [n.op_type for n in fused.nodes]
-    assert [n.attrs.get("a_perm") for n in fused.nodes if n.op_type == "MatMul"][1:] == [[2, 1, 0, 3], None]
+    views = [(n.attrs.get("a_view"), n.attrs.get("b_view")) for n in fused.nodes if n.op_type == "MatMul"][1:]
+    assert views == [({"shape": [2, 1, 20, 8], "strides": [8, 16, 16, 1], "offset": 0},
+                      {"shape": [2, 1, 8, 20], "strides": [8, 16, 1, 16], "offset": 0}),
+                     (None, {"shape": [2, 1, 20, 8], "strides": [8, 16, 16, 1], "offset": 0})]
     steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
     assert not any(s.kernel_name.startswith("transpose") for s in steps)
     monkeypatch.setenv("PYMACE_NO_TRANSPOSE_FUSION", "1")
     assert "Transpose" in [n.op_type for n in passes.for_device(graph, GPU).nodes]
 
 
-@pytest.mark.parametrize("perm", [[0, 0], [1, 2], ["1", 0], [1]])
-def test_a_crafted_permutation_is_refused(perm):
+def _vit_attention(rng, tokens=12, heads=2, dim=4):
+    """torchvision ViT's attention as torch exports it: the packed q·k·v product reshaped, unsqueezed, transposed,
+    squeezed and split by three scalar Gathers, each head-permuted, kᵀ transposed once more, the context permuted
+    back for the output projection (Gemm)."""
+    e = heads * dim
+    inits = {"w": (rng.standard_normal((e, 3 * e)) * 0.3).astype(np.float32),
+             "wo": (rng.standard_normal((e, e)) * 0.3).astype(np.float32),
+             "s1": np.array([tokens, 1, 3, e], np.int64), "s2": np.array([tokens, heads, dim], np.int64),
+             "s3": np.array([1, heads, tokens, dim], np.int64), "s4": np.array([tokens, e], np.int64),
+             "ax0": np.array([0], np.int64), "ax3": np.array([3], np.int64),
+             **{f"i{k}": np.array(k, np.int64) for k in range(3)}}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["qkv"]), helper.make_node("Reshape", ["qkv", "s1"], ["r"]),
+             helper.make_node("Unsqueeze", ["r", "ax0"], ["u"]),
+             helper.make_node("Transpose", ["u"], ["t"], perm=[3, 1, 2, 0, 4]),
+             helper.make_node("Squeeze", ["t", "ax3"], ["sq"])]
+    for k, name in enumerate("qkv"):
+        nodes += [helper.make_node("Gather", ["sq", f"i{k}"], [f"g{name}"], axis=0),
+                  helper.make_node("Reshape", [f"g{name}", "s2"], [f"h{name}"]),
+                  helper.make_node("Transpose", [f"h{name}"], [f"p{name}"], perm=[1, 0, 2]),
+                  helper.make_node("Reshape", [f"p{name}", "s3"], [name])]
+    nodes += [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+              helper.make_node("MatMul", ["q", "kt"], ["scores"]),
+              helper.make_node("Softmax", ["scores"], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["c"]),
+              helper.make_node("Transpose", ["c"], ["ct"], perm=[2, 0, 1, 3]),
+              helper.make_node("Reshape", ["ct", "s4"], ["c2"]), helper.make_node("MatMul", ["c2", "wo"], ["y"])]
+    return model(nodes, [tokens, 1, e], ["y"], inits, opset=17)
+
+
+def test_the_packed_qkv_split_and_head_transposes_are_read_through_views(monkeypatch, tmp_path):
+    """ViT-B/16's seven copies a layer (one Transpose of the packed product, three Gathers, the head Transposes)
+    go: the products read the packed q·k·v product through strides and offsets. The context's Transpose stays
+    (its Reshape merges dims that are not contiguous: no strides express it)."""
+    from pymace import passes
+
+    graph = _vit_attention(np.random.default_rng(4))
+    fused = passes.for_device(graph, GPU)
+    assert sorted(n.op_type for n in graph.nodes if n.op_type in ("Transpose", "Gather")) == \
+        ["Gather"] * 3 + ["Transpose"] * 6
+    assert [n.op_type for n in fused.nodes if n.op_type in ("Transpose", "Gather")] == ["Transpose"]
+    scores = next(n for n in fused.nodes if n.op_type == "MatMul" and "a_view" in n.attrs)
+    assert scores.attrs["a_view"] == {"shape": [1, 2, 12, 4], "strides": [8, 4, 24, 1], "offset": 0}
+    assert scores.attrs["b_view"] == {"shape": [1, 2, 4, 12], "strides": [8, 4, 1, 24], "offset": 8}
+    steps = runs_as_gpu_plan(graph, monkeypatch, tmp_path)
+    assert sum(s.kernel_name.startswith(("transpose", "gather")) for s in steps) == 1
+
+
+def test_views_follow_numpy(tmp_path):
+    """A chain's view reads what NumPy's reshapes, transposes and indexing make, and a reshape that no strides
+    express is refused."""
+    from pymace.ops import strided
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        shape = tuple(int(d) for d in rng.integers(1, 4, rng.integers(2, 5)))
+        x = rng.standard_normal(shape).astype(np.float32)
+        perm = [int(p) for p in rng.permutation(len(shape))]
+        view = {"shape": [shape[p] for p in perm], "strides": [strided.contiguous_strides(shape)[p] for p in perm],
+                "offset": 0}
+        want = x.transpose(perm)
+        new = tuple(int(d) for d in rng.permutation([*want.shape, 1]))
+        merged = strided.reshape_strides(view["shape"], view["strides"], new)
+        try:
+            reshaped = want.view()
+            reshaped.shape = new  # NumPy's own no-copy reshape: AttributeError when it needs a copy
+        except AttributeError:
+            assert merged is None or np.array_equal(strided.read(x, {**view, "shape": list(new), "strides": merged}),
+                                                    want.reshape(new))
+            continue
+        assert merged is not None
+        np.testing.assert_array_equal(strided.read(x, {"shape": list(new), "strides": merged, "offset": 0}),
+                                      reshaped)
+
+
+@pytest.mark.parametrize("view", [
+    {"shape": [4, 5], "strides": [5, 1]}, {"shape": [4, 5], "strides": [5, 1], "offset": 1},
+    {"shape": [4, 5], "strides": [5], "offset": 0}, {"shape": [4, 0], "strides": [5, 1], "offset": 0},
+    {"shape": [4, 5], "strides": [-5, 1], "offset": 0}, {"shape": ["4", 5], "strides": [5, 1], "offset": 0},
+    {"shape": [4, 5], "strides": [5, 1], "offset": True}, [4, 5], {"shape": [40, 5], "strides": [1, 1], "offset": 0}])
+def test_a_crafted_view_is_refused(view):
     from pymace.errors import ConvertError
     from pymace.ops.base import TensorInfo
 
-    with pytest.raises(ConvertError, match="a_perm"):
-        gemm.infer(TensorInfo((4, 5)), TensorInfo((4, 3)), _op_type="MatMul", a_perm=perm)
+    with pytest.raises(ConvertError, match="a_view"):
+        gemm.infer(TensorInfo((4, 5)), TensorInfo((5, 3)), _op_type="MatMul", a_view=view)
 
 
 @pytest.mark.parametrize("tiling", [[32], [32, 32, 1, 4, 9], "32,32", [32, 32.5], [48, 32]])
