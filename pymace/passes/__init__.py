@@ -11,6 +11,7 @@ from . import (
     cancel_transposes,
     fold_batch_norm,
     fold_constants,
+    fold_matmul_columns,
     fold_matmul_scale,
     fold_pad,
     fuse_activation,
@@ -44,6 +45,7 @@ PIPELINE = [
     fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
     fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu
     fold_matmul_scale,  # scalar Mul/Div on a MatMul's operands or result → its alpha (scaled attention)
+    fold_matmul_columns,  # a per-column constant Mul after a Linear layer → its weights (ConvNeXt's layer scale)
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer

@@ -155,3 +155,51 @@ def test_a_scale_between_tensors_read_elsewhere_stays():
     graph, _ = _converted(_model(nodes, [2, 9, 16], inits, ("y", "r", "z")), x)
     assert [n.op_type for n in graph.nodes].count("Mul") == 1
     assert all("alpha" not in n.attrs for n in graph.nodes)
+
+
+def _layer_scale(rng, permuted=True, gamma_shape=None, w_read_twice=False):
+    """ConvNeXt's block tail: Linear (MatMul + bias), permuted back to NCHW, times the layer scale γ (C, 1, 1),
+    plus the residual; or, unpermuted, γ as a row."""
+    c = 8
+    inits = {"w": rng.standard_normal((c, c)).astype(np.float32), "b": rng.standard_normal(c).astype(np.float32),
+             "g": rng.standard_normal(gamma_shape or ((c, 1, 1) if permuted else (c,))).astype(np.float32)}
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 3, 1]),
+             helper.make_node("MatMul", ["xt", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"])]
+    if permuted:
+        nodes += [helper.make_node("Transpose", ["a"], ["at"], perm=[0, 3, 1, 2]),
+                  helper.make_node("Mul", ["g", "at"], ["s"]), helper.make_node("Add", ["x", "s"], ["y"])]
+    else:
+        nodes += [helper.make_node("Mul", ["a", "g"], ["y"])]
+    outputs = ("y",)
+    if w_read_twice:
+        nodes.append(helper.make_node("MatMul", ["xt", "w"], ["z"]))
+        outputs = ("y", "z")
+    return _model(nodes, [1, c, 4, 5], inits, outputs)
+
+
+@pytest.mark.parametrize("permuted", [True, False])
+def test_a_layer_scale_folds_into_the_linear_weights(permuted):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 8, 4, 5)).astype(np.float32)
+    graph, want = _converted(_layer_scale(rng, permuted), x)
+    assert "Mul" not in [n.op_type for n in graph.nodes]
+    for device in DEVICES:
+        for data_type, tol in (("fp32", 1e-5), ("fp16", 1e-2)):
+            got = Engine(graph, device=device.selector, data_type=data_type).run({"x": x})
+            assert rel_err(got["y"], want[0]) < tol, (device.name, data_type)
+
+
+@pytest.mark.parametrize("gamma_shape", [(1, 4, 1), (8, 4, 1), (1,)])
+def test_a_scale_that_does_not_follow_the_columns_stays(gamma_shape):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 8, 4, 5)).astype(np.float32)
+    graph, _ = _converted(_layer_scale(rng, True, gamma_shape), x)
+    assert "Mul" in [n.op_type for n in graph.nodes]
+
+
+def test_weights_another_node_reads_stay_as_they_were():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((1, 8, 4, 5)).astype(np.float32)
+    graph, _ = _converted(_layer_scale(rng, True, w_read_twice=True), x)  # both outputs checked against onnxruntime
+    assert "Mul" not in [n.op_type for n in graph.nodes]
+    assert sum(n.inputs[1] == "w" for n in graph.nodes if n.op_type == "MatMul") == 1
