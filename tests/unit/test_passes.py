@@ -157,6 +157,17 @@ def test_two_transposes_in_a_row_are_one():
     assert [n.op_type for n in after.nodes] == ["Transpose", "Relu"] and after.nodes[0].inputs == ["x"]
 
 
+@pytest.mark.parametrize("starts, ends, axes, steps, kept", [
+    ([0], [56], [1], [1], True), ([0, 0], [2**62, 9], [1, 2], [1, 1], True), ([0], [-1], [1], [1], False),
+    ([1], [9], [2], [1], False), ([0], [9], [2], [2], False), ([-1], [-10], [2], [-1], False)])
+def test_a_slice_that_keeps_every_element_is_removed(starts, ends, axes, steps, kept):
+    """Swin's crop of its padding to the size it already has: two copies a block, now none."""
+    inits = {k: np.array(v, np.int64) for k, v in (("s", starts), ("e", ends), ("a", axes), ("st", steps))}
+    nodes = [helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    after = _same_outputs(_graph(nodes, [1, 56, 9, 4], ["y"], inits))
+    assert ("Slice" not in [n.op_type for n in after.nodes]) == kept
+
+
 def test_identity_before_a_graph_output_renames_its_producer():
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["y"])]
     after = _same_outputs(_graph(nodes, [2, 3], ["y"], {}))
