@@ -9,6 +9,7 @@ from ..ir.shapes import infer_shapes
 from ..ops.base import DeviceTraits
 from . import (
     cancel_transposes,
+    concat_slices,
     fold_batch_norm,
     fold_constants,
     fold_matmul_columns,
@@ -38,9 +39,10 @@ log = logging.getLogger(__name__)
 
 PIPELINE = [
     fold_constants,  # shape arithmetic and constant subgraphs → constants
-    remove_identity,  # Identity / Dropout / all-zero Pad
+    remove_identity,  # Identity / Dropout / all-zero Pad / a Slice that keeps everything
     cancel_transposes,  # NHWC ↔ NCHW pairs and identity permutations
     remove_noop_reshape,
+    concat_slices,  # a Concat of Slices of one tensor along its axis (torch.roll) → one Gather
     scale_integer_ops,  # Cast(ConvInteger + int bias) · s → Conv(x · s, w) + bias · s: no stored int32 sums
     fuse_layer_norm,  # ReduceMean/Sub/Pow/Sqrt/Div (· gamma + beta) → LayerNormalization
     fuse_gelu,  # x · 0.5 · (1 + Erf(x / √2)) → Gelu

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from pymace import passes
+from pymace import Engine, passes
 from pymace.frontends import onnx as onnx_frontend
 from pymace.reference import executor
-from tests.helpers import make_model
+from tests.helpers import make_model, opencl_devices
 
 
 def _graph(nodes, x_shape, outputs, inits, opset=13):
@@ -166,6 +166,51 @@ def test_a_slice_that_keeps_every_element_is_removed(starts, ends, axes, steps, 
     nodes = [helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
     after = _same_outputs(_graph(nodes, [1, 56, 9, 4], ["y"], inits))
     assert ("Slice" not in [n.op_type for n in after.nodes]) == kept
+
+
+def _roll(axes_shifts, x_name="x", extra_reader=False):
+    """torch.roll as torch exports it: per axis, Slice(x, -s:) and Slice(x, :-s), concatenated."""
+    nodes, inits, last = [], {}, x_name
+    for k, (axis, shift) in enumerate(axes_shifts):
+        for name, (start, end) in (("a", (-shift, 2**62)), ("b", (0, -shift))):
+            inits |= {f"{name}{k}s": np.array([start], np.int64), f"{name}{k}e": np.array([end], np.int64),
+                      f"ax{k}": np.array([axis], np.int64)}
+            nodes.append(helper.make_node("Slice", [last, f"{name}{k}s", f"{name}{k}e", f"ax{k}"], [f"{name}{k}"]))
+        nodes.append(helper.make_node("Concat", [f"a{k}", f"b{k}"], [f"r{k}"], axis=axis))
+        last = f"r{k}"
+    nodes.append(helper.make_node("Relu", [last], ["y"]))
+    outputs = ["y"]
+    if extra_reader:
+        nodes.append(helper.make_node("Sigmoid", ["a0"], ["z"]))
+        outputs.append("z")
+    return nodes, inits, outputs
+
+
+@pytest.mark.parametrize("axes_shifts", [[(1, 3)], [(1, -3), (2, -3)], [(3, 1)]])
+def test_a_roll_is_one_gather_an_axis(axes_shifts):
+    nodes, inits, outputs = _roll(axes_shifts)
+    graph = _graph(nodes, [1, 7, 6, 4], outputs, inits)
+    after = _same_outputs(graph)
+    assert [n.op_type for n in after.nodes] == ["Gather"] * len(axes_shifts) + ["Relu"]
+    x = np.random.default_rng(1).standard_normal((1, 7, 6, 4)).astype(np.float32)
+    want = executor.run(graph, {"x": x})["y"]
+    for device in opencl_devices():  # the Gather kernel on the device, fp32 and fp16 (moves bits: exact)
+        for data_type in ("fp32", "fp16"):
+            got = Engine(after, device=device.selector, data_type=data_type).run({"x": x})["y"]
+            np.testing.assert_allclose(got, want if data_type == "fp32" else want.astype(np.float16), rtol=1e-3)
+
+
+def test_slices_with_another_reader_or_of_two_tensors_stay():
+    nodes, inits, outputs = _roll([(1, 3)], extra_reader=True)
+    after = _same_outputs(_graph(nodes, [1, 7, 6, 4], outputs, inits))
+    assert "Concat" in [n.op_type for n in after.nodes]
+    nodes = [helper.make_node("Relu", ["x"], ["x2"]),
+             helper.make_node("Slice", ["x", "s", "e", "ax"], ["a"]),
+             helper.make_node("Slice", ["x2", "s", "e", "ax"], ["b"]), helper.make_node("Concat", ["a", "b"], ["y"],
+                                                                                          axis=1)]
+    inits = {"s": np.array([1], np.int64), "e": np.array([4], np.int64), "ax": np.array([1], np.int64)}
+    after = _same_outputs(_graph(nodes, [1, 7, 6, 4], ["y"], inits))
+    assert "Concat" in [n.op_type for n in after.nodes]
 
 
 def test_identity_before_a_graph_output_renames_its_producer():
