@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConvertError
 from ..ir.graph import Graph, Node
-from ..ops import slice as slice_op
-from .rewrite import new_const, remove, sole_consumer
+from .rewrite import new_const, remove, slice_plan, sole_consumer
 
 
 def _range(graph: Graph, node: Node | None, axis: int) -> tuple[str, range] | None:
     """(the sliced tensor, the indices kept) of a Slice of one axis `axis` with step 1, else None."""
-    if node is None or node.op_type != "Slice" or len(node.inputs) != 1:
+    plan = slice_plan(graph, node) if node is not None else None
+    if plan is None:
         return None
     shape = graph.tensors[node.inputs[0]].shape
-    if shape is None or not all(isinstance(d, int) for d in shape):
-        return None
-    a = node.attrs
-    try:
-        plan = slice_op.plan(shape, a.get("starts"), a.get("ends"), a.get("axes"), a.get("steps"))
-    except (ConvertError, TypeError):
-        return None
     if any(p != (0, 1, d) for k, (p, d) in enumerate(zip(plan, shape)) if k != axis):
         return None
     start, step, count = plan[axis]

@@ -2,24 +2,14 @@
 its padding to the size it already has, twice a block): their consumers read the input directly."""
 from __future__ import annotations
 
-from ..errors import ConvertError
 from ..ir.graph import Graph
-from ..ops import slice as slice_op
-from .rewrite import bypass
+from .rewrite import bypass, slice_plan
 
 
 def _keeps_everything(graph: Graph, node) -> bool:
-    """A Slice whose every axis starts at 0, steps by 1 and keeps the whole dim (a bad one is left for the op's
-    own check to refuse)."""
-    shape = graph.tensors[node.inputs[0]].shape
-    if shape is None or not all(isinstance(d, int) for d in shape) or len(node.inputs) != 1:
-        return False
-    a = node.attrs
-    try:
-        axes = slice_op.plan(shape, a.get("starts"), a.get("ends"), a.get("axes"), a.get("steps"))
-    except (ConvertError, TypeError):
-        return False
-    return all(axis == (0, 1, d) for axis, d in zip(axes, shape))
+    """A Slice whose every axis starts at 0, steps by 1 and keeps the whole dim."""
+    plan = slice_plan(graph, node)
+    return plan is not None and all(axis == (0, 1, d) for axis, d in zip(plan, graph.tensors[node.inputs[0]].shape))
 
 
 def _is_identity(graph: Graph, node) -> bool:

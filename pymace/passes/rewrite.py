@@ -87,3 +87,20 @@ def transpose_perm(graph: Graph, node: Node) -> list[int]:
     """A Transpose's permutation: its `perm`, or ONNX's default (the axes reversed)."""
     perm = node.attrs.get("perm")
     return [int(p) for p in perm] if perm is not None else list(range(len(graph.tensors[node.inputs[0]].shape)))[::-1]
+
+
+def slice_plan(graph: Graph, node: Node) -> list[tuple[int, int, int]] | None:
+    """(first index, step, count) per axis of a Slice with constant bounds (attributes) and an input of known
+    shape, else None (a bad Slice is left for the op's own check to refuse)."""
+    from ..errors import ConvertError
+    from ..ops import slice as slice_op
+
+    shape = graph.tensors[node.inputs[0]].shape
+    if node.op_type != "Slice" or len(node.inputs) != 1 or shape is None or \
+            not all(isinstance(d, int) for d in shape):
+        return None
+    a = node.attrs
+    try:
+        return slice_op.plan(shape, a.get("starts"), a.get("ends"), a.get("axes"), a.get("steps"))
+    except (ConvertError, TypeError):
+        return None
