@@ -42,9 +42,11 @@ def _chain(graph: Graph, mul: Node, producers: dict):
     if mul.op_type != "Mul" or len(mul.inputs) != 2 or mul.attrs:
         return None
     out = graph.tensors[mul.outputs[0]].shape
+    if not out or not all(isinstance(d, int) for d in out):  # a scalar, or dims not known: no columns to scale
+        return None
     for x, s in (mul.inputs, mul.inputs[::-1]):
         node = producers.get(x)
-        if node is None or graph.tensors[x].shape != out or not all(isinstance(d, int) for d in out or ()):
+        if node is None or graph.tensors[x].shape != out:
             continue
         transpose = node if node.op_type == "Transpose" else None
         axis = len(out) - 1 if transpose is None else transpose_perm(graph, transpose).index(len(out) - 1)
