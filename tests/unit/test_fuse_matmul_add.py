@@ -205,10 +205,12 @@ def test_weights_another_node_reads_stay_as_they_were():
     assert sum(n.inputs[1] == "w" for n in graph.nodes if n.op_type == "MatMul") == 1
 
 
-def test_a_scaled_dot_product_of_two_vectors_converts():
-    """A MatMul of two vectors is a scalar: no columns to scale (ddddocr's old dynamic-quantized model raised
+def test_a_mul_of_a_scalar_converts():
+    """A Mul whose output is a scalar has no columns to scale (ddddocr's old dynamic-quantized model raised
     IndexError in the fold)."""
     rng = np.random.default_rng(14)
-    inits = {"w": rng.standard_normal(8).astype(np.float32), "g": np.array(2.5, np.float32)}
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Mul", ["m", "g"], ["y"])]
-    _converted(_model(nodes, [8], inits), rng.standard_normal(8).astype(np.float32))
+    inits = {"g": np.array(2.5, np.float32), "axes": np.array([0], np.int64)}
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["m"], keepdims=0),
+             helper.make_node("Mul", ["m", "g"], ["y"])]
+    graph, _ = _converted(_model(nodes, [8], inits), rng.standard_normal(8).astype(np.float32))
+    assert [n.op_type for n in graph.nodes] == ["ReduceSum", "Mul"]
