@@ -97,6 +97,8 @@ def _archive(path: str):
             for i in infos:
                 if i.compress_type != zipfile.ZIP_STORED or i.compress_size != i.file_size:
                     raise ModelError(f"member {i.filename[:60]!r} is compressed; a .pmace stores its members")
+                if i.flag_bits & (0x1 | 0x20 | 0x40):  # encrypted, patched or strongly encrypted: zipfile raises
+                    raise ModelError(f"member {i.filename[:60]!r} is encrypted; a .pmace stores plain members")
                 if i.filename in seen:
                     raise ModelError(f"member {i.filename[:60]!r} appears twice")
                 seen.add(i.filename)

@@ -36,6 +36,18 @@ def test_round_trip(tmp_path):
     assert back.metadata == {"framework": "test"}
 
 
+def test_an_encrypted_member_is_a_model_error(saved, tmp_path):
+    """A flipped bit 0 of a member's flags marks it encrypted: zipfile raised RuntimeError (hypothesis found it)."""
+    blob = bytearray(saved)
+    blob[6] |= 0x1  # the first local header's general-purpose flags
+    at = blob.index(b"PK\x01\x02")
+    blob[at + 8] |= 0x1  # and the central directory's, which zipfile reads
+    path = tmp_path / "encrypted.pmace"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match="encrypted"):
+        pmace_file.load(str(path))
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_damaged_files_are_model_errors(saved, tmp_path_factory, data):
