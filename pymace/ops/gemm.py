@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from . import binary, conv_cpu, strided
+from . import conv_cpu, strided
 from .base import Case, Const, Scratch, TensorInfo, check_ints, check_number
 
 OP_TYPES = ("Gemm", "MatMul")
@@ -195,7 +195,7 @@ def _view(shape, view, promote: str) -> tuple[tuple[int, ...], tuple[int, ...], 
     or a column (B)."""
     if view is None:
         shape = tuple(int(d) for d in shape)
-        strides, offset = tuple(binary.strides(shape, [True] * len(shape))), 0
+        strides, offset = tuple(strided.contiguous_strides(shape)), 0
     else:
         shape, strides, offset = tuple(view["shape"]), tuple(view["strides"]), view["offset"]
     if len(shape) == 1:

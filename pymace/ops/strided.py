@@ -12,16 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConvertError
+from . import binary
 
 MAX_INDEX = 2**31 - 1  # the kernels index with 32-bit ints
 
 
 def contiguous_strides(shape) -> list[int]:
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= int(d)
-    return strides[::-1]
+    """Element strides of a row-major tensor of `shape`."""
+    return binary.strides([int(d) for d in shape], [True] * len(shape))
 
 
 def reshape_strides(shape, strides, new_shape) -> list[int] | None:

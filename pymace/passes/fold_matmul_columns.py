@@ -10,19 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node
-from .rewrite import const, new_const, readers, remove, transpose_perm
-
-
-def _row(graph: Graph, name: str, n: int) -> np.ndarray | None:
-    """A constant's values as a row of n when it broadcasts along the last axis only (shape (n,) or (1, …, n))."""
-    value = const(graph, name)
-    if value is None or value.dtype != np.float32 or value.size != n or value.shape[-1:] != (n,):
-        return None
-    return value.reshape(n) if np.all(np.isfinite(value)) else None
-
-
-def _sole(graph: Graph, name: str, reader: Node) -> bool:
-    return name not in graph.outputs and [id(n) for n in readers(graph, name)] == [id(reader)]
+from .rewrite import const, new_const, remove, sole_consumer, transpose_perm
 
 
 def _along(graph: Graph, name: str, rank: int, axis: int, n: int) -> np.ndarray | None:
@@ -56,11 +44,13 @@ def _chain(graph: Graph, mul: Node, producers: dict):
         if gamma is None or node is None:
             continue
         if add is not None:
-            m, b = next(((m, b) for m, b in (add.inputs, add.inputs[::-1]) if m in producers and
-                         producers[m].op_type == "MatMul" and _row(graph, b, len(gamma)) is not None), (None, None))
+            rank = len(graph.tensors[add.outputs[0]].shape)
+            m, b, row = next(((m, b, row) for m, b in (add.inputs, add.inputs[::-1]) if m in producers and
+                              producers[m].op_type == "MatMul" and
+                              (row := _along(graph, b, rank, -1, len(gamma))) is not None), (None, None, None))
             node = producers.get(m) if m else None
         if node is not None and node.op_type == "MatMul":
-            return node, (add, b) if add is not None else None, transpose, gamma
+            return node, (add, b, row) if add is not None else None, transpose, gamma
     return None
 
 
@@ -74,12 +64,12 @@ def _fold(graph: Graph, mul: Node, producers: dict) -> bool:
             "activation" in matmul.attrs or matmul.inputs[0] == matmul.inputs[1] or matmul.attrs.get("a_view"):
         return False
     chain = [matmul, *([biased[0]] if biased else []), *([transpose] if transpose else []), mul]
-    if not all(_sole(graph, a.outputs[0], b) for a, b in zip(chain, chain[1:])):
+    if not all(sole_consumer(graph, a.outputs[0], b) for a, b in zip(chain, chain[1:])):
         return False
     matmul.inputs[1] = new_const(graph, matmul.inputs[1] + "_scaled", (w * gamma).astype(np.float32))
     if biased:
-        add, bias = biased
-        scaled = (_row(graph, bias, len(gamma)) * gamma).astype(np.float32).reshape(const(graph, bias).shape)
+        add, bias, row = biased
+        scaled = (row * gamma).astype(np.float32).reshape(const(graph, bias).shape)
         add.inputs[add.inputs.index(bias)] = new_const(graph, bias + "_scaled", scaled)
     chain[-2].outputs = list(mul.outputs)
     remove(graph, mul)

@@ -64,14 +64,15 @@ class ProvenLedger:
         if not new:
             return
         self.known.update(new)
+        lines = "".join(c.hex() + "\n" for c in new).encode()
         try:
-            if self._size() + len(new) * _LINE > MAX_LEDGER_LINES * _LINE:
-                write_atomic(self.path, "".join(c.hex() + "\n" for c in new).encode(), 0o644)
+            if self._size() + len(lines) > MAX_LEDGER_LINES * _LINE:
+                write_atomic(self.path, lines, 0o644)
                 self._known = set(new)
                 return
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             try:
-                os.write(fd, "".join(c.hex() + "\n" for c in new).encode())  # one write: appends don't interleave
+                os.write(fd, lines)  # one write: appends don't interleave
             finally:
                 os.close(fd)
         except OSError as error:
