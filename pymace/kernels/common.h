@@ -37,6 +37,33 @@ inline float max_nan(float a, float b) { return (a > b || isnan(a)) ? a : b; }
 /* clip_nan: the lower bound first, then the upper, as NumPy's clip: with lo > hi every value becomes hi. */
 inline float clip_nan(float x, float lo, float hi) { const float y = x < lo ? lo : x; return y > hi ? hi : y; }
 
+/* A fused PRelu's slope is a kernel parameter only when the build defines HAS_SLOPE (the activation is PRelu:
+ * ops/activation.py), so that every other launch passes one buffer fewer: each argument is host time in every
+ * enqueue (benchmarks/NOTES.md, "what an enqueue costs"). SLOPE(i), SLOPE4(i): the slope at i, 0 without one;
+ * SLOPE_ARG passes the parameter on to a helper whose parameter list has SLOPE_PARAM. */
+#ifdef HAS_SLOPE
+#define SLOPE_PARAM __global const store_t *slope,
+#define SLOPE_ARG slope,
+#define SLOPE(i) LOAD(slope, (i))
+#define SLOPE4(i) LOAD4(slope, (i))
+#else
+#define SLOPE_PARAM
+#define SLOPE_ARG
+#define SLOPE(i) 0.0f
+#define SLOPE4(i) ((float4)(0.0f))
+#endif
+
+/* Split-K partial sums (conv_gemm, gemm_tiled) are a parameter only when the build defines HAS_PART, which the
+ * hosts do exactly when SPLIT > 1. */
+#ifdef HAS_PART
+#define PART_PARAM __global float *part,
+#else
+#define PART_PARAM
+#endif
+#if defined(SPLIT) && SPLIT > 1 && !defined(HAS_PART)
+#error "SPLIT > 1 needs HAS_PART"
+#endif
+
 /* `slope` is the PRelu slope of channel `c` (ignored by other activations). */
 inline float activate(float x, float slope) {
 #if ACT == 1

@@ -22,7 +22,7 @@ inline float4 load4_tail(__global const store_t *p, int n) {
  * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
 #ifdef KERNEL_conv1x1
 __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                      __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P) {
+                      SLOPE_PARAM RES_PARAM __global store_t *y, int N, int C, int M, int P) {
   const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
   const int p0 = pb * 4;
   if (p0 >= P || mb * 4 >= M || n >= N) return;
@@ -45,7 +45,7 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
   } else {
     CONV1X1_STEP(load4_tail(xp + (size_t)c * P, valid))
   }
-  const float4 s = LOAD4(slope, mb);
+  const float4 s = SLOPE4(mb);
   float4 out[4] = {acc0, acc1, acc2, acc3};
   float sl[4] = {s.x, s.y, s.z, s.w};
   for (int i = 0; i < 4 && mb * 4 + i < M; ++i) {
@@ -67,7 +67,7 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
 /* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
 #ifdef KERNEL_conv_depthwise
 __kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int H, int W,
+                             SLOPE_PARAM RES_PARAM __global store_t *y, int N, int C, int H, int W,
                              int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2); /* z = n*C + c */
   if (ow0 >= OW || oh >= OH || z >= N * C) return;
@@ -91,7 +91,7 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
       }
     }
   }
-  const float s = LOAD(slope, c);
+  const float s = SLOPE(c);
   const size_t row0 = ((size_t)z * OH + oh) * OW;
   for (int j = 0; j < PX && ow0 + j < OW; ++j)
     STORE(y, row0 + ow0 + j, activate(acc[j] + residual1(RES_ARG row0 + ow0 + j), s));
@@ -102,7 +102,7 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
  * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
 #ifdef KERNEL_conv_direct
 __kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
+                          SLOPE_PARAM RES_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
                           int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2);
   if (ow0 >= OW || oh >= OH || z >= N * G * MBG) return;
@@ -128,7 +128,7 @@ __kernel void conv_direct(__global const store_t *x, __global const store_t *w, 
       }
     }
   }
-  const float4 s = LOAD4(slope, gb);
+  const float4 s = SLOPE4(gb);
   float sl[4] = {s.x, s.y, s.z, s.w};
   for (int j = 0; j < PX && ow0 + j < OW; ++j) {
     float a[4] = {acc[j].x, acc[j].y, acc[j].z, acc[j].w};

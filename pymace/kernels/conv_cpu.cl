@@ -44,7 +44,7 @@ inline void store_block(__global store_t *y, RES_PARAM size_t at, vec_t v, float
 }
 
 inline void conv1x1_block(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, RES_PARAM __global store_t *y, int C, int M, int P, int b0,
+                          SLOPE_PARAM RES_PARAM __global store_t *y, int C, int M, int P, int b0,
                           int mb, int n) {
   vec_t acc[PB][MB];
   int p0[PB];
@@ -72,7 +72,7 @@ inline void conv1x1_block(__global const store_t *x, __global const store_t *w, 
     const int m = mb * MB + j;
     if (m >= M) break;
 #pragma unroll
-    for (int i = 0; i < PB; ++i) store_block(y, RES_ARG((size_t)n * M + m) * P + p0[i], acc[i][j], LOAD(slope, m), VW);
+    for (int i = 0; i < PB; ++i) store_block(y, RES_ARG((size_t)n * M + m) * P + p0[i], acc[i][j], SLOPE(m), VW);
   }
 }
 
@@ -82,11 +82,11 @@ inline void conv1x1_block(__global const store_t *x, __global const store_t *w, 
  * Weights packed [ceil(M/MB)][C][MB], bias and slope [ceil(M/MB)][MB] (zero-padded). */
 #ifdef KERNEL_conv1x1_cpu
 __kernel void conv1x1_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          __global const store_t *slope, RES_PARAM __global store_t *y, int N, int C, int M, int P,
+                          SLOPE_PARAM RES_PARAM __global store_t *y, int N, int C, int M, int P,
                           int NB) {
   const int mb = get_global_id(1), n = get_global_id(2);
   for (int b = get_global_id(0) * NB; b < (get_global_id(0) + 1) * NB && b * VW < P; b += PB)
-    conv1x1_block(x, w, bias, slope, RES_ARG y, C, M, P, b, mb, n);
+    conv1x1_block(x, w, bias, SLOPE_ARG RES_ARG y, C, M, P, b, mb, n);
 }
 #endif
 
@@ -110,7 +110,7 @@ inline vec_t load_row(__global const store_t *row, int iw, int W) {
  * adjacent output pixels of one row. Weights packed [G][MBG][CG*KH*KW][MB], bias and slope [G][MBG][MB]. */
 #ifdef KERNEL_conv_direct_cpu
 __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                              __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
+                              SLOPE_PARAM RES_PARAM __global store_t *y, int N, int CG, int MG,
                               int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow0 = max(0, min((int)get_global_id(0) * VW, OW - VW)), oh = get_global_id(1), z = get_global_id(2);
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
@@ -140,7 +140,7 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
     const int m = mb * MB + j;
     if (m >= MG) break;
     const size_t at = (((size_t)n * G * MG + g * MG + m) * OH + oh) * OW + ow0;
-    store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), valid);
+    store_block(y, RES_ARG at, acc[j], SLOPE(gb * MB + j), valid);
   }
 }
 #endif
@@ -155,7 +155,7 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
 #define NR ((ROWS - 1) * SH + (KH - 1) * DH + 1)
 #ifdef KERNEL_conv_rows_cpu
 __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                            __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
+                            SLOPE_PARAM RES_PARAM __global store_t *y, int N, int CG, int MG,
                             int MBG, int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int oh0 = get_global_id(0) * ROWS, z = get_global_id(1);
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;
@@ -224,7 +224,7 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
         const int m = mb * MB + j;
         if (m >= MG) break;
         const size_t at = (((size_t)n * G * MG + g * MG + m) * OH + oh) * OW + ow0;
-        store_block(y, RES_ARG at, acc[j], LOAD(slope, gb * MB + j), min(VW, OW));
+        store_block(y, RES_ARG at, acc[j], SLOPE(gb * MB + j), min(VW, OW));
       }
     }
   }
@@ -260,7 +260,7 @@ typedef __global const store_t src_t;
 #endif
 
 /* activate(acc + residual) of the tile's valid channels into y from out0 (channel mb*CV, the tile's pixel) */
-inline void cvec_store(__global store_t *y, RES_PARAM __global const store_t *slope, float8 acc[PX][MV],
+inline void cvec_store(__global store_t *y, RES_PARAM SLOPE_PARAM int s0, float8 acc[PX][MV],
                        size_t out0, size_t plane, int first, int MG) {
 #pragma unroll
   for (int v = 0; v < MV; ++v) {
@@ -270,7 +270,7 @@ inline void cvec_store(__global store_t *y, RES_PARAM __global const store_t *sl
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       if (first + v * 8 + i >= MG) return;
-      const float s = LOAD(slope, v * 8 + i);
+      const float s = SLOPE(s0 + v * 8 + i);
       const size_t at = out0 + (size_t)(v * 8 + i) * plane;
 #pragma unroll
       for (int j = 0; j < PX; ++j) STORE(y, at + j, activate(a[j][i] + residual1(RES_ARG at + j), s));
@@ -331,7 +331,7 @@ inline void cvec_stage(float *buf, __global const store_t *xg, int c0, int c1, i
 #endif
 
 __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                            __global const store_t *slope, RES_PARAM __global store_t *y, int N, int CG, int MG,
+                            SLOPE_PARAM RES_PARAM __global store_t *y, int N, int CG, int MG,
                             int MBG, int G, int H, int W, int OH, int OW, int PT, int PL, int CB, int RB, int TC,
                             int NRB, int BW) {
   const int oh_a = get_global_id(0) * RB, z = get_global_id(1);
@@ -376,7 +376,7 @@ __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w
 #pragma unroll
             for (int v = 0; v < MV; ++v) held[t][j][v] = acc[j][v];
         } else {
-          cvec_store(y, RES_ARG slope + gb * CV, acc, out0 + (size_t)oh * OW + ow0, plane, mb * CV, MG);
+          cvec_store(y, RES_ARG SLOPE_ARG gb * CV, acc, out0 + (size_t)oh * OW + ow0, plane, mb * CV, MG);
         }
       }
     }

@@ -151,7 +151,7 @@ inline float dw_value(__global const store_t *xn, __global const store_t *dww, _
 
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const store_t *a, __global const store_t *bias,
-               __global const store_t *slope, RES_PARAM PRE_PARAM __global store_t *y, __global float *part,
+               SLOPE_PARAM RES_PARAM PRE_PARAM __global store_t *y, PART_PARAM
                COUNT_PARAM int C, int H, int W, int M, int MP, int OW, int P, int K, int KT, int PT, int PL, int XC0,
                int XCT, int YC0, int YCT, int YG) {
   __local float4 As[TK][TM / 4];
@@ -254,7 +254,7 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
     const int m = m0 + ty * 4 + i;
     if (m >= M) return;
     volatile __global const float *pp = part + ((size_t)n * SPLIT * M + m) * P + pb;
-    const float b = LOAD(bias, m), sl = LOAD(slope, m);
+    const float b = LOAD(bias, m), sl = SLOPE(m);
     const size_t at = out_index(n, YC0 + m, pb, P, YCT, YG), rat = ((size_t)n * M + m) * P + pb;
     for (int j = 0; j < np; ++j) {
       float v = b;
@@ -269,7 +269,7 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
     const int m = m0 + ty * 4 + i;
     if (m >= M) return;
     float4 v = acc[i];
-    const float b = LOAD(bias, m), sl = LOAD(slope, m);
+    const float b = LOAD(bias, m), sl = SLOPE(m);
     const size_t at = out_index(n, YC0 + m, pb, P, YCT, YG);
     v += b + residual4(RES_ARG((size_t)n * M + m) * P + pb, np);
     v = (float4)(activate(v.x, sl), activate(v.y, sl), activate(v.z, sl), activate(v.w, sl));
@@ -290,7 +290,7 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
  * work-item per output value (z = n*M + m), so that the reads of every split are coalesced along p. */
 #ifdef KERNEL_conv_splitk_reduce
 __kernel void conv_splitk_reduce(__global const float *part, __global const store_t *bias,
-                                 __global const store_t *slope, RES_PARAM __global store_t *y, int S, int M, int P,
+                                 SLOPE_PARAM RES_PARAM __global store_t *y, int S, int M, int P,
                                  int N, int YC0, int YCT, int YG) {
   const int p = get_global_id(0), z = get_global_id(1);
   if (p >= P || z >= N * M) return;
@@ -299,6 +299,6 @@ __kernel void conv_splitk_reduce(__global const float *part, __global const stor
   float v = LOAD(bias, m);
   for (int s = 0; s < S; ++s) v += pp[(size_t)s * M * P];
   const float r = residual1(RES_ARG(size_t)z * P + p);
-  STORE(y, out_index(n, YC0 + m, p, P, YCT, YG), activate(v + r, LOAD(slope, m)));
+  STORE(y, out_index(n, YC0 + m, p, P, YCT, YG), activate(v + r, SLOPE(m)));
 }
 #endif

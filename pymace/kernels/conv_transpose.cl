@@ -4,7 +4,7 @@
  * (bias, PRelu slope as [G][ceil(Mg/4)][4]): a work-item computes 4 output channels of one group at one pixel,
  * z = (n*G + g)*MBG + block. */
 __kernel void conv_transpose(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             __global const store_t *slope, __global store_t *y, int N, int CG, int MG, int MBG,
+                             SLOPE_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
                              int G, int H, int W, int OH, int OW, int PT, int PL) {
   const int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
   if (ow >= OW || oh >= OH || z >= N * G * MBG) return;
@@ -22,7 +22,7 @@ __kernel void conv_transpose(__global const store_t *x, __global const store_t *
       for (int c = 0; c < CG; ++c) acc = mad(LOAD(xp, (size_t)c * H * W), LOAD4(w, wbase + c), acc);
     }
   }
-  const float4 s = LOAD4(slope, gb);
+  const float4 s = SLOPE4(gb);
   float a[4] = {acc.x, acc.y, acc.z, acc.w}, sl[4] = {s.x, s.y, s.z, s.w};
   for (int i = 0; i < 4 && mb * 4 + i < MG; ++i) {
     const size_t m = (size_t)g * MG + mb * 4 + i;

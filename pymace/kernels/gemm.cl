@@ -6,12 +6,12 @@
 
 /* Both kernels' epilogue: columns j0 .. j0+nj of row i (at `base` in Y) = act(alpha * s + beta * C). */
 inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global const store_t *c, int SCM,
-                          int SCN, __global const store_t *slope, __global store_t *y, float alpha, float beta) {
+                          int SCN, SLOPE_PARAM __global store_t *y, float alpha, float beta) {
   const float r[4] = {s.x, s.y, s.z, s.w};
   for (int j = 0; j < nj; ++j) {
     const float v = alpha * r[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
 #if ACT == 7
-    STORE(y, base + j0 + j, activate(v, LOAD(slope, base + j0 + j)));
+    STORE(y, base + j0 + j, activate(v, SLOPE(base + j0 + j)));
 #else
     STORE(y, base + j0 + j, activate(v, 0.0f));
 #endif
@@ -20,7 +20,7 @@ inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global
 
 #ifdef KERNEL_gemm
 __kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
-                   __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                   SLOPE_PARAM __global store_t *y, __global const int *a_off,
                    __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
                    int SCN, float alpha, float beta) {
   const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
@@ -44,7 +44,7 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
       acc = mad(LOAD(ap, k * SAK), bv, acc);
     }
   }
-  store_columns(acc, nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+  store_columns(acc, nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, SLOPE_ARG y, alpha, beta);
 }
 #endif
 
@@ -57,7 +57,7 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
 #ifdef KERNEL_gemm_splitk
 __kernel __attribute__((reqd_work_group_size(CQ, KS, 1)))
 void gemm_splitk(__global const store_t *a, __global const store_t *b, __global const store_t *c,
-                 __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                 SLOPE_PARAM __global store_t *y, __global const int *a_off,
                  __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
                  int SCM, int SCN, float alpha, float beta) {
   __local float4 red[KS][CQ];
@@ -84,7 +84,7 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (ly != 0 || nj <= 0) return;
-  store_columns(red[0][lx], nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+  store_columns(red[0][lx], nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, SLOPE_ARG y, alpha, beta);
 }
 #endif
 #endif
@@ -119,9 +119,9 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / RM, 1)))
 void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
-                __global const store_t *slope, __global store_t *y, __global const int *a_off,
+                SLOPE_PARAM __global store_t *y, PART_PARAM __global const int *a_off,
                 __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
-                int SCM, int SCN, float alpha, float beta, __global float *part) {
+                int SCM, int SCN, float alpha, float beta) {
   __local float as[TK][TM + 4]; /* A' slice stored k-major: a work-item reads its 4 rows as one float4 */
   __local float bs[TK][TN + 4];
   const int tx = get_local_id(0), ty = get_local_id(1), l = ty * (TN / 4) + tx;
@@ -180,7 +180,7 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
     __global float *row = part + ((size_t)get_group_id(2) % SPLIT * BATCH + bt) * M * N + (size_t)i * N;
     for (int q = 0; q < nj; ++q) row[j + q] = v[q];
 #else
-    store_columns(acc[r], nj, j, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y, alpha, beta);
+    store_columns(acc[r], nj, j, i, ((size_t)bt * M + i) * N, c, SCM, SCN, SLOPE_ARG y, alpha, beta);
 #endif
   }
 }
@@ -190,7 +190,7 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
 /* gemm_tiled's split K: element (bt, i, j) of Y is the sum of its SPLIT partials, in split order, then the
  * epilogue. A work-item takes 4 adjacent columns. */
 #ifdef KERNEL_gemm_sum_splits
-__kernel void gemm_sum_splits(__global const float *part, __global const store_t *c, __global const store_t *slope,
+__kernel void gemm_sum_splits(__global const float *part, __global const store_t *c, SLOPE_PARAM
                               __global store_t *y, int SPLITS, int BATCH, int M, int N, int SCM, int SCN,
                               float alpha, float beta) {
   const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
@@ -200,7 +200,7 @@ __kernel void gemm_sum_splits(__global const float *part, __global const store_t
   float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   for (int s = 0; s < SPLITS; ++s)
     for (int q = 0; q < nj; ++q) r[q] += part[s * stride + at + q];
-  store_columns((float4)(r[0], r[1], r[2], r[3]), nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, slope, y,
+  store_columns((float4)(r[0], r[1], r[2], r[3]), nj, j0, i, ((size_t)bt * M + i) * N, c, SCM, SCN, SLOPE_ARG y,
                 alpha, beta);
 }
 #endif

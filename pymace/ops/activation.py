@@ -87,7 +87,7 @@ def build_options(activation: str | None, params=()) -> tuple[str, ...]:
     """-D options selecting `activate()` in kernels/common.h. Parameters are baked into the program so the hot
     loop passes no extra arguments; each distinct value gives its own program (as MACE does)."""
     p = list(params or ())
-    opts = [f"-DACT={CODES[activation]}"]
+    opts = [f"-DACT={CODES[activation]}"] + (["-DHAS_SLOPE"] if activation == "PRelu" else [])
     if activation == "Clip":
         lo, hi = clip_bounds(p)  # unbounded: inf stays inf, as in ONNX
         opts += [f"-DACT_A={c_float(-np.inf if lo is None else lo)}",

@@ -125,9 +125,11 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTi
     a = pack_weights(weights.reshape(m, k), tm, tk)
     vectors = epilogue.args(m, lambda v: v.reshape(-1))
     part = Scratch((n * split * m * pixels if split > 1 else 1) * (2 if ctx.data_type == "fp16" else 1))
-    values = dict(x=x, a=Const(a), **vectors, y=ctx.outputs[0], part=part, C=c, H=layer.x_shape[2],
+    values = dict(x=x, a=Const(a), **vectors, y=ctx.outputs[0], C=c, H=layer.x_shape[2],
                   W=layer.x_shape[3], M=m, MP=a.shape[1], OW=layer.out[1], P=pixels, K=k, KT=a.shape[0] // tk,
                   PT=layer.window.pads[0], PL=layer.window.pads[1])
+    if split > 1:
+        values["part"] = part
     if depthwise:
         values |= {"dww": Const(depthwise.weights), "dwb": Const(depthwise.bias)}
     if tiling.last:
@@ -135,6 +137,7 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, tiling: GemmTi
     fused_values, fused_options = fusion.kernel_values(getattr(x, "shape", None) or layer.x_shape, m)
     values |= fused_values
     options = layer.options() + epilogue.options() + (f"-DTM={tm}", f"-DTN={tn}", f"-DTK={tk}", f"-DSPLIT={split}")
+    options += ("-DHAS_PART",) if split > 1 else ()
     options += (depthwise.options if depthwise else ()) + (split_last_options(ctx.device) if tiling.last else ())
     gws = (-(-pixels // tn) * tn // 4, -(-m // tm) * tm // 4, n * split)
     kernel_args.launch(ctx, "conv_gemm", "conv_gemm", gws, values, options + fused_options,

@@ -93,12 +93,14 @@ class Epilogue:
                 *(("-DHAS_RES=1",) if self.residual is not None else ()))
 
     def args(self, m: int, pack) -> dict:
-        """The kernels' `bias`, `slope` (Consts laid out by `pack`, a [M, 1] -> layout function; zeros when
-        absent) and, with a residual, `res` arguments."""
-        bias = self.bias.const if self.bias is not None else np.zeros(m, np.float32)
-        slope = np.broadcast_to(self.slope.const.reshape(-1), (m,)) if self.slope is not None else np.zeros(m)
-        vectors = {name: Const(pack(np.asarray(v, np.float32).reshape(m, 1)))
-                   for name, v in (("bias", bias), ("slope", slope))}
+        """The kernels' `bias` (zeros when absent) and, for a PRelu, `slope` (Consts laid out by `pack`, a
+        [M, 1] -> layout function), and, with a residual, `res` arguments."""
+        vectors = {"bias": self.bias.const if self.bias is not None else np.zeros(m, np.float32)}
+        if self.activation == "PRelu":  # the kernels have a slope parameter only then (-DHAS_SLOPE)
+            if self.slope is None:
+                raise ConvertError("a fused PRelu needs its slope as the node's last input")
+            vectors["slope"] = np.broadcast_to(self.slope.const.reshape(-1), (m,))
+        vectors = {name: Const(pack(np.asarray(v, np.float32).reshape(m, 1))) for name, v in vectors.items()}
         return vectors | ({"res": self.residual} if self.residual is not None else {})
 
 

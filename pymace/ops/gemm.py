@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from . import conv_cpu, strided
+from . import conv_cpu, kernel_args, strided
 from .base import Case, Const, Scratch, TensorInfo, check_ints, check_number
 
 OP_TYPES = ("Gemm", "MatMul")
@@ -228,9 +228,7 @@ def product(a_shape, b_shape, transA=0, transB=0, a_view=None, b_view=None) -> P
                    b_at + _offsets(b_shape[:-2], b_str[:-2], out_batch))
 
 
-def _prelu_slope(ctx, rest, activation, y_shape) -> np.ndarray:
-    if activation != "PRelu":
-        return np.zeros(1, np.float32)
+def _prelu_slope(ctx, rest, y_shape) -> np.ndarray:
     if rest[-1].const is None:
         raise ConvertError(f"node {ctx.node.name!r}: a fused PRelu slope must be a constant")
     s = rest[-1].const  # per channel = axis 1, as activation.reference broadcasts it
@@ -258,39 +256,39 @@ def launch(ctx, *, _op_type="Gemm", alpha=1.0, beta=1.0, transA=0, transB=0, act
         slope_ref = rest[-1] if activation == "PRelu" else None
         conv_cpu.launch_fc(ctx, w_nk, bias, alpha, beta, activation, activation_params, slope_ref)
         return
-    epilogue = [c_arg, Const(np.ascontiguousarray(_prelu_slope(ctx, rest, activation, y.shape), np.float32)), y]
-    args = [a, b_arg, *epilogue, Const(p.a_offsets), Const(p.b_offsets),
-            *map(np.int32, (p.batch, p.m, p.n, p.k, *p.a_strides, *p.b_strides, *c_strides)),
-            np.float32(alpha), np.float32(beta)]
+    epilogue = dict(c=c_arg, y=y, SCM=c_strides[0], SCN=c_strides[1], alpha=alpha, beta=beta)
+    if activation == "PRelu":  # the kernels have a slope parameter only then (-DHAS_SLOPE)
+        epilogue["slope"] = Const(np.ascontiguousarray(_prelu_slope(ctx, rest, y.shape), np.float32))
+    values = dict(a=a, b=b_arg, a_off=Const(p.a_offsets), b_off=Const(p.b_offsets), BATCH=p.batch, M=p.m, N=p.n,
+                  K=p.k, SAM=p.a_strides[0], SAK=p.a_strides[1], SBK=p.b_strides[0], SBN=p.b_strides[1], **epilogue)
     opts = (f"-DB_ROWS={int(p.b_strides[1] == 1)}", *act.build_options(activation, activation_params))
     name = choose_variant(p.m, p.n, p.k, p.batch, p.b_strides[1] == 1, ctx.device, kernel_variant)
-    _launch(ctx, name, p, args, opts, tiling, [*epilogue, *map(np.int32, c_strides), np.float32(alpha),
-                                                np.float32(beta)])
+    _launch(ctx, name, p, values, opts, tiling, epilogue)
 
 
-def _launch(ctx, name: str, p: Product, args: list, opts: tuple, tiling, epilogue: list) -> None:  # noqa: PLR0913
-    """The launches of kernel `name` (and gemm_tiled's split sum); `epilogue` is C, slope, Y, C's strides, alpha,
-    beta."""
+def _launch(ctx, name: str, p: Product, values: dict, opts: tuple, tiling, epilogue: dict) -> None:  # noqa: PLR0913
+    """The launches of kernel `name` (and gemm_tiled's split sum), its arguments by name (`values`; `epilogue`:
+    those of C, the slope, Y, alpha and beta, which the split sum takes too)."""
     m, n, k, batch = p.m, p.n, p.k, p.batch
     if name == "gemm_splitk":  # column quads per work-group: a 32-byte sector of B per k row
         cq = 4 if ctx.data_type == "fp16" else 2
         ks = SPLITK_WG // cq
         opts += (f"-DCQ={cq}", f"-DKS={ks}")
-        ctx.kernel("gemm", name, (-(-n // (4 * cq)) * cq, ks, m * batch), args, options=opts, lws=(cq, ks, 1))
+        kernel_args.launch(ctx, "gemm", name, (-(-n // (4 * cq)) * cq, ks, m * batch), values, opts, lws=(cq, ks, 1))
     elif name == "gemm_tiled":
         tm, tn, split, rm = _tiled_choice(ctx, m, n, k, batch, tiling)
-        part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1) if split > 1 else 1)
         tiled = (f"-DTM={tm}", f"-DTN={tn}", f"-DRM={rm}", f"-DTK={TILED_TK}", f"-DSPLIT={split}",
                  f"-DA_KFAST={int(p.a_strides[1] == 1)}")
-        ctx.kernel("gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // rm, batch * split), [*args, part],
-                   options=opts + tiled, lws=(tn // 4, tm // rm, 1))
-        if split > 1:  # the epilogue's options only: products of any shape share the sum
-            c, slope, y, scm, scn, alpha, beta = epilogue
-            ctx.kernel("gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
-                       [part, c, slope, y, *map(np.int32, (split, batch, m, n, scm, scn)), alpha, beta],
-                       options=opts[1:])
+        part = Scratch(split * batch * m * n * (2 if ctx.data_type == "fp16" else 1)) if split > 1 else None
+        if part is not None:
+            values, tiled = values | {"part": part}, (*tiled, "-DHAS_PART")
+        kernel_args.launch(ctx, "gemm", name, (-(-n // tn) * tn // 4, -(-m // tm) * tm // rm, batch * split),
+                           values, opts + tiled, lws=(tn // 4, tm // rm, 1))
+        if part is not None:  # the epilogue's options only: products of any shape share the sum
+            kernel_args.launch(ctx, "gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
+                               dict(part=part, SPLITS=split, BATCH=batch, M=m, N=n, **epilogue), opts[1:])
     else:
-        ctx.kernel("gemm", "gemm", (-(-n // 4), m, batch), args, options=opts)
+        kernel_args.launch(ctx, "gemm", "gemm", (-(-n // 4), m, batch), values, opts)
 
 
 def _c_strides(c_shape, m: int, n: int, batch: int, node: str) -> tuple[int, int]:

@@ -154,7 +154,7 @@ class BoundPlan:
     enqueuer: Enqueuer | None = None
     prepared: Prepared | None = None  # programs and weights, shared with the other executors
     int_dtypes: dict = field(default_factory=dict)  # integer/bool graph input or output → its IR dtype
-    submit_lock: object | None = None  # held while a run enqueues, when runs of one engine take turns at that
+    submitter: object | None = None  # runtime/submit.py: when runs of one engine take turns at enqueuing
     shared_queue: bool = False  # the queue is other executors' too: a run waits for its own last copy only
 
     def release(self) -> None:
@@ -213,8 +213,8 @@ class Prepared:
         tuned = (launch.lws_tuned and lws == launch.lws) or launch.variant_tuned
         return _Settled(program, kernel, tuple(lws), tuned)
 
-    def bind(self, queue, submit_lock=None, shared_queue: bool = False) -> BoundPlan:
-        """A new executor of the plan on `queue` (`submit_lock`, `shared_queue`: BoundPlan's fields)."""
+    def bind(self, queue, submitter=None, shared_queue: bool = False) -> BoundPlan:
+        """A new executor of the plan on `queue` (`submitter`, `shared_queue`: BoundPlan's fields)."""
         plan, rw = self.plan, cl.mem_flags.READ_WRITE
         with self._lock:
             spare, self._spare_kernels = self._spare_kernels, False
@@ -234,7 +234,7 @@ class Prepared:
         inputs = {name: (buffers[key], shape) for name, (key, shape) in plan.inputs.items()}
         outputs = {name: (buffers[key], shape) for name, (key, shape) in plan.outputs.items()}
         return BoundPlan(queue, steps, plan.memory, inputs, outputs, owned, Enqueuer(queue, steps), self,
-                         plan.int_dtypes, submit_lock, shared_queue)
+                         plan.int_dtypes, submitter, shared_queue)
 
     def _args(self, launch: Launch, buffers: dict, owned: list, consts: dict) -> tuple[list, tuple]:
         """The kernel arguments of a launch, and the per-executor buffers among them."""

@@ -46,6 +46,23 @@ def library():
     return None
 
 
+@cache
+def enqueue_entry():
+    """clEnqueueNDRangeKernel of library(), called without releasing the GIL (ctypes.PyDLL), or None.
+
+    A non-blocking enqueue returns in microseconds. Releasing and taking back the GIL around each of a run's
+    enqueues hands it to any other thread that wants it, which then has to hand it back before the next enqueue:
+    with threads finishing runs while another enqueues, that ping-pong costs more than the enqueues (docs/threads.md).
+    Held, the GIL stays with the enqueuing thread for its whole loop; waits for the device still release it."""
+    lib = library()
+    if lib is None:
+        return None
+    fn = ctypes.PyDLL(lib._name).clEnqueueNDRangeKernel
+    size_p = ctypes.POINTER(ctypes.c_size_t)
+    _proto(fn, ctypes.c_int32, _p, _p, ctypes.c_uint32, size_p, size_p, size_p, ctypes.c_uint32, _p, _p)
+    return fn
+
+
 def _proto(fn, restype, *argtypes) -> None:
     fn.restype, fn.argtypes = restype, list(argtypes)
 
@@ -113,4 +130,4 @@ class Kernel:
             self.int_ptr = None
 
 
-__all__ = ["Kernel", "library"]
+__all__ = ["Kernel", "library", "enqueue_entry"]

@@ -2,21 +2,21 @@
 
 pyopencl's `enqueue_nd_range_kernel` always creates an event and wraps it in a Python object; at batch 1 on a GPU
 that host cost is most of a small kernel's time (DESIGN.md §5). Here every step's sizes are packed once into
-ctypes arrays and the C entry point of the very ICD loader pyopencl uses is called with a NULL event. Any
-failure to find that entry point falls back to pyopencl's call."""
+ctypes arrays and the C entry point of the very ICD loader pyopencl uses is called with a NULL event, holding the
+GIL (runtime/cl_kernel.py: enqueue_entry says why). Any failure to find that entry point falls back to pyopencl's
+call."""
 from __future__ import annotations
 
 import ctypes
 import logging
 
 from ..config import load as load_config
-from .cl_kernel import library
+from .cl_kernel import enqueue_entry
 from .device import cl
 
 log = logging.getLogger(__name__)
 
-_LIBRARY = library()
-_ENQUEUE = _LIBRARY.clEnqueueNDRangeKernel if _LIBRARY is not None else None
+_ENQUEUE = enqueue_entry()
 
 
 class Enqueuer:

@@ -4,7 +4,7 @@ Planning is runtime/plan.py (pure) and runtime/bind.py (buffers, kernels); this 
 and names the launch that failed when the driver refuses one."""
 from __future__ import annotations
 
-from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 
@@ -44,6 +44,17 @@ def describe_failure(s: Step, e) -> str:
             f"{e}; global size {s.gws}, local size {s.lws}, build options [{s.options}]")
 
 
+def _enqueue_run(plan: BoundPlan, staged: list, outputs: dict, profile: bool):
+    """One run's input copies, kernels and output copies: (profiling events or None, the last copy's event)."""
+    for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until the wait
+        cl.enqueue_copy(plan.queue, buf, host, is_blocking=False)
+    events = enqueue_all(plan.queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
+    last = None
+    for name, (buf, _shape) in plan.output_buffers.items():
+        last = cl.enqueue_copy(plan.queue, outputs[name], buf, is_blocking=False)
+    return events, last
+
+
 def run_plan(plan: BoundPlan, feeds: dict[str, np.ndarray], profile: bool = False):
     """Copy inputs in, enqueue every step, copy outputs out (fp32 on the host whatever the storage type; integer
     and bool tensors as int32 on the device, in their IR dtype on the host). With `profile` (the plan's queue
@@ -53,13 +64,8 @@ def run_plan(plan: BoundPlan, feeds: dict[str, np.ndarray], profile: bool = Fals
               np.ascontiguousarray(feeds[name], dtype=np.float32) for name in plan.input_buffers]
     outputs = {name: np.empty(shape, dtype=DEVICE_INT if name in ints else np.float32)
                for name, (_buf, shape) in plan.output_buffers.items()}
-    last = None
-    with plan.submit_lock or nullcontext():
-        for (buf, _shape), host in zip(plan.input_buffers.values(), staged):  # `staged` lives until the wait
-            cl.enqueue_copy(queue, buf, host, is_blocking=False)
-        events = enqueue_all(queue, plan.steps, events=profile, enqueuer=plan.enqueuer)
-        for name, (buf, _shape) in plan.output_buffers.items():
-            last = cl.enqueue_copy(queue, outputs[name], buf, is_blocking=False)
+    work = partial(_enqueue_run, plan, staged, outputs, profile)
+    events, last = plan.submitter.submit(work) if plan.submitter is not None else work()
     if plan.shared_queue and last is not None:  # in order: this run's last copy done means all of its work is
         last.wait()
     else:

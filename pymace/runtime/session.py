@@ -25,6 +25,7 @@ from .device import DeviceInfo, cl
 from .plan import LaunchPlan, make_plan
 from .program_cache import ProgramCache
 from .programs import ProgramBuilder
+from .submit import Submitter
 from .tuning_file import TuningFile
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,9 @@ class Session:
         self.programs = ProgramBuilder(self.context, device, self.cache)
         self._uncached: ProgramBuilder | None = None
         settings = load_config()
-        # concurrent runs (docs/threads.md): one enqueues at a time when there is a lock; one queue when shared
+        # concurrent runs (docs/threads.md): they take turns at enqueuing with a submitter; one queue when shared
         gpu = device.traits.is_gpu
-        self.submit_lock = threading.Lock() if _either(settings.submit_lock, gpu) else None
+        self.submitter = Submitter() if _either(settings.submit_lock, gpu) else None
         self._shared_queue = _either(settings.shared_queue, gpu)
         self._queue, self._queue_lock = None, threading.Lock()
 

@@ -126,9 +126,9 @@ class ShapePlans:
         plan = self.session.plan(graph, self.data_type)
         prepared = self.session.prepare(plan, weights=self.weights)
         s = self.session
-        first = prepared.bind(s.queue(), s.submit_lock, s.shares_queue)
+        first = prepared.bind(s.queue(), s.submitter, s.shares_queue)
         first.queue.finish()
-        pool = ExecutorPool(lambda: prepared.bind(s.queue(), s.submit_lock, s.shares_queue), first=first,
+        pool = ExecutorPool(lambda: prepared.bind(s.queue(), s.submitter, s.shares_queue), first=first,
                             limit=self.executors, discard=BoundPlan.release)
         self.session.save_cache()
         cached, built = (now - was for now, was in zip(_program_counts(programs), before))

@@ -73,7 +73,7 @@ def test_eight_threads_share_one_engine(device, submit, tmp_path):
     assert not wrong, f"{len(wrong)} of 1600 runs wrong, e.g. {wrong[:3]}"
     assert 2 <= engine.executors <= 4
     shared = submit == "shared-queue"
-    assert engine.plan.shared_queue == shared and (engine.plan.submit_lock is not None) == shared
+    assert engine.plan.shared_queue == shared and (engine.plan.submitter is not None) == shared
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
@@ -85,3 +85,41 @@ def test_profiled_runs_from_threads_fp16(device, submit, tmp_path):
     assert not wrong, f"{len(wrong)} of 100 runs wrong, e.g. {wrong[:3]}"
     _, times = engine.run_profiled({"x": np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)})
     assert len(times) == len(engine.plan.steps) and all(t >= 0 for t in times)
+
+
+def test_submitter_runs_each_work_once_one_at_a_time_and_hands_back_its_own_result_or_error():
+    """runtime/submit.py: 8 threads × 300 works; no two works overlap, each caller gets its own result, and a
+    work's exception is raised in the thread that submitted it, not in the one that ran it."""
+    from pymace.runtime.submit import Submitter
+
+    submitter, inside, overlaps, ran = Submitter(), [0], [], []
+    rng = np.random.default_rng(5)
+    failing = set(rng.choice(8 * 300, size=40, replace=False).tolist())
+
+    def work(tag: int):
+        inside[0] += 1
+        overlaps.append(inside[0] > 1)
+        ran.append(tag)
+        inside[0] -= 1
+        if tag in failing:
+            raise ValueError(tag)
+        return tag * 3
+
+    wrong, errors = [], []
+
+    def caller(k: int):
+        for i in range(300):
+            tag = k * 300 + i
+            try:
+                if submitter.submit(lambda t=tag: work(t)) != tag * 3:
+                    wrong.append(tag)
+            except ValueError as e:
+                errors.append((tag, e.args[0]))
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not any(overlaps) and sorted(ran) == list(range(8 * 300))
+    assert wrong == [] and sorted(errors) == sorted((t, t) for t in failing)
