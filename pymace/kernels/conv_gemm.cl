@@ -21,6 +21,10 @@
  *   -DPREFIX       channels PC0 .. PC0+PC-1 of `pre` (PCT channels) are copied to output channels 0 .. PC-1
  *                  (through the same layout) by every work-item a share: a Concat whose last input is this
  *                  conv, without its launch */
+/* The kernels' sizes and offsets, each set one by-value argument (ops/kernel_args.py says why). */
+typedef struct { int C, H, W, M, MP, OW, P, K, KT, PT, PL, XC0, XCT, YC0, YCT, YG; } conv_gemm_sizes;
+typedef struct { int S, M, P, N, YC0, YCT, YG; } splitk_sizes;
+
 /* Where output channel j (of YCT, shuffled in YG groups) of image n at pixel p is stored. */
 inline size_t out_index(int n, int j, int p, int P, int YCT, int YG) {
   const int cg = YCT / YG;
@@ -152,8 +156,10 @@ inline float dw_value(__global const store_t *xn, __global const store_t *dww, _
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1)))
 void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const store_t *a, __global const store_t *bias,
                SLOPE_PARAM RES_PARAM PRE_PARAM __global store_t *y, PART_PARAM
-               COUNT_PARAM int C, int H, int W, int M, int MP, int OW, int P, int K, int KT, int PT, int PL, int XC0,
-               int XCT, int YC0, int YCT, int YG) {
+               COUNT_PARAM const conv_gemm_sizes sizes) {
+  const int C = sizes.C, H = sizes.H, W = sizes.W, M = sizes.M, MP = sizes.MP, OW = sizes.OW, P = sizes.P;
+  const int K = sizes.K, KT = sizes.KT, PT = sizes.PT, PL = sizes.PL, XC0 = sizes.XC0, XCT = sizes.XCT;
+  const int YC0 = sizes.YC0, YCT = sizes.YCT, YG = sizes.YG;
   __local float4 As[TK][TM / 4];
   __local float4 Bs4[TK][TN / 4];
   __local float *Bs = (__local float *)Bs4;
@@ -290,8 +296,8 @@ void conv_gemm(__global const store_t *x, DW_PARAM PRO_PARAM __global const stor
  * work-item per output value (z = n*M + m), so that the reads of every split are coalesced along p. */
 #ifdef KERNEL_conv_splitk_reduce
 __kernel void conv_splitk_reduce(__global const float *part, __global const store_t *bias,
-                                 SLOPE_PARAM RES_PARAM __global store_t *y, int S, int M, int P,
-                                 int N, int YC0, int YCT, int YG) {
+                                 SLOPE_PARAM RES_PARAM __global store_t *y, const splitk_sizes sizes) {
+  const int S = sizes.S, M = sizes.M, P = sizes.P, N = sizes.N, YC0 = sizes.YC0, YCT = sizes.YCT, YG = sizes.YG;
   const int p = get_global_id(0), z = get_global_id(1);
   if (p >= P || z >= N * M) return;
   const int n = z / M, m = z % M;

@@ -4,6 +4,14 @@
  * beta = 0 when absent). A work-item computes 4 adjacent columns of one row. Build options: B_ROWS (SBN == 1,
  * B' rows contiguous: read 4 columns with one LOAD4), ACT. The PRelu slope comes broadcast to Y's shape. */
 
+/* The kernels' sizes, strides and scales, each set one by-value argument (ops/kernel_args.py says why). */
+typedef struct { int BATCH, M, N, K, SAM, SAK, SBK, SBN, SCM, SCN; float alpha, beta; } gemm_sizes;
+typedef struct { int SPLITS, BATCH, M, N, SCM, SCN; float alpha, beta; } sum_sizes;
+#define GEMM_SIZES                                                                                                \
+  const int BATCH = sizes.BATCH, M = sizes.M, N = sizes.N, K = sizes.K, SAM = sizes.SAM, SAK = sizes.SAK;        \
+  const int SBK = sizes.SBK, SBN = sizes.SBN, SCM = sizes.SCM, SCN = sizes.SCN;                                  \
+  const float alpha = sizes.alpha, beta = sizes.beta;
+
 /* Both kernels' epilogue: columns j0 .. j0+nj of row i (at `base` in Y) = act(alpha * s + beta * C). */
 inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global const store_t *c, int SCM,
                           int SCN, SLOPE_PARAM __global store_t *y, float alpha, float beta) {
@@ -21,8 +29,8 @@ inline void store_columns(float4 s, int nj, int j0, int i, size_t base, __global
 #ifdef KERNEL_gemm
 __kernel void gemm(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                    SLOPE_PARAM __global store_t *y, __global const int *a_off,
-                   __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN, int SCM,
-                   int SCN, float alpha, float beta) {
+                   __global const int *b_off, const gemm_sizes sizes) {
+  GEMM_SIZES
   const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
   if (j0 >= N || i >= M || bt >= BATCH) return;
   const int nj = min(4, N - j0);
@@ -58,8 +66,8 @@ __kernel void gemm(__global const store_t *a, __global const store_t *b, __globa
 __kernel __attribute__((reqd_work_group_size(CQ, KS, 1)))
 void gemm_splitk(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                  SLOPE_PARAM __global store_t *y, __global const int *a_off,
-                 __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
-                 int SCM, int SCN, float alpha, float beta) {
+                 __global const int *b_off, const gemm_sizes sizes) {
+  GEMM_SIZES
   __local float4 red[KS][CQ];
   const int lx = get_local_id(0), ly = get_local_id(1);
   const int j0 = get_global_id(0) * 4, z = get_group_id(2), i = z % M, bt = z / M;
@@ -120,8 +128,8 @@ void gemm_splitk(__global const store_t *a, __global const store_t *b, __global 
 __kernel __attribute__((reqd_work_group_size(TN / 4, TM / RM, 1)))
 void gemm_tiled(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                 SLOPE_PARAM __global store_t *y, PART_PARAM __global const int *a_off,
-                __global const int *b_off, int BATCH, int M, int N, int K, int SAM, int SAK, int SBK, int SBN,
-                int SCM, int SCN, float alpha, float beta) {
+                __global const int *b_off, const gemm_sizes sizes) {
+  GEMM_SIZES
   __local float as[TK][TM + 4]; /* A' slice stored k-major: a work-item reads its 4 rows as one float4 */
   __local float bs[TK][TN + 4];
   const int tx = get_local_id(0), ty = get_local_id(1), l = ty * (TN / 4) + tx;
@@ -191,8 +199,10 @@ void gemm_tiled(__global const store_t *a, __global const store_t *b, __global c
  * epilogue. A work-item takes 4 adjacent columns. */
 #ifdef KERNEL_gemm_sum_splits
 __kernel void gemm_sum_splits(__global const float *part, __global const store_t *c, SLOPE_PARAM
-                              __global store_t *y, int SPLITS, int BATCH, int M, int N, int SCM, int SCN,
-                              float alpha, float beta) {
+                              __global store_t *y, const sum_sizes sizes) {
+  const int SPLITS = sizes.SPLITS, BATCH = sizes.BATCH, M = sizes.M, N = sizes.N, SCM = sizes.SCM;
+  const int SCN = sizes.SCN;
+  const float alpha = sizes.alpha, beta = sizes.beta;
   const int j0 = get_global_id(0) * 4, i = get_global_id(1), bt = get_global_id(2);
   if (j0 >= N || i >= M || bt >= BATCH) return;
   const int nj = min(4, N - j0);

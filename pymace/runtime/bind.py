@@ -250,7 +250,7 @@ class Prepared:
                 owned.append(cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
                                        hostbuf=zeros))
                 values.append(owned[-1])
-            elif isinstance(a, (np.integer, np.floating)):
+            elif isinstance(a, (np.integer, np.floating, np.void)):  # np.void: a struct (ops/kernel_args.py)
                 values.append(a)
             else:
                 raise PymaceError(f"unsupported kernel argument {type(a).__name__}")

@@ -383,11 +383,20 @@ def whole_groups(gws, lws) -> tuple[int, ...]:
     return tuple(-(-g // l) * l for g, l in zip(gws, lws))
 
 
+def _integers(args):
+    """The integer arguments in order, a struct's integer fields (ops/kernel_args.py) in theirs."""
+    for a in args:
+        if isinstance(a, np.integer):
+            yield a
+        elif isinstance(a, np.void):
+            yield from (a[f] for f in a.dtype.names if a.dtype[f].kind == "i")
+
+
 def tuning_key(spec: LaunchSpec, options) -> str:
     """What a launch's best local size depends on: kernel, options, integer arguments and global size. The integer
     arguments are there because one kernel, options and global size can still differ in work (a gemm's K: the
     classifiers of MobileNetV2 and ResNet-50 share all else)."""
-    scalars = ",".join(str(int(a)) for a in spec.args if isinstance(a, np.integer)) or "-"
+    scalars = ",".join(str(int(v)) for v in _integers(spec.args)) or "-"
     return (f"{spec.program}/{spec.name} {' '.join(sorted(options))} args={scalars} "
             f"gws={'x'.join(map(str, spec.gws))}")
 
