@@ -1,6 +1,6 @@
 """ops/kernel_args.py: the parameter lists it reads from the .cl sources are the ones the OpenCL compiler sees
-(CL_KERNEL_ARG_NAME, built with -cl-kernel-arg-info, each parameter macro on and off), and binding by name
-refuses a missing or an extra name."""
+(CL_KERNEL_ARG_NAME, built with -cl-kernel-arg-info, each parameter macro on and off), binding by name refuses a
+missing or an extra name, and a struct parameter is one argument whose fields are bound by name."""
 import numpy as np
 import pytest
 
@@ -14,9 +14,15 @@ KERNELS = [
     ("conv", "conv1x1", GEOMETRY + ("-DHAS_RES=1",)),
     ("conv", "conv_depthwise", GEOMETRY + ("-DPX=4", "-DHAS_RES=1")),
     ("conv", "conv_direct", GEOMETRY + ("-DPX=2", "-DHAS_RES=1")),
-    ("conv_gemm", "conv_gemm", GEOMETRY + ("-DTM=32", "-DTN=32", "-DTK=16", "-DSPLIT=2", "-DHAS_RES=1",
-                                           "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1", "-DPREFIX=1")),
-    ("conv_gemm", "conv_splitk_reduce", ("-DACT=0", "-DHAS_RES=1")),
+    ("conv_gemm", "conv_gemm", GEOMETRY + ("-DTM=32", "-DTN=32", "-DTK=16", "-DSPLIT=2", "-DHAS_PART",
+                                           "-DHAS_RES=1", "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1",
+                                           "-DPREFIX=1", "-DHAS_SLOPE")),
+    ("conv_gemm", "conv_splitk_reduce", ("-DACT=0", "-DHAS_RES=1", "-DHAS_SLOPE")),
+    ("gemm", "gemm", ("-DACT=0", "-DB_ROWS=1", "-DHAS_SLOPE")),
+    ("gemm", "gemm_splitk", ("-DACT=0", "-DB_ROWS=1", "-DCQ=2", "-DKS=64", "-DHAS_SLOPE")),
+    ("gemm", "gemm_tiled", ("-DACT=0", "-DB_ROWS=1", "-DTM=64", "-DTN=64", "-DRM=4", "-DTK=16", "-DSPLIT=2",
+                            "-DHAS_PART", "-DA_KFAST=1", "-DHAS_SLOPE")),
+    ("gemm", "gemm_sum_splits", ("-DACT=0", "-DHAS_SLOPE")),
     ("conv_cpu", "conv1x1_cpu", GEOMETRY + CPU + ("-DPB=2", "-DHAS_RES=1")),
     ("conv_cpu", "conv_direct_cpu", GEOMETRY + CPU + ("-DHAS_RES=1",)),
     ("conv_cpu", "conv_rows_cpu", GEOMETRY + CPU + ("-DCGB=2", "-DBUFW=64", "-DROWS=2", "-DHAS_RES=1")),
@@ -27,14 +33,15 @@ KERNELS = [
     ("pool_cpu", "pool2d_cpu", GEOMETRY + ("-DPT=1", "-DPL=1", "-DPB=1", "-DPR=1", "-DMODE_MAX=0", "-DCOUNT_PAD=1",
                                            "-DROWS=2")),
 ]
-GUARDS = ("-DHAS_RES=1", "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1", "-DPREFIX=1")
+GUARDS = ("-DHAS_RES=1", "-DDW_FUSED=1", "-DSPLIT_LAST=1", "-DPROLOGUE=1", "-DPREFIX=1", "-DHAS_SLOPE",
+          "-DHAS_PART")
 
 
 def _variants():
     for program, kernel, options in KERNELS:
         yield program, kernel, options
-        if any(o in GUARDS for o in options):
-            yield program, kernel, tuple(o for o in options if o not in GUARDS)
+        if any(o in GUARDS for o in options):  # without partials, no split (kernels/common.h refuses one)
+            yield program, kernel, tuple("-DSPLIT=1" if o == "-DSPLIT=2" else o for o in options if o not in GUARDS)
 
 
 VARIANTS = list(_variants())
@@ -71,10 +78,26 @@ def test_bind_orders_converts_and_refuses_wrong_names():
 
 
 def test_a_guarded_parameter_needs_its_option():
-    values = dict(x=1, w=2, bias=3, slope=4, y=5, N=1, C=2, M=3, P=4)
-    assert len(kernel_args.bind("conv", "conv1x1", values)) == 9
-    assert kernel_args.bind("conv", "conv1x1", values | {"res": 9}, ("-DHAS_RES=1",))[4] == 9
+    values = dict(x=1, w=2, bias=3, y=5, N=1, C=2, M=3, P=4)
+    assert len(kernel_args.bind("conv", "conv1x1", values)) == 8
+    assert kernel_args.bind("conv", "conv1x1", values | {"res": 9}, ("-DHAS_RES=1",))[3] == 9
+    assert kernel_args.bind("conv", "conv1x1", values | {"slope": 4}, ("-DHAS_SLOPE",))[3] == 4
+    with pytest.raises(TypeError, match="slope"):  # a PRelu's slope only with its option
+        kernel_args.bind("conv", "conv1x1", values | {"slope": 4})
     with pytest.raises(TypeError, match="res"):
         kernel_args.bind("conv", "conv1x1", values, ("-DHAS_RES=1",))
     with pytest.raises(TypeError, match="res"):
         kernel_args.bind("conv", "conv1x1", values | {"res": 9})
+
+
+def test_a_struct_parameter_is_one_argument_with_its_fields_bound_by_name():
+    values = dict(part="p", c="c", y="y", SPLITS=2, BATCH=np.int64(3), M=4, N=5, SCM=0, SCN=1, alpha=0.5, beta=2)
+    args = kernel_args.bind("gemm", "gemm_sum_splits", dict(reversed(values.items())))
+    assert args[:3] == ["p", "c", "y"] and len(args) == 4 and isinstance(args[3], np.void)
+    sizes = args[3]
+    assert sizes.dtype.names == ("SPLITS", "BATCH", "M", "N", "SCM", "SCN", "alpha", "beta")
+    assert sizes.dtype.itemsize == 32 and sizes.tolist() == (2, 3, 4, 5, 0, 1, 0.5, 2.0)
+    with pytest.raises(TypeError, match=r"no value for \['N'\]"):
+        kernel_args.bind("gemm", "gemm_sum_splits", {k: v for k, v in values.items() if k != "N"})
+    with pytest.raises(TypeError, match=r"no parameter \['sizes'\]"):  # fields are named, not the struct
+        kernel_args.bind("gemm", "gemm_sum_splits", values | {"sizes": 1})
