@@ -21,6 +21,7 @@ class Config:
     # Unset (None): both on for a GPU, off for a CPU device.
     submit_lock: bool | None = None
     shared_queue: bool | None = None
+    submit_thread: bool = False  # PYMACE_SUBMIT_THREAD=1: the turns through one submitting thread (experiments)
     # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
     # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
     fold_max_bytes: int = 256 << 20
@@ -68,6 +69,7 @@ def load() -> Config:
         split_last=_flag("PYMACE_SPLIT_LAST"),
         submit_lock=_switch("PYMACE_SUBMIT_LOCK"),
         shared_queue=_switch("PYMACE_SHARED_QUEUE"),
+        submit_thread=_flag("PYMACE_SUBMIT_THREAD"),
     )
 
 

@@ -25,7 +25,7 @@ from .device import DeviceInfo, cl
 from .plan import LaunchPlan, make_plan
 from .program_cache import ProgramCache
 from .programs import ProgramBuilder
-from .submit import Submitter
+from .submit import Submitter, SubmitThread
 from .tuning_file import TuningFile
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class Session:
         settings = load_config()
         # concurrent runs (docs/threads.md): they take turns at enqueuing with a submitter; one queue when shared
         gpu = device.traits.is_gpu
-        self.submitter = Submitter() if _either(settings.submit_lock, gpu) else None
+        turns = SubmitThread if settings.submit_thread else Submitter
+        self.submitter = turns() if _either(settings.submit_lock, gpu) else None
         self._shared_queue = _either(settings.shared_queue, gpu)
         self._queue, self._queue_lock = None, threading.Lock()
 

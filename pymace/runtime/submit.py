@@ -9,6 +9,7 @@ lets go: while runs keep coming, one thread enqueues them back to back and the o
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -67,4 +68,55 @@ class Submitter:
             job.run()
 
 
-__all__ = ["Submitter"]
+class SubmitThread:
+    """An experiment (PYMACE_SUBMIT_THREAD=1, benchmarks/NOTES.md, "sixth session"): a run that finds others
+    enqueuing hands its work to one thread of the engine's, which enqueues the runs handed to it back to back, so
+    that one thread does the driver's work while runs keep coming; a lone run enqueues its own at once. The thread
+    starts when it is first needed and ends after IDLE_S seconds without work."""
+
+    IDLE_S = 1.0
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock, self._turn = threading.Lock(), threading.Lock()
+        self._active, self._thread = 0, None  # runs inside submit(); the thread, while it runs
+
+    def submit(self, work: Callable[[], T]) -> T:
+        """work() run by this thread (a lone run) or by the engine's submitting thread; its result, or its
+        exception raised here."""
+        job = None
+        with self._lock:
+            self._active += 1
+            if self._active > 1:  # put under the lock: the thread never ends with a job left in the queue
+                job = _Job(work)
+                self._jobs.put(job)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._serve, name="pymace-submit", daemon=True)
+                    self._thread.start()
+        try:
+            if job is None:
+                with self._turn:
+                    return work()
+            job.finished.wait()
+            if job.error is not None:
+                raise job.error
+            return job.result
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._thread = None
+                        return
+                continue
+            with self._turn:
+                job.run()
+
+
+__all__ = ["Submitter", "SubmitThread"]

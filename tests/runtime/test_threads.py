@@ -16,7 +16,8 @@ SHAPE = (1, 8, 12, 12)
 # how runs reach the device (docs/threads.md): each executor's own queue, every run at once (a CPU's default);
 # one queue shared by the executors, one run enqueuing at a time (a GPU's default)
 SUBMIT = {"own-queues": {"PYMACE_SUBMIT_LOCK": "0", "PYMACE_SHARED_QUEUE": "0"},
-          "shared-queue": {"PYMACE_SUBMIT_LOCK": "1", "PYMACE_SHARED_QUEUE": "1"}}
+          "shared-queue": {"PYMACE_SUBMIT_LOCK": "1", "PYMACE_SHARED_QUEUE": "1"},
+          "submit-thread": {"PYMACE_SUBMIT_LOCK": "1", "PYMACE_SHARED_QUEUE": "1", "PYMACE_SUBMIT_THREAD": "1"}}
 
 
 @pytest.fixture(params=list(SUBMIT))
@@ -72,8 +73,10 @@ def test_eight_threads_share_one_engine(device, submit, tmp_path):
     wrong = hammer(engine, graph, threads=8, runs=200, tol=1e-4)
     assert not wrong, f"{len(wrong)} of 1600 runs wrong, e.g. {wrong[:3]}"
     assert 2 <= engine.executors <= 4
-    shared = submit == "shared-queue"
+    shared = submit != "own-queues"
     assert engine.plan.shared_queue == shared and (engine.plan.submitter is not None) == shared
+    if shared:
+        assert type(engine.plan.submitter).__name__ == ("SubmitThread" if submit == "submit-thread" else "Submitter")
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
@@ -87,12 +90,13 @@ def test_profiled_runs_from_threads_fp16(device, submit, tmp_path):
     assert len(times) == len(engine.plan.steps) and all(t >= 0 for t in times)
 
 
-def test_submitter_runs_each_work_once_one_at_a_time_and_hands_back_its_own_result_or_error():
+@pytest.mark.parametrize("kind", ["Submitter", "SubmitThread"])
+def test_submitter_runs_each_work_once_one_at_a_time_and_hands_back_its_own_result_or_error(kind):
     """runtime/submit.py: 8 threads × 300 works; no two works overlap, each caller gets its own result, and a
     work's exception is raised in the thread that submitted it, not in the one that ran it."""
-    from pymace.runtime.submit import Submitter
+    from pymace.runtime import submit
 
-    submitter, inside, overlaps, ran = Submitter(), [0], [], []
+    submitter, inside, overlaps, ran = getattr(submit, kind)(), [0], [], []
     rng = np.random.default_rng(5)
     failing = set(rng.choice(8 * 300, size=40, replace=False).tolist())
 
