@@ -14,11 +14,12 @@ for mode in own:0:0:0 lock:1:0:0 shared:0:1:0 lock+shared:1:1:0 thread+shared:1:
   IFS=: read -r name lock shared thread <<< "$mode"
   for dt in fp32 fp16; do
     echo "== threads: $name $dt =="
-    PYMACE_SUBMIT_LOCK=$lock PYMACE_SHARED_QUEUE=$shared PYMACE_SUBMIT_THREAD=$thread timeout 120 python3 benchmarks/threads.py --device gpu \
-      --data-type "$dt" --no-onnxruntime --seconds 2 2>&1 | tee "$out/threads-$name-$dt.txt"
+    PYMACE_SUBMIT_LOCK=$lock PYMACE_SHARED_QUEUE=$shared PYMACE_SUBMIT_THREAD=$thread \
+      timeout 120 python3 benchmarks/threads.py --device gpu --data-type "$dt" --no-onnxruntime --seconds 2 2>&1 | tee "$out/threads-$name-$dt.txt"
   done
   echo "== test_threads: $name =="
-  PYMACE_SUBMIT_LOCK=$lock PYMACE_SHARED_QUEUE=$shared PYMACE_SUBMIT_THREAD=$thread timeout 120 python3 -m pytest -q -p no:cacheprovider \
+  PYMACE_SUBMIT_LOCK=$lock PYMACE_SHARED_QUEUE=$shared PYMACE_SUBMIT_THREAD=$thread \
+    timeout 120 python3 -m pytest -q -p no:cacheprovider \
     tests/runtime/test_threads.py 2>&1 | tail -3 | tee "$out/test-threads-$name.txt"
 done
 echo "== gpu.py =="
