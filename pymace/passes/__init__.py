@@ -11,6 +11,7 @@ from . import (
     cancel_transposes,
     concat_slices,
     fold_batch_norm,
+    fold_channel_affine,
     fold_constants,
     fold_matmul_columns,
     fold_matmul_scale,
@@ -49,6 +50,7 @@ PIPELINE = [
     fold_matmul_scale,  # scalar Mul/Div on a MatMul's operands or result → its alpha (scaled attention)
     fold_matmul_columns,  # a per-column constant Mul after a Linear layer → its weights (ConvNeXt's layer scale)
     fold_batch_norm,  # Conv + BN → Conv, before activations fuse into the Conv
+    fold_channel_affine,  # Conv or BN, then per-channel constant · s + t (a Caffe Scale) → the Conv or BN
     fold_pad,
     fuse_hardswish,  # x·relu6(x+3)/6 → HardSwish, which fuse_activation then folds into its producer
     fuse_activation,

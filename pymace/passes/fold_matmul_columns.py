@@ -10,18 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node
-from .rewrite import const, new_const, remove, sole_consumer, transpose_perm
-
-
-def _along(graph: Graph, name: str, rank: int, axis: int, n: int) -> np.ndarray | None:
-    """A constant's n values when, broadcast to `rank` dims, it varies along `axis` alone, else None."""
-    value = const(graph, name)
-    if value is None or value.dtype != np.float32 or value.size != n or value.ndim > rank:
-        return None
-    shape = (1,) * (rank - value.ndim) + value.shape
-    if shape[axis] != n or not np.all(np.isfinite(value)):
-        return None
-    return value.reshape(n)
+from .rewrite import along, const, new_const, remove, sole_consumer, transpose_perm
 
 
 def _chain(graph: Graph, mul: Node, producers: dict):
@@ -38,7 +27,7 @@ def _chain(graph: Graph, mul: Node, producers: dict):
             continue
         transpose = node if node.op_type == "Transpose" else None
         axis = len(out) - 1 if transpose is None else transpose_perm(graph, transpose).index(len(out) - 1)
-        gamma = _along(graph, s, len(out), axis, out[axis])
+        gamma = along(graph, s, len(out), axis, out[axis])
         node = producers.get(transpose.inputs[0]) if transpose is not None else node
         add = node if node is not None and node.op_type == "Add" and len(node.inputs) == 2 else None
         if gamma is None or node is None:
@@ -47,7 +36,7 @@ def _chain(graph: Graph, mul: Node, producers: dict):
             rank = len(graph.tensors[add.outputs[0]].shape)
             m, b, row = next(((m, b, row) for m, b in (add.inputs, add.inputs[::-1]) if m in producers and
                               producers[m].op_type == "MatMul" and
-                              (row := _along(graph, b, rank, -1, len(gamma))) is not None), (None, None, None))
+                              (row := along(graph, b, rank, -1, len(gamma))) is not None), (None, None, None))
             node = producers.get(m) if m else None
         if node is not None and node.op_type == "MatMul":
             return node, (add, b, row) if add is not None else None, transpose, gamma

@@ -38,6 +38,18 @@ def scalar(graph: Graph, name: str) -> float | None:
     return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
 
 
+def along(graph: Graph, name: str, rank: int, axis: int, n: int) -> np.ndarray | None:
+    """A float32 constant's n finite values when, broadcast to `rank` dims, it varies along `axis` alone (it holds
+    n values), else None."""
+    value = const(graph, name)
+    if value is None or value.dtype != np.float32 or value.size != n or value.ndim > rank:
+        return None
+    shape = (1,) * (rank - value.ndim) + value.shape
+    if shape[axis] != n or not np.all(np.isfinite(value)):
+        return None
+    return value.reshape(n)
+
+
 def new_const(graph: Graph, base: str, value: np.ndarray) -> str:
     """Add a constant under a fresh name derived from `base`; return the name."""
     name, k = base, 0

@@ -373,3 +373,53 @@ def test_separable_fusion_of_a_chain_of_one_channel_convs():
     graph = passes.run(_graph(nodes, [1, 1, 5, 5], ["y"], inits))
     fused = _fused_same_outputs(graph)
     assert [n.op_type for n in fused.nodes] == ["SeparableConv", "SeparableConv"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(producer=st.sampled_from(["Conv", "ConvNoBias", "DepthwiseConv", "BatchNormalization"]),
+       chain=st.lists(st.sampled_from(["Mul", "MulLeft", "Add", "AddLeft", "Sub", "Div", "MulScalar"]),
+                      min_size=1, max_size=3),
+       channels=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_per_channel_scales_and_shifts_fold_into_the_conv_or_bn_before_them(producer, chain, channels, seed):
+    """passes/fold_channel_affine.py: a Caffe Scale (Mul, Add) after a Conv or a BN, as chains of one to three
+    per-channel or scalar constants on either side, folds away with the same outputs; the ReLU after it fuses."""
+    rng = np.random.default_rng(seed)
+    group = channels if producer == "DepthwiseConv" else 1
+    inits = {"w": rng.standard_normal((channels, 1 if producer == "DepthwiseConv" else 3, 3, 3)).astype(np.float32),
+             "b": rng.standard_normal(channels).astype(np.float32),
+             "g": rng.uniform(0.5, 1.5, channels).astype(np.float32), "m": rng.standard_normal(channels).astype(
+                 np.float32), "v": rng.uniform(0.5, 1.5, channels).astype(np.float32)}
+    x_channels = channels if producer in ("DepthwiseConv", "BatchNormalization") else 3
+    if producer == "BatchNormalization":
+        nodes = [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["p0"])]
+    else:
+        nodes = [helper.make_node("Conv", ["x", "w"] + ([] if producer == "ConvNoBias" else ["b"]), ["p0"],
+                                  pads=[1, 1, 1, 1], group=group)]
+    for k, op in enumerate(chain):
+        c = f"c{k}"
+        inits[c] = (np.float32(rng.uniform(0.5, 2.0)) if op == "MulScalar" else
+                    rng.uniform(0.5, 2.0, (channels, 1, 1)).astype(np.float32))
+        ins = [c, f"p{k}"] if op.endswith("Left") else [f"p{k}", c]
+        nodes.append(helper.make_node(op.removesuffix("Left").removesuffix("Scalar"), ins, [f"p{k + 1}"]))
+    nodes.append(helper.make_node("Relu", [f"p{len(chain)}"], ["y"]))
+    graph = _graph(nodes, [1, x_channels, 6, 5], ["y"], inits)
+    after = _same_outputs(graph, seed)
+    assert [n.op_type for n in after.nodes] == ["BatchNormalization" if producer == "BatchNormalization" else "Conv"]
+    assert after.nodes[0].attrs["activation"] == "Relu"
+
+
+def test_a_scale_stays_when_it_is_not_per_channel_or_the_conv_output_is_read_twice():
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 3, 1, 1)).astype(np.float32)
+    per_pixel = rng.uniform(0.5, 1.5, (1, 1, 4, 4)).astype(np.float32)  # varies over pixels: not a channel scale
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 4], ["y"], {"w": w, "s": per_pixel}))
+    assert [n.op_type for n in after.nodes] == ["Conv", "Mul"]
+    per_channel = rng.uniform(0.5, 1.5, (4, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Mul", ["c", "s"], ["y"]),
+             helper.make_node("Relu", ["c"], ["r"])]
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 4], ["y", "r"], {"w": w, "s": per_channel}))
+    assert sorted(n.op_type for n in after.nodes) == ["Conv", "Mul", "Relu"]  # two readers: nothing folds
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Sub", ["s", "c"], ["y"])]  # s − x
+    after = _same_outputs(_graph(nodes, [1, 3, 4, 4], ["y"], {"w": w, "s": per_channel}))
+    assert [n.op_type for n in after.nodes] == ["Conv", "Sub"]
