@@ -68,8 +68,12 @@ class Entry:
             self.program, self.options
 
     def intact(self) -> bool:
-        digest = entry_digest(self.device, self.program, self.source_hash, self.options, self.binary)
-        return digest == self.checksum
+        """The stored checksum matches the entry (computed once: the binary is immutable bytes, or a view of them)."""
+        known = self.__dict__.get("_intact")
+        if known is None:
+            digest = entry_digest(self.device, self.program, self.source_hash, self.options, self.binary)
+            known = self.__dict__["_intact"] = digest == self.checksum
+        return known
 
 
 def make_entry(device: DeviceRecord, program: str, source_hash: str, options: str, binary: bytes) -> Entry:
