@@ -16,6 +16,9 @@ class Config:
     # PYMACE_<NAME>_FUSION=1: a GPU plan also applies a fusion that is off by default (passes.OFF_BY_DEFAULT)
     fusions_on: frozenset[str]
     split_last: bool  # PYMACE_SPLIT_LAST=1: conv_gemm's split K summed in-kernel by default (experiments)
+    # PYMACE_CONCAT_VIEWS=0|1: Concat inputs made in place in the Concat's output (runtime/concat_views.py);
+    # unset (None): on for a CPU device, off for a GPU (not yet measured there)
+    concat_views: bool | None
     # how concurrent runs of one engine reach the device (docs/threads.md): PYMACE_SUBMIT_LOCK=0|1 — one run at a
     # time enqueues its work (the waits overlap); PYMACE_SHARED_QUEUE=0|1 — every executor enqueues on one queue.
     # Unset (None): both on for a GPU, off for a CPU device.
@@ -67,6 +70,7 @@ def load() -> Config:
                              if name.startswith("PYMACE_") and name.endswith("_FUSION") and _flag(name)
                              and not name.startswith("PYMACE_NO_")),
         split_last=_flag("PYMACE_SPLIT_LAST"),
+        concat_views=_switch("PYMACE_CONCAT_VIEWS"),
         submit_lock=_switch("PYMACE_SUBMIT_LOCK"),
         shared_queue=_switch("PYMACE_SHARED_QUEUE"),
         submit_thread=_flag("PYMACE_SUBMIT_THREAD"),

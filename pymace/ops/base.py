@@ -68,6 +68,7 @@ class DeviceTraits:
     fp16: bool  # cl_khr_fp16 (storage is fp16 either way; this says whether half arithmetic exists)
     name: str = ""
     vendor: str = ""
+    mem_base_addr_align: int = 0  # bytes a sub-buffer's start must be a multiple of; 0: unknown (none made)
 
 
 @dataclass(frozen=True)

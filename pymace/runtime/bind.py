@@ -222,7 +222,10 @@ class Prepared:
         buffers = {key: slots[slot] for key, slot in plan.slot_of.items()}
         staging = {key: cl.Buffer(self.context, rw, size) for key, size in plan.staging.items()}
         buffers.update(staging)
-        owned = [*slots, *staging.values()]
+        views = {("view", name): buffers[root].get_sub_region(at * size, n * size)  # runtime/concat_views.py
+                 for name, (root, at, n) in plan.views.items() if (size := plan.element_bytes(name))}
+        buffers.update(views)
+        owned = [*slots, *staging.values(), *views.values()]
         steps = []
         for launch, settled, consts in zip(plan.launches, self._settled, self._consts, strict=True):
             kernel = settled.kernel if spare else Kernel(settled.program, launch.spec.name)

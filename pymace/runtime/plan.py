@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ops, passes
+from ..config import load as load_config
 from ..errors import ConvertError, InputError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, DeviceTraits, LaunchContext, Scratch
 from . import memory
+from .concat_views import plan_views
 
 STORAGE = {"fp32": np.float32, "fp16": np.float16}
 DEVICE_INT = np.int32  # every integer and bool tensor on the device (docs/ir.md, "Integer tensors")
@@ -131,6 +133,8 @@ class LaunchPlan:
     inputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)  # graph input → (buffer key, shape)
     outputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # tensor → the tensor whose buffer it reinterprets
+    # tensor → (the tensor whose buffer holds it, element offset, elements): Concat inputs in place
+    views: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     int_dtypes: dict[str, str] = field(default_factory=dict)  # integer/bool graph input or output → IR dtype
     memory: MemoryReport = field(default_factory=MemoryReport)
 
@@ -141,12 +145,17 @@ class LaunchPlan:
     def buffer_key(self, arg) -> Hashable | None:
         """The buffer an argument names (activation, scratch, staging), None for constants and scalars."""
         if isinstance(arg, TensorRef) and arg.const is None:
-            return self.alias.get(arg.name, arg.name)
+            name = self.alias.get(arg.name, arg.name)
+            return ("view", name) if name in self.views else name
         if isinstance(arg, Scratch):
             return ("scratch", id(arg))
         if isinstance(arg, HostBuffer):
             return ("fp32", arg.name)
         return None
+
+    def element_bytes(self, name: str) -> int:
+        """Bytes an element of tensor `name` on the device."""
+        return _itemsize(self, name)
 
     def required_programs(self) -> list[tuple[str, str]]:
         """(kernel file stem, canonical build options) of every program the plan launches."""
@@ -210,11 +219,16 @@ def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[t
     graph, found = plan.graph, []
     _alias_in_place_concats(plan)
     for node in graph.nodes:
+        if getattr(ops.get(node.op_type), "ALIAS", False):
+            plan.alias[node.outputs[0]] = plan.alias.get(node.inputs[0], node.inputs[0])
+    views = load_config().concat_views
+    if views or (views is None and not device.is_gpu):
+        plan.views = plan_views(graph, plan.alias, lambda name: _itemsize(plan, name), device.mem_base_addr_align)
+    for node in graph.nodes:
         module = ops.get(node.op_type)
         if getattr(module, "ALIAS", False):
-            plan.alias[node.outputs[0]] = plan.alias.get(node.inputs[0], node.inputs[0])
             continue
-        if node.op_type == "Concat" and node.attrs.get("in_place"):
+        if node.op_type == "Concat" and (node.attrs.get("in_place") or node.inputs[0] in plan.views):
             continue
         ins = [_ref(graph, i) if i else None for i in node.inputs]
         ctx = _Context(node, ins, [_ref(graph, o) for o in node.outputs], plan.data_type, device, choose)
@@ -277,9 +291,10 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
 
     def touch(name, step, writes=False):
         name = plan.alias.get(name, name)
+        name = plan.views[name][0] if name in plan.views else name  # it lives in its Concat's buffer
         if name in consts or not name:
             return
-        size = itemsize if is_float(graph.tensors[name].dtype) else np.dtype(DEVICE_INT).itemsize
+        size = _itemsize(plan, name)
         sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * size)
         if writes:
             first.setdefault(name, step)
@@ -305,6 +320,12 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
         plan.inputs[name] = (plan.alias.get(name, name), graph.tensors[name].shape)
     for name in graph.outputs:
         plan.outputs[name] = (plan.alias.get(name, name), graph.tensors[name].shape)
+
+
+def _itemsize(plan: LaunchPlan, name: str) -> int:
+    """Bytes an element of tensor `name` on the device: the storage type's for floats, int32's for the rest."""
+    dtype = plan.storage if is_float(plan.graph.tensors[name].dtype) else DEVICE_INT
+    return np.dtype(dtype).itemsize
 
 
 def _stage_fp32(plan: LaunchPlan, tuning) -> None:
