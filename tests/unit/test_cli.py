@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from pymace.tools import zoo
 from tests.helpers import make_model
@@ -154,13 +154,32 @@ def test_validate_on_the_reference_device(rnet):
 
 
 def test_run_converts_a_source_model_at_the_input_shape_given(tmp_path):
-    """PP-OCR's direction classifier cannot keep its dims symbolic (its graph differs by input size): `run` on the
-    .onnx says to fix them with --input-shape, and given one, converts at that shape and runs."""
-    src, storage, out = zoo.source("ppocr_cls"), tmp_path / "storage", tmp_path / "out"
+    """A graph that differs by input size (a Slice that keeps every row of a 224-row input and not of a 352-row
+    one: the probe shapes) cannot keep its dims symbolic: `run` on the .onnx says to fix them with --input-shape,
+    and given one, converts at that shape and runs."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in (("s", [0]), ("e", [300]), ("a", [2]))]
+    nodes = [helper.make_node("Slice", ["x", "s", "e", "a"], ["t"]), helper.make_node("Relu", ["t"], ["y"])]
+    src, storage, out = tmp_path / "rows.onnx", tmp_path / "storage", tmp_path / "out"
+    onnx.save(make_model(helper.make_graph(nodes, "g", [x], [y], inits), 17), src)
     code, _, err = pymace("run", src, "--device", "reference", "--storage-dir", storage, "--output-dir", out)
     assert_one_line_error(code, err, "--input-shape")
-    code, _, err = pymace("run", src, "--input-shape", "x=1,3,48,192", "--device", "reference",
+    code, _, err = pymace("run", src, "--input-shape", "x=1,3,320,16", "--device", "reference",
                           "--storage-dir", storage, "--output-dir", out)
     assert code == 0, err
-    probabilities = np.load(next(out.glob("*.npy")))
-    assert probabilities.shape == (1, 2) and np.allclose(probabilities.sum(), 1.0, atol=1e-5)
+    rows = np.load(next(out.glob("*.npy")))
+    assert rows.shape == (1, 3, 300, 16) and rows.min() >= 0
+
+
+def test_run_converts_ppocr_cls_with_symbolic_dims_and_at_a_given_shape(tmp_path):
+    """PP-OCR's direction classifier keeps its dims symbolic (its per-channel Adds fold at every batch size:
+    passes/fold_channel_affine.py); `run` converts it as it is, or at the input shape given, and runs."""
+    src = zoo.source("ppocr_cls")
+    for k, shape in enumerate((None, "x=1,3,48,192")):
+        out = tmp_path / f"out{k}"
+        code, _, err = pymace("run", src, *(["--input-shape", shape] if shape else []), "--device", "reference",
+                              "--storage-dir", tmp_path / f"storage{k}", "--output-dir", out)
+        assert code == 0, err
+        probabilities = np.load(next(out.glob("*.npy")))
+        assert probabilities.shape[1] == 2 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
