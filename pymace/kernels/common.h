@@ -3,8 +3,25 @@
  * which OpenCL C 1.2 guarantees without cl_khr_fp16 (NVIDIA's OpenCL has no cl_khr_fp16). */
 #ifdef FP16_STORAGE
 typedef half store_t;
+#if defined(__x86_64__)
+/* One half at a time through the 4-wide conversions: PoCL's x86 library (3.1) converts vload_half / vstore_half
+ * (and their 2- and 3-wide forms) in software, the store with branches for every rounding case, but 4, 8 and 16
+ * at a time with F16C's vcvtph2ps / vcvtps2ph; a lane of a private 4-vector compiles to one of those. */
+inline float load_half1(__global const half *p, size_t i) {
+  const ushort4 t = (ushort4)(((__global const ushort *)p)[i], 0, 0, 0);
+  return vload_half4(0, (const half *)&t).x;
+}
+inline void store_half1(__global half *p, size_t i, float v) {
+  ushort4 t;
+  vstore_half4((float4)(v), 0, (half *)&t);
+  ((__global ushort *)p)[i] = t.x;
+}
+#define LOAD(p, i) load_half1((p), (i))
+#define STORE(p, i, v) store_half1((p), (i), (v))
+#else
 #define LOAD(p, i) vload_half((i), (p))
 #define STORE(p, i, v) vstore_half((v), (i), (p))
+#endif
 #define LOAD4(p, i) vload_half4((i), (p))
 #define STORE4(p, i, v) vstore_half4((v), (i), (p))
 #else
