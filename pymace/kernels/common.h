@@ -97,8 +97,10 @@ inline void store_n(__global store_t *p, const float *t, int n) {
 #define FLOATS(v, p, n) \
   float v[n];           \
   load_n(v, (p), (n))
+typedef const float floats_t; /* what a FLOATS array's elements are: a pointer into one is floats_t * */
 #else
 #define FLOATS(v, p, n) __global const float *v = (p)
+typedef __global const float floats_t;
 #endif
 
 /* Data movement (gather, tile, …) copies elements without arithmetic: elem_t is the raw element word, int for

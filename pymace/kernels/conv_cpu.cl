@@ -190,14 +190,22 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
     }
   }
   __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
+  FLOATS(bv, bias + gb * MB, MB);
+#if CGB * KH * KW * MB <= 1024 /* fp16: the work-item's weights converted once, not at every block of pixels */
+  FLOATS(wall, wp, CGB * KH * KW * MB);
+#endif
   for (int oh = oh0; oh < min(OH, oh0 + ROWS); ++oh) {
     for (int ob = 0; ob < OW; ob += VW) {
       const int ow0 = max(0, min(ob, OW - VW));
       vec_t acc[MB];
 #pragma unroll
-      for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
+      for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(bv[j]);
       for (int c = 0; c < CGB; ++c) {
+#if CGB * KH * KW * MB <= 1024
+        floats_t *wc = wall + c * KH * KW * MB;
+#else
         FLOATS(wc, wp + c * KH * KW * MB, KH * KW * MB);
+#endif
         for (int kh = 0; kh < KH; ++kh) {
 #if SW == 2
           const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0;
