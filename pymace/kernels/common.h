@@ -3,16 +3,104 @@
  * which OpenCL C 1.2 guarantees without cl_khr_fp16 (NVIDIA's OpenCL has no cl_khr_fp16). */
 #ifdef FP16_STORAGE
 typedef half store_t;
+#if defined(__x86_64__)
+/* PoCL's x86 library (3.1) converts vload_half / vstore_half (and the 2- and 3-wide forms) in software, the store
+ * with a branch for every rounding case, but 4, 8 and 16 at a time with F16C (vcvtph2ps / vcvtps2ph); and its
+ * 4-, 8- and 16-wide forms access memory as if aligned to the whole vector (`align 16` in its library), which the
+ * spec asks only of vloada_half: where LLVM does not fold the access into the conversion, a vmovaps faults on an
+ * unaligned pointer. So halves move as ushort vectors declared 2-byte aligned (PoCL's vstoreN of ushort stores
+ * lane by lane) and convert in a private, aligned vector, which LLVM folds into one vcvtph2ps / vcvtps2ph; one
+ * half is a lane of a 4-vector. */
+#define HALF_VEC(n)                                                \
+  typedef ushort##n __attribute__((aligned(2))) ushort##n##_u;     \
+  inline float##n load_half##n(__global const half *p) {           \
+    const ushort##n t = *(__global const ushort##n##_u *)p;        \
+    return vload_half##n(0, (const half *)&t);                     \
+  }                                                                \
+  inline void store_half##n(__global half *p, float##n v) {        \
+    ushort##n t;                                                   \
+    vstore_half##n(v, 0, (half *)&t);                              \
+    *(__global ushort##n##_u *)p = t;                              \
+  }
+HALF_VEC(4)
+HALF_VEC(8)
+HALF_VEC(16)
+inline float load_half1(__global const half *p, size_t i) {
+  const ushort4 t = (ushort4)(((__global const ushort *)p)[i], 0, 0, 0);
+  return vload_half4(0, (const half *)&t).x;
+}
+inline void store_half1(__global half *p, size_t i, float v) {
+  ushort4 t;
+  vstore_half4((float4)(v), 0, (half *)&t);
+  ((__global ushort *)p)[i] = t.x;
+}
+#define LOAD(p, i) load_half1((p), (i))
+#define STORE(p, i, v) store_half1((p), (i), (v))
+#else
+#define load_half4(p) vload_half4(0, (p))
+#define load_half8(p) vload_half8(0, (p))
+#define load_half16(p) vload_half16(0, (p))
+#define store_half4(p, v) vstore_half4((v), 0, (p))
+#define store_half8(p, v) vstore_half8((v), 0, (p))
+#define store_half16(p, v) vstore_half16((v), 0, (p))
 #define LOAD(p, i) vload_half((i), (p))
 #define STORE(p, i, v) vstore_half((v), (i), (p))
-#define LOAD4(p, i) vload_half4((i), (p))
-#define STORE4(p, i, v) vstore_half4((v), (i), (p))
+#endif
+#define LOAD4(p, i) load_half4((p) + 4 * (size_t)(i))
+#define STORE4(p, i, v) store_half4((p) + 4 * (size_t)(i), (v))
 #else
 typedef float store_t;
 #define LOAD(p, i) ((p)[(i)])
 #define STORE(p, i, v) ((p)[(i)] = (v))
 #define LOAD4(p, i) vload4((i), (p))
 #define STORE4(p, i, v) vstore4((v), (i), (p))
+#endif
+
+/* n consecutive values (n constant once inlined) between global storage and private floats. With fp16 storage,
+ * 8 or 4 at a time (the last group overlapping the one before it), one at a time only when n < 4: a wide
+ * conversion is one instruction (F16C on x86), a lane-by-lane one several. */
+inline void load_n(float *t, __global const store_t *p, int n) {
+#ifdef FP16_STORAGE
+  if (n >= 4) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) vstore8(load_half8(p + i), 0, t + i);
+    if (i + 4 <= n) {
+      vstore4(load_half4(p + i), 0, t + i);
+      i += 4;
+    }
+    if (i < n) vstore4(load_half4(p + n - 4), 0, t + n - 4);
+    return;
+  }
+#endif
+  for (int i = 0; i < n; ++i) t[i] = LOAD(p, i);
+}
+
+inline void store_n(__global store_t *p, const float *t, int n) {
+#ifdef FP16_STORAGE
+  if (n >= 4) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) store_half8(p + i, vload8(0, t + i));
+    if (i + 4 <= n) {
+      store_half4(p + i, vload4(0, t + i));
+      i += 4;
+    }
+    if (i < n) store_half4(p + n - 4, vload4(0, t + n - 4));
+    return;
+  }
+#endif
+  for (int i = 0; i < n; ++i) STORE(p, i, t[i]);
+}
+
+/* FLOATS(v, p, n): v[0..n) reads p[0..n) as floats: fp32 storage in place, fp16 from a private copy that
+ * load_n converts once (for values a loop reads many times, a conv's weights). */
+#ifdef FP16_STORAGE
+#define FLOATS(v, p, n) \
+  float v[n];           \
+  load_n(v, (p), (n))
+typedef const float floats_t; /* what a FLOATS array's elements are: a pointer into one is floats_t * */
+#else
+#define FLOATS(v, p, n) __global const float *v = (p)
+typedef __global const float floats_t;
 #endif
 
 /* Data movement (gather, tile, …) copies elements without arithmetic: elem_t is the raw element word, int for

@@ -19,8 +19,8 @@ typedef CAT(float, VW) vec_t;
 #define PB 1
 #endif
 #ifdef FP16_STORAGE
-#define LOADV(p) CAT(vload_half, VW)(0, (p))
-#define STOREV(p, v) CAT(vstore_half, VW)((v), 0, (p))
+#define LOADV(p) CAT(load_half, VW)(p)
+#define STOREV(p, v) CAT(store_half, VW)((p), (v))
 #else
 #define LOADV(p) CAT(vload, VW)(0, (p))
 #define STOREV(p, v) CAT(vstore, VW)((v), 0, (p))
@@ -60,9 +60,10 @@ inline void conv1x1_block(__global const store_t *x, __global const store_t *w, 
     vec_t xv[PB];
 #pragma unroll
     for (int i = 0; i < PB; ++i) xv[i] = LOADV(xp + (size_t)c * P + p0[i]);
+    FLOATS(wc, wp + c * MB, MB);
 #pragma unroll
     for (int j = 0; j < MB; ++j) {
-      const vec_t wv = (vec_t)(LOAD(wp, c * MB + j));
+      const vec_t wv = (vec_t)(wc[j]);
 #pragma unroll
       for (int i = 0; i < PB; ++i) acc[i][j] = fma(wv, xv[i], acc[i][j]);
     }
@@ -121,16 +122,16 @@ __kernel void conv_direct_cpu(__global const store_t *x, __global const store_t 
   __global const store_t *xg = x + ((size_t)n * G + g) * CG * H * W;
   __global const store_t *wp = w + (size_t)gb * CG * KH * KW * MB;
   for (int c = 0; c < CG; ++c) {
+    FLOATS(wc, wp + c * KH * KW * MB, KH * KW * MB);
     for (int kh = 0; kh < KH; ++kh) {
       const int ih = oh * SH - PT + kh * DH;
       if (ih < 0 || ih >= H) continue;
       __global const store_t *row = xg + ((size_t)c * H + ih) * W;
-      __global const store_t *wk = wp + ((c * KH + kh) * KW) * MB;
 #pragma unroll
       for (int kw = 0; kw < KW; ++kw) {
         const vec_t xv = load_row(row, iw0 + kw * DW, W);
 #pragma unroll
-        for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+        for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(wc[(kh * KW + kw) * MB + j]), xv, acc[j]);
       }
     }
   }
@@ -189,20 +190,28 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
     }
   }
   __global const store_t *wp = w + (size_t)gb * CGB * KH * KW * MB;
+  FLOATS(bv, bias + gb * MB, MB);
+#if CGB * KH * KW * MB <= 1024 /* fp16: the work-item's weights converted once, not at every block of pixels */
+  FLOATS(wall, wp, CGB * KH * KW * MB);
+#endif
   for (int oh = oh0; oh < min(OH, oh0 + ROWS); ++oh) {
     for (int ob = 0; ob < OW; ob += VW) {
       const int ow0 = max(0, min(ob, OW - VW));
       vec_t acc[MB];
 #pragma unroll
-      for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(LOAD(bias, gb * MB + j));
+      for (int j = 0; j < MB; ++j) acc[j] = (vec_t)(bv[j]);
       for (int c = 0; c < CGB; ++c) {
+#if CGB * KH * KW * MB <= 1024
+        floats_t *wc = wall + c * KH * KW * MB;
+#else
+        FLOATS(wc, wp + c * KH * KW * MB, KH * KW * MB);
+#endif
         for (int kh = 0; kh < KH; ++kh) {
 #if SW == 2
           const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0;
 #else
           const float *br = buf[c][(oh - oh0) * SH + kh * DH] + ow0 * SW;
 #endif
-          __global const store_t *wk = wp + (c * KH + kh) * KW * MB;
 #pragma unroll
           for (int kw = 0; kw < KW; ++kw) {
 #if SW == 1
@@ -215,7 +224,7 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
             const vec_t xv = CAT(vload, VW)(0, t);
 #endif
 #pragma unroll
-            for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(LOAD(wk, kw * MB + j)), xv, acc[j]);
+            for (int j = 0; j < MB; ++j) acc[j] = fma((vec_t)(wc[(kh * KW + kw) * MB + j]), xv, acc[j]);
           }
         }
       }
@@ -249,7 +258,7 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
 #define SEGT 32
 #define STAGE_FLOATS 4096
 #ifdef FP16_STORAGE
-#define LOAD8(p) vload_half8(0, (p))
+#define LOAD8(p) load_half8(p)
 #else
 #define LOAD8(p) vload8(0, (p))
 #endif
@@ -272,19 +281,32 @@ inline void cvec_store(__global store_t *y, RES_PARAM SLOPE_PARAM int s0, float8
       if (first + v * 8 + i >= MG) return;
       const float s = SLOPE(s0 + v * 8 + i);
       const size_t at = out0 + (size_t)(v * 8 + i) * plane;
+      float o[PX];
+#ifdef HAS_RES
+      FLOATS(r, res + at, PX);
 #pragma unroll
-      for (int j = 0; j < PX; ++j) STORE(y, at + j, activate(a[j][i] + residual1(RES_ARG at + j), s));
+      for (int j = 0; j < PX; ++j) o[j] = activate(a[j][i] + r[j], s);
+#else
+#pragma unroll
+      for (int j = 0; j < PX; ++j) o[j] = activate(a[j][i], s);
+#endif
+      store_n(y + at, o, PX); /* the tile's PX pixels of the channel are adjacent */
     }
   }
 }
 
 /* acc += the taps of `nc` input channels: channel c's row kh at src + c * cstride + kh * DH * rstride, a tile's
- * input column j*SW + kw*DW from there; rows [kh0, kh1) only; weights from wc, KH*KW*CV a channel */
-inline void cvec_taps(float8 acc[PX][MV], src_t *src, __global const store_t *wc, int nc, int cstride,
-                      int rstride, int kh0, int kh1) {
+ * input column j*SW + kw*DW from there; rows [kh0, kh1) only; weights from wc, KH*KW*CV a channel. Always inlined:
+ * called out of line (LLVM's choice once fp16's conversions made it larger), acc lives in memory, not registers. */
+__attribute__((always_inline)) inline void cvec_taps(float8 acc[PX][MV], src_t *src, __global const store_t *wc,
+                                                     int nc, int cstride, int rstride, int kh0, int kh1) {
   for (int c = 0; c < nc; ++c) {
     for (int kh = kh0; kh < kh1; ++kh) {
+#if STAGE
       src_t *row = src + (size_t)c * cstride + kh * DH * rstride;
+#else /* no padding: the span lies inside the row */
+      FLOATS(row, src + (size_t)c * cstride + kh * DH * rstride, (PX - 1) * SW + (KW - 1) * DW + 1);
+#endif
       __global const store_t *wk = wc + (c * KH + kh) * KW * CV;
 #pragma unroll
       for (int kw = 0; kw < KW; ++kw) {
@@ -293,11 +315,7 @@ inline void cvec_taps(float8 acc[PX][MV], src_t *src, __global const store_t *wc
         for (int v = 0; v < MV; ++v) wv[v] = LOAD8(wk + kw * CV + v * 8);
 #pragma unroll
         for (int j = 0; j < PX; ++j) {
-#if STAGE
           const float8 xv = (float8)(row[j * SW + kw * DW]);
-#else
-          const float8 xv = (float8)(LOAD(row, j * SW + kw * DW));
-#endif
 #pragma unroll
           for (int v = 0; v < MV; ++v) acc[j][v] = fma(wv[v], xv, acc[j][v]);
         }

@@ -11,9 +11,9 @@
 #define POOL_ACC(a, v) ((a) + (v))
 #endif
 #ifdef FP16_STORAGE
-#define PLOAD8(p) vload_half8(0, (p))
-#define PLOAD16(p) vload_half16(0, (p))
-#define PSTORE8(p, v) vstore_half8((v), 0, (p))
+#define PLOAD8(p) load_half8(p)
+#define PLOAD16(p) load_half16(p)
+#define PSTORE8(p, v) store_half8((p), (v))
 #else
 #define PLOAD8(p) vload8(0, (p))
 #define PLOAD16(p) vload16(0, (p))

@@ -5,7 +5,7 @@
 #define RINIT 0.0f
 #define RACC(a, v) ((a) + (v))
 #ifdef FP16_STORAGE
-#define RLOAD8(p) vload_half8(0, (p))
+#define RLOAD8(p) load_half8(p)
 #else
 #define RLOAD8(p) vload8(0, (p))
 #endif
