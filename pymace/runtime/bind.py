@@ -222,8 +222,9 @@ class Prepared:
         buffers = {key: slots[slot] for key, slot in plan.slot_of.items()}
         staging = {key: cl.Buffer(self.context, rw, size) for key, size in plan.staging.items()}
         buffers.update(staging)
-        views = {("view", name): buffers[root].get_sub_region(at * size, n * size)  # runtime/concat_views.py
-                 for name, (root, at, n) in plan.views.items() if (size := plan.element_bytes(name))}
+        views = {("view", name): buffers[root].get_sub_region(at * plan.element_bytes(name),  # concat_views.py
+                                                               n * plan.element_bytes(name))
+                 for name, (root, at, n) in plan.views.items()}
         buffers.update(views)
         owned = [*slots, *staging.values(), *views.values()]
         steps = []

@@ -34,9 +34,7 @@ def library():
             lib.clEnqueueNDRangeKernel, lib.clCreateKernel, lib.clSetKernelArg  # noqa: B018  all present
         except (OSError, AttributeError):
             continue
-        size_p = ctypes.POINTER(ctypes.c_size_t)
-        _proto(lib.clEnqueueNDRangeKernel, ctypes.c_int32, _p, _p, ctypes.c_uint32, size_p, size_p, size_p,
-               ctypes.c_uint32, _p, _p)
+        _enqueue_proto(lib.clEnqueueNDRangeKernel)
         _proto(lib.clCreateKernel, _p, _p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32))
         _proto(lib.clSetKernelArg, ctypes.c_int32, _p, ctypes.c_uint32, ctypes.c_size_t, _p)
         _proto(lib.clGetKernelWorkGroupInfo, ctypes.c_int32, _p, _p, ctypes.c_uint32, ctypes.c_size_t, _p,
@@ -50,17 +48,20 @@ def library():
 def enqueue_entry():
     """clEnqueueNDRangeKernel of library(), called without releasing the GIL (ctypes.PyDLL), or None.
 
-    A non-blocking enqueue returns in microseconds. Releasing and taking back the GIL around each of a run's
-    enqueues hands it to any other thread that wants it, which then has to hand it back before the next enqueue:
-    with threads finishing runs while another enqueues, that ping-pong costs more than the enqueues (docs/threads.md).
-    Held, the GIL stays with the enqueuing thread for its whole loop; waits for the device still release it."""
+    A non-blocking enqueue returns in microseconds; held, the GIL stays with the enqueuing thread for its whole
+    loop instead of going to another thread and back at every enqueue (waits for the device still release it).
+    On the H200 this alone changed no thread figure measurably (benchmarks/NOTES.md, "sixth session")."""
     lib = library()
     if lib is None:
         return None
     fn = ctypes.PyDLL(lib._name).clEnqueueNDRangeKernel
+    _enqueue_proto(fn)
+    return fn
+
+
+def _enqueue_proto(fn) -> None:
     size_p = ctypes.POINTER(ctypes.c_size_t)
     _proto(fn, ctypes.c_int32, _p, _p, ctypes.c_uint32, size_p, size_p, size_p, ctypes.c_uint32, _p, _p)
-    return fn
 
 
 def _proto(fn, restype, *argtypes) -> None:

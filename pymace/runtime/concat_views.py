@@ -23,17 +23,17 @@ def plan_views(graph: Graph, alias: dict, itemsize, align: int) -> dict[str, tup
     if align <= 0:
         return {}
     concats = [n for n in graph.nodes if n.op_type == "Concat" and _contiguous_parts(graph, n)]
-    readers: dict[str, int] = {}
+    concat_readers: dict[str, int] = {}
     for node in graph.nodes:
         for name in set(node.inputs):
-            readers[name] = readers.get(name, 0) + (node.op_type == "Concat")
+            concat_readers[name] = concat_readers.get(name, 0) + (node.op_type == "Concat")
     aliased = set(alias) | set(alias.values())
     outside = set(graph.inputs) | set(graph.outputs)
     relative = {}
     for concat in concats:
         parts = _parts(graph, concat)
         if all(n > 0 and name not in outside and name not in aliased and not graph.tensors[name].is_const and
-               readers.get(name) == 1 and name not in relative for name, _, n in parts):
+               concat_readers.get(name) == 1 for name, _, n in parts):  # one Concat each: one place each
             relative.update({name: (concat.outputs[0], at, n) for name, at, n in parts})
     while True:  # a Concat whose input would start off the alignment is copied after all, and so is its nest
         views = {name: _resolve(relative, name) for name in relative}

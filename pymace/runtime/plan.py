@@ -154,8 +154,8 @@ class LaunchPlan:
         return None
 
     def element_bytes(self, name: str) -> int:
-        """Bytes an element of tensor `name` on the device."""
-        return _itemsize(self, name)
+        """Bytes an element of tensor `name` on the device: the storage type's for floats, int32's for the rest."""
+        return np.dtype(self.storage if is_float(self.graph.tensors[name].dtype) else DEVICE_INT).itemsize
 
     def required_programs(self) -> list[tuple[str, str]]:
         """(kernel file stem, canonical build options) of every program the plan launches."""
@@ -223,7 +223,7 @@ def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[t
             plan.alias[node.outputs[0]] = plan.alias.get(node.inputs[0], node.inputs[0])
     views = load_config().concat_views
     if views or (views is None and not device.is_gpu):
-        plan.views = plan_views(graph, plan.alias, lambda name: _itemsize(plan, name), device.mem_base_addr_align)
+        plan.views = plan_views(graph, plan.alias, plan.element_bytes, device.mem_base_addr_align)
     for node in graph.nodes:
         module = ops.get(node.op_type)
         if getattr(module, "ALIAS", False):
@@ -294,7 +294,7 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
         name = plan.views[name][0] if name in plan.views else name  # it lives in its Concat's buffer
         if name in consts or not name:
             return
-        size = _itemsize(plan, name)
+        size = plan.element_bytes(name)
         sizes[name] = max(sizes.get(name, 0), int(np.prod(graph.tensors[name].shape)) * size)
         if writes:
             first.setdefault(name, step)
@@ -320,12 +320,6 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
         plan.inputs[name] = (plan.alias.get(name, name), graph.tensors[name].shape)
     for name in graph.outputs:
         plan.outputs[name] = (plan.alias.get(name, name), graph.tensors[name].shape)
-
-
-def _itemsize(plan: LaunchPlan, name: str) -> int:
-    """Bytes an element of tensor `name` on the device: the storage type's for floats, int32's for the rest."""
-    dtype = plan.storage if is_float(plan.graph.tensors[name].dtype) else DEVICE_INT
-    return np.dtype(dtype).itemsize
 
 
 def _stage_fp32(plan: LaunchPlan, tuning) -> None:
