@@ -1,6 +1,6 @@
 """Per-kernel device time of a model on the CPU OpenCL device (PoCL): time per kernel name and the slowest steps.
 
-    python benchmarks/cpu_kernels.py [--models mobilenet_v2] [--runs 10] [--top 12]
+    python benchmarks/cpu_kernels.py [--models mobilenet_v2,path/to/model.onnx] [--runs 10] [--top 12]
 
 Each step's time is the median over `runs` profiled runs (OpenCL profiling events); GFLOP/s counts a conv's
 multiply-adds as 2 FLOPs."""
@@ -30,8 +30,9 @@ def profile(name: str, runs: int, top: int, data_type: str) -> None:
     from pymace.ir import pmace_file
     from pymace.tools import zoo
 
-    graph = pmace_file.load(str(zoo.fetch(name)))
-    engine = Engine(graph, device="cpu", data_type=data_type, profile=True)
+    model = name if os.path.exists(name) else pmace_file.load(str(zoo.fetch(name)))
+    engine = Engine(model, device="cpu", data_type=data_type, profile=True)
+    graph = engine.graph
     feeds = random_feeds(graph)
     engine.run_profiled(feeds)
     samples = [engine.run_profiled(feeds)[1] for _ in range(runs)]

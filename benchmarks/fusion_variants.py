@@ -1,6 +1,6 @@
 """The GPU plan variants the benchmarks compare, each a set of environment variables read when a plan is made
-(pymace/config.py): every device fusion (passes.DEVICE_FUSIONS), none, one of them off, or the in-kernel split-K
-sums on (ops/conv_gemm.py SPLIT_LAST)."""
+(pymace/config.py): every device fusion (passes.DEVICE_FUSIONS), none, one of them off, the in-kernel split-K
+sums on (ops/conv_gemm.py SPLIT_LAST), or Concat views on."""
 from __future__ import annotations
 
 import contextlib
@@ -23,6 +23,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "before": _off(*(n for n in FUSIONS if n != "separable")),  # the GPU plan before this round: SeparableConv only
     "default": {},
     "split-last": {"PYMACE_SPLIT_LAST": "1"},  # every fusion, and split K summed by each tile's last work-group
+    "views": {"PYMACE_CONCAT_VIEWS": "1"},  # every fusion, and Concat inputs made in place (runtime/concat_views.py)
     **{f"no-{n}": _off(n) for n in FUSIONS},
     **{f"with-{n}": {f"PYMACE_{n.upper()}_FUSION": "1"} for n in passes.OFF_BY_DEFAULT},
 }

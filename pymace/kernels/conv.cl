@@ -13,6 +13,11 @@
 #define PX 4
 #endif
 
+/* Each kernel's sizes, one by-value argument (ops/kernel_args.py binds the fields by name). */
+typedef struct { int N, C, M, P; } conv1x1_sizes;
+typedef struct { int N, C, H, W, OH, OW, PT, PL; } depthwise_sizes;
+typedef struct { int N, CG, MG, MBG, G, H, W, OH, OW, PT, PL; } direct_sizes;
+
 /* 4 values of a row whose last n (1..4) are valid; the rest repeat the last valid one (never read past it). */
 inline float4 load4_tail(__global const store_t *p, int n) {
   return (float4)(LOAD(p, 0), LOAD(p, min(1, n - 1)), LOAD(p, min(2, n - 1)), LOAD(p, min(3, n - 1)));
@@ -22,7 +27,8 @@ inline float4 load4_tail(__global const store_t *p, int n) {
  * A work-item computes 4 output channels x 4 pixels; both its weight and its input loads are 4-wide. */
 #ifdef KERNEL_conv1x1
 __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                      SLOPE_PARAM RES_PARAM __global store_t *y, int N, int C, int M, int P) {
+                      SLOPE_PARAM RES_PARAM __global store_t *y, const conv1x1_sizes sizes) {
+  const int N = sizes.N, C = sizes.C, M = sizes.M, P = sizes.P;
   const int pb = get_global_id(0), mb = get_global_id(1), n = get_global_id(2);
   const int p0 = pb * 4;
   if (p0 >= P || mb * 4 >= M || n >= N) return;
@@ -67,8 +73,9 @@ __kernel void conv1x1(__global const store_t *x, __global const store_t *w, __gl
 /* Depthwise (group == C_in == C_out): a work-item computes PX adjacent output pixels of one channel. */
 #ifdef KERNEL_conv_depthwise
 __kernel void conv_depthwise(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                             SLOPE_PARAM RES_PARAM __global store_t *y, int N, int C, int H, int W,
-                             int OH, int OW, int PT, int PL) {
+                             SLOPE_PARAM RES_PARAM __global store_t *y, const depthwise_sizes sizes) {
+  const int N = sizes.N, C = sizes.C, H = sizes.H, W = sizes.W, OH = sizes.OH, OW = sizes.OW;
+  const int PT = sizes.PT, PL = sizes.PL;
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2); /* z = n*C + c */
   if (ow0 >= OW || oh >= OH || z >= N * C) return;
   const int c = z % C;
@@ -102,8 +109,9 @@ __kernel void conv_depthwise(__global const store_t *x, __global const store_t *
  * (z = (n*G + g)*MBG + block) at PX adjacent output pixels of one row. */
 #ifdef KERNEL_conv_direct
 __kernel void conv_direct(__global const store_t *x, __global const store_t *w, __global const store_t *bias,
-                          SLOPE_PARAM RES_PARAM __global store_t *y, int N, int CG, int MG, int MBG,
-                          int G, int H, int W, int OH, int OW, int PT, int PL) {
+                          SLOPE_PARAM RES_PARAM __global store_t *y, const direct_sizes sizes) {
+  const int N = sizes.N, CG = sizes.CG, MG = sizes.MG, MBG = sizes.MBG, G = sizes.G, H = sizes.H, W = sizes.W;
+  const int OH = sizes.OH, OW = sizes.OW, PT = sizes.PT, PL = sizes.PL;
   const int ow0 = get_global_id(0) * PX, oh = get_global_id(1), z = get_global_id(2);
   if (ow0 >= OW || oh >= OH || z >= N * G * MBG) return;
   const int gb = z % (G * MBG), n = z / (G * MBG), g = gb / MBG, mb = gb % MBG;

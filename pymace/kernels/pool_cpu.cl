@@ -1,8 +1,8 @@
 /* MaxPool / AveragePool on CPUs (PoCL), host code in ops/pool.py: one work-item a work-group (PoCL runs the code
  * as written; kernels/conv_cpu.cl says why), each computing ROWS output rows of one plane (id 0 * ROWS, id 1),
  * 8 output columns a vector. A block of 8 whose taps all lie inside the row loads them as vectors (stride 1: one
- * load, stride 2: 16 values and their even lanes, else 8 scalars); a block that touches the left or right padding
- * runs lane by lane. Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
+ * load, stride 2: two loads of 8 and their even and odd lanes, else 8 scalars); a block that touches the left or
+ * right padding runs lane by lane. Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
 #if MODE_MAX
 #define POOL_INIT (-INFINITY)
 #define POOL_ACC(a, v) select((v), (a), ((a) > (v)) | isnan(a)) /* NaN propagates: common.h max_nan, lane by lane */
@@ -12,25 +12,20 @@
 #endif
 #ifdef FP16_STORAGE
 #define PLOAD8(p) load_half8(p)
-#define PLOAD16(p) load_half16(p)
 #define PSTORE8(p, v) store_half8((p), (v))
 #else
 #define PLOAD8(p) vload8(0, (p))
-#define PLOAD16(p) vload16(0, (p))
 #define PSTORE8(p, v) vstore8((v), 0, (p))
 #endif
-#if SW == 2
-#define SPAN 16 /* input columns one vector load of a block reads */
-#else
-#define SPAN (7 * SW + 1)
-#endif
+#define SPAN (7 * SW + 1) /* input columns a block's loads of one tap read */
 
 /* the 8 values at columns i, i + SW, ... of `row` (all inside the row) */
 inline float8 pool_load(__global const store_t *row, int i) {
 #if SW == 1
   return PLOAD8(row + i);
-#elif SW == 2
-  return PLOAD16(row + i).even;
+#elif SW == 2 /* columns i .. i+14: no read past the window's last, which may be the row's */
+  const float8 a = PLOAD8(row + i), b = PLOAD8(row + i + 7);
+  return (float8)(a.even, b.odd);
 #else
   return (float8)(LOAD(row, i), LOAD(row, i + SW), LOAD(row, i + 2 * SW), LOAD(row, i + 3 * SW),
                   LOAD(row, i + 4 * SW), LOAD(row, i + 5 * SW), LOAD(row, i + 6 * SW), LOAD(row, i + 7 * SW));
