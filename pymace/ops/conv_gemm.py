@@ -20,7 +20,8 @@ from .conv_layer import ConvLayer, Epilogue
 
 GEMM_MAX_TK = 32  # the longest K slice staged through __local memory per step (fewer for a shorter K)
 GEMM_FILL = 2  # K is split until there are this many work-groups per compute unit (or K runs out)
-GEMM_MIN_SLICES = 8  # ... but keeps at least this many K slices per split
+GEMM_MIN_SLICES = 2  # ... keeping this many K slices per split at least (benchmarks/NOTES.md: at batch 1 a
+# work-group's K loop is latency-bound, so more, shorter splits win)
 # Whether a split K is summed by each tile's last work-group (`last`, -DSPLIT_LAST: no reduction launch) by default,
 # and offered to the tuner beside the reduction launch. Its writers fence with write_mem_fence and its reader with
 # read_mem_fence (CLK_GLOBAL_MEM_FENCE), on NVIDIA each followed by inline PTX membar.gl (device scope); it stays
