@@ -28,6 +28,9 @@ GEMM_MIN_SLICES = 2  # ... keeping this many K slices per split at least (benchm
 # off until benchmarks/split_last_check.py has shown those fences in the H200's PTX and bit-exact sums there. Tests
 # force it with the `tiling` attribute; PYMACE_SPLIT_LAST=1 turns it on for one run (benchmarks/gpu_sweep.py).
 SPLIT_LAST = False
+# ... except on NVIDIA (its fences backed by membar.gl) for a split of this many parts or fewer, where the last
+# work-group's serial sum is short and a reduction launch is saved (benchmarks/NOTES.md)
+LAST_MAX_SPLIT = 4
 
 
 def split_last() -> bool:
@@ -40,7 +43,7 @@ def split_last() -> bool:
 
 def split_last_options(device) -> tuple[str, ...]:
     """-DSPLIT_LAST, and on NVIDIA -DPTX_FENCE: the fences backed by inline PTX membar.gl (device scope)."""
-    return ("-DSPLIT_LAST=1",) + (("-DPTX_FENCE",) if "nvidia" in getattr(device, "vendor", "").lower() else ())
+    return ("-DSPLIT_LAST=1",) + (("-DPTX_FENCE",) if _nvidia(device) else ())
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,11 @@ def default_tiling(m: int, pixels: int, k: int, n: int, device) -> GemmTiling:
     slices, split = -(-k // tk), 1
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
-    return GemmTiling(tm, tn, tk, split, split_last())
+    return GemmTiling(tm, tn, tk, split, split_last() or (split <= LAST_MAX_SPLIT and _nvidia(device)))
+
+
+def _nvidia(device) -> bool:
+    return "nvidia" in getattr(device, "vendor", "").lower()
 
 
 def tilings(m: int, pixels: int, k: int, n: int, device) -> list[GemmTiling]:
