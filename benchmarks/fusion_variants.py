@@ -23,8 +23,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "before": _off(*(n for n in FUSIONS if n != "separable")),  # the GPU plan before this round: SeparableConv only
     "default": {},
     "split-last": {"PYMACE_SPLIT_LAST": "1"},  # every fusion, and split K summed by each tile's last work-group
-    "views": {"PYMACE_CONCAT_VIEWS": "1"},
-    "fewest": {"PYMACE_SPLIT_LAST": "1", "PYMACE_PROLOGUE_FUSION": "1"},  # the fewest launches: split-last, prologue  # every fusion, and Concat inputs made in place (runtime/concat_views.py)
+    "views": {"PYMACE_CONCAT_VIEWS": "1"},  # every fusion, and Concat inputs made in place (runtime/concat_views.py)
+    "fewest": {"PYMACE_SPLIT_LAST": "1", "PYMACE_PROLOGUE_FUSION": "1"},  # the fewest launches: split-last, prologue
     **{f"no-{n}": _off(n) for n in FUSIONS},
     **{f"with-{n}": {f"PYMACE_{n.upper()}_FUSION": "1"} for n in passes.OFF_BY_DEFAULT},
 }
