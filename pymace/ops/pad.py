@@ -10,6 +10,7 @@ from .base import Case, Const, TensorInfo, check_axis, check_ints
 
 OP_TYPES = ("Pad",)
 MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}
+CPU_PAD_WORK = 1024  # pad_rows: output values a work-item at least (whole rows; work-groups cost PoCL time)
 
 
 def _pads(rank: int, pads, axes=None) -> tuple[list[int], list[int]]:
@@ -61,9 +62,16 @@ def launch(ctx, pads, mode="constant", value=0.0, axes=None, _op_type: str = "Pa
     strides = list(np.cumprod((1,) + tuple(in_shape[:0:-1]))[::-1])
     table = np.array(list(out_shape) + [max(b, 0) for b in begin] + kept + crop + strides, np.int32)
     mode = mode.decode() if isinstance(mode, bytes) else mode
+    options = (f"-DRANK={len(out_shape)}", f"-DMODE={MODES[mode]}")
+    if not ctx.device.is_gpu:  # rows a work-item (kernels/pad.cl)
+        rows = n // out_shape[-1]
+        per_item = max(1, min(rows, CPU_PAD_WORK // out_shape[-1]))
+        ctx.kernel("pad", "pad_rows", (-(-rows // per_item),),
+                   [ctx.inputs[0], ctx.outputs[0], Const(table), np.float32(value), np.int32(rows)],
+                   options=(*options, f"-DROWS={per_item}"), lws=(1,))
+        return
     ctx.kernel("pad", "pad_gather", (n,),
-               [ctx.inputs[0], ctx.outputs[0], Const(table), np.float32(value), np.int32(n)],
-               options=(f"-DRANK={len(out_shape)}", f"-DMODE={MODES[mode]}"))
+               [ctx.inputs[0], ctx.outputs[0], Const(table), np.float32(value), np.int32(n)], options=options)
 
 
 CASES = [
@@ -75,4 +83,8 @@ CASES = [
     Case("reflect_after_crop", [(2, 7, 9)], {"pads": [0, -1, 2, 0, 3, -2], "mode": "reflect"}),
     Case("rank5_wrap", [(1, 2, 3, 4, 5)], {"pads": [0, 1, 2, 0, 3, 0, 0, 1, 4, 2], "mode": "wrap"}),
     Case("rank2_axes", [(5, 9)], {"pads": [2, 3], "axes": [-1], "mode": "edge"}),
+    # a channel pad of rows longer than one work-item's share (pad_rows takes whole rows), and a row crop
+    Case("channel_pad_wide_rows", [(1, 5, 3, 1100)], {"pads": [0, 0, 0, 0, 0, 3, 0, 0], "value": 2.5}),
+    Case("rank1_crop_and_pad", [(37,)], {"pads": [-4, 6], "value": -0.5}),
+    Case("reflect_rows_many", [(2, 3, 40, 9)], {"pads": [0, 1, 3, 4, 0, 2, 1, 5], "mode": "reflect"}),
 ]
