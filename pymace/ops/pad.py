@@ -63,7 +63,7 @@ def launch(ctx, pads, mode="constant", value=0.0, axes=None, _op_type: str = "Pa
     table = np.array(list(out_shape) + [max(b, 0) for b in begin] + kept + crop + strides, np.int32)
     mode = mode.decode() if isinstance(mode, bytes) else mode
     options = (f"-DRANK={len(out_shape)}", f"-DMODE={MODES[mode]}")
-    if not ctx.device.is_gpu:  # rows a work-item (kernels/pad.cl)
+    if not ctx.device.is_gpu and out_shape:  # rows a work-item (kernels/pad.cl)
         rows = n // out_shape[-1]
         per_item = max(1, min(rows, CPU_PAD_WORK // out_shape[-1]))
         ctx.kernel("pad", "pad_rows", (-(-rows // per_item),),

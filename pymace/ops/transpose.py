@@ -8,6 +8,7 @@ from ..errors import ConvertError
 from .base import Case, Const, TensorInfo, check_ints
 
 OP_TYPES = ("Transpose",)
+CPU_TRANSPOSE_WORK = 1024  # transpose_rows: output values a work-item at least (whole rows; work-groups cost PoCL time)
 
 
 def _perm(rank: int, perm) -> list[int]:
@@ -34,8 +35,16 @@ def launch(ctx, perm=None, _op_type: str = "Transpose", **_) -> None:
         return
     in_strides = np.cumprod((1,) + tuple(in_shape[:0:-1]))[::-1]
     table = np.array(list(out_shape) + [in_strides[p] for p in _perm(len(in_shape), perm)], np.int32)
-    args = [ctx.inputs[0], ctx.outputs[0], Const(table), np.int32(n)]
-    ctx.kernel("transpose", "transpose_gather", (n,), args, options=(f"-DRANK={len(out_shape)}",))
+    options = (f"-DRANK={len(out_shape)}",)
+    if not ctx.device.is_gpu and out_shape:  # rows a work-item (kernels/transpose.cl)
+        rows = n // out_shape[-1]
+        per_item = max(1, min(rows, CPU_TRANSPOSE_WORK // out_shape[-1]))
+        ctx.kernel("transpose", "transpose_rows", (-(-rows // per_item),),
+                   [ctx.inputs[0], ctx.outputs[0], Const(table), np.int32(rows)],
+                   options=(*options, f"-DROWS={per_item}"), lws=(1,))
+        return
+    ctx.kernel("transpose", "transpose_gather", (n,), [ctx.inputs[0], ctx.outputs[0], Const(table), np.int32(n)],
+               options=options)
 
 
 CASES = [
@@ -46,4 +55,6 @@ CASES = [
     Case("rank5", [(2, 3, 4, 5, 3)], {"perm": [4, 0, 3, 1, 2]}),
     Case("rank6_shuffle", [(2, 3, 2, 3, 2, 5)], {"perm": [0, 2, 1, 3, 5, 4]}),
     Case("identity_perm", [(1, 3, 4, 5)], {"perm": [0, 1, 2, 3]}),
+    Case("nhwc_to_nchw_wide", [(1, 9, 300, 3)], {"perm": [0, 3, 1, 2]}),  # rows longer than a work-item's share
+    Case("rank1", [(29,)]),
 ]
