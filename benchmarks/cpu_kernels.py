@@ -1,6 +1,8 @@
 """Per-kernel device time of a model on the CPU OpenCL device (PoCL): time per kernel name and the slowest steps.
 
-    python benchmarks/cpu_kernels.py [--models mobilenet_v2,path/to/model.onnx] [--runs 10] [--top 12]
+    python benchmarks/cpu_kernels.py [--models mobilenet_v2,light_resnet50,path/to/model.onnx] [--runs 10] [--top 12]
+
+Models are zoo names, the sweep's names (benchmarks/sweep_models.py, fetched into --cache) or model files.
 
 Each step's time is the median over `runs` profiled runs (OpenCL profiling events); GFLOP/s counts a conv's
 multiply-adds as 2 FLOPs."""
@@ -25,15 +27,18 @@ def conv_flops(graph, node) -> float:
     return 2.0 * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3]
 
 
-def profile(name: str, runs: int, top: int, data_type: str) -> None:
+def profile(name: str, runs: int, top: int, data_type: str, cache: str) -> None:
     from pymace import Engine
-    from pymace.ir import pmace_file
-    from pymace.tools import zoo
 
-    model = name if os.path.exists(name) else pmace_file.load(str(zoo.fetch(name)))
-    engine = Engine(model, device="cpu", data_type=data_type, profile=True)
-    graph = engine.graph
-    feeds = random_feeds(graph)
+    if os.path.exists(name):
+        engine = Engine(name, device="cpu", data_type=data_type, profile=True)
+        graph, feeds = engine.graph, random_feeds(engine.graph)
+    else:  # a sweep model (its input shapes and feeds from the catalogue) or a zoo model
+        from benchmarks.kernel_ab import load
+
+        graph, feeds = load(name, cache)
+        engine = Engine(graph, device="cpu", data_type=data_type, profile=True)
+        graph = engine.graph
     engine.run_profiled(feeds)
     samples = [engine.run_profiled(feeds)[1] for _ in range(runs)]
     times = [statistics.median(col) for col in zip(*samples)]
@@ -67,9 +72,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--data-type", default="fp32")
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pymace/sweep"), help="the sweep's model cache")
     args = ap.parse_args()
     for name in args.models.split(","):
-        profile(name, args.runs, args.top, args.data_type)
+        profile(name, args.runs, args.top, args.data_type, args.cache)
 
 
 if __name__ == "__main__":

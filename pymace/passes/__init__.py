@@ -85,25 +85,40 @@ DEVICE_FUSIONS = [
 # Fusions a plan applies only when asked (PYMACE_<NAME>_FUSION=1): on the H200 sweep the prologue made GoogLeNet
 # and DenseNet-121 slower and the geomean worse (benchmarks/NOTES.md, "GPU fusions measured").
 OFF_BY_DEFAULT = frozenset({"prologue"})
+# The fusions a CPU plan applies too: they repeat no work and save a pass over memory and two launches.
+CPU_FUSIONS = frozenset({"silu"})
 
 
 def for_device(graph: Graph, device: DeviceTraits) -> Graph:
-    """The graph a plan runs on `device`: the model's, or on a GPU a copy with DEVICE_FUSIONS applied (fewer
-    launches pay on a GPU, where NVIDIA's OpenCL costs the host ~8 µs an enqueue; some of them recompute work that
-    a CPU would pay for). Convert-time passes (PIPELINE) stay device-neutral, so one .pmace file serves every
-    device. PYMACE_NO_DEVICE_FUSION=1 turns them all off, PYMACE_NO_<NAME>_FUSION=1 one of them,
-    PYMACE_<NAME>_FUSION=1 one of OFF_BY_DEFAULT on."""
+    """The graph a plan runs on `device`: a copy with DEVICE_FUSIONS applied on a GPU (fewer launches pay on a
+    GPU, where NVIDIA's OpenCL costs the host ~8 µs an enqueue; some of them recompute work that a CPU would pay
+    for), with CPU_FUSIONS on a CPU. Convert-time passes (PIPELINE) stay device-neutral, so one .pmace file serves
+    every device. PYMACE_NO_DEVICE_FUSION=1 turns them all off, PYMACE_NO_<NAME>_FUSION=1 one of them,
+    PYMACE_<NAME>_FUSION=1 one of OFF_BY_DEFAULT on (GPU plans)."""
     from ..config import load as load_config
 
     config = load_config()
-    if not device.is_gpu or config.no_device_fusion:
+    if device.is_gpu:
+        chosen = [(name, p) for name, p in DEVICE_FUSIONS
+                  if name not in OFF_BY_DEFAULT or name in config.fusions_on]
+    else:
+        chosen = [(name, p) for name, p in DEVICE_FUSIONS if name in CPU_FUSIONS]
+    chosen = [(name, p) for name, p in chosen if name not in config.no_fusions]
+    if config.no_device_fusion or not chosen:
         return graph
     work = working_copy(graph)
-    for name, p in DEVICE_FUSIONS:
-        if name not in config.no_fusions and (name not in OFF_BY_DEFAULT or name in config.fusions_on):
-            infer_shapes(work)
-            work = p.run(work)
-            log.debug("device fusion %s: %d nodes", name, len(work.nodes))
+    for name, p in chosen:
+        infer_shapes(work)
+        work = p.run(work)
+        log.debug("device fusion %s: %d nodes", name, len(work.nodes))
+    if not device.is_gpu and _same_nodes(work, graph):  # nothing fused: a CPU plan runs the model's own graph
+        return graph
     infer_shapes(work)
     work.verify()
     return work
+
+
+def _same_nodes(a: Graph, b: Graph) -> bool:
+    return len(a.nodes) == len(b.nodes) and all(
+        (m.op_type, m.inputs, m.outputs, m.attrs) == (n.op_type, n.inputs, n.outputs, n.attrs)
+        for m, n in zip(a.nodes, b.nodes))

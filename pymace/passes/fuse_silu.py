@@ -2,7 +2,7 @@
 activation "Silu" (ops/activation.py): one kernel writes the activated result, where the model as exported runs
 the producer, a Sigmoid and a Mul (two launches and two passes over memory more).
 
-A plan-time pass for GPUs (passes.for_device), run on the plan's own copy of the graph. It applies when the
+A plan-time pass for GPU and CPU plans (passes.for_device), run on the plan's own copy of the graph. It applies when the
 producer is one that fuses activations (fuse_activation.PRODUCERS) and has none yet, has one float32 output that
 is no graph output and is read exactly by the Sigmoid and the Mul (once each), and the Sigmoid's output is read
 only by the Mul."""

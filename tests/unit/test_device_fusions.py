@@ -119,6 +119,20 @@ def test_silu_fusion_can_be_turned_off(monkeypatch):
     assert "Sigmoid" in op_types(passes.for_device(_silu(np.random.default_rng(2)), GPU))
 
 
+def test_a_cpu_plan_fuses_silu_and_nothing_else(tmp_path):
+    """SiLU repeats no work when fused, so CPU plans take it too; the GPU-only fusions stay off there."""
+    if not DEVICES or DEVICES[0].is_gpu:
+        pytest.skip("needs a CPU OpenCL device")
+    graph = _silu(np.random.default_rng(3))
+    assert op_types(passes.for_device(graph, DEVICES[0])) == ["Conv"]
+    assert passes.CPU_FUSIONS == {"silu"}
+    x = np.random.default_rng(4).standard_normal(graph.tensors["x"].shape).astype(np.float32)
+    engine = Engine(graph, device=DEVICES[0].selector, data_type="fp32", storage_dir=str(tmp_path))
+    assert [s.node.op_type for s in engine.plan.steps] == ["Conv"]
+    want = executor.run(graph, {"x": x})
+    assert rel_err(engine.run({"x": x})["y"], want["y"]) < 1e-5
+
+
 # ---- fuse_se + fuse_prologue: a squeeze-excitation block → SqueezeExcite, its Mul → the next conv's prologue ----
 
 def _se_block(rng, gate="Sigmoid", fc1_act="Silu", batch=1, extra_reader=None, pool="GlobalAveragePool"):
@@ -432,11 +446,19 @@ def test_split_last_fences_with_ptx_only_on_nvidia(vendor, ptx):
 
 
 @pytest.mark.parametrize("build", [_silu, _se_block, _dense_block, _inception, _shuffle_units])
-def test_cpu_plans_keep_the_models_graph(build, monkeypatch):
-    """A CPU's plan runs the model's graph as converted: no device fusion applies, whatever the environment."""
+def test_cpu_plans_take_only_the_cpu_fusions(build, monkeypatch):
+    """A CPU's plan runs the model's graph as converted but for CPU_FUSIONS (SiLU), whatever the environment asks
+    of GPU plans."""
     from pymace.ops.base import DeviceTraits
+    from pymace.passes import fuse_silu
+    from pymace.passes.rewrite import working_copy
 
     graph = build(np.random.default_rng(16))
     cpu = DeviceTraits(False, 2, 4096, (4096, 4096, 4096), 1 << 20, False, "cpu", "The pocl project")
     monkeypatch.setenv("PYMACE_SPLIT_LAST", "1")
+    monkeypatch.setenv("PYMACE_PROLOGUE_FUSION", "1")
+    before = op_types(graph)
+    assert op_types(passes.for_device(graph, cpu)) == op_types(fuse_silu.run(working_copy(graph)))
+    assert op_types(graph) == before  # the model's own graph is untouched
+    monkeypatch.setenv("PYMACE_NO_SILU_FUSION", "1")
     assert passes.for_device(graph, cpu) is graph
