@@ -214,3 +214,57 @@ __kernel void gemm_sum_splits(__global const float *part, __global const store_t
                 alpha, beta);
 }
 #endif
+
+/* CPU (PoCL), B rows contiguous, N >= 16: a work-item computes RB rows x 16 columns in explicit float8 vectors,
+ * each value of A broadcast over two vectors of a B row (one work-item a work-group: PoCL runs the code as
+ * written, kernels/conv_cpu.cl says why; fma, since PoCL splits mad). A column block that would run past N starts
+ * 16 before it (it overlaps the previous block and writes the same values); rows past M repeat the last row and
+ * are not stored. Build options: RB, ACT. */
+#ifdef KERNEL_gemm_rows_cpu
+#ifdef FP16_STORAGE
+#define GLOAD8(p) load_half8(p)
+#else
+#define GLOAD8(p) vload8(0, (p))
+#endif
+__kernel void gemm_rows_cpu(__global const store_t *a, __global const store_t *b, __global const store_t *c,
+                            SLOPE_PARAM __global store_t *y, __global const int *a_off,
+                            __global const int *b_off, const gemm_sizes sizes) {
+  GEMM_SIZES
+  /* the row blocks of one column block are neighbours (id 0): its strip of B stays in cache between them */
+  const int i0 = get_global_id(0) * RB, j0 = min((int)get_global_id(1) * 16, N - 16), bt = get_global_id(2);
+  __global const store_t *bp = b + b_off[bt] + j0;
+  int arow[RB];
+  float8 lo[RB], hi[RB];
+#pragma unroll
+  for (int r = 0; r < RB; ++r) {
+    arow[r] = a_off[bt] + min(i0 + r, M - 1) * SAM;
+    lo[r] = hi[r] = (float8)(0.0f);
+  }
+  for (int k = 0; k < K; ++k) {
+    const float8 b0 = GLOAD8(bp + (size_t)k * SBK), b1 = GLOAD8(bp + (size_t)k * SBK + 8);
+#pragma unroll
+    for (int r = 0; r < RB; ++r) {
+      const float8 av = (float8)(LOAD(a, arow[r] + k * SAK));
+      lo[r] = fma(av, b0, lo[r]);
+      hi[r] = fma(av, b1, hi[r]);
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < RB; ++r) {
+    const int i = i0 + r;
+    if (i >= M) break;
+    float t[16];
+    vstore8(lo[r], 0, t);
+    vstore8(hi[r], 0, t + 8);
+    const size_t base = ((size_t)bt * M + i) * N + j0;
+    for (int j = 0; j < 16; ++j) {
+      const float v = alpha * t[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
+#if ACT == 7
+      STORE(y, base + j, activate(v, SLOPE(base + j)));
+#else
+      STORE(y, base + j, activate(v, 0.0f));
+#endif
+    }
+  }
+}
+#endif

@@ -8,6 +8,40 @@
 #define NORMALISE(v, m, sum) (exp((v) - (m)) / (sum))
 #endif
 
+/* CPU (PoCL), rows contiguous (inner == 1), K >= 8: one row a work-item (one work-item a work-group: PoCL runs the
+ * code as written, kernels/conv_cpu.cl says why), 8 values a vector, the last K % 8 one by one. */
+#ifdef KERNEL_softmax_rows_cpu
+#ifdef FP16_STORAGE
+#define SLOAD8(p) load_half8(p)
+#define SSTORE8(p, v) store_half8((p), (v))
+#else
+#define SLOAD8(p) vload8(0, (p))
+#define SSTORE8(p, v) vstore8((v), 0, (p))
+#endif
+__kernel void softmax_rows_cpu(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {
+  const int r = get_global_id(0), kv = k & ~7;
+  if (r >= rows) return;
+  __global const store_t *xr = x + (size_t)r * k;
+  __global store_t *yr = y + (size_t)r * k;
+  float8 mv = (float8)(-INFINITY);
+  for (int j = 0; j < kv; j += 8) {
+    const float8 v = SLOAD8(xr + j);
+    mv = select(v, mv, (mv > v) | isnan(mv)); /* NaN propagates, as max_nan */
+  }
+  float lanes[8];
+  vstore8(mv, 0, lanes);
+  float m = -INFINITY;
+  for (int j = 0; j < 8; ++j) m = max_nan(m, lanes[j]);
+  for (int j = kv; j < k; ++j) m = max_nan(m, LOAD(xr, j));
+  float8 sv = (float8)(0.0f);
+  for (int j = 0; j < kv; j += 8) sv += exp(SLOAD8(xr + j) - m);
+  float s = sv.s0 + sv.s1 + sv.s2 + sv.s3 + sv.s4 + sv.s5 + sv.s6 + sv.s7;
+  for (int j = kv; j < k; ++j) s += exp(LOAD(xr, j) - m);
+  for (int j = 0; j < kv; j += 8) SSTORE8(yr + j, NORMALISE(SLOAD8(xr + j), m, s));
+  for (int j = kv; j < k; ++j) STORE(yr, j, NORMALISE(LOAD(xr, j), m, s));
+}
+#endif
+
 /* One work-item per row: three passes (max, sum, write), neighbouring work-items on neighbouring columns. */
 #ifdef KERNEL_softmax_serial
 __kernel void softmax_serial(__global const store_t *x, __global store_t *y, int k, int inner, int rows) {

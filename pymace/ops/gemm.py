@@ -126,6 +126,7 @@ TILED_MIN_ROWS = 32  # gemm_tiled: used on GPUs for matrices of at least this ma
 TILED_MIN_N = 16
 TILED_MIN_K = 16
 CPU_TILED_MIN_NK = 256  # ... and on CPUs when N and K are both this large (PoCL: benchmarks/NOTES.md)
+CPU_ROWS = 4  # gemm_rows_cpu (a CPU's other products with B rows contiguous): rows a work-item (x 16 columns)
 # gemm_tiled's TM x TN tiles with RM rows a work-item, the largest that fills the device first. At batch 1 many
 # small tiles beat fewer large ones on the H200's transformers (benchmarks/NOTES.md), so 32 x 32 is the default
 TILINGS = ((32, 32, 4),)
@@ -160,14 +161,17 @@ def _split_fits(k: int, split: int) -> bool:
 def choose_variant(m: int, n: int, k: int, batch: int, b_rows: bool, device, forced=None) -> str:
     """`gemm_splitk` for a GPU and few long rows (a classifier), `gemm_tiled` for matrices of many rows
     (transformers' projections and attention: on a GPU from small sizes on, on a CPU where N and K are large enough
-    for the tile's reuse to beat the plain kernel's straight loop), else the plain `gemm`. `forced` is the node's
+    for the tile's reuse to beat the plain kernel's straight loop), else on a CPU `gemm_rows_cpu` where B's rows
+    are contiguous and N >= 16, else the plain `gemm`. `forced` is the node's
     pymace attribute `kernel_variant` (tests run every variant on every device)."""
     if forced:
         return forced
     if device.is_gpu and b_rows and m * batch <= SPLITK_MAX_ROWS and k >= SPLITK_MIN_K:
         return "gemm_splitk"
     small = n < TILED_MIN_N or k < TILED_MIN_K if device.is_gpu else min(n, k) < CPU_TILED_MIN_NK
-    return "gemm" if m < TILED_MIN_ROWS or small else "gemm_tiled"
+    if m >= TILED_MIN_ROWS and not small:
+        return "gemm_tiled"
+    return "gemm_rows_cpu" if not device.is_gpu and b_rows and n >= 16 else "gemm"
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,11 @@ def _launch(ctx, name: str, p: Product, values: dict, opts: tuple, tiling, epilo
         if part is not None:  # the epilogue's options only: products of any shape share the sum
             kernel_args.launch(ctx, "gemm", "gemm_sum_splits", (-(-n // 4), m, batch),
                                dict(part=part, SPLITS=split, BATCH=batch, M=m, N=n, **epilogue), opts[1:])
+    elif name == "gemm_rows_cpu":
+        if p.b_strides[1] != 1 or n < 16:
+            raise ConvertError(f"node {ctx.node.name!r}: gemm_rows_cpu needs B's rows contiguous and N >= 16")
+        kernel_args.launch(ctx, "gemm", name, (-(-m // CPU_ROWS), -(-n // 16), batch), values,
+                           (*opts, f"-DRB={CPU_ROWS}"), lws=(1, 1, 1))
     else:
         kernel_args.launch(ctx, "gemm", "gemm", (-(-n // 4), m, batch), values, opts)
 
@@ -402,4 +411,11 @@ CASES = [
     Case("fc_matmul_1d", [(40,), (40, 19)], {}, op_type="MatMul", consts=(1,)),
     Case("matmul_add_relu6", [(1, 8, 16), (16, 12)], dict(activation="Clip", activation_params=[0.0, 6.0]),
          op_type="MatMul", consts=(1,)),
+    # gemm_rows_cpu: rows past M (7 of blocks of 4), a last column block that overlaps (37), A transposed,
+    # batches broadcast, a column bias with alpha/beta and PRelu
+    Case("rows_cpu_bias_prelu", [(7, 13), (13, 37), (7, 1), np.linspace(-1, 1, 37, dtype=np.float32)],
+         dict(alpha=0.5, beta=2.0, activation="PRelu", kernel_variant="gemm_rows_cpu"), consts=(1, 2, 3)),
+    Case("rows_cpu_trans_a", [(12, 6), (12, 16)], dict(transA=1, kernel_variant="gemm_rows_cpu"), consts=(1,)),
+    Case("rows_cpu_broadcast_batches", [(4, 1, 5, 9), (2, 9, 21)], dict(kernel_variant="gemm_rows_cpu"),
+         op_type="MatMul"),
 ]

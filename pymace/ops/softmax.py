@@ -41,7 +41,9 @@ def launch(ctx, _op_type="Softmax", axis=-1, **attrs):
     rows = outer * inner
     args = [x, y, np.int32(k), np.int32(inner), np.int32(rows)]
     mode = {"LogSoftmax": ("-DLOG_SOFTMAX=1",), "Hardmax": ("-DHARDMAX=1",)}.get(_op_type, ())
-    if k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS) and _op_type != "Hardmax":
+    if not ctx.device.is_gpu and inner == 1 and k >= 8 and _op_type != "Hardmax":  # rows in vectors
+        ctx.kernel("softmax", "softmax_rows_cpu", (rows,), args, options=mode, lws=(1,))
+    elif k >= WG_MIN_K and (inner == 1 or rows < WG_MAX_ROWS) and _op_type != "Hardmax":
         wg = 1 << (min(256, ctx.device.max_work_group_size, k).bit_length() - 1)
         ctx.kernel("softmax", "softmax_wg", (wg, rows), args, options=(f"-DWG={wg}",) + mode, lws=(wg, 1))
     else:

@@ -54,7 +54,7 @@ def test_every_op_has_cases():
 
 # ops whose launch depends on the device kind: their GPU kernels run here too, on this machine's OpenCL device
 # described as a GPU, so that CI checks them without one (the GPU machine runs them as themselves)
-GPU_BRANCHING = ("conv", "gemm", "pad", "pool", "reduce", "separable_conv", "transpose")
+GPU_BRANCHING = ("conv", "gemm", "pad", "pool", "reduce", "separable_conv", "softmax", "transpose")
 GPU_CASES = [c for c in CASES if c[1].__name__.rsplit(".", 1)[-1] in GPU_BRANCHING]
 
 
