@@ -20,7 +20,7 @@ from ..errors import ConvertError, InputError
 from ..ir.graph import Graph, Node
 from ..ops.base import Const, Counters, DeviceTraits, LaunchContext, Scratch
 from . import memory
-from .concat_views import plan_views
+from .concat_views import plan_views, split_views
 
 STORAGE = {"fp32": np.float32, "fp16": np.float16}
 DEVICE_INT = np.int32  # every integer and bool tensor on the device (docs/ir.md, "Integer tensors")
@@ -133,7 +133,7 @@ class LaunchPlan:
     inputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)  # graph input → (buffer key, shape)
     outputs: dict[str, tuple[Hashable, tuple]] = field(default_factory=dict)
     alias: dict[str, str] = field(default_factory=dict)  # tensor → the tensor whose buffer it reinterprets
-    # tensor → (the tensor whose buffer holds it, element offset, elements): Concat inputs in place
+    # tensor → (the tensor whose buffer holds it, element offset, elements): Concat inputs, Split outputs in place
     views: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     int_dtypes: dict[str, str] = field(default_factory=dict)  # integer/bool graph input or output → IR dtype
     memory: MemoryReport = field(default_factory=MemoryReport)
@@ -224,11 +224,15 @@ def _collect(plan: LaunchPlan, device: DeviceTraits, choose: _Chooser) -> list[t
     views = load_config().concat_views
     if views or (views is None and not device.is_gpu):
         plan.views = plan_views(graph, plan.alias, plan.element_bytes, device.mem_base_addr_align)
+        plan.views |= split_views(graph, plan.alias, plan.views, plan.element_bytes, device.mem_base_addr_align)
     for node in graph.nodes:
         module = ops.get(node.op_type)
         if getattr(module, "ALIAS", False):
             continue
         if node.op_type == "Concat" and (node.attrs.get("in_place") or node.inputs[0] in plan.views):
+            continue
+        if node.op_type == "Split" and node.outputs[0] in plan.views and plan.views[node.outputs[0]][0] == \
+                node.inputs[0]:  # its outputs are read in place
             continue
         ins = [_ref(graph, i) if i else None for i in node.inputs]
         ctx = _Context(node, ins, [_ref(graph, o) for o in node.outputs], plan.data_type, device, choose)
@@ -291,7 +295,7 @@ def _plan_memory(plan: LaunchPlan, nodes: list[tuple[Node, list[LaunchSpec]]]) -
 
     def touch(name, step, writes=False):
         name = plan.alias.get(name, name)
-        name = plan.views[name][0] if name in plan.views else name  # it lives in its Concat's buffer
+        name = plan.views[name][0] if name in plan.views else name  # it lives in its Concat's (Split's) buffer
         if name in consts or not name:
             return
         size = plan.element_bytes(name)

@@ -1,4 +1,5 @@
-"""runtime/concat_views.py: Concats whose inputs are made in place in the Concat's output (sub-buffers). A dense
+"""runtime/concat_views.py: Concats whose inputs are made in place in the Concat's output, and Splits whose outputs
+are read in place in the Split's input (sub-buffers). A dense
 block's chain of Concats and an inception module's Concat launch nothing and give the reference's outputs, in fp32
 and fp16, from several threads; a Concat that cannot be laid out in place (a batch of 2, an input that is a graph
 output, an input off the device's alignment) still copies, and PYMACE_CONCAT_VIEWS=0 turns it off (=1 on, which
@@ -113,3 +114,44 @@ def test_concats_that_cannot_be_in_place_still_copy(device, tmp_path, monkeypatc
     engine = Engine(inception(), device=device.selector, storage_dir=str(tmp_path))
     _check(engine, inception(), "fp32")
     assert _concat_launches(engine) == 3 and not engine.prepared.plan.views
+
+
+def split_block(batch=1, channels=(16, 32, 16), hw=8, output_part=False) -> Graph:
+    """x → conv → Split(channel) → a conv on each part → Concat: YOLOv8's C2f without its shortcut."""
+    rng = np.random.default_rng(9)
+    tensors = {"x": Tensor("x", (batch, 4, hw, hw))}
+    nodes = [_conv(rng, tensors, "h", "x", 4, sum(channels), 1)]
+    parts = [f"p{i}" for i in range(len(channels))]
+    tensors |= {p: Tensor(p) for p in parts}
+    nodes.append(Node("split", "Split", ["h"], parts, {"axis": 1, "split": list(channels)}))
+    nodes += [_conv(rng, tensors, f"q{i}", p, c, 8) for i, (p, c) in enumerate(zip(parts, channels))]
+    tensors["y"] = Tensor("y")
+    nodes.append(Node("cat", "Concat", [f"q{i}" for i in range(len(channels))], ["y"], {"axis": 1}))
+    graph = Graph("split", nodes, tensors, ["x"], ["y"] + (["p1"] if output_part else []))
+    infer_shapes(graph)
+    graph.verify()
+    return graph
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
+@pytest.mark.parametrize("data_type", ["fp32", "fp16"])
+def test_a_split_is_read_in_place(device, data_type, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYMACE_CONCAT_VIEWS", "1")
+    graph = split_block()
+    engine = Engine(graph, device=device.selector, data_type=data_type, storage_dir=str(tmp_path))
+    engine.max_concurrent_runs = 3
+    _check(engine, graph, data_type, threads=4)
+    assert not [s for s in engine.plan.steps if s.node.op_type == "Split"]
+    views = engine.prepared.plan.views
+    assert {views[p][0] for p in ("p0", "p1", "p2")} == {"h"} and [views[p][1] for p in ("p0", "p1", "p2")] == \
+        [0, 16 * 64, 48 * 64]
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
+def test_splits_that_cannot_be_in_place_still_copy(device, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYMACE_CONCAT_VIEWS", "1")
+    for graph in (split_block(batch=2), split_block(output_part=True), split_block(channels=(3, 32, 16), hw=7)):
+        engine = Engine(graph, device=device.selector, storage_dir=str(tmp_path))
+        _check(engine, graph, "fp32")
+        assert [s for s in engine.plan.steps if s.node.op_type == "Split"], graph.outputs
+        assert not {"p0", "p1", "p2"} & set(engine.prepared.plan.views)
