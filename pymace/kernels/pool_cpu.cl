@@ -2,7 +2,7 @@
  * as written; kernels/conv_cpu.cl says why), each computing ROWS output rows of one plane (id 0 * ROWS, id 1),
  * 8 output columns a vector. A block of 8 whose taps all lie inside the row loads them as vectors (stride 1: one
  * load, stride 2: two loads of 8 and their even and odd lanes, else 8 scalars); a block that touches the left or
- * right padding runs lane by lane. Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
+ * right padding loads lane by lane (a max pool's still as a vector) or runs output by output (an average's). Build options as pool.cl's pool2d (KH KW SH SW DH DW PT PL PB PR MODE_MAX COUNT_PAD). */
 #if MODE_MAX
 #define POOL_INIT (-INFINITY)
 #define POOL_ACC(a, v) select((v), (a), ((a) > (v)) | isnan(a)) /* NaN propagates: common.h max_nan, lane by lane */
@@ -31,6 +31,18 @@ inline float8 pool_load(__global const store_t *row, int i) {
                   LOAD(row, i + 4 * SW), LOAD(row, i + 5 * SW), LOAD(row, i + 6 * SW), LOAD(row, i + 7 * SW));
 #endif
 }
+
+#if MODE_MAX
+/* the 8 values at columns i, i + SW, ... of `row`, -inf (which a max ignores) where a column lies outside [0, w) */
+inline float8 pool_load_masked(__global const store_t *row, int i, int w) {
+  float t[8];
+  for (int j = 0; j < 8; ++j) {
+    const int c = i + j * SW;
+    t[j] = c >= 0 && c < w ? LOAD(row, c) : -INFINITY;
+  }
+  return vload8(0, t);
+}
+#endif
 
 /* the pooled value of output column ox whose window starts at input row y0 (rows [ky0, ky1) inside) */
 inline float pool_one(__global const store_t *xp, int y0, int ky0, int ky1, int ox, int h, int w) {
@@ -82,6 +94,15 @@ __kernel void pool2d_cpu(__global const store_t *x, __global store_t *y, int h, 
         acc *= inv;
 #endif
         PSTORE8(yp + ox, acc);
+#if MODE_MAX
+      } else if (ow >= 8) { /* a block that touches the padding: lane by lane loads, the padding ignored */
+        float8 acc = (float8)(POOL_INIT);
+        for (int ky = ky0; ky < ky1; ++ky) {
+          __global const store_t *row = xp + (y0 + ky * DH) * w;
+          for (int kx = 0; kx < KW; ++kx) acc = POOL_ACC(acc, pool_load_masked(row, x0 + kx * DW, w));
+        }
+        PSTORE8(yp + ox, acc);
+#endif
       } else {
         for (int j = 0; j < min(8, ow - ox); ++j) STORE(yp, ox + j, pool_one(xp, y0, ky0, ky1, ox + j, h, w));
       }

@@ -131,6 +131,11 @@ CASES = [
          attrs={"kernel_shape": [5, 5], "strides": [2, 2], "pads": [2, 2, 2, 2]}),
     Case("max_k2s3_dilated_wide", [(1, 2, 8, 60)], op_type="MaxPool",
          attrs={"kernel_shape": [2, 2], "strides": [3, 3], "dilations": [2, 2]}),
+    # max pools whose blocks of 8 touch the padding (pool2d_cpu's masked vector path): ResNet's stem, YOLO's SPPF
+    Case("max_k3s2_pad_wide", [(1, 3, 17, 19)], op_type="MaxPool",
+         attrs={"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    Case("max_k5s1_pad_sppf", [(1, 4, 10, 10)], op_type="MaxPool",
+         attrs={"kernel_shape": [5, 5], "pads": [2, 2, 2, 2]}),
     Case("gap_small", [(2, 6, 7, 7)], op_type="GlobalAveragePool"),
     Case("gap_large", [(1, 3, 31, 29)], op_type="GlobalAveragePool"),
     Case("gmp_small", [(1, 10, 3, 5)], op_type="GlobalMaxPool"),

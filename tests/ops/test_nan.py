@@ -29,9 +29,21 @@ EXTRA = [  # (op_type, case): the branch-free padding of the GPU conv kernels, f
                   dict(kernel_shape=[3, 3], pads=[2] * 4, dilations=[2, 2], **_G, kernel_variant="conv_rows_cpu",
                        activation="HardSwish"), consts=(1, 2))),
 ]
-NAMED = {"Clip-clip_min_only", "MaxPool-max_k3s2_pad_odd", "GlobalMaxPool-gmp_large", "Softmax-last_axis_long",
-         "Softmax-channels_nchw", "Add-add_clip6", "Add-add_relu", "BatchNormalization-relu6_tail",
-         "Gemm-both_trans_row_bias", "Conv-dw3x3", "Conv-3x3_pad1_relu", "HardSigmoid-hardsigmoid_default"}
+NAMED = {
+    "Add-add_clip6",
+    "Add-add_relu",
+    "BatchNormalization-relu6_tail",
+    "Clip-clip_min_only",
+    "Conv-3x3_pad1_relu",
+    "Conv-dw3x3",
+    "Gemm-both_trans_row_bias",
+    "GlobalMaxPool-gmp_large",
+    "HardSigmoid-hardsigmoid_default",
+    "MaxPool-max_k3s2_pad_odd",
+    "MaxPool-max_k5s1_pad_sppf",
+    "Softmax-channels_nchw",
+    "Softmax-last_axis_long",
+}
 
 
 def _selected():
