@@ -219,7 +219,7 @@ __kernel void gemm_sum_splits(__global const float *part, __global const store_t
  * each value of A broadcast over two vectors of a B row (one work-item a work-group: PoCL runs the code as
  * written, kernels/conv_cpu.cl says why; fma, since PoCL splits mad). A column block that would run past N starts
  * 16 before it (it overlaps the previous block and writes the same values); rows past M repeat the last row and
- * are not stored. Build options: RB, ACT. */
+ * are not stored. Build options: RB, A_KFAST (A's rows contiguous), ACT. */
 #ifdef KERNEL_gemm_rows_cpu
 #ifdef FP16_STORAGE
 #define GLOAD8(p) load_half8(p)
@@ -240,7 +240,24 @@ __kernel void gemm_rows_cpu(__global const store_t *a, __global const store_t *b
     arow[r] = a_off[bt] + min(i0 + r, M - 1) * SAM;
     lo[r] = hi[r] = (float8)(0.0f);
   }
-  for (int k = 0; k < K; ++k) {
+  int k = 0;
+#if A_KFAST /* A's rows contiguous: 8 of a row's values a load (fp16 storage converts 8 at a time, not one) */
+  for (; k + 8 <= K; k += 8) {
+    float at[RB][8];
+#pragma unroll
+    for (int r = 0; r < RB; ++r) vstore8(GLOAD8(a + arow[r] + k), 0, at[r]);
+#pragma unroll
+    for (int q = 0; q < 8; ++q) {
+      const float8 b0 = GLOAD8(bp + (size_t)(k + q) * SBK), b1 = GLOAD8(bp + (size_t)(k + q) * SBK + 8);
+#pragma unroll
+      for (int r = 0; r < RB; ++r) {
+        lo[r] = fma((float8)(at[r][q]), b0, lo[r]);
+        hi[r] = fma((float8)(at[r][q]), b1, hi[r]);
+      }
+    }
+  }
+#endif
+  for (; k < K; ++k) {
     const float8 b0 = GLOAD8(bp + (size_t)k * SBK), b1 = GLOAD8(bp + (size_t)k * SBK + 8);
 #pragma unroll
     for (int r = 0; r < RB; ++r) {

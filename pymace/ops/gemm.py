@@ -295,7 +295,7 @@ def _launch(ctx, name: str, p: Product, values: dict, opts: tuple, tiling, epilo
         if p.b_strides[1] != 1 or n < 16:
             raise ConvertError(f"node {ctx.node.name!r}: gemm_rows_cpu needs B's rows contiguous and N >= 16")
         kernel_args.launch(ctx, "gemm", name, (-(-m // CPU_ROWS), -(-n // 16), batch), values,
-                           (*opts, f"-DRB={CPU_ROWS}"), lws=(1, 1, 1))
+                           (*opts, f"-DRB={CPU_ROWS}", f"-DA_KFAST={int(p.a_strides[1] == 1)}"), lws=(1, 1, 1))
     else:
         kernel_args.launch(ctx, "gemm", "gemm", (-(-n // 4), m, batch), values, opts)
 
