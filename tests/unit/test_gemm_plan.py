@@ -57,8 +57,10 @@ def test_classifier_and_small_products_keep_their_kernels():
     assert gemm.choose_variant(8, 8, 8, 4, True, GPU) == "gemm"
     cpu = DeviceTraits(False, 2, 4096, (4096, 4096, 4096), 1 << 20, False, "cpu", "The pocl project")
     assert gemm.choose_variant(197, 768, 768, 1, True, cpu) == "gemm_tiled"  # a CPU: large N and K only
-    assert gemm.choose_variant(197, 197, 64, 12, True, cpu) == "gemm"
-    assert gemm.choose_variant(197, 64, 197, 12, True, cpu) == "gemm"
+    assert gemm.choose_variant(197, 197, 64, 12, True, cpu) == "gemm_rows_cpu"  # B's rows contiguous, N >= 16
+    assert gemm.choose_variant(197, 64, 197, 12, True, cpu) == "gemm_rows_cpu"
+    assert gemm.choose_variant(197, 64, 197, 12, False, cpu) == "gemm"  # B read down its columns
+    assert gemm.choose_variant(197, 8, 197, 12, True, cpu) == "gemm"  # too few columns for a 16-wide block
 
 
 def test_attention_runs_as_a_gpu_plan(monkeypatch, tmp_path):
