@@ -49,6 +49,9 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "ms2": {(conv_gemm, "GEMM_MIN_SLICES"): 2},
     "ms2fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 2, (conv_gemm, "GEMM_FILL"): 4},
     "ms1fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 1, (conv_gemm, "GEMM_FILL"): 4},
+    "last8": {(conv_gemm, "LAST_MAX_SPLIT"): 8},
+    "last16": {(conv_gemm, "LAST_MAX_SPLIT"): 16},
+    "fill1-last8": {(conv_gemm, "GEMM_FILL"): 1, (conv_gemm, "LAST_MAX_SPLIT"): 8},
     "plain-gemm": {(gemm, "TILED_MIN_ROWS"): 1 << 30},  # Gemm/MatMul without gemm_tiled
     "gemm64": {(gemm, "TILINGS"): ((64, 64, 8),)},
     "gemm-rm4": {(gemm, "TILINGS"): ((64, 64, 4), (32, 64, 4), (32, 32, 4))},
