@@ -131,8 +131,9 @@ def flattened(layer: ConvLayer) -> ConvLayer:
     return dataclasses.replace(layer, x_shape=(n, c, 1, h * wd), window=window)
 
 
-def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant) -> None:
-    """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`."""
+def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=None) -> None:  # noqa: PLR0913
+    """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`,
+    writing the node's output or `out` (a Scratch)."""
     name, m, g = variant.kernel, layer.m, layer.group
     layer = flattened(layer) if name == "conv_cvec_cpu" else layer
     mg, plan = m // g, None
@@ -144,7 +145,8 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant) -> No
         vw = CPU_VW if name == "conv1x1_cpu" else vector_width(layer.out[1])
         extra = (f"-DVW={vw}", f"-DMB={block}")
     values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, block)),
-                  **epilogue.args(m, lambda v: pack_blocks(v, g, block)), y=ctx.outputs[0], N=layer.n)
+                  **epilogue.args(m, lambda v: pack_blocks(v, g, block)), y=ctx.outputs[0] if out is None else out,
+                  N=layer.n)
     options = layer.options() + epilogue.options() + extra
     if name == "conv1x1_cpu":
         gws = _gws_1x1(layer, values, options)
