@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernel_args
-from .base import Const
+from .base import Const, Scratch
 from .conv_layer import ConvLayer, Epilogue, pack_blocks
 
 PROGRAM = "conv_cpu"
@@ -135,6 +135,8 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=N
     """conv1x1_cpu, conv_direct_cpu, conv_rows_cpu or conv_cvec_cpu (variant.kernel) for `layer`, reading `x`,
     writing the node's output or `out` (a Scratch)."""
     name, m, g = variant.kernel, layer.m, layer.group
+    if name == "conv1x1_cpu" and layer.is_strided_1x1:
+        x, layer = subsample(ctx, layer, x)
     layer = flattened(layer) if name == "conv_cvec_cpu" else layer
     mg, plan = m // g, None
     if name == "conv_cvec_cpu":
@@ -156,6 +158,17 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=N
         if name == "conv_rows_cpu":
             options += _rows_options(layer)
     kernel_args.launch(ctx, PROGRAM, name, gws, values, options, lws=(1, 1, 1))
+
+
+def subsample(ctx, layer: ConvLayer, x) -> tuple[Scratch, ConvLayer]:
+    """A strided 1x1 conv's input at its output's pixels (subsample_cpu, into a Scratch) and the stride-1 layer
+    that reads it."""
+    (n, c, h, w), (oh, ow), (sh, sw) = layer.x_shape, layer.out, layer.window.strides
+    y = Scratch(n * c * oh * ow)
+    ctx.kernel(PROGRAM, "subsample_cpu", (oh, n * c), [x, y, *map(np.int32, (h, w, oh, ow, n * c))],
+               options=(f"-DSH={sh}", f"-DSW={sw}"), lws=(1, 1))
+    window = dataclasses.replace(layer.window, strides=(1, 1), dilations=(1, 1))
+    return y, dataclasses.replace(layer, x_shape=(n, c, oh, ow), window=window)
 
 
 def _gws_1x1(layer: ConvLayer, values: dict, options) -> tuple[int, ...]:
