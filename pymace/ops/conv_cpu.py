@@ -17,7 +17,8 @@ from .conv_layer import ConvLayer, Epilogue, pack_blocks
 PROGRAM = "conv_cpu"
 # Register blocking for 16 256-bit registers (AVX2), benchmarks/NOTES.md "CPU conv across models":
 CPU_VW = 8  # conv1x1_cpu: pixels a vector (one 256-bit register)
-CPU_1X1_MB, CPU_1X1_PB = 6, 2  # conv1x1_cpu: channels x pixel vectors in registers
+CPU_1X1_MB, CPU_1X1_PB = 6, 2  # conv1x1_cpu: channels x pixel vectors in registers (16 registers: AVX2)
+CPU_1X1_MB_WIDE = 8  # ... channels where the native float vector is 16 wide (AVX-512: 32 registers)
 CPU_MB = 8  # output channels a work-item of conv_rows_cpu and conv_direct_cpu
 CPU_ROW_VW = 8  # conv_rows_cpu's and conv_direct_cpu's widest vector
 CPU_CVEC_ACC = 12  # conv_cvec_cpu: float8 accumulators a tile at most (PX x MV), 16 vector registers (AVX2)
@@ -59,6 +60,11 @@ def rows_fit(layer: ConvLayer) -> bool:
     w = layer.window
     bufw = row_buffer(layer.x_shape[3], w.kernel, w.strides, w.pads, w.out)
     return rows_per_item(layer.c // layer.group, w.kernel, w.strides, (1, 1), bufw) > 0
+
+
+def one_by_one_channels(device) -> int:
+    """conv1x1_cpu's output channels a work-item (MB; PB pixel vectors each) on `device`."""
+    return CPU_1X1_MB_WIDE if device.native_float_width >= 16 else CPU_1X1_MB
 
 
 def cvec_accumulators(device, stride_w: int) -> int:
@@ -143,7 +149,7 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=N
         plan = cvec_plan(layer, cvec_accumulators(ctx.device, layer.window.strides[1]))
         block, extra = plan.mv * 8, (f"-DMV={plan.mv}", f"-DPX={plan.px}", f"-DSTAGE={int(plan.stage)}")
     else:
-        block = min(CPU_MB if name != "conv1x1_cpu" else CPU_1X1_MB, mg)
+        block = min(CPU_MB if name != "conv1x1_cpu" else one_by_one_channels(ctx.device), mg)
         vw = CPU_VW if name == "conv1x1_cpu" else vector_width(layer.out[1])
         extra = (f"-DVW={vw}", f"-DMB={block}")
     values = dict(x=x, w=Const(pack_blocks(weights.reshape(m, -1), g, block)),
@@ -151,7 +157,7 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=N
                   N=layer.n)
     options = layer.options() + epilogue.options() + extra
     if name == "conv1x1_cpu":
-        gws = _gws_1x1(layer, values, options)
+        gws = _gws_1x1(layer, values, block)
         options += (f"-DPB={CPU_1X1_PB}",)
     else:
         gws = _gws_rows(layer, name, block, values, plan)
@@ -171,12 +177,12 @@ def subsample(ctx, layer: ConvLayer, x) -> tuple[Scratch, ConvLayer]:
     return y, dataclasses.replace(layer, x_shape=(n, c, oh, ow), window=window)
 
 
-def _gws_1x1(layer: ConvLayer, values: dict, options) -> tuple[int, ...]:
+def _gws_1x1(layer: ConvLayer, values: dict, block: int) -> tuple[int, ...]:
     c, (h, w) = layer.c, layer.x_shape[2:]
     blocks = -(-h * w // CPU_VW)
     nb = -(-min(blocks, -(-CPU_WORK // c)) // CPU_1X1_PB) * CPU_1X1_PB  # a multiple of PB
     values |= dict(C=c, M=layer.m, P=h * w, NB=nb)
-    return -(-blocks // nb), -(-layer.m // CPU_1X1_MB), layer.n
+    return -(-blocks // nb), -(-layer.m // block), layer.n
 
 
 def _gws_rows(layer: ConvLayer, name: str, block: int, values: dict, plan: CvecPlan | None) -> tuple[int, ...]:
