@@ -12,6 +12,11 @@ honestly takes (`Result.bound`: the driver fuzz's models, to 1.25 × their cold 
 A case may measure its product path itself (`Result.peak_growth`), so that its test oracle (the NumPy reference,
 whose im2col conv takes k² × the input) is not charged to it.
 
+The table also counts the cases over issue 13's own figure, max(200 MB, 4 × the file's size), which knows no
+declared tensors or cold starts: such a case is no "memory" defect when its own bound holds, and the table names
+the largest of them with what it declared, so that the reader can judge. And it gives the largest peak RSS of a
+worker in absolute terms (the interpreter, NumPy, the OpenCL driver and the seed models included).
+
 `Sampler` is usable on its own: `with Sampler() as s: ...; s.peak` (bytes of RSS, highest seen)."""
 from __future__ import annotations
 
@@ -49,6 +54,13 @@ class Outcome:
     detail: str = ""
     peak_mb: float = 0.0
     seconds: float = 0.0
+    file_mb: float = 0.0  # the case's file, for issue 13's bound max(200 MB, 4 × the file)
+    declared_mb: float = 0.0
+    rss_mb: float = 0.0  # the worker's peak RSS during the case, not its growth
+
+    @property
+    def over_issue_bound(self) -> bool:
+        return self.peak_mb > max(200.0, 4 * self.file_mb)
 
 
 @dataclass
@@ -68,11 +80,18 @@ class Summary:
         worst = max((o.peak_mb for o in self.outcomes), default=0.0)
         slowest = max((o.seconds for o in self.outcomes), default=0.0)
         rows = [("cases", len(self.outcomes))] + [(k, c.get(k, 0)) for k in ("ok", "refused", "skipped", *DEFECTS)]
-        rows += [("largest peak RSS growth of a case (MB)", f"{worst:.1f}"), ("slowest case (s)", f"{slowest:.1f}")]
+        over = sorted((o for o in self.outcomes if o.over_issue_bound), key=lambda o: -o.peak_mb)
+        rows += [("largest peak RSS growth of a case (MB)", f"{worst:.1f}"),
+                 ("over max(200 MB, 4 × file) (issue 13's figure)", len(over)),
+                 ("largest peak RSS of a worker (MB)", f"{max((o.rss_mb for o in self.outcomes), default=0):.1f}"),
+                 ("slowest case (s)", f"{slowest:.1f}")]
         width = max(len(k) for k, _ in rows)
         lines = [title, "-" * len(title)] + [f"{k.ljust(width)}  {v}" for k, v in rows]
         for o in self.defects[:20]:
             lines.append(f"  case {o.case}: {o.kind}: {o.detail[:300]}")
+        for o in over[:5]:
+            lines.append(f"  over 200 MB: case {o.case} ({o.kind}) grew {o.peak_mb:.0f} MB; file {o.file_mb:.2f} MB, "
+                         f"declares {o.declared_mb:.0f} MB: {o.detail[:160]}")
         return "\n".join(lines)
 
 
@@ -129,7 +148,8 @@ def serve(run_case) -> None:
         if growth > bound and kind not in DEFECTS:
             kind, detail = "memory", f"peak RSS grew {growth / MB:.0f} MB (bound {bound / MB:.0f} MB); {detail}"
         report.write(json.dumps({"done": case, "kind": kind, "detail": detail[:2000], "peak_mb": growth / MB,
-                                 "seconds": time.perf_counter() - t0}) + "\n")
+                                 "seconds": time.perf_counter() - t0, "file_mb": result.file_size / MB,
+                                 "declared_mb": result.declared_bytes / MB, "rss_mb": peak / MB}) + "\n")
 
 
 def _where(e: BaseException) -> str:
@@ -190,7 +210,8 @@ def _drive(proc, lines, todo: list[int], summary: Summary, timeout: float, progr
                                                     time.perf_counter() - t0))
                     return todo[i + 1:]
             return _death(proc, todo, i, summary, t0)
-        summary.outcomes.append(Outcome(case, done["kind"], done["detail"], done["peak_mb"], done["seconds"]))
+        summary.outcomes.append(Outcome(case, done["kind"], done["detail"], done["peak_mb"], done["seconds"],
+                                        done["file_mb"], done["declared_mb"], done["rss_mb"]))
         if progress:
             progress(len(summary.outcomes))
     proc.stdin.close()
