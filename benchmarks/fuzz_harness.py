@@ -180,7 +180,10 @@ def run(module: str, args: list[str], cases, timeout: float = 120.0, env=None, p
             todo = _drive(proc, lines, batch, summary, timeout, progress) + later
         finally:
             if proc.poll() is None:
-                proc.kill()
+                try:  # a worker whose input has ended exits by itself, and its atexit removes its temp dir
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             proc.wait()
     return summary
 
