@@ -47,7 +47,7 @@ class Variant:
 def default_kernel(layer: ConvLayer, device) -> str:
     """The kernel the heuristic picks for `layer` on `device`."""
     if not device.is_gpu:
-        if (layer.is_1x1 or layer.is_strided_1x1) and layer.pixels >= conv_cpu.CPU_VW:
+        if (layer.is_1x1 or layer.is_strided_1x1) and layer.pixels >= conv_cpu.pixel_vector(device):
             return "conv1x1_cpu"  # a strided one on its input subsampled first (conv_cpu.launch)
         if cvec_suits(layer):
             return "conv_cvec_cpu"
