@@ -4,16 +4,18 @@
  * work-group PoCL has no work-item loop to vectorise, so the code runs as written and branches cost nothing.
  *   conv1x1_cpu, conv_direct_cpu, conv_rows_cpu   vectors of VW output pixels of one channel (a row or the
  *                                                 flattened map), MB channels a work-item, each weight broadcast
- *   conv_cvec_cpu                                 vectors of 8 output channels (MV of them) at PX pixels of a row,
- *                                                 each input value broadcast: any stride, no lanes lost on narrow maps
- * The accumulators of a work-item must fit the register file (16 ymm registers with AVX2: MB x PB x VW / 8 and
- * PX x MV at most ~12, benchmarks/NOTES.md), or the compiler spills them around every FMA.
+ *   conv_cvec_cpu                                 vectors of LANES output channels (MV of them) at PX pixels of a
+ *                                                 row, each input value broadcast: any stride, no lanes lost on
+ *                                                 narrow maps
+ * The accumulators of a work-item must fit the register file (16 ymm registers with AVX2: MB x PB and PX x MV at
+ * most ~12; 32 with AVX-512, where the vectors are 16 wide: 16; benchmarks/NOTES.md), or the compiler spills them
+ * around every FMA.
  * Pixel-vector kernels: blocks of VW pixels that would run past the end start VW earlier instead (they overlap the
  * previous block and write the same values), so no load or store is partial unless the row or map is shorter
  * than VW. Build options: VW, MB (PB; CGB ROWS BUFW) or MV, PX, and the conv's (conv.cl). */
-#ifdef VW
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
+#ifdef VW
 typedef CAT(float, VW) vec_t;
 #ifndef PB
 #define PB 1
@@ -243,8 +245,8 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
 #endif
 
 /* Any conv whose groups have several output channels (dense, strided, dilated, grouped, 1x1 strided): a work-item
- * computes RB output rows (from id 0 * RB) of CV = MV*8 output channels of one group (id 1: z = (n*G + g)*MBG +
- * block), in tiles of PX pixels of a row. A tile holds PX x MV float8 accumulators (8 channels at one pixel each);
+ * computes RB output rows (from id 0 * RB) of CV = MV*LANES output channels of one group (id 1: z = (n*G + g)*MBG
+ * + block), in tiles of PX pixels of a row. A tile holds PX x MV accumulators of LANES channels at one pixel each;
  * a tap loads MV weight vectors and broadcasts PX input values, so the stride costs nothing and no lane idles on a
  * narrow map. The last tile of a row starts earlier when it would run past the row (host: PX <= OW).
  * A segment is the work-item's rows (or TC tiles of one row, when a row has more than SEGT tiles); the input
@@ -252,15 +254,22 @@ __kernel void conv_rows_cpu(__global const store_t *x, __global const store_t *w
  * uses them, and between blocks a tile's sums wait in private memory. With STAGE, each block's input rows are
  * first copied with their zero padding into private memory (NRB rows of BW floats a channel), so that no tap
  * tests the map's edges; without (no padding), taps read the input directly.
- * Weights packed [G][MBG][CG*KH*KW][CV], bias and slope [G][MBG][CV] (zero-padded). Build options: MV, PX, STAGE. */
+ * Weights packed [G][MBG][CG*KH*KW][CV], bias and slope [G][MBG][CV] (zero-padded). Build options: MV, PX, STAGE,
+ * LANES (8 or 16: the device's native vector). */
 #ifdef KERNEL_conv_cvec_cpu
-#define CV (MV * 8)
+#ifndef LANES
+#define LANES 8
+#endif
+#define CV (MV * LANES)
+typedef CAT(float, LANES) cvec_t; /* LANES output channels at one pixel */
 #define SEGT 32
 #define STAGE_FLOATS 4096
 #ifdef FP16_STORAGE
 #define LOAD8(p) load_half8(p)
+#define LOADL(p) CAT(load_half, LANES)(p)
 #else
 #define LOAD8(p) vload8(0, (p))
+#define LOADL(p) CAT(vload, LANES)(0, (p))
 #endif
 #if STAGE
 typedef const float src_t; /* taps read the staged rows */
@@ -269,18 +278,18 @@ typedef __global const store_t src_t;
 #endif
 
 /* activate(acc + residual) of the tile's valid channels into y from out0 (channel mb*CV, the tile's pixel) */
-inline void cvec_store(__global store_t *y, RES_PARAM SLOPE_PARAM int s0, float8 acc[PX][MV],
+inline void cvec_store(__global store_t *y, RES_PARAM SLOPE_PARAM int s0, cvec_t acc[PX][MV],
                        size_t out0, size_t plane, int first, int MG) {
 #pragma unroll
   for (int v = 0; v < MV; ++v) {
-    float a[PX][8];
+    float a[PX][LANES];
 #pragma unroll
-    for (int j = 0; j < PX; ++j) vstore8(acc[j][v], 0, a[j]);
+    for (int j = 0; j < PX; ++j) CAT(vstore, LANES)(acc[j][v], 0, a[j]);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      if (first + v * 8 + i >= MG) return;
-      const float s = SLOPE(s0 + v * 8 + i);
-      const size_t at = out0 + (size_t)(v * 8 + i) * plane;
+    for (int i = 0; i < LANES; ++i) {
+      if (first + v * LANES + i >= MG) return;
+      const float s = SLOPE(s0 + v * LANES + i);
+      const size_t at = out0 + (size_t)(v * LANES + i) * plane;
       float o[PX];
 #ifdef HAS_RES
       FLOATS(r, res + at, PX);
@@ -298,7 +307,7 @@ inline void cvec_store(__global store_t *y, RES_PARAM SLOPE_PARAM int s0, float8
 /* acc += the taps of `nc` input channels: channel c's row kh at src + c * cstride + kh * DH * rstride, a tile's
  * input column j*SW + kw*DW from there; rows [kh0, kh1) only; weights from wc, KH*KW*CV a channel. Always inlined:
  * called out of line (LLVM's choice once fp16's conversions made it larger), acc lives in memory, not registers. */
-__attribute__((always_inline)) inline void cvec_taps(float8 acc[PX][MV], src_t *src, __global const store_t *wc,
+__attribute__((always_inline)) inline void cvec_taps(cvec_t acc[PX][MV], src_t *src, __global const store_t *wc,
                                                      int nc, int cstride, int rstride, int kh0, int kh1) {
   for (int c = 0; c < nc; ++c) {
     for (int kh = kh0; kh < kh1; ++kh) {
@@ -310,12 +319,12 @@ __attribute__((always_inline)) inline void cvec_taps(float8 acc[PX][MV], src_t *
       __global const store_t *wk = wc + (c * KH + kh) * KW * CV;
 #pragma unroll
       for (int kw = 0; kw < KW; ++kw) {
-        float8 wv[MV];
+        cvec_t wv[MV];
 #pragma unroll
-        for (int v = 0; v < MV; ++v) wv[v] = LOAD8(wk + kw * CV + v * 8);
+        for (int v = 0; v < MV; ++v) wv[v] = LOADL(wk + kw * CV + v * LANES);
 #pragma unroll
         for (int j = 0; j < PX; ++j) {
-          const float8 xv = (float8)(row[j * SW + kw * DW]);
+          const cvec_t xv = (cvec_t)(row[j * SW + kw * DW]);
 #pragma unroll
           for (int v = 0; v < MV; ++v) acc[j][v] = fma(wv[v], xv, acc[j][v]);
         }
@@ -362,7 +371,7 @@ __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w
 #if STAGE
   float buf[STAGE_FLOATS];
 #endif
-  float8 held[SEGT][PX][MV]; /* a segment's partial sums between channel blocks */
+  cvec_t held[SEGT][PX][MV]; /* a segment's partial sums between channel blocks */
   for (int t_a = 0; t_a < per_row; t_a += TC) {
     const int tc = min(TC, per_row - t_a), ow_a = min(t_a * PX, OW - PX);
     for (int c0 = 0; c0 < CG; c0 += CB) {
@@ -375,10 +384,10 @@ __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w
         const int oh = oh_a + t / tc, ow0 = min((t_a + t % tc) * PX, OW - PX);
         const int ih0 = oh * SH - PT;
         const int kh0 = ih0 < 0 ? (-ih0 + DH - 1) / DH : 0, kh1 = min(KH, (H - ih0 + DH - 1) / DH);
-        float8 acc[PX][MV];
+        cvec_t acc[PX][MV];
 #pragma unroll
         for (int v = 0; v < MV; ++v) {
-          const float8 b = LOAD8(bias + gb * CV + v * 8);
+          const cvec_t b = LOADL(bias + gb * CV + v * LANES);
 #pragma unroll
           for (int j = 0; j < PX; ++j) acc[j][v] = c0 == 0 ? b : held[t][j][v];
         }

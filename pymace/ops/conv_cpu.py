@@ -26,6 +26,7 @@ CPU_ROW_VW_WIDE = 16  # ... on a device whose native float vector is 16 wide
 CPU_CVEC_ACC = 12  # conv_cvec_cpu: float8 accumulators a tile at most (PX x MV), 16 vector registers (AVX2)
 CPU_CVEC_ACC_WIDE = 16  # ... for a stride-1 conv on a device whose native float vector is 16 wide (AVX-512: 32
 # registers; strided tiles gained nothing from it and lost when wider, benchmarks/NOTES.md)
+CPU_CVEC_LANES_WIDE = 16  # conv_cvec_cpu: channels a vector on a wide device (8 elsewhere)
 CPU_CVEC_MV, CPU_CVEC_PX = 0, 0  # conv_cvec_cpu's tile when not 0 (benchmarks/cpu_layers.py sets them)
 CPU_CVEC_SEGT = 32  # conv_cvec_cpu's SEGT: tiles of a segment at most (kernels/conv_cpu.cl)
 CPU_CVEC_STAGE_FLOATS = 4096  # conv_cvec_cpu's STAGE_FLOATS: its staging buffer (kernels/conv_cpu.cl)
@@ -80,15 +81,20 @@ def one_by_one_channels(device) -> int:
     return CPU_1X1_MB_WIDE if wide(device) else CPU_1X1_MB
 
 
+def cvec_lanes(device) -> int:
+    """conv_cvec_cpu's output channels a vector on `device`."""
+    return CPU_CVEC_LANES_WIDE if wide(device) else 8
+
+
 def cvec_accumulators(device, stride_w: int) -> int:
     """conv_cvec_cpu's accumulators a tile at most on `device`: what its vector registers hold beside the loads."""
     return CPU_CVEC_ACC_WIDE if wide(device) and stride_w == 1 else CPU_CVEC_ACC
 
 
-def cvec_tile(mg: int, out_w: int, accumulators: int) -> tuple[int, int]:
-    """conv_cvec_cpu's (MV, PX): 2 channel vectors when a group has more than 8 channels, and the pixels a tile
-    (at most `accumulators`, at most the row) that waste the fewest on the row's last tile."""
-    mv = CPU_CVEC_MV or (2 if mg > 8 else 1)
+def cvec_tile(mg: int, out_w: int, accumulators: int, lanes: int = 8) -> tuple[int, int]:
+    """conv_cvec_cpu's (MV, PX): 2 channel vectors when a group has more channels than a vector's `lanes`, and
+    the pixels a tile (at most `accumulators`, at most the row) that waste the fewest on the row's last tile."""
+    mv = CPU_CVEC_MV or (2 if mg > lanes else 1)
     if CPU_CVEC_PX:
         return mv, min(CPU_CVEC_PX, out_w)
     most = min(out_w, accumulators // mv)
@@ -98,7 +104,8 @@ def cvec_tile(mg: int, out_w: int, accumulators: int) -> tuple[int, int]:
 @dataclass(frozen=True)
 class CvecPlan:
     """conv_cvec_cpu's blocking (kernels/conv_cpu.cl): tile (MV, PX), RB rows a work-item, TC tiles a segment, CB
-    input channels a block, NRB x BW floats of staged rows a channel (STAGE: the conv has padding)."""
+    input channels a block, NRB x BW floats of staged rows a channel (STAGE: the conv has padding), LANES output
+    channels a vector."""
 
     mv: int
     px: int
@@ -108,20 +115,21 @@ class CvecPlan:
     nrb: int
     bw: int
     stage: bool
+    lanes: int = 8
 
 
-def cvec_plan(layer: ConvLayer, accumulators: int) -> CvecPlan:
+def cvec_plan(layer: ConvLayer, accumulators: int, lanes: int = 8) -> CvecPlan:
     """RB and TC: a segment of at most CPU_CVEC_SEGT tiles (whole rows when a row has fewer), fewer rows while the
     work-items are under CPU_CVEC_ITEMS or the staged rows exceed the buffer; CB: the channels whose staged rows
     and weights fit CPU_CVEC_STAGE_BYTES and CPU_CVEC_WEIGHT_BYTES."""
     win = layer.window
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.strides, win.dilations, win.out
     mg, cg = layer.m // layer.group, layer.c // layer.group
-    mv, px = cvec_tile(mg, ow, accumulators)
+    mv, px = cvec_tile(mg, ow, accumulators, lanes)
     per_row = -(-ow // px)
     tc = min(per_row, CPU_CVEC_SEGT)
     rb = max(1, min(oh, CPU_CVEC_SEGT // per_row)) if tc == per_row else 1
-    items = layer.n * layer.group * -(-mg // (mv * 8))
+    items = layer.n * layer.group * -(-mg // (mv * lanes))
     while rb > 1 and items * -(-oh // rb) < CPU_CVEC_ITEMS:
         rb -= 1
 
@@ -136,8 +144,8 @@ def cvec_plan(layer: ConvLayer, accumulators: int) -> CvecPlan:
     stage = any(win.pads)
     staged = nrb * bw if stage else min(nrb, layer.x_shape[2]) * min(bw, layer.x_shape[3])
     cb = min(cg, max(1, CPU_CVEC_STAGE_BYTES // (4 * staged)),
-             max(1, CPU_CVEC_WEIGHT_BYTES // (4 * kh * kw * mv * 8)))
-    return CvecPlan(mv, px, rb, tc, cb, nrb, bw, stage)
+             max(1, CPU_CVEC_WEIGHT_BYTES // (4 * kh * kw * mv * lanes)))
+    return CvecPlan(mv, px, rb, tc, cb, nrb, bw, stage, lanes)
 
 
 def flattened(layer: ConvLayer) -> ConvLayer:
@@ -159,8 +167,9 @@ def launch(ctx, layer: ConvLayer, x, weights, epilogue: Epilogue, variant, out=N
     layer = flattened(layer) if name == "conv_cvec_cpu" else layer
     mg, plan, vw = m // g, None, None
     if name == "conv_cvec_cpu":
-        plan = cvec_plan(layer, cvec_accumulators(ctx.device, layer.window.strides[1]))
-        block, extra = plan.mv * 8, (f"-DMV={plan.mv}", f"-DPX={plan.px}", f"-DSTAGE={int(plan.stage)}")
+        plan = cvec_plan(layer, cvec_accumulators(ctx.device, layer.window.strides[1]), cvec_lanes(ctx.device))
+        block = plan.mv * plan.lanes
+        extra = (f"-DMV={plan.mv}", f"-DPX={plan.px}", f"-DSTAGE={int(plan.stage)}", f"-DLANES={plan.lanes}")
     else:
         block = min(CPU_MB if name != "conv1x1_cpu" else one_by_one_channels(ctx.device), mg)
         vw = (pixel_vector(ctx.device) if name == "conv1x1_cpu" else
