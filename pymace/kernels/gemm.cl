@@ -215,16 +215,18 @@ __kernel void gemm_sum_splits(__global const float *part, __global const store_t
 }
 #endif
 
-/* CPU (PoCL), B rows contiguous, N >= 16: a work-item computes RB rows x 16 columns in explicit float8 vectors,
- * each value of A broadcast over two vectors of a B row (one work-item a work-group: PoCL runs the code as
+/* CPU (PoCL), B rows contiguous, N >= 16: a work-item computes RB rows x 16 columns in explicit float16 vectors
+ * (one 512-bit register with AVX-512, two 256-bit ones with AVX2), each value of A broadcast over a B row (one work-item a work-group: PoCL runs the code as
  * written, kernels/conv_cpu.cl says why; fma, since PoCL splits mad). A column block that would run past N starts
  * 16 before it (it overlaps the previous block and writes the same values); rows past M repeat the last row and
  * are not stored. Build options: RB, A_KFAST (A's rows contiguous), ACT. */
 #ifdef KERNEL_gemm_rows_cpu
 #ifdef FP16_STORAGE
 #define GLOAD8(p) load_half8(p)
+#define GLOAD16(p) load_half16(p)
 #else
 #define GLOAD8(p) vload8(0, (p))
+#define GLOAD16(p) vload16(0, (p))
 #endif
 __kernel void gemm_rows_cpu(__global const store_t *a, __global const store_t *b, __global const store_t *c,
                             SLOPE_PARAM __global store_t *y, __global const int *a_off,
@@ -234,11 +236,11 @@ __kernel void gemm_rows_cpu(__global const store_t *a, __global const store_t *b
   const int i0 = get_global_id(0) * RB, j0 = min((int)get_global_id(1) * 16, N - 16), bt = get_global_id(2);
   __global const store_t *bp = b + b_off[bt] + j0;
   int arow[RB];
-  float8 lo[RB], hi[RB];
+  float16 acc[RB];
 #pragma unroll
   for (int r = 0; r < RB; ++r) {
     arow[r] = a_off[bt] + min(i0 + r, M - 1) * SAM;
-    lo[r] = hi[r] = (float8)(0.0f);
+    acc[r] = (float16)(0.0f);
   }
   int k = 0;
 #if A_KFAST /* A's rows contiguous: 8 of a row's values a load (fp16 storage converts 8 at a time, not one) */
@@ -248,31 +250,23 @@ __kernel void gemm_rows_cpu(__global const store_t *a, __global const store_t *b
     for (int r = 0; r < RB; ++r) vstore8(GLOAD8(a + arow[r] + k), 0, at[r]);
 #pragma unroll
     for (int q = 0; q < 8; ++q) {
-      const float8 b0 = GLOAD8(bp + (size_t)(k + q) * SBK), b1 = GLOAD8(bp + (size_t)(k + q) * SBK + 8);
+      const float16 bv = GLOAD16(bp + (size_t)(k + q) * SBK);
 #pragma unroll
-      for (int r = 0; r < RB; ++r) {
-        lo[r] = fma((float8)(at[r][q]), b0, lo[r]);
-        hi[r] = fma((float8)(at[r][q]), b1, hi[r]);
-      }
+      for (int r = 0; r < RB; ++r) acc[r] = fma((float16)(at[r][q]), bv, acc[r]);
     }
   }
 #endif
   for (; k < K; ++k) {
-    const float8 b0 = GLOAD8(bp + (size_t)k * SBK), b1 = GLOAD8(bp + (size_t)k * SBK + 8);
+    const float16 bv = GLOAD16(bp + (size_t)k * SBK);
 #pragma unroll
-    for (int r = 0; r < RB; ++r) {
-      const float8 av = (float8)(LOAD(a, arow[r] + k * SAK));
-      lo[r] = fma(av, b0, lo[r]);
-      hi[r] = fma(av, b1, hi[r]);
-    }
+    for (int r = 0; r < RB; ++r) acc[r] = fma((float16)(LOAD(a, arow[r] + k * SAK)), bv, acc[r]);
   }
 #pragma unroll
   for (int r = 0; r < RB; ++r) {
     const int i = i0 + r;
     if (i >= M) break;
     float t[16];
-    vstore8(lo[r], 0, t);
-    vstore8(hi[r], 0, t + 8);
+    vstore16(acc[r], 0, t);
     const size_t base = ((size_t)bt * M + i) * N + j0;
     for (int j = 0; j < 16; ++j) {
       const float v = alpha * t[j] + beta * LOAD(c, i * SCM + (j0 + j) * SCN);
