@@ -102,8 +102,8 @@ class Weights:
 
 def _device_array(data: np.ndarray, storage) -> np.ndarray:
     """A constant as the device holds it: floats in the storage type, integers and bools as int32."""
-    if data.dtype.kind == "f":
-        return np.ascontiguousarray(data.astype(storage))
+    if data.dtype.kind == "f":  # no copy when it is one already: the buffer copies it (COPY_HOST_PTR) anyway
+        return np.ascontiguousarray(data, storage)
     if data.dtype.kind in "iub":
         return to_device_ints(data, "a constant tensor", ConvertError)
     return np.ascontiguousarray(data)
