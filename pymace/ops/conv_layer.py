@@ -120,6 +120,11 @@ def pack_blocks(w2d: np.ndarray, group: int, block: int = 4) -> np.ndarray:
     m, r = w2d.shape
     mg = m // group
     mbg = -(-mg // block)
-    out = np.zeros((group, mbg * block, r), np.float32)
-    out[:, :mg] = w2d.reshape(group, mg, r)
-    return np.ascontiguousarray(out.reshape(group, mbg, block, r).transpose(0, 1, 3, 2))
+    out = np.zeros((group, mbg, r, block), np.float32)
+    src = w2d.reshape(group, mg, r)
+    # one lane of every block at a time: each copy then runs along R (a transposing copy of the whole runs in
+    # inner loops of `block` elements), and no padded intermediate is allocated
+    for lane in range(min(block, mg)):
+        rows = src[:, lane::block]
+        out[:, :rows.shape[1], :, lane] = rows
+    return out

@@ -25,7 +25,6 @@ from .device import DeviceInfo, cl
 from .plan import LaunchPlan, make_plan
 from .program_cache import ProgramCache
 from .programs import ProgramBuilder
-from .submit import Submitter, SubmitThread
 from .tuning_file import TuningFile
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,11 @@ class Session:
         settings = load_config()
         # concurrent runs (docs/threads.md): they take turns at enqueuing with a submitter; one queue when shared
         gpu = device.traits.is_gpu
-        turns = SubmitThread if settings.submit_thread else Submitter
-        self.submitter = turns() if _either(settings.submit_lock, gpu) else None
+        self.submitter = None
+        if _either(settings.submit_lock, gpu):
+            from . import submit  # imported where runs take turns (a GPU's, by default): not at a CPU's start
+
+            self.submitter = (submit.SubmitThread if settings.submit_thread else submit.Submitter)()
         self._shared_queue = _either(settings.shared_queue, gpu)
         self._queue, self._queue_lock = None, threading.Lock()
 
