@@ -303,7 +303,7 @@ def run_model(path: Path, device: str, storage: str, size: int) -> fuzz_harness.
         # is right when it agrees with the reference computed in float64
         if _compare(got, want64, size).kind == "ok":
             result = fuzz_harness.Result("ok", "agrees with the float64 reference", size)
-    result.declared_bytes, result.peak_growth = declared, max(0, product.peak - before)
+    result.declared_bytes, result.peak_growth, result.peak_rss = declared, max(0, product.peak - before), product.peak
     return result
 
 

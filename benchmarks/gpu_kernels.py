@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import cosine, device_only, median_ms  # noqa: E402
 from benchmarks.gpu import pmace_for, torch_model  # noqa: E402
-from pymace.ops import conv_gemm, conv_variants, gemm  # noqa: E402
+from pymace.ops import conv_gemm, conv_variants, gemm, separable_conv, squeeze_excite  # noqa: E402
 
 
 def _old_conv_kernel(original):
@@ -49,6 +49,12 @@ VARIANTS = {  # name -> {(module, attribute): value or function of the original}
     "ms2": {(conv_gemm, "GEMM_MIN_SLICES"): 2},
     "ms2fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 2, (conv_gemm, "GEMM_FILL"): 4},
     "ms1fill4": {(conv_gemm, "GEMM_MIN_SLICES"): 1, (conv_gemm, "GEMM_FILL"): 4},
+    "last8": {(conv_gemm, "LAST_MAX_SPLIT"): 8},
+    "last16": {(conv_gemm, "LAST_MAX_SPLIT"): 16},
+    "fill1-last8": {(conv_gemm, "GEMM_FILL"): 1, (conv_gemm, "LAST_MAX_SPLIT"): 8},
+    "fused-last0": {(separable_conv, "FUSED_LAST_MAX_SPLIT"): 0},  # fused SeparableConv: every split a reduction
+    "fused-last8": {(separable_conv, "FUSED_LAST_MAX_SPLIT"): 8},
+    "se-fused": {(squeeze_excite, "FUSED_MAX_POOL"): 1 << 20},  # every SE block's means inside se_fc: one launch
     "plain-gemm": {(gemm, "TILED_MIN_ROWS"): 1 << 30},  # Gemm/MatMul without gemm_tiled
     "gemm64": {(gemm, "TILINGS"): ((64, 64, 8),)},
     "gemm-rm4": {(gemm, "TILINGS"): ((64, 64, 4), (32, 64, 4), (32, 32, 4))},

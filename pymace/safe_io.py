@@ -52,9 +52,20 @@ def open_regular(path: str | os.PathLike, limit: int | None = None) -> io.Buffer
 
 def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
     """The whole regular file at `path`, which must hold at most `limit` bytes. Reads at most limit + 1 bytes even
-    when the file grows while it is read."""
+    when the file grows while it is read. The buffer asked for is the file's size, not the limit: `read(n)`
+    allocates n bytes up front, and a 4 GiB limit (the program cache's) was a MemoryError on a machine with less
+    memory than that, for a file of a few KB."""
     with open_regular(path, limit) as f:
-        data = f.read(limit + 1)
+        size = os.fstat(f.fileno()).st_size
+        chunks = [f.read(min(size, limit) + 1)]
+        got = len(chunks[0])
+        while size < got <= limit:  # the file grew while it was read: on, a MiB at a time, to limit + 1 at most
+            more = f.read(min(1 << 20, limit + 1 - got))
+            if not more:
+                break
+            chunks.append(more)
+            got += len(more)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise FileTooLargeError(errno.EFBIG, f"more than the {limit} bytes accepted", str(path))
     return data

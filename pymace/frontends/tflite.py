@@ -27,8 +27,11 @@ import tflite
 from ..errors import ConvertError, ModelError, UnsupportedOpError
 from ..ir.graph import Graph, Node, Tensor
 from ..ops.geometry import same_pads  # TFLite SAME = ONNX SAME_UPPER
+from ..safe_io import read_bounded
 from . import tflite_control, tflite_quant, tflite_shapes
 from .tflite_reader import TfOp, TfSubgraph, TfTensor, parse
+
+MAX_TFLITE_BYTES = 2 << 30  # a flatbuffer's 32-bit offsets: no .tflite is larger
 
 TO_NCHW, TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 # fused_activation_function → (IR activation, params); SIGN_BIT has no IR equivalent.
@@ -43,9 +46,8 @@ def load(path: str | os.PathLike, quantized_activations: str = "fake_quant",
     `input_shapes` (input name → shape) sets inputs whose shape_signature has -1 dims; others keep the file's."""
     if quantized_activations not in ACTIVATION_MODES:
         raise ConvertError(f"quantized_activations must be one of {ACTIVATION_MODES}")
-    try:
-        with open(path, "rb") as f:
-            buf = f.read()
+    try:  # a FIFO blocked here and /dev/zero grew without bound: regular files of at most 2 GiB only
+        buf = read_bounded(path, MAX_TFLITE_BYTES)
     except OSError as e:
         raise ModelError(f"cannot read {path}: {e.strerror}") from None
     if len(buf) < 8 or buf[4:8] != b"TFL3":

@@ -12,7 +12,6 @@ spells them. `to_graph` turns it into the IR directly (what `pymace convert` use
 it); `to_onnx` into an ONNX model (onnx needed) that onnxruntime runs as the reference."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -112,10 +111,10 @@ def to_graph(path: str | os.PathLike):
     """The IR graph (input "input" [1,3,224,224], output "logits" [1,classes]) with every shape inferred."""
     from ..ir.graph import Graph, Node, Tensor
     from ..ir.shapes import infer_shapes
+    from ..tools.zoo import sha256_file
 
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    spec = build(read_state_dict(path))
+    spec = build(read_state_dict(path))  # first: it refuses a FIFO or /dev/zero, which the digest would block on
+    digest = sha256_file(path)
     tensors = {"input": Tensor("input", INPUT_SHAPE)}
     tensors |= {n: Tensor(n, tuple(w.shape), str(w.dtype), w) for n, w in spec.weights.items()}
     nodes = []

@@ -401,3 +401,15 @@ __kernel void conv_cvec_cpu(__global const store_t *x, __global const store_t *w
   }
 }
 #endif
+
+/* A 1x1 conv's strided input for conv1x1_cpu: output row (oh, n·C + c) takes every SW-th value of input row
+ * oh·SH (the values move as raw words). */
+#ifdef KERNEL_subsample_cpu
+__kernel void subsample_cpu(__global const elem_t *x, __global elem_t *y, int H, int W, int OH, int OW, int NC) {
+  const int oh = get_global_id(0), nc = get_global_id(1);
+  if (oh >= OH || nc >= NC) return;
+  __global const elem_t *src = x + ((size_t)nc * H + (size_t)oh * SH) * W;
+  __global elem_t *dst = y + ((size_t)nc * OH + oh) * OW;
+  for (int ow = 0; ow < OW; ++ow) dst[ow] = src[(size_t)ow * SW];
+}
+#endif

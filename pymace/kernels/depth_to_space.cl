@@ -24,3 +24,24 @@ __kernel void depth_to_space(__global const store_t *in, __global store_t *out, 
 #endif
   STORE(out, (nc * h_out + y) * w_out + x, LOAD(in, ((n * c_in + src_c) * h_in + src_y) * w_in + src_x));
 }
+
+/* CPUs, DepthToSpace only: a work-item an output row (y, n·C_out + c), interleaving the BS source rows of its
+ * patch row i = y % BS element by element (no division per element; the values move as raw words). */
+#ifdef KERNEL_depth_to_space_rows
+__kernel void depth_to_space_rows(__global const elem_t *in, __global elem_t *out, int c_in, int h_in, int w_in,
+                                  int c_out, int h_out, int w_out, int nc_out) {
+  const int y = get_global_id(0), nc = get_global_id(1);
+  if (y >= h_out || nc >= nc_out) return;
+  const int n = nc / c_out, c = nc % c_out, i = y % BS;
+  __global elem_t *dst = out + ((size_t)nc * h_out + y) * w_out;
+  for (int j = 0; j < BS; ++j) {
+#if ORDER == 0
+    const int src_c = (i * BS + j) * c_out + c;
+#else
+    const int src_c = c * BS * BS + i * BS + j;
+#endif
+    __global const elem_t *src = in + (((size_t)n * c_in + src_c) * h_in + y / BS) * w_in;
+    for (int x = 0; x < w_in; ++x) dst[x * BS + j] = src[x];
+  }
+}
+#endif

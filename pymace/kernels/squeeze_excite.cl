@@ -37,18 +37,35 @@ inline float gate(float v) {
 #endif
 }
 
-/* One work-group per image (id 1): (with SE_POOL) the channel means, a work-item a channel; FC1, each row of W1
- * summed by WGS / R work-items (at least one; neighbouring work-items take neighbouring rows) and their partial
- * sums added in local memory; FC2 and the gate, a work-item a channel. The barriers on global memory order this
- * work-group's scratch writes before its reads. */
+/* G work-groups per image (ids 0 and 1), each computing all of FC1 (the weights come from L2 for every one
+ * after the first) and FC2 with the gate for its WGS channels, so that FC2 is spread over the device and no
+ * work-group waits on another. With SE_POOL, each work-group first takes the channel means itself, a work-item a
+ * channel; `pooled` and `hid` then hold a slice per work-group. FC1: each row of W1 summed by WGS / R work-items
+ * (at least one; neighbouring work-items take neighbouring rows), their partial sums added in local memory. The
+ * dot products keep four partial sums, so four loads are in flight at once: a lone work-group's loads are its
+ * time. The barriers on global memory order this work-group's scratch writes before its reads. */
+inline float dot_strided(__global const store_t *w, size_t w_step, __global const float *v, int v_step, int n) {
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 = mad(LOAD(w, i * w_step), v[i * v_step], a0);
+    a1 = mad(LOAD(w, (i + 1) * w_step), v[(i + 1) * v_step], a1);
+    a2 = mad(LOAD(w, (i + 2) * w_step), v[(i + 2) * v_step], a2);
+    a3 = mad(LOAD(w, (i + 3) * w_step), v[(i + 3) * v_step], a3);
+  }
+  for (; i < n; ++i) a0 = mad(LOAD(w, i * w_step), v[i * v_step], a0);
+  return (a0 + a1) + (a2 + a3);
+}
+
 __kernel __attribute__((reqd_work_group_size(WGS, 1, 1)))
 void se_fc(__global const store_t *x, __global float *pooled, __global float *hid, __global const store_t *w1t,
            __global const store_t *b1, __global const store_t *w2t, __global const store_t *b2, __global store_t *s,
            int C, int R, int HW) {
   __local float part[WGS];
-  const int t = get_local_id(0), n = get_global_id(1);
-  __global float *pn = pooled + (size_t)n * C, *hn = hid + (size_t)n * R;
+  const int t = get_local_id(0), g = get_group_id(0), G = get_num_groups(0), n = get_global_id(1);
+  __global float *hn = hid + ((size_t)n * G + g) * R;
 #ifdef SE_POOL
+  __global float *pn = pooled + ((size_t)n * G + g) * C;
   for (int c = t; c < C; c += WGS) {
     __global const store_t *xc = x + ((size_t)n * C + c) * HW;
     float acc = 0.0f;
@@ -56,13 +73,16 @@ void se_fc(__global const store_t *x, __global float *pooled, __global float *hi
     pn[c] = acc / HW;
   }
   barrier(CLK_GLOBAL_MEM_FENCE);
+#else
+  __global const float *pn = pooled + (size_t)n * C;
 #endif
   const int lanes = max(1, WGS / R), rows = WGS / lanes, row = t % rows, lane = t / rows;
   for (int r0 = 0; r0 < R; r0 += rows) {
     const int r = r0 + row;
     float acc = 0.0f;
-    if (t < rows * lanes && r < R)
-      for (int c = lane; c < C; c += lanes) acc = mad(LOAD(w1t, (size_t)c * R + r), pn[c], acc);
+    if (t < rows * lanes && r < R && lane < C)
+      acc = dot_strided(w1t + (size_t)lane * R + r, (size_t)lanes * R, pn + lane, lanes,
+                        (C - lane + lanes - 1) / lanes);
     part[t] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lane == 0 && r < R) {
@@ -72,10 +92,7 @@ void se_fc(__global const store_t *x, __global float *pooled, __global float *hi
     }
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
   }
-  for (int c = t; c < C; c += WGS) {
-    float acc = LOAD(b2, c);
-    for (int r = 0; r < R; ++r) acc = mad(LOAD(w2t, (size_t)r * C + c), hn[r], acc);
-    STORE(s, (size_t)n * C + c, gate(acc));
-  }
+  const int c = g * WGS + t;
+  if (c < C) STORE(s, (size_t)n * C + c, gate(LOAD(b2, c) + dot_strided(w2t + c, (size_t)C, hn, 1, R)));
 }
 #endif

@@ -82,6 +82,7 @@ class DeviceTraits:
     name: str = ""
     vendor: str = ""
     mem_base_addr_align: int = 0  # bytes a sub-buffer's start must be a multiple of; 0: unknown (none made)
+    native_float_width: int = 0  # floats in the device's native vector (16: AVX-512's 32 registers); 0: unknown
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,13 @@ def default_tiling(m: int, pixels: int, k: int, n: int, device) -> GemmTiling:
     slices, split = -(-k // tk), 1
     while tiles * split < want and slices // (split * 2) >= GEMM_MIN_SLICES:
         split *= 2
-    return GemmTiling(tm, tn, tk, split, split_last() or (split <= LAST_MAX_SPLIT and _nvidia(device)))
+    return GemmTiling(tm, tn, tk, split, sums_in_kernel(split, device))
+
+
+def sums_in_kernel(split: int, device, most: int | None = None) -> bool:
+    """Whether a K split into `split` parts is summed by each tile's last work-group by default: split_last(),
+    or on NVIDIA a split of at most `most` (LAST_MAX_SPLIT) parts."""
+    return split_last() or (split <= (LAST_MAX_SPLIT if most is None else most) and _nvidia(device))
 
 
 def _nvidia(device) -> bool:

@@ -55,6 +55,12 @@ class ConvLayer:
         return self.group == 1 and w.kernel == (1, 1) and w.strides == (1, 1) and not any(w.pads)
 
     @property
+    def is_strided_1x1(self) -> bool:
+        """One group, a 1x1 kernel, no padding, a stride over 1: a GEMM over the input's subsampled pixels."""
+        w = self.window
+        return self.group == 1 and w.kernel == (1, 1) and w.strides != (1, 1) and not any(w.pads)
+
+    @property
     def is_depthwise(self) -> bool:
         return self.group == self.c == self.m
 

@@ -47,8 +47,8 @@ class Variant:
 def default_kernel(layer: ConvLayer, device) -> str:
     """The kernel the heuristic picks for `layer` on `device`."""
     if not device.is_gpu:
-        if layer.is_1x1 and layer.pixels >= conv_cpu.CPU_VW:
-            return "conv1x1_cpu"
+        if (layer.is_1x1 or layer.is_strided_1x1) and layer.pixels >= conv_cpu.pixel_vector(device):
+            return "conv1x1_cpu"  # a strided one on its input subsampled first (conv_cpu.launch)
         if cvec_suits(layer):
             return "conv_cvec_cpu"
         return "conv_rows_cpu" if conv_cpu.rows_fit(layer) else "conv_direct_cpu"

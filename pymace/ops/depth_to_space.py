@@ -1,7 +1,8 @@
 """DepthToSpace and SpaceToDepth with ONNX semantics (modes DCR and CRD), NCHW. DepthToSpace moves blocks of
 `blocksize`² channels onto a blocksize × blocksize patch of pixels: DCR (TensorFlow's order) takes channel
 (i·bs + j)·C' + c for patch offset (i, j) of output channel c, CRD (PyTorch's PixelShuffle) channel c·bs² + i·bs + j.
-SpaceToDepth is the inverse of either (DCR by default). One work-item gathers one output element."""
+SpaceToDepth is the inverse of either (DCR by default). One work-item gathers one output element; on a CPU a
+DepthToSpace runs a work-item an output row (depth_to_space_rows: no divisions per element)."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,12 +50,21 @@ def launch(ctx, _op_type="DepthToSpace", blocksize=0, mode="DCR", **_):
     bs, out = _check(ctx.inputs[0].shape, blocksize, _op_type, mode)
     if int(np.prod(out)) == 0:
         return
-    _, c_in, h_in, w_in = ctx.inputs[0].shape
     order = (2 if _op_type == "SpaceToDepth" else 0) + int(mode == "CRD")
-    dims = (c_in, h_in, w_in, out[1], out[2], out[3], out[0] * out[1])
-    args = [ctx.inputs[0], ctx.outputs[0], *map(np.int32, dims)]
-    ctx.kernel("depth_to_space", "depth_to_space", (out[3], out[2], out[0] * out[1]), args,
-               options=(f"-DBS={bs}", f"-DORDER={order}"))
+    shuffle(ctx, ctx.inputs[0], ctx.outputs[0], ctx.inputs[0].shape, out, bs, order)
+
+
+def shuffle(ctx, src, dst, in_shape, out_shape, bs: int, order: int) -> None:  # noqa: PLR0913
+    """The launch moving `src` [in_shape] to `dst` [out_shape] (ORDER of kernels/depth_to_space.cl); also
+    ConvTranspose's on CPUs (ops/conv_transpose.py)."""
+    (_, c_in, h_in, w_in), (n, c_out, h_out, w_out) = in_shape, out_shape
+    args = [src, dst, *map(np.int32, (c_in, h_in, w_in, c_out, h_out, w_out, n * c_out))]
+    options = (f"-DBS={bs}", f"-DORDER={order}")
+    if ctx.device.is_gpu or order >= 2:
+        ctx.kernel("depth_to_space", "depth_to_space", (w_out, h_out, n * c_out), args, options=options)
+    else:
+        ctx.kernel("depth_to_space", "depth_to_space_rows", (h_out, n * c_out), args, options=options,
+                   lws=(1, 1))
 
 
 CASES = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import ConvertError
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -46,10 +48,11 @@ def _ints(name: str, values, length: int, least: int, default: int | None = None
     """`values` as a tuple of `length` ints, each at least `least`; absent or empty: `default` repeated."""
     if default is not None and (values is None or (hasattr(values, "__len__") and len(values) == 0)):
         return (default,) * length
-    try:
-        out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise ConvertError(f"{name} {values!r} is not a list of integers") from None
+    # integers only: int() would truncate 1.5 to 1 for the check while the kernels and the reference read the
+    # attribute as given (a Conv group of 1.5 passed here and was a TypeError in the reference: fuzz_pmace 17192)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not all(map(_is_int, values)):
+        raise ConvertError(f"{name} {str(values)[:60]} is not a list of integers")
+    out = tuple(int(v) for v in values)
     if len(out) != length:
         raise ConvertError(f"{name} {list(out)} has {len(out)} values, {length} expected")
     if any(v < least for v in out):
@@ -101,11 +104,14 @@ def _spatial_input(x_shape) -> tuple[int, ...]:
     return tuple(x_shape[2:])
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _group(group, channels: int, what: str) -> int:
-    try:
-        g = int(group)
-    except (TypeError, ValueError):
-        raise ConvertError(f"group {group!r} is not an integer") from None
+    if not _is_int(group):
+        raise ConvertError(f"group {str(group)[:40]!r} is not an integer")
+    g = int(group)
     if g < 1 or channels % g:
         raise ConvertError(f"group {g} does not divide the {channels} {what}")
     return g

@@ -145,9 +145,12 @@ def launch(ctx, scales=None, sizes=None, axes=None, keep_aspect_ratio_policy="st
     if outer * out_shape[-1] * out_shape[-2] == 0:
         return
     dims = [np.int32(v) for v in (in_shape[-2], in_shape[-1], out_shape[-2], out_shape[-1], outer)]
-    ctx.kernel("resize", "resize_2d", (out_shape[-1], out_shape[-2], outer),
-               [ctx.inputs[0], ctx.outputs[0], Const(np.concatenate(tables)), *dims],
-               options=(f"-DLINEAR={int(settings[0] == 'linear')}",))
+    args = [ctx.inputs[0], ctx.outputs[0], Const(np.concatenate(tables)), *dims]
+    options = (f"-DLINEAR={int(settings[0] == 'linear')}",)
+    if ctx.device.is_gpu:
+        ctx.kernel("resize", "resize_2d", (out_shape[-1], out_shape[-2], outer), args, options=options)
+    else:  # a work-item a row: PoCL's work-items cost more than a row's loop
+        ctx.kernel("resize", "resize_2d_rows", (out_shape[-2], outer), args, options=options, lws=(1, 1))
 
 
 def _case(name, shape, **attrs):

@@ -78,6 +78,7 @@ def clamp_options(activation: str | None, params=()) -> tuple[str, ...]:
 FUSE_MAX_PIXELS = 256  # maps this small are fused by default, whatever their channels (see variants)
 FUSE_MAX_WORK = 512  # … and larger maps when channels x depthwise taps is at most this
 FUSED_MAX_SPLIT = 8
+FUSED_LAST_MAX_SPLIT = conv_gemm.LAST_MAX_SPLIT  # splits summed in-kernel on NVIDIA (conv_gemm.sums_in_kernel)
 
 
 def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> GemmTiling:
@@ -88,7 +89,7 @@ def fused_tiling(m: int, pixels: int, c: int, n: int, device) -> GemmTiling:
     tiles, slices, split = n * -(-m // tm) * -(-pixels // tn), -(-c // tk), 1
     while split < FUSED_MAX_SPLIT and slices >= 4 * split and tiles * split * 2 <= device.compute_units:
         split *= 2
-    return GemmTiling(tm, tn, tk, split, conv_gemm.split_last())
+    return GemmTiling(tm, tn, tk, split, conv_gemm.sums_in_kernel(split, device, FUSED_LAST_MAX_SPLIT))
 
 
 def variants(dw: ConvLayer, m: int, device) -> tuple[Variant, list[Variant]]:

@@ -8,10 +8,10 @@ two launches. Inputs: [x [N, C, H, W], W1 [R, C, 1, 1], B1 [R] or "", W2 [C, R, 
 constant. Attributes: `activation` / `activation_params` after FC1 (any fused activation but PRelu), `gate`
 (Sigmoid or HardSigmoid) with `gate_params` (HardSigmoid's [alpha, beta]). Output: s [N, C, 1, 1].
 
-Variants: "fused", one work-group per image doing all of it (one launch; its channel means read each channel
-with one work-item, so it suits small maps), and "pooled", the means first by many work-groups (se_pool), then
-the two FCs in one work-group per image (se_fc). The default fuses when C·H·W <= FUSED_MAX_POOL and R·C <=
-FUSED_MAX_FC; `pymace tune` times both."""
+Variants: "fused", one launch (se_fc) whose work-groups each take the channel means themselves (a work-item a
+channel, so it suits small maps), and "pooled", the means first by many work-groups (se_pool). se_fc runs
+ceil(C / its work-group size) work-groups per image, each doing all of FC1 and FC2 for its share of channels.
+The default fuses when C·H·W <= FUSED_MAX_POOL and R·C <= FUSED_MAX_FC; `pymace tune` times both."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +25,8 @@ OP_TYPES = ("SqueezeExcite",)
 GATES = {"Sigmoid": 5, "HardSigmoid": 4}
 FUSED_MAX_POOL = 16384  # channel x pixels that the fused variant's one work-group averages by default
 FUSED_MAX_FC = 65536  # ... and FC weights (R x C)
-WG_MAX = 256
+WG_MAX = 256  # se_pool's and se_fc's work-group size at most (NVIDIA's limit for se_fc, by its registers, is lower
+# than the device's 1024)
 
 
 def _dims(x_shape, w1_shape, w2_shape) -> tuple[int, int, int, int]:
@@ -99,9 +100,11 @@ def launch(ctx, _op_type=None, activation=None, activation_params=(), gate="Sigm
     else:
         chosen = ctx.choose(f"SqueezeExcite x={'x'.join(map(str, x.shape))} r={r}", default, candidates)
     wgs = 1 << (min(WG_MAX, ctx.device.max_work_group_size).bit_length() - 1)
+    groups = -(-c // wgs)  # se_fc's work-groups per image
     fp32 = 2 if ctx.data_type == "fp16" else 1  # scratch is counted in storage elements; these hold floats
-    pooled, hid = Scratch(n * c * fp32), Scratch(n * r * fp32)
-    if chosen["variant"] == "pooled":
+    fused = chosen["variant"] == "fused"
+    pooled, hid = Scratch(n * c * (groups if fused else 1) * fp32), Scratch(n * groups * r * fp32)
+    if not fused:
         lanes = min(wgs, max(32, 1 << max(0, (hw - 1).bit_length())))
         kernel_args.launch(ctx, "squeeze_excite", "se_pool", (wgs, -(-c // (wgs // lanes)), n),
                            dict(x=x, pooled=pooled, C=c, HW=hw), (f"-DWGS={wgs}", f"-DLANES={lanes}"),
@@ -110,9 +113,10 @@ def launch(ctx, _op_type=None, activation=None, activation_params=(), gate="Sigm
     values = dict(x=x, pooled=pooled, hid=hid, w1t=Const(np.ascontiguousarray(w1.const.reshape(r, c).T)),
                   b1=b1 if b1 is not None else zeros["b1"], w2t=Const(np.ascontiguousarray(w2.const.reshape(c, r).T)),
                   b2=b2 if b2 is not None else zeros["b2"], s=ctx.outputs[0], C=c, R=r, HW=hw)
-    options = (f"-DWGS={wgs}", *act.build_options(activation, activation_params), *gate_options(gate, gate_params))
-    options += ("-DSE_POOL=1",) if chosen["variant"] == "fused" else ()
-    kernel_args.launch(ctx, "squeeze_excite", "se_fc", (wgs, n), values, options, lws=(wgs, 1))
+    options = (f"-DWGS={wgs}", *act.build_options(activation, activation_params),
+               *gate_options(gate, gate_params))
+    options += ("-DSE_POOL=1",) if fused else ()
+    kernel_args.launch(ctx, "squeeze_excite", "se_fc", (wgs * groups, n), values, options, lws=(wgs, 1))
 
 
 def _case(name, x, r, consts=(1, 2, 3, 4), **attrs):
@@ -126,6 +130,8 @@ CASES = [  # shapes of EfficientNet-B0's, MobileNetV3's and RegNetY's blocks, bo
     _case("mbv3_relu_hardsigmoid", (1, 72, 9, 9), 24, activation="Relu", gate="HardSigmoid",
           gate_params=[1 / 6, 0.5]),
     _case("many_channels_pooled", (1, 600, 5, 5), 300, activation="Relu", kernel_variant="pooled"),
+    _case("effnet_last_block_pooled", (1, 1152, 7, 7), 48, activation="Silu", kernel_variant="pooled"),
+    _case("two_groups_fused_batch2", (2, 1030, 2, 3), 8, activation="Silu", kernel_variant="fused"),
     Case("regnet_no_biases_fused", [(2, 300, 3, 3), (70, 300, 1, 1), None, (300, 70, 1, 1), None],
          dict(activation="Relu", kernel_variant="fused"), consts=(1, 3)),
 ]

@@ -13,7 +13,7 @@ from .rewrite import working_copy
 log = logging.getLogger(__name__)
 
 # The pass modules are imported when first used (passes.PIPELINE, passes.<module>, a plan's fusions): a CPU plan
-# needs 3 of the 25, and a warm start imports only those (~3.5 ms less).
+# needs 3 of the 26, and a warm start imports only those (~3.5 ms less).
 _PIPELINE = (
     "fold_constants",  # shape arithmetic and constant subgraphs → constants
     "remove_identity",  # Identity / Dropout / all-zero Pad / a Slice that keeps everything
@@ -65,14 +65,16 @@ def run(graph: Graph, pipeline=None) -> Graph:
 DEVICE_FUSIONS = [
     ("silu", "fuse_silu"),  # x · Sigmoid(x) → the producer's activation
     ("se", "fuse_se"),  # squeeze-excitation: pool → FC → FC → gate → one SqueezeExcite node
-    ("prologue", "fuse_prologue"),  # x · s (the SE scale) and BN(+ReLU) before a conv → the conv's prologue
+    ("scale_prologue", "fuse_scale_prologue"),  # x · s (the SE scale) before a conv → the conv's prologue
+    ("prologue", "fuse_prologue"),  # BN(+ReLU) or a stride-1 max pool before a conv → the conv's prologue
     ("separable", "fuse_separable"),  # depthwise → 1x1 pairs → SeparableConv
     ("concat", "fuse_concat"),  # a channel Concat → the conv of its last input, copying the others in
     ("shuffle", "fuse_shuffle"),  # channel shuffle → the conv's output layout; channel Slices → their readers' views
     ("transpose", "fuse_transpose"),  # a Transpose read only by a MatMul → the MatMul's operand strides
 ]
-# Fusions a plan applies only when asked (PYMACE_<NAME>_FUSION=1): on the H200 sweep the prologue made GoogLeNet
-# and DenseNet-121 slower and the geomean worse (benchmarks/NOTES.md, "GPU fusions measured").
+# Fusions a plan applies only when asked (PYMACE_<NAME>_FUSION=1): on the H200 sweep the BatchNorm and max-pool
+# prologues made GoogLeNet and DenseNet-121 slower and the geomean worse (benchmarks/NOTES.md, "GPU fusions
+# measured"); the scale prologue pays (eighth session).
 OFF_BY_DEFAULT = frozenset({"prologue"})
 # The fusions a CPU plan applies too: they repeat no work and save a pass over memory and two launches.
 CPU_FUSIONS = frozenset({"silu"})

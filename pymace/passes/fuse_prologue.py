@@ -69,23 +69,25 @@ def _max_pool(graph: Graph, pool: Node, conv: Node) -> int | None:
     return k[0] if plain and "residual" not in c else None
 
 
-def run(graph: Graph) -> Graph:
+def run(graph: Graph, kinds=("batch_norm", "max_pool")) -> Graph:
+    """The prologues of `kinds` ("scale", "batch_norm", "max_pool"): the scale has a pass of its own
+    (fuse_scale_prologue.py), on by default where these are not."""
     producers = graph.producers()
     for conv in [n for n in graph.nodes if n.op_type == "Conv"]:
         node = producers.get(conv.inputs[0])
         if node is None or not _conv_takes_prologue(graph, conv):
             continue
-        found = _scale(graph, node)
+        found = _scale(graph, node) if "scale" in kinds else None
         if found is not None:
             x, extra, names = found[0], [found[1]], ["prologue_scale"]
-        elif (bn := _batch_norm(graph, node)) is not None:
+        elif "batch_norm" in kinds and (bn := _batch_norm(graph, node)) is not None:
             x, scale, shift = bn
             extra = [new_const(graph, f"{node.name}/prologue_scale", scale),
                      new_const(graph, f"{node.name}/prologue_shift", shift)]
             names = ["prologue_scale", "prologue_shift"]
             if node.attrs.get("activation") == "Relu":
                 conv.attrs["prologue_activation"] = "Relu"
-        elif (k := _max_pool(graph, node, conv)) is not None:
+        elif "max_pool" in kinds and (k := _max_pool(graph, node, conv)) is not None:
             x, extra, names = node.inputs[0], [], []
             conv.attrs["prologue_max_pool"] = k
         else:

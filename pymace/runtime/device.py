@@ -90,6 +90,7 @@ class DeviceInfo:
     usable: bool = True
     problem: str | None = None
     mem_base_addr_align: int = 0  # bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN): where a sub-buffer may start
+    native_float_width: int = 0  # CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: 16 on a CPU with AVX-512, 8 with AVX2
     cl_device: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -107,7 +108,7 @@ class DeviceInfo:
         """What ops and passes plan by."""
         return DeviceTraits(self.is_gpu, self.compute_units, self.max_work_group_size,
                             tuple(self.max_work_item_sizes), self.local_mem_size, self.fp16, self.name, self.vendor,
-                            self.mem_base_addr_align)
+                            self.mem_base_addr_align, self.native_float_width)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "cl_device"} | {"selector": self.selector}
@@ -122,7 +123,7 @@ def _describe(pi: int, di: int, p, d) -> DeviceInfo:
         max_work_group_size=d.max_work_group_size, max_work_item_sizes=tuple(d.max_work_item_sizes),
         local_mem_size=d.local_mem_size, global_mem_size=d.global_mem_size, max_alloc_size=d.max_mem_alloc_size,
         fp16="cl_khr_fp16" in d.extensions, image_support=bool(d.image_support), cl_device=d,
-        mem_base_addr_align=d.mem_base_addr_align // 8)
+        mem_base_addr_align=d.mem_base_addr_align // 8, native_float_width=d.native_vector_width_float)
 
 
 MAX_MEMO_BYTES = 1 << 20  # a memo names a few devices; a larger file is not one pymace wrote

@@ -14,6 +14,7 @@ import  merge a bundle into a storage dir (program entries and tuning records me
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -184,10 +185,12 @@ def _import_tuning(bundle: Path, storage: Path) -> int:
 
 
 def _copy_absent(source: Path, target: Path) -> int:
-    """Copy the files under `source` that `target` lacks; the count copied."""
+    """Copy the files under `source` that `target` lacks; the count copied. A bundle is untrusted: its symlinks
+    are not followed (one would copy any file the user can read into the storage dir), and nothing is written
+    over a name `target` has, a dangling symlink included (lexists: copy2 would write through it)."""
     copied = 0
     for path in source.rglob("*") if source.is_dir() else []:
-        if path.is_file() and not (target / path.relative_to(source)).exists():
+        if not path.is_symlink() and path.is_file() and not os.path.lexists(target / path.relative_to(source)):
             (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / path.relative_to(source))
             copied += 1

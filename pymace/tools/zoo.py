@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import default_storage_dir
 from ..errors import PymaceError
-from ..safe_io import write_atomic
+from ..safe_io import open_regular, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,10 @@ def zoo_dir(storage_dir: str | None = None) -> Path:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """The file's sha256, read a MiB at a time; a FIFO or /dev/zero at `path` is NotRegularFileError (an OSError)
+    at once (a plain open blocked on a FIFO, and /dev/zero never ends)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -1,5 +1,8 @@
 """Memory bounded by the input: small files that allocated gigabytes (findings/reliability.md §3) are refused,
 or cost what they honestly describe. The .pmace zip bomb and .npy headers are in test_safe_io.py."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -63,6 +66,42 @@ def test_default_cap_refuses_the_4gb_expand(tmp_path):
     _expand_model(tmp_path / "e.onnx", [32768, 32768])
     convert(tmp_path / "e.onnx", tmp_path / "e.pmace")
     assert (tmp_path / "e.pmace").stat().st_size < 100_000
+
+
+def _generator_model(path, op):
+    """A ~300-byte ONNX whose one constant node would make a 4 GB tensor (a 1e9-element Range: 4 GB too)."""
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    big = np.array([32768, 32768], np.int64)
+    node, inits = {
+        "ConstantOfShape": (h.make_node("ConstantOfShape", ["s"], ["big"],
+                                        value=nh.from_array(np.ones(1, np.float32))), [nh.from_array(big, "s")]),
+        "Tile": (h.make_node("Tile", ["one", "s"], ["big"]),
+                 [nh.from_array(np.ones((1, 1), np.float32), "one"), nh.from_array(big, "s")]),
+        "Range": (h.make_node("Range", ["a", "b", "d"], ["big"]),
+                  [nh.from_array(np.array(v, np.float32), n) for n, v in (("a", 0), ("b", 1e9), ("d", 1))]),
+    }[op]
+    g = h.make_graph([node, h.make_node("Add", ["x", "big"], ["y"])], op, [h.make_tensor_value_info("x", T.FLOAT, [1])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    onnx.save(make_model(g, 13), str(path))
+
+
+@pytest.mark.parametrize("op", ["ConstantOfShape", "Tile", "Range"])
+def test_default_cap_holds_for_every_generator(tmp_path, op):
+    """The study: ConstantOfShape and Range were refused only when the allocation itself failed. The convert runs
+    under a 1 GB address-space limit, so a fold that allocates the 4 GB dies rather than passes."""
+    _generator_model(tmp_path / "g.onnx", op)
+    assert (tmp_path / "g.onnx").stat().st_size < 400
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+    done = subprocess.run(
+        [sys.executable, "-c", limit + "import sys; from pymace.cli import main; sys.exit(main())",
+         "convert", str(tmp_path / "g.onnx"), "-o", str(tmp_path / "g.pmace")], capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "g.pmace").stat().st_size < 100_000
 
 
 def test_bad_fold_cap_is_a_config_error(monkeypatch):

@@ -272,3 +272,26 @@ def test_a_damaged_file_whose_entries_all_hit_is_rewritten(small_model, warm, tm
         assert init["programs_from_source"] == 0 and bool(init["cache_warning"]) == (k == 0), init
     assert parse_cache_file((storage / NAME).read_bytes()).problems == []
     assert not list(storage.glob(f"{NAME}.loading.*"))  # the programs were built: no journal is left
+
+
+def test_a_bundles_symlinks_are_not_followed(tmp_path):
+    """`cache import` copied a bundle's driver-cache files with is_file() and copy2, which follow symlinks: a
+    link in the bundle copied any file the user can read into the storage dir, and a dangling link planted in
+    the storage dir was written through."""
+    from pymace.runtime import driver_caches
+    from pymace.tools import cache_bundle
+
+    bundle, storage = tmp_path / "bundle", tmp_path / "storage"
+    (bundle / cache_bundle.MANIFEST).parent.mkdir()
+    (bundle / cache_bundle.MANIFEST).write_text("{}")
+    src, dst = driver_caches.folder(bundle, "pocl"), driver_caches.folder(storage, "pocl")
+    src.mkdir(parents=True)
+    dst.mkdir(parents=True)
+    (tmp_path / "secret").write_text("the user's own file")
+    (src / "kernel.so").write_bytes(b"compiled")
+    (src / "stolen").symlink_to(tmp_path / "secret")
+    (src / "planted").write_bytes(b"from the bundle")
+    (dst / "planted").symlink_to(tmp_path / "victim")  # dangling: exists() is False
+    result = cache_bundle.unpack(str(bundle), str(storage))
+    assert result["driver_files"] == 1 and (dst / "kernel.so").read_bytes() == b"compiled"
+    assert not os.path.lexists(dst / "stolen") and not (tmp_path / "victim").exists()

@@ -2,8 +2,9 @@
 once, and --extract never writes through a symlink planted in DIR."""
 import os
 import struct
+import time
 
-from pymace.tools.inspect import extract, inspect
+from pymace.tools.inspect import extract, inspect, render_text
 from tests.hostile.conftest import run_cli
 from tests.hostile.test_safe_io import _within
 
@@ -45,3 +46,24 @@ def test_extract_writes_complete_files(tmp_path):
     written = extract(tmp_path / "cache.bin", tmp_path / "out")
     assert [p.read_bytes() for p in written] == [PROGRAMS[1][1]]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [p.name for p in written]
+
+
+def _render_seconds(tmp_path, pairs: int) -> float:
+    (tmp_path / f"c{pairs}").write_bytes(layout_a([(b"k%d" % i, b"v" * 10) for i in range(pairs)]))
+    report = inspect(tmp_path / f"c{pairs}")
+    assert len(report["entries"]) == pairs
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        text = render_text(report)
+        best = min(best, time.perf_counter() - t0)
+    assert f"k{pairs - 1}" in text
+    return best
+
+
+def test_text_report_is_linear_in_the_entries(tmp_path):
+    """The text of a 4 MB file with 200k pairs took 85 s (a rich Table, quadratic), its --json 3 s. Four times
+    the entries must cost about four times the rendering (quadratic would be 16), not measured in seconds so that a
+    slow machine does not fail it."""
+    small, large = _render_seconds(tmp_path, 20_000), _render_seconds(tmp_path, 80_000)
+    assert large < 8 * small + 0.05, f"20k pairs {small:.3f} s, 80k pairs {large:.3f} s"

@@ -100,3 +100,15 @@ def test_onnx_fifo_does_not_block(tmp_path):
     os.mkfifo(tmp_path / "m.onnx")
     rc, out, err = run_cli("convert", tmp_path / "m.onnx", "-o", tmp_path / "m.pmace", timeout=60)
     assert_one_line_error(rc, out, err, "not a regular file")
+
+
+@pytest.mark.parametrize("command,name", [("convert", "m.tflite"), ("convert", "m.pth"), ("run", "m.onnx"),
+                                          ("run", "m.tflite")])
+def test_other_source_fifos_do_not_block(tmp_path, command, name):
+    """The TFLite reader, the .pth digest and `run`'s source-model hash opened with a plain open: a FIFO blocked
+    them forever (and /dev/zero would have been read without end). safe_io.open_regular refuses both at once."""
+    os.mkfifo(tmp_path / name)
+    args = ["-o", tmp_path / "m.pmace"] if command == "convert" else \
+        ["--device", "reference", "--storage-dir", tmp_path / "st", "--output-dir", tmp_path / "o"]
+    rc, out, err = run_cli(command, tmp_path / name, *args, timeout=60)
+    assert_one_line_error(rc, out, err, "not a regular file")

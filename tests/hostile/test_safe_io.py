@@ -55,6 +55,29 @@ def test_reads_stop_at_the_limit(tmp_path):
     assert safe_io.read_bounded(tmp_path / "f", 101) == b"x" * 101
 
 
+def test_a_small_file_under_a_huge_limit_asks_for_its_size(tmp_path):
+    """read(limit + 1) allocated the limit up front: a 1 TiB limit was a MemoryError for a 4-byte file, and the
+    program cache's 4 GiB limit one on a machine with less memory than that."""
+    (tmp_path / "f").write_bytes(b"abcd")
+    assert safe_io.read_bounded(tmp_path / "f", 1 << 40) == b"abcd"
+
+
+def test_a_file_that_grows_while_read_is_still_bounded(tmp_path, monkeypatch):
+    """fstat said 10 bytes; 5000 are there by the time they are read."""
+    (tmp_path / "f").write_bytes(b"y" * 5000)
+    real = os.fstat
+
+    def shrunk(fd):
+        st = list(real(fd))
+        st[6] = 10  # st_size
+        return os.stat_result(st)
+    monkeypatch.setattr(safe_io.os, "fstat", shrunk)
+    with pytest.raises(safe_io.FileTooLargeError):
+        safe_io.read_bounded(tmp_path / "f", 100)
+    assert safe_io.read_bounded(tmp_path / "f", 10_000) == b"y" * 5000
+    assert safe_io.read_bounded(tmp_path / "f", 5000) == b"y" * 5000
+
+
 def test_npy_header_must_match_the_bytes():
     f = safe_io.npy_bytes(np.arange(6, dtype=np.float32).reshape(2, 3))
     np.testing.assert_array_equal(safe_io.npy_from_buffer(bytearray(f), "a"), np.arange(6).reshape(2, 3))

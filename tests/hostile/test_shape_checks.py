@@ -69,6 +69,11 @@ BAD = [
     ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4, C(np.ones(2))], {"activation": "PRelu"}),
     ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4], {"epsilon": []}),  # .pmace fuzz case 7569
     ("BatchNormalization", [T(1, 3, 2), *[C(np.ones(3))] * 4], {"epsilon": float("nan")}),
+    ("Gemm", [T(1, 4), C(np.ones((5, 3)))], {}),  # K mismatch: converted and ran with exit 0 (study §1)
+    ("Gemm", [T(1, 4), C(np.ones((3, 5)))], {"transB": 1}),
+    ("Gemm", [T(4, 1), C(np.ones((5, 3)))], {"transA": 1}),
+    ("MatMul", [T(1, 4), C(np.ones((5, 3)))], {}),
+    ("MatMul", [T(2, 1, 4), T(3, 4, 2)], {}),  # batch dims that do not broadcast
     ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"beta": None}),  # .pmace fuzz case 10585
     ("Gemm", [T(1, 4), C(np.ones((4, 3)))], {"alpha": "2"}),
     ("Clip", [T(1, 4)], {"max": float("nan")}),  # ONNX/TFLite fuzz case 3535 (a NaN bound fused into a BN)

@@ -72,6 +72,13 @@ BAD = {  # name: (graph.json edit, member edit)
     "dtype_object": (_dtype("W", "object"), None),
     "kernel_shape_ab": (node_attr("Conv", "kernel_shape", "ab"), None),
     "strides_0": (node_attr("Conv", "strides", [0, 0]), None),
+    "group_0": (node_attr("Conv", "group", 0), None),  # ZeroDivisionError
+    "group_3": (node_attr("Conv", "group", 3), None),  # a traceback from a reshape
+    "group_1e300": (node_attr("Conv", "group", 1e300), None),
+    "group_1.5": (node_attr("Conv", "group", 1.5), None),  # passed as 1, the reference's reshape raised (fuzz 17192)
+    "group_true": (node_attr("Conv", "group", True), None),
+    "pads_1.5": (node_attr("Conv", "pads", [1.5] * 4), None),
+    "strides_1.5": (node_attr("Conv", "strides", [1.5, 1]), None),
     "unknown_activation": (node_attr("Conv", "activation", "Evil"), None),
     "activation_params_dict": (node_attr("Conv", "activation_params", {"a": 1}), None),
     "runtime_is_a_dict": (_meta("runtime", {"a": 1}), None),

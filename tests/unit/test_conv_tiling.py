@@ -35,3 +35,15 @@ def test_shallow_splits_are_summed_in_kernel_on_nvidia_only():
     assert not conv_gemm.default_tiling(*shallow, 1, OTHER).last
     assert not conv_gemm.default_tiling(64, 3136, 64, 1, NVIDIA).last  # no split, nothing to sum
     assert conv_gemm.split_last_options(NVIDIA) == ("-DSPLIT_LAST=1", "-DPTX_FENCE")
+
+
+def test_a_fused_separable_convs_shallow_split_is_summed_in_kernel_on_nvidia_too():
+    """MobileNetV2's 14x14 blocks: depthwise 384 -> 1x1 64 splits K in 4 (summed by the last work-group on
+    NVIDIA, no reduction launch), 576 -> 96 in 8 (the reduction launch)."""
+    from pymace.ops import separable_conv
+
+    shallow = separable_conv.fused_tiling(64, 196, 384, 1, NVIDIA)
+    assert shallow.split == 4 and shallow.last
+    assert not separable_conv.fused_tiling(64, 196, 384, 1, OTHER).last
+    deep = separable_conv.fused_tiling(96, 196, 576, 1, NVIDIA)
+    assert deep.split == 8 and not deep.last

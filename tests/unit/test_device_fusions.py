@@ -43,6 +43,18 @@ def test_fusions_off_by_default_need_asking_for(monkeypatch):
     assert "BatchNormalization" not in op_types(passes.for_device(graph, GPU))
 
 
+def test_the_scale_prologue_is_on_by_default_and_the_others_are_not(monkeypatch):
+    """An SE block's x · s goes into the project conv's prologue in a default GPU plan; the BatchNorm prologue
+    does not, and asking for it leaves the scale prologue on its own switch."""
+    monkeypatch.delenv("PYMACE_PROLOGUE_FUSION")
+    fused = passes.for_device(_se_block(np.random.default_rng(5)), GPU)
+    assert "Mul" not in op_types(fused) and fused.nodes[-1].attrs["fused_inputs"] == ["prologue_scale"]
+    monkeypatch.setenv("PYMACE_NO_SCALE_PROLOGUE_FUSION", "1")
+    monkeypatch.setenv("PYMACE_PROLOGUE_FUSION", "1")
+    assert "Mul" in op_types(passes.for_device(_se_block(np.random.default_rng(5)), GPU))
+    assert "BatchNormalization" not in op_types(passes.for_device(_dense_layer(np.random.default_rng(6)), GPU))
+
+
 def op_types(graph) -> list[str]:
     return [n.op_type for n in graph.nodes]
 
@@ -199,7 +211,7 @@ def test_squeeze_excitation_fusions_can_be_turned_off(monkeypatch):
     graph = _se_block(np.random.default_rng(5))
     monkeypatch.setenv("PYMACE_NO_SE_FUSION", "1")
     assert "SqueezeExcite" not in op_types(passes.for_device(graph, GPU))
-    monkeypatch.setenv("PYMACE_NO_PROLOGUE_FUSION", "1")
+    monkeypatch.setenv("PYMACE_NO_SCALE_PROLOGUE_FUSION", "1")
     monkeypatch.delenv("PYMACE_NO_SE_FUSION")
     fused = passes.for_device(graph, GPU)
     assert "SqueezeExcite" in op_types(fused) and "Mul" in op_types(fused)
