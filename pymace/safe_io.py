@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -84,21 +85,42 @@ def shorten(text: str, limit: int = WARNING_CHARS) -> str:
 
 
 # --- .npy from untrusted bytes ------------------------------------------------------------------------------
+# np.save's own version 1.0 header, the only form pymace writes: matched whole by one bounded pattern (no
+# literal_eval; numpy's parser costs ~50 µs a header, 5 ms of a MobileNetV2 load). It accepts only headers that
+# numpy reads the same way (ints without leading zeros, as Python literals need); any other header goes to numpy.
+_DIM = rb"(?:0|[1-9][0-9]{0,19})"
+_NPY_HEADER = re.compile(rb"\{'descr': '([<>|][a-z][0-9]{1,2})', 'fortran_order': (False|True), 'shape': \((|"
+                         + _DIM + rb",|" + _DIM + rb"(?:, " + _DIM + rb")+)\), \} *\n")
+_NPY_MAX_HEADER = 10000  # numpy's max_header_size: a longer header goes to numpy, which refuses it
+
+
+def _npy_header(view: memoryview) -> tuple[tuple, bool, np.dtype, int]:
+    """(shape, fortran order, dtype, offset of the data) of the .npy bytes `view`."""
+    if view[:8] == b"\x93NUMPY\x01\x00" and len(view) >= 10:
+        end = 10 + int.from_bytes(view[8:10], "little")
+        m = _NPY_HEADER.fullmatch(view[10:end]) if end <= min(len(view), 10 + _NPY_MAX_HEADER) else None
+        if m is not None:
+            dims = m.group(3).replace(b",", b" ").split()
+            return tuple(int(d) for d in dims), m.group(2) == b"True", np.dtype(m.group(1).decode()), end
+    f = io.BytesIO(view[:min(len(view), 65536 + 16)])  # the header alone (numpy caps it well below 64 KiB)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"npy format version {version}")
+    return shape, fortran, dtype, f.tell()
+
+
 def npy_from_buffer(buf, what: str) -> np.ndarray:
     """The array in `.npy` bytes `buf` (bytes, bytearray or memoryview), refused with ValueError (naming `what`)
     unless its header is a plain numeric dtype whose element count matches exactly the bytes that follow: a
     header claiming 10¹² elements is refused before anything is allocated. A writable `buf` gives a writable
     array without a copy."""
     view = memoryview(buf).cast("B")
-    f = io.BytesIO(view[:min(len(view), 65536 + 16)])  # the header alone (numpy caps it well below 64 KiB)
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"npy format version {version}")
+        shape, fortran, dtype, offset = _npy_header(view)
     except Exception as e:  # numpy's header parser raises ValueError, SyntaxError, TokenError, EOFError, …
         raise ValueError(f"{what}: not a readable .npy array ({type(e).__name__}: {str(e)[:80]})") from None
     if dtype.hasobject or dtype.fields is not None or dtype.name not in NPY_DTYPES:
@@ -107,11 +129,11 @@ def npy_from_buffer(buf, what: str) -> np.ndarray:
     count = 1
     for d in shape:
         count *= int(d)
-    body = len(view) - f.tell()
+    body = len(view) - offset
     if count * dtype.itemsize != body:
         raise ValueError(f"{what}: .npy header claims {count} elements of {dtype} ({count * dtype.itemsize} bytes), "
                          f"{body} bytes follow it")
-    flat = np.frombuffer(view, dtype=dtype, count=count, offset=f.tell())
+    flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
     return flat.reshape(shape, order="F" if fortran else "C")
 
 

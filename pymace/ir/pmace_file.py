@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,15 +110,33 @@ def _archive(path: str):
             yield z
 
 
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a member's local header, zipfile's structFileHeader
+_LOCAL_MAGIC, _UTF8_NAME = b"PK\x03\x04", 0x800
+
+
 def _member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> bytearray:
+    """A stored member's bytes, its local header checked as zipfile.open checks it (magic, the same name as the
+    central directory's) and its CRC-32 checked. Read straight into one buffer: zipfile's reader hands the bytes
+    over in chunks and copies them twice, ~7 ms of a warm MobileNetV2 start (14 MB)."""
     info = z.getinfo(name)
     if limit is not None and info.file_size > limit:
         raise ModelError(f"member {name} holds {info.file_size} bytes (at most {limit})")
+    f = z.fp
+    f.seek(info.header_offset)
+    head = f.read(_LOCAL_HEADER.size)
+    if len(head) != _LOCAL_HEADER.size:
+        raise ModelError(f"member {name} is truncated")
+    magic, _, _, flags, *_, name_length, extra_length = _LOCAL_HEADER.unpack(head)
+    if magic != _LOCAL_MAGIC:
+        raise ModelError(f"member {name}: bad magic number in its local header")
+    if f.read(name_length).decode("utf-8" if flags & _UTF8_NAME else "cp437") != info.orig_filename:
+        raise ModelError(f"member {name}: its local header names another file")
+    f.seek(extra_length, os.SEEK_CUR)
     buf = bytearray(info.file_size)
-    with z.open(info) as f:
-        got = f.readinto(buf)
-        if got != info.file_size or f.read(1):  # reading to the end checks the CRC
-            raise ModelError(f"member {name} is truncated")
+    if f.readinto(buf) != info.file_size:
+        raise ModelError(f"member {name} is truncated")
+    if zlib.crc32(buf) != info.CRC:
+        raise ModelError(f"member {name}: bad CRC-32")
     return buf
 
 

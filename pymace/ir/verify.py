@@ -37,6 +37,8 @@ def check_dims(shape, what: str) -> tuple[int, ...]:
 
 
 def check_dtype(dtype, what: str) -> str:
+    if type(dtype) is str and dtype in DTYPES:  # a name NumPy gives back as it is: asking NumPy costs ~10 µs,
+        return dtype  # ~5 ms of MobileNetV2's load (540 checks)
     try:
         name = np.dtype(str(dtype)).name
     except TypeError:

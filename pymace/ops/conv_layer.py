@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Const
+from .base import Const, aligned_zeros
 from .geometry import Window
 
 
@@ -126,6 +126,11 @@ def pack_blocks(w2d: np.ndarray, group: int, block: int = 4) -> np.ndarray:
     m, r = w2d.shape
     mg = m // group
     mbg = -(-mg // block)
-    out = np.zeros((group, mbg * block, r), np.float32)
-    out[:, :mg] = w2d.reshape(group, mg, r)
-    return np.ascontiguousarray(out.reshape(group, mbg, block, r).transpose(0, 1, 3, 2))
+    out = aligned_zeros((group, mbg, r, block))  # a CPU device's weight buffer uses it in place (bind.Weights)
+    src = w2d.reshape(group, mg, r)
+    # one lane of every block at a time: each copy then runs along R (a transposing copy of the whole runs in
+    # inner loops of `block` elements), and no padded intermediate is allocated
+    for lane in range(min(block, mg)):
+        rows = src[:, lane::block]
+        out[:, :rows.shape[1], :, lane] = rows
+    return out

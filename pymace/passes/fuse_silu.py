@@ -12,6 +12,8 @@ from ..ir.graph import Graph, Node
 from .fuse_activation import PRODUCERS
 from .rewrite import readers, remove, sole_consumer
 
+NEEDS = frozenset({"Sigmoid", "Mul"})  # op types a graph must hold for this pass to change it (passes.for_device)
+
 
 def _silu_input(graph: Graph, mul: Node, producers: dict) -> str | None:
     """x when `mul` = x · Sigmoid(x) (operands in either order) and the pair can fold into x's producer."""

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import KernelBuildError
-from . import binary_probe, parallel_build
+from . import binary_probe
 from .cl_kernel import Kernel
 from .device import DeviceInfo, cl
 from .plan import canonical_options
@@ -115,6 +115,10 @@ class ProgramBuilder:
                 self._missed.add(key)  # `get` does not ask the cache again
             else:
                 self._programs[key] = program
+        if not misses:
+            return
+        from . import parallel_build  # cold builds only: its subprocess machinery stays out of a warm start
+
         workers = parallel_build.worker_count(len(misses))
         if not workers:
             return

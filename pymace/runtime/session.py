@@ -25,7 +25,6 @@ from .device import DeviceInfo, cl
 from .plan import LaunchPlan, make_plan
 from .program_cache import ProgramCache
 from .programs import ProgramBuilder
-from .submit import Submitter, SubmitThread
 from .tuning_file import TuningFile
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,8 @@ class Session:
         profiling events."""
         self.device, self.storage_dir, self.profile = device, str(storage_dir), profile
         self.context = cl.Context([device.cl_device])
+        # a CPU device reads host memory: weight buffers use aligned host arrays in place (bind.Weights)
+        self.host_align = device.mem_base_addr_align if device.cl_device.type & cl.device_type.CPU else 0
         self.cache = ProgramCache(self.storage_dir, device.identity) if use_cache else None
         if self.cache is not None and self.cache.distrusted:
             # A driver unpacks a binary into its own cache before it dies on it (PoCL writes the program.bc of a
@@ -65,8 +66,11 @@ class Session:
         settings = load_config()
         # concurrent runs (docs/threads.md): they take turns at enqueuing with a submitter; one queue when shared
         gpu = device.traits.is_gpu
-        turns = SubmitThread if settings.submit_thread else Submitter
-        self.submitter = turns() if _either(settings.submit_lock, gpu) else None
+        self.submitter = None
+        if _either(settings.submit_lock, gpu):
+            from . import submit  # imported where runs take turns (a GPU's, by default): not at a CPU's start
+
+            self.submitter = (submit.SubmitThread if settings.submit_thread else submit.Submitter)()
         self._shared_queue = _either(settings.shared_queue, gpu)
         self._queue, self._queue_lock = None, threading.Lock()
 
@@ -122,7 +126,7 @@ class Session:
                 programs: ProgramBuilder | None = None) -> Prepared:
         """The plan's programs built (by `programs`, default the session's, through its cache) and local sizes
         settled; `weights`: constant buffers to share with other plans of the graph (default: new ones)."""
-        weights = weights if weights is not None else Weights(self.context, plan.storage)
+        weights = weights if weights is not None else Weights(self.context, plan.storage, self.host_align)
         return Prepared(plan, self.context, self.device, programs or self.programs, weights)
 
     def save_cache(self) -> bool:

@@ -48,6 +48,22 @@ def test_an_encrypted_member_is_a_model_error(saved, tmp_path):
         pmace_file.load(str(path))
 
 
+@pytest.mark.parametrize("damage, message", [("data", "bad CRC-32"), ("magic", "bad magic number"),
+                                             ("name", "names another file")])
+def test_a_damaged_member_is_named(saved, tmp_path, damage, message):
+    """Members are read without zipfile.open, so its checks are pymace's: the CRC-32 of the data, the local
+    header's magic and its name (the last constant's member is damaged; the central directory is left as is)."""
+    blob = bytearray(saved)
+    at = blob.rindex(b"PK\x03\x04")
+    name_length = int.from_bytes(blob[at + 26:at + 28], "little")
+    where = {"data": len(blob[:blob.index(b"PK\x01\x02")]) - 1, "magic": at + 2, "name": at + 30 + name_length - 5}
+    blob[where[damage]] ^= 0x4
+    path = tmp_path / "damaged.pmace"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match=message):
+        pmace_file.load(str(path))
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_damaged_files_are_model_errors(saved, tmp_path_factory, data):
