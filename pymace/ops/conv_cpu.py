@@ -236,6 +236,16 @@ def _rows_options(layer: ConvLayer) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class _Kernel:
+    """The variant launch() reads: its kernel alone (an FC layer is conv_cvec_cpu)."""
+
+    kernel: str
+
+
+_FC_VARIANT = _Kernel("conv_cvec_cpu")
+
+
+@dataclass(frozen=True)
 class _ConstVector:
     const: object  # what Epilogue reads of a bias or slope input: its constant
 
@@ -258,5 +268,5 @@ def launch_fc(ctx, weights_nk, bias, alpha: float, beta: float, activation=None,
     epilogue = Epilogue(b, None, slope, activation, tuple(activation_params or ()))
     window = Window((1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 1))
     layer = ConvLayer((1, k, 1, 1), (n, k, 1, 1), 1, window)
-    variant = dataclasses.make_dataclass("FcVariant", [("kernel", str)])("conv_cvec_cpu")
-    launch(ctx, layer, ctx.inputs[0], np.float32(alpha) * weights_nk, epilogue, variant)
+    weights = weights_nk if alpha == 1 else np.float32(alpha) * weights_nk  # no copy of a large FC for nothing
+    launch(ctx, layer, ctx.inputs[0], weights, epilogue, _FC_VARIANT)
