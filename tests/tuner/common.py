@@ -4,6 +4,7 @@ import pytest
 
 from pymace import ops
 from pymace.ir.graph import Graph, Node, Tensor
+from pymace.ops.base import Case
 from tests.helpers import case_graph, opencl_devices
 
 DEVICES = opencl_devices()
@@ -12,9 +13,9 @@ needs_device = pytest.mark.skipif(not DEVICES, reason="no usable OpenCL device")
 
 def pool_graph():
     """One node with a 3-D launch whose local size the op leaves to the planner on every device, and its feeds: a
-    Resize (a pool on a CPU runs pool2d_cpu, one work-item a work-group, which has nothing to tune)."""
-    case = next(c for c in ops.resize.CASES if c.name == "linear_x2_half_pixel")
-    return case_graph(ops.resize, case, np.random.default_rng(0))
+    SpaceToDepth (a pool or a Resize on a CPU runs one work-item a work-group, which has nothing to tune)."""
+    case = Case("s2d_tunable", [(1, 8, 64, 64)], {"blocksize": 2}, op_type="SpaceToDepth")
+    return case_graph(ops.depth_to_space, case, np.random.default_rng(0))
 
 
 def chain_graph():
