@@ -12,7 +12,7 @@ import numpy as np
 
 from . import kernel_args
 from .base import Const, Scratch
-from .conv_layer import ConvLayer, Epilogue, pack_blocks
+from .conv_layer import ConstVector, ConvLayer, Epilogue, pack_blocks
 
 PROGRAM = "conv_cpu"
 # Register blocking for 16 256-bit registers (AVX2), benchmarks/NOTES.md "CPU conv across models":
@@ -235,21 +235,6 @@ def _rows_options(layer: ConvLayer) -> tuple[str, ...]:
     return f"-DCGB={cg}", f"-DBUFW={_bufw(layer)}", f"-DROWS={rows}"
 
 
-@dataclass(frozen=True)
-class _Kernel:
-    """The variant launch() reads: its kernel alone (an FC layer is conv_cvec_cpu)."""
-
-    kernel: str
-
-
-_FC_VARIANT = _Kernel("conv_cvec_cpu")
-
-
-@dataclass(frozen=True)
-class _ConstVector:
-    const: object  # what Epilogue reads of a bias or slope input: its constant
-
-
 def fc_fits(device, rows: int, n: int, b, transA: int, bias) -> bool:
     """Whether a Gemm/MatMul runs as conv_cvec_cpu on a CPU: one row of A (batch included), constant 2-D weights
     and a bias (if any) of one value per output column: a 1x1 conv over a 1x1 map (a classifier's FC layer)."""
@@ -264,9 +249,11 @@ def launch_fc(ctx, weights_nk, bias, alpha: float, beta: float, activation=None,
     from .geometry import Window
 
     n, k = weights_nk.shape
-    b = None if bias is None else _ConstVector(np.broadcast_to(beta * bias.const.reshape(-1), (n,)))
+    from .conv_variants import Variant  # conv_variants imports this module
+
+    b = None if bias is None else ConstVector(np.broadcast_to(beta * bias.const.reshape(-1), (n,)))
     epilogue = Epilogue(b, None, slope, activation, tuple(activation_params or ()))
     window = Window((1, 1), (1, 1), (0, 0, 0, 0), (1, 1), (1, 1))
     layer = ConvLayer((1, k, 1, 1), (n, k, 1, 1), 1, window)
     weights = weights_nk if alpha == 1 else np.float32(alpha) * weights_nk  # no copy of a large FC for nothing
-    launch(ctx, layer, ctx.inputs[0], weights, epilogue, _FC_VARIANT)
+    launch(ctx, layer, ctx.inputs[0], weights, epilogue, Variant("conv_cvec_cpu"))

@@ -75,6 +75,14 @@ def window_options(window: Window) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class ConstVector:
+    """A constant made by the host (a bias scaled, one repeated per tap) where Epilogue takes a bias or slope
+    input: what Epilogue.args reads of either is its `.const`."""
+
+    const: Any
+
+
+@dataclass(frozen=True)
 class Epilogue:
     """What a conv kernel applies to each sum: + bias, + the fused residual (passes/fuse_residual.py), then the
     activation (activation.py), PRelu's `slope` per output channel. Bias and slope are constant refs or None."""

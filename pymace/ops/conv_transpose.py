@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +14,7 @@ from ..errors import ConvertError
 from . import activation as act
 from . import conv_cpu, conv_variants, depth_to_space, kernel_args
 from .base import Case, Const, Scratch, TensorInfo
-from .conv_layer import ConvLayer, Epilogue, pack_blocks, split_inputs, window_options
+from .conv_layer import ConstVector, ConvLayer, Epilogue, pack_blocks, split_inputs, window_options
 from .geometry import Window, transpose_window, window
 
 OP_TYPES = ("ConvTranspose",)
@@ -87,18 +85,11 @@ def _pointwise_stride(win: Window, x_shape, group: int) -> int:
     return sh if group == 1 and kh == kw == sh == sw and plain else 0
 
 
-@dataclass(frozen=True)
-class _Repeated:
-    """A constant per output channel repeated for each of its S² taps (what Epilogue.args reads: `.const`)."""
-
-    const: Any
-
-
 def _launch_pointwise(ctx, x, w: np.ndarray, epilogue: Epilogue, s: int) -> None:
     (n, c, h, wd), mg, taps = x.shape, w.shape[1], s * s
     rows = np.ascontiguousarray(w.reshape(c, mg * taps).T).reshape(mg * taps, c, 1, 1)  # channel (m, kh, kw): CRD
     layer = ConvLayer((n, c, h, wd), rows.shape, 1, window((h, wd), (1, 1)))
-    per_tap = {name: _Repeated(np.repeat(np.broadcast_to(np.asarray(ref.const, np.float32).reshape(-1), (mg,)), taps))
+    per_tap = {name: ConstVector(np.repeat(np.broadcast_to(np.asarray(ref.const, np.float32).reshape(-1), (mg,)), taps))
                for name, ref in (("bias", epilogue.bias), ("slope", epilogue.slope)) if ref is not None}
     cols = Scratch(n * mg * taps * h * wd) if s > 1 else None
     conv_cpu.launch(ctx, layer, x, rows, dataclasses.replace(epilogue, **per_tap),
