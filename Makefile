@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+TRAIL := $(VENV)/last-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test lint clean
@@ -28,7 +29,9 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check pymace tests benchmarks
 	$(PY) -m pytest -q tests/unit/test_code_size.py
-	$(PY) -m pytest -q -x --durations=15
+	@# --capture=sys: what a driver prints as it aborts reaches the log; the trail names the test it died in
+	PYMACE_TEST_TRAIL=$(TRAIL) $(PY) -m pytest -q -x --durations=15 --capture=sys || \
+	  { rc=$$?; [ $$rc -lt 128 ] || echo "pytest died by signal $$((rc - 128)) in $$(cat $(TRAIL))"; exit $$rc; }
 
 lint: setup
 	$(VENV)/bin/ruff check pymace tests benchmarks
