@@ -50,14 +50,19 @@ class NodeArg:
 
 
 def open_model(model, storage_dir: str | None = None, input_shapes: dict | None = None) -> Graph:
-    """The graph of a .pmace file, a Graph as it is, or a source model converted (once) into the storage dir;
-    `input_shapes` (input → dims, ints or symbol names) fixes a source model's dims at conversion."""
+    """The graph of a .pmace file, a Graph (verified as a file's graph is), or a source model converted (once) into
+    the storage dir; `input_shapes` (input → dims, ints or symbol names) fixes a source model's dims at
+    conversion."""
     path = None if isinstance(model, Graph) else str(model)
     source = path is not None and Path(path).suffix.lower() in SOURCE_SUFFIXES
     if input_shapes and not source:
         raise ConfigError("input_shapes apply to a source model (.onnx, .tflite), which is converted with them")
+    if path is None:  # checked as a .pmace file's graph is: a Graph built in code is as untrusted as a file
+        from .ir.verify import verify, verify_symbolic
+
+        return verify_symbolic(model) if symbolic.is_symbolic(model) else verify(model)
     if not source:
-        return model if path is None else pmace_file.load(path)
+        return pmace_file.load(path)
     from .config import default_storage_dir
     from .errors import ModelError
     from .tools.convert import convert, converted_model

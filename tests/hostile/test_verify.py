@@ -211,3 +211,25 @@ def test_an_integer_input_of_a_float_kernel_is_one_line_on_the_device(small_mode
     rc, out, err = run_cli("run", tmp_path / "c.pmace", "--device", "cpu", "--storage-dir", tmp_path / "st",
                            "--output-dir", tmp_path / "o")
     assert_one_line_error(rc, out, err, "reads floats")
+
+
+def _graph(weight_shape, declared_y=None):
+    from pymace.ir.graph import Graph, Node, Tensor
+
+    w = np.random.default_rng(3).standard_normal(weight_shape).astype(np.float32)
+    tensors = {"x": Tensor("x", (1, 3, 8, 8)), "w": Tensor("w", w.shape, "float32", w), "y": Tensor("y", declared_y)}
+    return Graph("in-code", [Node("c", "Conv", ["x", "w"], ["y"], {"pads": [1] * 4})], tensors, ["x"], ["y"])
+
+
+@pytest.mark.parametrize("weight_shape,declared_y,message", [
+    ((4, 5, 3, 3), None, "take 5 channels a group"),  # was a TypeError from deep in the planner
+    ((4, 3, 3, 3), (1, 4, 9, 9), "declared shape"),
+])
+def test_a_graph_built_in_code_is_verified_as_a_file_is(weight_shape, declared_y, message):
+    from pymace import Engine
+
+    with pytest.raises(ModelError, match=message):
+        Engine(_graph(weight_shape, declared_y), device="reference")
+    good = Engine(_graph((4, 3, 3, 3)), device="reference")
+    x = np.random.default_rng(4).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    assert good.run({"x": x})["y"].shape == (1, 4, 8, 8)

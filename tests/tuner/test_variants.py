@@ -25,7 +25,7 @@ pytestmark = needs_device
 def conv_graph(rng, c=40, m=72, hw=9, residual=False):
     """Conv 3×3 (+ bias, ReLU, optionally a fused residual): K = 360 and 72 channels, so a GPU offers conv_gemm
     with two tile shapes along channels and several K splits."""
-    w = rng.standard_normal((m, c, 3, 3)).astype(np.float32) / np.sqrt(9 * c)
+    w = (rng.standard_normal((m, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
     b = rng.standard_normal(m).astype(np.float32)
     tensors = {"x": Tensor("x", (1, c, hw, hw)), "w": Tensor("w", w.shape, "float32", w),
                "b": Tensor("b", b.shape, "float32", b), "y": Tensor("y", (1, m, hw, hw))}
