@@ -25,6 +25,9 @@ class Config:
     submit_lock: bool | None = None
     shared_queue: bool | None = None
     submit_thread: bool = False  # PYMACE_SUBMIT_THREAD=1: the turns through one submitting thread (experiments)
+    # PYMACE_RUN_TURNS=0|1: every run of the process takes its turn at the device, launch to finish
+    # (runtime/driver_quirks.py); unset (None): on for PoCL before 7.0, whose CPU drivers abort otherwise
+    run_turns: bool | None = None
     # PYMACE_FOLD_MAX_BYTES: constant folding makes no constant larger than this (default 256 MiB); a node whose
     # output would be larger stays in the graph and runs on the device (docs/ir.md, "constant folding")
     fold_max_bytes: int = 256 << 20
@@ -74,6 +77,7 @@ def load() -> Config:
         submit_lock=_switch("PYMACE_SUBMIT_LOCK"),
         shared_queue=_switch("PYMACE_SHARED_QUEUE"),
         submit_thread=_flag("PYMACE_SUBMIT_THREAD"),
+        run_turns=_switch("PYMACE_RUN_TURNS"),
     )
 
 

@@ -18,6 +18,7 @@ import xxhash
 
 from ..errors import ConvertError, PymaceError
 from ..ops.base import Const, Counters
+from . import driver_quirks
 from .cl_kernel import Kernel
 from .device import DeviceInfo, cl
 from .enqueue import Enqueuer
@@ -156,6 +157,7 @@ class BoundPlan:
     int_dtypes: dict = field(default_factory=dict)  # integer/bool graph input or output → its IR dtype
     submitter: object | None = None  # runtime/submit.py: when runs of one engine take turns at enqueuing
     shared_queue: bool = False  # the queue is other executors' too: a run waits for its own last copy only
+    run_lock: object | None = None  # held while this run's launches are in flight (runtime/driver_quirks.py)
 
     def release(self) -> None:
         """Free this executor's device buffers now (it cannot run again)."""
@@ -238,7 +240,7 @@ class Prepared:
         inputs = {name: (buffers[key], shape) for name, (key, shape) in plan.inputs.items()}
         outputs = {name: (buffers[key], shape) for name, (key, shape) in plan.outputs.items()}
         return BoundPlan(queue, steps, plan.memory, inputs, outputs, owned, Enqueuer(queue, steps), self,
-                         plan.int_dtypes, submitter, shared_queue)
+                         plan.int_dtypes, submitter, shared_queue, driver_quirks.run_lock(self.device))
 
     def _args(self, launch: Launch, buffers: dict, owned: list, consts: dict) -> tuple[list, tuple]:
         """The kernel arguments of a launch, and the per-executor buffers among them."""

@@ -4,6 +4,7 @@ Planning is runtime/plan.py (pure) and runtime/bind.py (buffers, kernels); this 
 and names the launch that failed when the driver refuses one."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import partial
 
 import numpy as np
@@ -65,11 +66,12 @@ def run_plan(plan: BoundPlan, feeds: dict[str, np.ndarray], profile: bool = Fals
     outputs = {name: np.empty(shape, dtype=DEVICE_INT if name in ints else np.float32)
                for name, (_buf, shape) in plan.output_buffers.items()}
     work = partial(_enqueue_run, plan, staged, outputs, profile)
-    events, last = plan.submitter.submit(work) if plan.submitter is not None else work()
-    if plan.shared_queue and last is not None:  # in order: this run's last copy done means all of its work is
-        last.wait()
-    else:
-        queue.finish()
+    with plan.run_lock or nullcontext():  # a driver whose launches must not overlap (runtime/driver_quirks.py)
+        events, last = plan.submitter.submit(work) if plan.submitter is not None else work()
+        if plan.shared_queue and last is not None:  # in order: this run's last copy done means all of its work is
+            last.wait()
+        else:
+            queue.finish()
     for name, dtype in ints.items():
         if name in outputs:
             outputs[name] = outputs[name].astype(dtype)

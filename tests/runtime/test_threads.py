@@ -1,6 +1,7 @@
 """One Engine shared by many threads, as onnxruntime's InferenceSession may be: every run returns the outputs of
 its own inputs (fresh random data per run, checked against the NumPy reference executor)."""
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from pymace import Engine
 from pymace.ir.graph import Graph, Node, Tensor
 from pymace.reference import executor as reference
+from pymace.runtime import driver_quirks
 from tests.helpers import opencl_devices, rel_err
 
 DEVICES = opencl_devices()
@@ -77,6 +79,22 @@ def test_eight_threads_share_one_engine(device, submit, tmp_path):
     assert engine.plan.shared_queue == shared and (engine.plan.submitter is not None) == shared
     if shared:
         assert type(engine.plan.submitter).__name__ == ("SubmitThread" if submit == "submit-thread" else "Submitter")
+    assert engine.plan.run_lock is driver_quirks.run_lock(device)  # PoCL before 7.0: runs take turns at the device
+
+
+def test_pocl_before_7_has_every_run_of_the_process_take_turns_and_other_drivers_none(monkeypatch):
+    """runtime/driver_quirks.py: PoCL < 7.0 aborts when launches of one kernel build overlap on several queues."""
+    assert driver_quirks.pocl_version("OpenCL 3.0 PoCL 3.1+debian  Linux, None+Asserts, RELOC, LLVM 15.0.6") == (3, 1)
+    assert driver_quirks.pocl_version("OpenCL 3.0 PoCL 7.1-pre main-abc  Linux, Release") == (7, 1)
+    assert driver_quirks.pocl_version("OpenCL 3.0 CUDA 13.0.98") is None
+    lock = [driver_quirks.run_lock(SimpleNamespace(platform_version=v)) for v in
+            ("OpenCL 3.0 PoCL 3.1+debian", "OpenCL 3.0 PoCL 6.0+debian  Linux", "OpenCL 3.0 PoCL 7.0  Linux",
+             "OpenCL 3.0 PoCL 12.2", "OpenCL 3.0 CUDA 13.0.98", "")]
+    assert lock[0] is lock[1] and lock[0] is not None and lock[2:] == [None] * 4
+    monkeypatch.setenv("PYMACE_RUN_TURNS", "0")  # a PoCL build that carries the fix
+    assert driver_quirks.run_lock(SimpleNamespace(platform_version="OpenCL 3.0 PoCL 3.1+debian")) is None
+    monkeypatch.setenv("PYMACE_RUN_TURNS", "1")
+    assert driver_quirks.run_lock(SimpleNamespace(platform_version="OpenCL 3.0 CUDA 13.0.98")) is lock[0]
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=[d.selector for d in DEVICES])
