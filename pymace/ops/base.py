@@ -23,6 +23,19 @@ import numpy as np
 
 from ..errors import ConvertError
 
+HOST_ALIGN = 128  # bytes: PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN, and more than the widest vector a kernel loads
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """Zeros whose data starts at a multiple of HOST_ALIGN bytes: a CPU device's weight buffer can then use the
+    array where it is (runtime/bind.Weights) instead of a copy of it, its vector loads as aligned as in a buffer
+    the driver allocated."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.zeros(nbytes + HOST_ALIGN, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
 
 @dataclass(frozen=True)
 class TensorInfo:

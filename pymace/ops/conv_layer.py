@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from . import activation as act
-from .base import Const
+from .base import Const, aligned_zeros
 from .geometry import Window
 
 
@@ -134,7 +134,7 @@ def pack_blocks(w2d: np.ndarray, group: int, block: int = 4) -> np.ndarray:
     m, r = w2d.shape
     mg = m // group
     mbg = -(-mg // block)
-    out = np.zeros((group, mbg, r, block), np.float32)
+    out = aligned_zeros((group, mbg, r, block))  # a CPU device's weight buffer uses it in place (bind.Weights)
     src = w2d.reshape(group, mg, r)
     # one lane of every block at a time: each copy then runs along R (a transposing copy of the whole runs in
     # inner loops of `block` elements), and no padded intermediate is allocated

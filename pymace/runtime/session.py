@@ -52,6 +52,8 @@ class Session:
         profiling events."""
         self.device, self.storage_dir, self.profile = device, str(storage_dir), profile
         self.context = cl.Context([device.cl_device])
+        # a CPU device reads host memory: weight buffers use aligned host arrays in place (bind.Weights)
+        self.host_align = device.mem_base_addr_align if device.cl_device.type & cl.device_type.CPU else 0
         self.cache = ProgramCache(self.storage_dir, device.identity) if use_cache else None
         if self.cache is not None and self.cache.distrusted:
             # A driver unpacks a binary into its own cache before it dies on it (PoCL writes the program.bc of a
@@ -124,7 +126,7 @@ class Session:
                 programs: ProgramBuilder | None = None) -> Prepared:
         """The plan's programs built (by `programs`, default the session's, through its cache) and local sizes
         settled; `weights`: constant buffers to share with other plans of the graph (default: new ones)."""
-        weights = weights if weights is not None else Weights(self.context, plan.storage)
+        weights = weights if weights is not None else Weights(self.context, plan.storage, self.host_align)
         return Prepared(plan, self.context, self.device, programs or self.programs, weights)
 
     def save_cache(self) -> bool:

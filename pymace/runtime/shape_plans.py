@@ -61,7 +61,7 @@ class ShapePlans:
         self.session, self.graph, self.data_type = session, graph, data_type
         self.limit = max(1, int(limit or DEFAULT_LIMIT))
         self.executors = executors  # executors per shape at most (ExecutorPool's default when None)
-        self.weights = Weights(session.context, STORAGE[data_type])
+        self.weights = Weights(session.context, STORAGE[data_type], session.host_align)
         self._entries: OrderedDict[Key, ShapePlan] = OrderedDict()
         self._lock = threading.Lock()  # the table; never held while planning
         self._planning = threading.Lock()  # one shape planned at a time: a second caller of it waits for it
